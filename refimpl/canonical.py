@@ -1,0 +1,90 @@
+"""Canonical JSON (RFC 8785) and content versions.
+
+A version is the hex sha256 of a payload's canonical bytes, so key order, whitespace
+and number spelling (``1.0`` vs ``1``) never change it, and any change of value does.
+Canonicalisation itself is delegated to the ``rfc8785`` package; this module adds
+the one thing it lacks: an error that names *where* inside the payload the problem is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Any
+
+import rfc8785
+
+from .errors import InvalidPayload
+
+__all__ = ["canonical_bytes", "version_of_bytes", "canonicalize", "MAX_SAFE_INTEGER"]
+
+#: JSON numbers are IEEE doubles in RFC 8785; larger integers would silently round.
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def canonical_bytes(payload: Any) -> bytes:
+    """Return the RFC 8785 canonical UTF-8 bytes of ``payload``.
+
+    Raises InvalidPayload naming the offending path (``$.a[2]``) for NaN, Infinity,
+    non-string keys, integers beyond 2**53, bytes, sets and other non-JSON objects.
+    """
+    try:
+        return rfc8785.dumps(payload)
+    except (rfc8785.CanonicalizationError, RecursionError, TypeError) as exc:
+        # Only pay for the walk when something is wrong.
+        try:
+            _find_problem(payload, "$")
+        except RecursionError:
+            raise InvalidPayload("payload is nested too deeply to canonicalise") from exc
+        raise InvalidPayload(f"payload cannot be canonicalised: {exc}") from exc
+
+
+def version_of_bytes(data: bytes) -> str:
+    """The version of already-canonical bytes: their hex sha256."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def canonicalize(payload: Any) -> tuple[bytes, str]:
+    """Canonical bytes and their version, in one call."""
+    data = canonical_bytes(payload)
+    return data, version_of_bytes(data)
+
+
+def _find_problem(value: Any, path: str) -> None:
+    """Raise InvalidPayload for the first non-JSON value, depth first."""
+    if value is None or isinstance(value, (bool, str)):
+        return
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise InvalidPayload(
+                f"{path}: integer {value} is beyond ±2**53 and would lose precision as "
+                "a JSON number; encode it as a string",
+                path,
+            )
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidPayload(
+                f"{path}: {value!r} is not representable in JSON; use null or a string",
+                path,
+            )
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidPayload(
+                    f"{path}: object key {key!r} is a {type(key).__name__}; JSON object "
+                    "keys must be strings",
+                    path,
+                )
+            _find_problem(item, f"{path}.{key}" if key.isidentifier() else f"{path}[{key!r}]")
+        return
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _find_problem(item, f"{path}[{index}]")
+        return
+    raise InvalidPayload(
+        f"{path}: a {type(value).__name__} is not a JSON value; convert it to a list, "
+        "object, string, number, boolean or null",
+        path,
+    )

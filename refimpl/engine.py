@@ -1,0 +1,629 @@
+"""The reference publish engine: four phases, manifest last.
+
+A publish of ``{type: payload}`` to (tenant, surface):
+
+1. **blob-write**   each payload's canonical bytes, create-only, under its version key;
+2. **validate-read** read each blob back and recompute its version;
+3. **record-write** append a registry record (already there: a no-op);
+   then **confirm-read**: the blob is still there (see "GC safety" below);
+4. **history-write** an immutable copy of the merged manifest, then **swap** it in
+   as current: a whole-document replace, last.
+
+Rollback re-points current at a manifest from history and writes nothing else.
+
+GC safety (R5): a sweep deletes an unrecorded blob only while holding a tombstone
+created, create-only, at that blob's *record key*. A publish's record-write and a
+sweep's claim are therefore mutually exclusive: if the publish's record lands, every
+deletion of that blob happened before it, and the confirm-read after the record
+sees (and repairs) the gap; if the sweep's claim lands first, the publish stops with
+CollectionInProgress before the swap. Either way current never names a deleted blob,
+however long either side is paused.
+
+Crashes: the engine keeps no state between calls, so recovery is simply a new
+Engine over the same store, and a retry converges (every step is idempotent).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .canonical import canonicalize, version_of_bytes
+from .errors import (
+    AlreadyExists,
+    CollectionInProgress,
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    InvalidKey,
+    ObjectNotFound,
+    PublishConflict,
+    RollbackRefused,
+)
+from .layout import (
+    CURRENT,
+    HISTORY,
+    RECORDS,
+    BlobRef,
+    blob_key,
+    current_key,
+    history_key,
+    parse_blob_key,
+    record_key,
+    resolve_uri,
+)
+from .names import validate_name
+from .phases import phase
+from .records import (
+    Finding,
+    GCReport,
+    GCTombstone,
+    HistoryEntry,
+    Manifest,
+    OrphanInfo,
+    PublishReceipt,
+    RegistryRecord,
+    RollbackReceipt,
+    dump_document,
+    load_document,
+    utc_timestamp,
+)
+from .store import ABSENT, ANY, Expect, Store
+
+__all__ = ["Engine", "Current"]
+
+
+@dataclass(frozen=True)
+class Current:
+    """The current manifest as read, with the etag a guarded swap compares against."""
+
+    manifest: Manifest | None
+    etag: str | None
+
+    @property
+    def version(self) -> str | None:
+        return None if self.manifest is None else self.manifest.version
+
+    @property
+    def expect(self) -> str | Expect:
+        return ABSENT if self.etag is None else self.etag
+
+
+@dataclass(frozen=True)
+class _Artifact:
+    type: str
+    data: bytes
+    version: str
+    key: str
+
+
+class Engine:
+    """Publish, roll back, inspect and sweep one store.
+
+    guarded:      swap (and roll back) with compare-and-swap against the manifest read
+                  at the start, re-merging on conflict up to ``max_attempts``; turns the
+                  documented races R1–R3 into detected conflicts. Needs a store that
+                  declares compare_and_swap.
+    clock:        seconds since the epoch; used for ``updated_at``, record times and GC age.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        guarded: bool = False,
+        max_attempts: int = 5,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if guarded and not store.capabilities.compare_and_swap:
+            raise InvalidInput(
+                f"guarded mode needs compare-and-swap, and {store!r} does not declare it; "
+                "use a local, memory or S3 store, or publish unguarded"
+            )
+        if max_attempts < 1:
+            raise InvalidInput("max_attempts must be at least 1")
+        self.store = store
+        self.guarded = guarded
+        self.max_attempts = max_attempts
+        self.clock = clock
+
+    # -- publish -------------------------------------------------------------
+
+    def publish(self, tenant: str, surface: str, artifacts: Mapping[str, Any]) -> PublishReceipt:
+        """Publish ``{type: payload}`` and make it current; see the module docstring."""
+        validate_name("tenant", tenant)
+        validate_name("surface", surface)
+        if not isinstance(artifacts, Mapping) or not artifacts:
+            raise InvalidInput("nothing to publish: give at least one {type: payload}")
+        prepared = []
+        for type_ in sorted(artifacts):
+            validate_name("type", type_)
+            data, version = canonicalize(artifacts[type_])
+            prepared.append(_Artifact(type_, data, version, blob_key(tenant, surface, type_, version)))
+
+        written: list[str] = []
+        with phase("read-current"):
+            current = self.read_current(tenant, surface)
+        for art in prepared:
+            self._write_blob(art, written)
+        for art in prepared:
+            self._write_record(tenant, surface, art, written)
+        for art in prepared:
+            self._confirm_blob(art, written)
+
+        overlay = {art.type: art.key for art in prepared}
+        attempts = 0
+        while True:
+            attempts += 1
+            base = dict(current.manifest.current) if current.manifest else {}
+            manifest = Manifest(
+                tenant=tenant,
+                surface=surface,
+                current=base | overlay,
+                updated_at=utc_timestamp(self.clock()),
+            )
+            receipt = PublishReceipt(
+                tenant=tenant,
+                surface=surface,
+                artifacts={art.type: art.version for art in prepared},
+                manifest_version=manifest.version,
+                previous_manifest_version=current.version,
+                swapped=False,
+                written=written,
+                attempts=attempts,
+            )
+            if current.version == manifest.version:
+                return receipt  # already current: a retry after a completed swap
+            self._write_history(manifest, current.version, written)
+            try:
+                with phase("swap"):
+                    self._swap(manifest, current)
+            except Conflict:
+                with phase("read-current"):
+                    current = self.read_current(tenant, surface)
+                if current.version == manifest.version:
+                    return receipt  # our swap landed; only its acknowledgement was lost
+                if attempts >= self.max_attempts:
+                    raise PublishConflict(
+                        f"{tenant}/{surface}: current kept changing under this publish "
+                        f"({attempts} attempts); last competing manifest {current.version}. "
+                        "Nothing of ours is current; the artifacts are written and recorded, "
+                        "so re-running the publish is safe",
+                        competing_version=current.version,
+                    ) from None
+                continue
+            written.append(current_key(tenant, surface))
+            return receipt.model_copy(update={"swapped": True})
+
+    def _write_blob(self, art: _Artifact, written: list[str]) -> None:
+        with phase("blob-write"):
+            try:
+                self.store.put(art.key, art.data)
+                written.append(art.key)
+            except AlreadyExists:
+                pass  # same key, same content: an earlier run or another publisher
+        with phase("validate-read"):
+            ok = self._blob_matches(art)
+        if not ok:
+            self._repair_blob(art, written)
+
+    def _blob_matches(self, art: _Artifact) -> bool:
+        try:
+            data = self.store.get(art.key)
+        except ObjectNotFound:
+            return False
+        return version_of_bytes(data) == art.version
+
+    def _repair_blob(self, art: _Artifact, written: list[str]) -> None:
+        """Rewrite a missing or torn blob; refuse to touch an acknowledged one."""
+        with phase("record-read"):
+            recorded = self.store.exists(record_key_of(art))
+        if recorded and self.store.exists(art.key):
+            raise IntegrityError(
+                f"{art.key} is recorded but its bytes do not hash to {art.version}: an "
+                "acknowledged artifact was altered. Run `pubsafe audit` and restore it "
+                "from a backup; pubsafe will not overwrite recorded data"
+            )
+        # Unrecorded means never acknowledged: a torn write from a crashed run.
+        with phase("blob-repair"):
+            self.store.replace(art.key, art.data)
+        written.append(art.key)
+        with phase("validate-read"):
+            if not self._blob_matches(art):
+                raise IntegrityError(f"{art.key} does not read back as written; the store is unreliable")
+
+    def _write_record(self, tenant: str, surface: str, art: _Artifact, written: list[str]) -> None:
+        key = record_key_of(art)
+        record = RegistryRecord(
+            tenant=tenant,
+            surface=surface,
+            type=art.type,
+            version=art.version,
+            uri=art.key,
+            size=len(art.data),
+            recorded_at=utc_timestamp(self.clock()),
+        )
+        with phase("record-write"):
+            try:
+                self.store.put(key, dump_document(record))
+                written.append(key)
+                return
+            except AlreadyExists:
+                pass
+        with phase("record-read"):
+            existing = self.store.get(key)
+        if _is_tombstone(existing):
+            raise CollectionInProgress(
+                f"{art.key} is being garbage-collected (tombstone at {key}); nothing was "
+                "swapped. Retry once the sweep has finished; if no sweep is running, the "
+                "next `pubsafe gc` clears the stale tombstone"
+            )
+        try:
+            load_document(RegistryRecord, existing, key)
+        except IntegrityError:
+            # A torn record from a crashed run on a store without atomic writes.
+            with phase("record-repair"):
+                self.store.replace(key, dump_document(record))
+            written.append(key)
+
+    def _confirm_blob(self, art: _Artifact, written: list[str]) -> None:
+        with phase("confirm-read"):
+            ok = self._blob_matches(art)
+        if not ok:
+            # A sweep deleted it before our record landed; the record now protects it.
+            with phase("blob-write"):
+                try:
+                    self.store.put(art.key, art.data)
+                    written.append(art.key)
+                except AlreadyExists:
+                    pass
+            with phase("validate-read"):
+                if not self._blob_matches(art):
+                    self._repair_blob(art, written)
+
+    def _write_history(self, manifest: Manifest, previous: str | None, written: list[str]) -> None:
+        key = history_key(manifest.tenant, manifest.surface, manifest.version)
+        with phase("history-write"):
+            try:
+                self.store.put(key, dump_document(HistoryEntry(manifest=manifest, previous=previous)))
+                written.append(key)
+            except AlreadyExists:
+                pass  # version-addressed: the same mapping was swapped in before
+
+    def _swap(self, manifest: Manifest, current: Current) -> None:
+        expect = current.expect if self.guarded else ANY
+        self.store.replace(current_key(manifest.tenant, manifest.surface), dump_document(manifest), expect=expect)
+
+    # -- reading -------------------------------------------------------------
+
+    def read_current(self, tenant: str, surface: str) -> Current:
+        """The current manifest (None if never published) and its etag."""
+        key = current_key(validate_name("tenant", tenant), validate_name("surface", surface))
+        try:
+            obj = self.store.get_object(key)
+        except ObjectNotFound:
+            return Current(None, None)
+        return Current(load_document(Manifest, obj.data, key), obj.etag)
+
+    def current(self, tenant: str, surface: str) -> Manifest | None:
+        return self.read_current(tenant, surface).manifest
+
+    def history_entry(self, tenant: str, surface: str, version: str) -> HistoryEntry:
+        key = history_key(tenant, surface, version)
+        with phase("history-read"):
+            return load_document(HistoryEntry, self.store.get(key), key)
+
+    def history(self, tenant: str, surface: str) -> list[HistoryEntry]:
+        """Every manifest ever swapped in, oldest first."""
+        validate_name("tenant", tenant)
+        validate_name("surface", surface)
+        prefix = f"{HISTORY}{tenant}/{surface}/"
+        entries = [load_document(HistoryEntry, self.store.get(k), k) for k in self.store.list(prefix)]
+        return sorted(entries, key=lambda e: (e.manifest.updated_at, e.manifest.version))
+
+    # -- rollback ------------------------------------------------------------
+
+    def rollback(
+        self, tenant: str, surface: str, *, to: str | None = None, steps: int | None = None
+    ) -> RollbackReceipt:
+        """Point current at an earlier manifest from history; writes nothing else.
+
+        ``to`` names a manifest version; ``steps=N`` walks N links back along the
+        manifests each history entry replaced. A target that is not in history, or
+        whose artifacts do not validate, is refused and nothing is written.
+        """
+        validate_name("tenant", tenant)
+        validate_name("surface", surface)
+        if (to is None) == (steps is None):
+            raise InvalidInput("rollback needs exactly one of to=<manifest version> or steps=N")
+        if steps is not None and (not isinstance(steps, int) or steps < 1):
+            raise InvalidInput(f"steps must be a positive integer, got {steps!r}")
+        with phase("read-current"):
+            current = self.read_current(tenant, surface)
+        if current.manifest is None:
+            raise RollbackRefused(f"{tenant}/{surface} has no current manifest to roll back from")
+        target = self._rollback_target(tenant, surface, current, to, steps)
+        self._validate_manifest_for_rollback(target)
+        receipt = RollbackReceipt(
+            tenant=tenant, surface=surface, from_version=current.version, to_version=target.version, swapped=False
+        )
+        if target.version == current.version:
+            return receipt
+        restored = target.model_copy(update={"updated_at": utc_timestamp(self.clock())})
+        try:
+            with phase("swap"):
+                self._swap(restored, current)
+        except Conflict:
+            with phase("read-current"):
+                now = self.read_current(tenant, surface)
+            if now.version == target.version:
+                return receipt.model_copy(update={"swapped": True})
+            raise RollbackRefused(
+                f"{tenant}/{surface}: current changed to {now.version} while rolling back "
+                "(guarded mode refuses to overwrite it); inspect `pubsafe current` and retry"
+            ) from None
+        return receipt.model_copy(update={"swapped": True})
+
+    def _rollback_target(
+        self, tenant: str, surface: str, current: Current, to: str | None, steps: int | None
+    ) -> Manifest:
+        if to is not None:
+            if not isinstance(to, str) or len(to) != 64 or any(c not in "0123456789abcdef" for c in to):
+                raise InvalidInput(f"rollback target {to!r} is not a manifest version (64 hex digits)")
+            try:
+                return self.history_entry(tenant, surface, to).manifest
+            except ObjectNotFound:
+                raise RollbackRefused(
+                    f"manifest {to} is not in the history of {tenant}/{surface}; "
+                    "`pubsafe history` lists the versions you can roll back to"
+                ) from None
+        version: str | None = current.version
+        assert steps is not None and version is not None
+        for taken in range(steps):
+            try:
+                entry = self.history_entry(tenant, surface, version)
+            except ObjectNotFound:
+                raise RollbackRefused(
+                    f"manifest {version} has no history entry, so it cannot be walked back from "
+                    f"(after {taken} of {steps} steps); roll back with to=<version> instead"
+                ) from None
+            if entry.previous is None:
+                raise RollbackRefused(
+                    f"{tenant}/{surface} has only {taken} earlier manifest(s) along this chain; "
+                    f"cannot go back {steps}"
+                )
+            version = entry.previous
+        try:
+            return self.history_entry(tenant, surface, version).manifest
+        except ObjectNotFound:
+            raise RollbackRefused(f"manifest {version} is named as previous but missing from history") from None
+
+    def _validate_manifest_for_rollback(self, manifest: Manifest) -> None:
+        for type_, uri in sorted(manifest.current.items()):
+            problem = self._artifact_problem(manifest, type_, uri, {})
+            if problem is not None:
+                raise RollbackRefused(
+                    f"refusing to roll back to {manifest.version}: {problem[1]}; current is unchanged"
+                )
+
+    # -- inspection ----------------------------------------------------------
+
+    def _artifact_problem(
+        self, manifest: Manifest, type_: str, uri: str, hashed: dict[str, bool]
+    ) -> tuple[str, str] | None:
+        """(guarantee, message) if artifact ``type_`` of ``manifest`` is unusable."""
+        try:
+            ref = resolve_uri(uri, tenant=manifest.tenant, surface=manifest.surface, root_uri=self.store.root_uri)
+        except InvalidKey as exc:
+            return "G2", str(exc)
+        if ref.type != type_:
+            return "G2", f"type {type_!r} points at a blob of type {ref.type!r} ({uri})"
+        ok = self._blob_ok(ref, hashed)
+        if ok is None:
+            return "G2", f"artifact {ref.key} does not exist"
+        if not ok:
+            return "G1", f"artifact {ref.key} does not hash to its version"
+        with phase("record-read"):
+            try:
+                raw = self.store.get(record_key(ref.tenant, ref.surface, ref.type, ref.version))
+            except ObjectNotFound:
+                return "G2", f"artifact {ref.key} has no registry record"
+        if _is_tombstone(raw):
+            return "G2", f"artifact {ref.key} is claimed by a GC sweep"
+        return None
+
+    def _blob_ok(self, ref: BlobRef, hashed: dict[str, bool]) -> bool | None:
+        """True if the blob hashes to its version, False if not, None if absent."""
+        if ref.key not in hashed:
+            with phase("validate-read"):
+                try:
+                    hashed[ref.key] = version_of_bytes(self.store.get(ref.key)) == ref.version
+                except ObjectNotFound:
+                    return None
+        return hashed[ref.key]
+
+    def _scan(self) -> tuple[list[BlobRef], set[str], list[str], list[str]]:
+        """One listing of the store: blobs, record keys, current keys, history keys."""
+        blobs, records, currents, histories = [], set(), [], []
+        for key in self.store.list(""):
+            if key.startswith(RECORDS):
+                records.add(key)
+            elif key.startswith(CURRENT):
+                currents.append(key)
+            elif key.startswith(HISTORY):
+                histories.append(key)
+            else:
+                ref = parse_blob_key(key)
+                if ref is not None:
+                    blobs.append(ref)
+        return blobs, records, currents, histories
+
+    def _referenced(self, currents: Iterable[str], histories: Iterable[str]) -> set[str]:
+        """Blob keys named by any current or historic manifest."""
+        root = self.store.root_uri.rstrip("/") + "/"
+        referenced: set[str] = set()
+        for key in [*currents, *histories]:
+            try:
+                raw = self.store.get(key)
+                doc = load_document(Manifest, raw, key) if key.startswith(CURRENT) else (
+                    load_document(HistoryEntry, raw, key).manifest
+                )
+            except (IntegrityError, ObjectNotFound):
+                continue  # audit reports unreadable manifests
+            referenced.update(uri.removeprefix(root) for uri in doc.current.values())
+        return referenced
+
+    def orphans(self) -> list[OrphanInfo]:
+        """Blobs that no record and no current or historic manifest references (R4)."""
+        blobs, records, currents, histories = self._scan()
+        referenced = self._referenced(currents, histories)
+        now = self.clock()
+        found = []
+        for ref in blobs:
+            if RECORDS + ref.key in records or ref.key in referenced:
+                continue
+            try:
+                info = self.store.stat(ref.key)
+            except ObjectNotFound:
+                continue
+            found.append(OrphanInfo(key=ref.key, size=info.size, age_seconds=max(0.0, now - info.modified)))
+        return found
+
+    def audit(self) -> list[Finding]:
+        """Check G1–G4 on what the store holds now; one finding per problem."""
+        blobs, records, currents, histories = self._scan()
+        hashed: dict[str, bool] = {}
+        findings: list[Finding] = []
+
+        def add(guarantee: str, key: str, message: str) -> None:
+            findings.append(Finding(guarantee=guarantee, key=key, message=message))
+
+        for key in currents:
+            try:
+                manifest = load_document(Manifest, self.store.get(key), key)
+            except IntegrityError as exc:
+                add("G2", key, f"current manifest does not parse: {exc}")
+                continue
+            if current_key(manifest.tenant, manifest.surface) != key:
+                add("G2", key, f"manifest names {manifest.tenant}/{manifest.surface} but lives at {key}")
+            for type_, uri in sorted(manifest.current.items()):
+                problem = self._artifact_problem(manifest, type_, uri, hashed)
+                if problem:
+                    add(problem[0], key, problem[1])
+            if history_key(manifest.tenant, manifest.surface, manifest.version) not in histories:
+                add("G4", key, f"current manifest {manifest.version} has no history entry; rollback cannot return to it")
+        for key in histories:
+            try:
+                entry = load_document(HistoryEntry, self.store.get(key), key)
+            except IntegrityError as exc:
+                add("G4", key, f"history entry does not parse: {exc}")
+                continue
+            manifest = entry.manifest
+            if history_key(manifest.tenant, manifest.surface, manifest.version) != key:
+                add("G4", key, f"history entry holds manifest {manifest.version}, not the one its key names")
+            for type_, uri in sorted(manifest.current.items()):
+                problem = self._artifact_problem(manifest, type_, uri, hashed)
+                if problem:
+                    add("G4" if problem[0] == "G2" else problem[0], key, f"rollback target broken: {problem[1]}")
+        for key in sorted(records):
+            raw = self.store.get(key)
+            if _is_tombstone(raw):
+                add("G3", key, "GC tombstone left by an unfinished sweep blocks republishing this version; run `pubsafe gc`")
+                continue
+            try:
+                record = load_document(RegistryRecord, raw, key)
+            except IntegrityError as exc:
+                add("G3", key, f"registry record does not parse: {exc}")
+                continue
+            ref = parse_blob_key(key[len(RECORDS):])
+            if ref is None or (record.type, record.version) != (ref.type, ref.version):
+                add("G3", key, "registry record does not describe the blob its key names")
+                continue
+            ok = self._blob_ok(ref, hashed)
+            if ok is None:
+                add("G1", key, f"recorded artifact {ref.key} is missing")
+        for ref in blobs:
+            if self._blob_ok(ref, hashed) is False:
+                add("G1", ref.key, "blob does not hash to the version in its key (altered or torn)")
+        return _dedupe(findings)
+
+    # -- garbage collection --------------------------------------------------
+
+    def gc(self, grace_seconds: float) -> GCReport:
+        """Delete orphans older than ``grace_seconds``; never a blob a publish will name.
+
+        Run one sweep at a time. Each deletion holds a tombstone at the blob's record
+        key (see the module docstring), and the sweep first finishes tombstones that a
+        crashed sweep left behind for longer than the grace period.
+        """
+        if grace_seconds < 0:
+            raise InvalidInput("grace period must not be negative")
+        sweep_id = uuid.uuid4().hex
+        report = GCReport()
+        now = self.clock()
+        for key in self.store.list(RECORDS):
+            with phase("gc-scan"):
+                try:
+                    raw = self.store.get(key)
+                except ObjectNotFound:
+                    continue
+            if not _is_tombstone(raw):
+                continue
+            tomb = load_document(GCTombstone, raw, key)
+            if now - tomb.claimed_at.timestamp() >= grace_seconds:
+                self._collect(key[len(RECORDS):], key)
+                report.finished_tombstones.append(key)
+        for orphan in self.orphans():
+            if orphan.age_seconds < grace_seconds:
+                report.kept_young.append(orphan.key)
+                continue
+            rkey = RECORDS + orphan.key
+            tomb = GCTombstone(sweep_id=sweep_id, claimed_at=utc_timestamp(self.clock()))
+            with phase("gc-claim"):
+                try:
+                    self.store.put(rkey, dump_document(tomb))
+                except AlreadyExists:
+                    report.lost_race.append(orphan.key)
+                    continue
+            self._collect(orphan.key, rkey)
+            report.deleted.append(orphan.key)
+        return report
+
+    def _collect(self, blob: str, tombstone: str) -> None:
+        with phase("gc-delete"):
+            try:
+                self.store.delete(blob)
+            except ObjectNotFound:
+                pass
+        with phase("gc-release"):
+            try:
+                self.store.delete(tombstone)
+            except ObjectNotFound:
+                pass
+
+
+def record_key_of(art: _Artifact) -> str:
+    return RECORDS + art.key
+
+
+def _is_tombstone(raw: bytes) -> bool:
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and doc.get("gc_tombstone") is True
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple[str, str, str]] = set()
+    unique = []
+    for f in findings:
+        ident = (f.guarantee, f.key, f.message)
+        if ident not in seen:
+            seen.add(ident)
+            unique.append(f)
+    return unique

@@ -1,0 +1,104 @@
+"""Where things live on a store (upstream recsys-pipelines compatible).
+
+- artifact blob:     ``<tenant>/<surface>/<type>/<version>.json``        immutable
+- registry record:   ``records/<tenant>/<surface>/<type>/<version>.json`` append-only
+- current manifest:  ``current/<tenant>/<surface>/manifest.json``       replaced whole
+- manifest history:  ``history/<tenant>/<surface>/<version>.json``      immutable (ours)
+
+Manifests name blobs by their store-relative key, so a store copied to another root
+or bucket keeps working; ``resolve_uri`` also accepts absolute URIs under the root.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import InvalidKey
+
+__all__ = [
+    "blob_key",
+    "record_key",
+    "current_key",
+    "history_key",
+    "BlobRef",
+    "parse_blob_key",
+    "resolve_uri",
+    "RECORDS",
+    "CURRENT",
+    "HISTORY",
+]
+
+RECORDS = "records/"
+CURRENT = "current/"
+HISTORY = "history/"
+_VERSION = re.compile(r"[0-9a-f]{64}")
+
+
+def blob_key(tenant: str, surface: str, type_: str, version: str) -> str:
+    return f"{tenant}/{surface}/{type_}/{version}.json"
+
+
+def record_key(tenant: str, surface: str, type_: str, version: str) -> str:
+    return f"{RECORDS}{blob_key(tenant, surface, type_, version)}"
+
+
+def current_key(tenant: str, surface: str) -> str:
+    return f"{CURRENT}{tenant}/{surface}/manifest.json"
+
+
+def history_key(tenant: str, surface: str, manifest_version: str) -> str:
+    return f"{HISTORY}{tenant}/{surface}/{manifest_version}.json"
+
+
+@dataclass(frozen=True)
+class BlobRef:
+    """A blob key taken apart."""
+
+    tenant: str
+    surface: str
+    type: str
+    version: str
+
+    @property
+    def key(self) -> str:
+        return blob_key(self.tenant, self.surface, self.type, self.version)
+
+
+def parse_blob_key(key: str) -> BlobRef | None:
+    """The parts of a blob key, or None if ``key`` is not shaped like one."""
+    parts = key.split("/")
+    if len(parts) != 4 or parts[0] + "/" in (RECORDS, CURRENT, HISTORY):
+        return None
+    stem, dot, ext = parts[3].rpartition(".")
+    if not dot or ext != "json" or not _VERSION.fullmatch(stem):
+        return None
+    if any(p in ("", ".", "..") for p in parts):
+        return None
+    return BlobRef(parts[0], parts[1], parts[2], stem)
+
+
+def resolve_uri(uri: str, *, tenant: str, surface: str, root_uri: str | None = None) -> BlobRef:
+    """Turn a manifest's artifact URI into a blob under ``tenant/surface``, or refuse.
+
+    Serving must never follow a manifest out of the store root or into another
+    tenant's data, whoever wrote the manifest.
+    """
+    key = uri
+    if "://" in uri or uri.startswith("/"):
+        prefix = (root_uri or "").rstrip("/") + "/"
+        if root_uri is None or not uri.startswith(prefix):
+            raise InvalidKey(f"artifact URI {uri!r} is outside the store root {root_uri!r}")
+        key = uri[len(prefix):]
+    ref = parse_blob_key(key)
+    if ref is None:
+        raise InvalidKey(
+            f"artifact URI {uri!r} is not a blob key of the form "
+            "<tenant>/<surface>/<type>/<sha256>.json"
+        )
+    if (ref.tenant, ref.surface) != (tenant, surface):
+        raise InvalidKey(
+            f"artifact URI {uri!r} points outside {tenant}/{surface}; a manifest may "
+            "only name its own tenant and surface's blobs"
+        )
+    return ref

@@ -1,0 +1,48 @@
+"""open_store: one entry point from a path or URL to the right backend.
+
+- a plain path or ``file://`` URL  -> LocalStore (durable, every capability)
+- ``memory://name``                -> MemoryStore, one per name within a process
+- any other URL                    -> FsspecStore (capabilities per protocol)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from .errors import InvalidInput
+from .local import LocalStore
+from .memory import MemoryStore
+from .store import Store
+
+__all__ = ["open_store"]
+
+_memory_stores: dict[str, MemoryStore] = {}
+_memory_lock = threading.Lock()
+
+
+def open_store(url_or_path: str | os.PathLike[str], **options: Any) -> Store:
+    """Open the store that ``url_or_path`` names; options go to the backend."""
+    target = os.fspath(url_or_path)
+    if not target or not target.strip():
+        raise InvalidInput("no store given: pass a directory path, file://, memory:// or another fsspec URL")
+    if "://" not in target:
+        return LocalStore(target, **options)
+    scheme = target.split("://", 1)[0].lower()
+    if scheme == "file":
+        parsed = urlparse(target)
+        if parsed.netloc not in ("", "localhost"):
+            raise InvalidInput(f"{target!r}: file:// URLs must name a local path (file:///dir)")
+        return LocalStore(unquote(parsed.path), **options)
+    if scheme == "memory":
+        name = target.split("://", 1)[1]
+        with _memory_lock:
+            # Same name, same store: lets two engines in one process share state.
+            if name not in _memory_stores:
+                _memory_stores[name] = MemoryStore(name=name, **options)
+            return _memory_stores[name]
+    from .fsspec_store import FsspecStore
+
+    return FsspecStore(target, **options)

@@ -1,0 +1,78 @@
+"""The handful of OS calls LocalStore makes, behind one small seam.
+
+LocalStore's durability argument is a sequence of these calls (write, fsync,
+link/rename, directory fsync). Keeping them in one object lets the fault injector
+run the very same LocalStore code on a simulated disk that forgets, at power loss,
+whatever was not made durable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+
+__all__ = ["RealOS"]
+
+
+class RealOS:
+    """Direct calls into ``os``; every method is one primitive."""
+
+    def create_exclusive(self, path: str) -> int:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+
+    def write(self, fd: int, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+
+    def fsync(self, fd: int) -> None:
+        os.fsync(fd)
+
+    def close(self, fd: int) -> None:
+        os.close(fd)
+
+    def link(self, src: str, dst: str) -> None:
+        """Atomic create-only: fails with FileExistsError if ``dst`` exists."""
+        os.link(src, dst)
+
+    def rename(self, src: str, dst: str) -> None:
+        """Atomic replace of ``dst``."""
+        os.replace(src, dst)
+
+    def unlink(self, path: str) -> None:
+        os.unlink(path)
+
+    def mkdir(self, path: str) -> None:
+        os.mkdir(path)
+
+    def fsync_dir(self, path: str) -> None:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def read(self, path: str) -> tuple[bytes, os.stat_result]:
+        """Whole-file read plus the fstat of the very file read (for a stable etag)."""
+        with open(path, "rb") as f:
+            return f.read(), os.fstat(f.fileno())
+
+    def stat(self, path: str) -> os.stat_result:
+        return os.stat(path)
+
+    def listdir(self, path: str) -> list[tuple[str, bool]]:
+        """(name, is_directory) for each entry of ``path``."""
+        with os.scandir(path) as it:
+            return [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in it]
+
+    @contextlib.contextmanager
+    def lock(self, path: str) -> Iterator[None]:
+        """Advisory exclusive lock (flock) held for the ``with`` block."""
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the flock

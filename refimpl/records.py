@@ -1,0 +1,148 @@
+"""The documents pubsafe reads and writes, as pydantic v2 models.
+
+``Manifest`` is upstream's ManifestV1 exactly (extra fields refused), so what we write
+validates under ``manifest.v1.schema.json`` and what upstream wrote loads here.
+The rest are ours: the registry record, the manifest history entry, the GC
+tombstone, and the receipts and findings the engine returns.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
+
+from .canonical import canonicalize
+from .errors import IntegrityError
+
+__all__ = [
+    "Manifest",
+    "RegistryRecord",
+    "GCTombstone",
+    "HistoryEntry",
+    "PublishReceipt",
+    "RollbackReceipt",
+    "Finding",
+    "GCReport",
+    "OrphanInfo",
+    "utc_timestamp",
+    "load_document",
+    "dump_document",
+]
+
+
+def utc_timestamp(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+class _Document(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_serializer("*", when_used="json", check_fields=False)
+    def _rfc3339(self, value):  # type: ignore[no-untyped-def]
+        # Upstream writes "2025-01-02T03:04:05Z"; pydantic's default would be "+00:00".
+        if isinstance(value, datetime):
+            return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        return value
+
+
+class Manifest(_Document):
+    """Upstream ManifestV1: which artifact version of each type is current."""
+
+    v: Literal[1] = 1
+    tenant: str
+    surface: str
+    current: dict[str, str]
+    updated_at: datetime
+
+    @property
+    def version(self) -> str:
+        """Hash of the canonical ``{v, tenant, surface, current}``; not ``updated_at``."""
+        body = {"v": self.v, "tenant": self.tenant, "surface": self.surface, "current": self.current}
+        return canonicalize(body)[1]
+
+
+class RegistryRecord(_Document):
+    """Append-only audit record: this artifact version was written and validated."""
+
+    v: Literal[1] = 1
+    tenant: str
+    surface: str
+    type: str
+    version: str
+    uri: str
+    size: int
+    recorded_at: datetime
+
+
+class GCTombstone(_Document):
+    """Held at a record key while a GC sweep deletes that unrecorded blob.
+
+    Create-only on the record key makes the sweep and a publish mutually exclusive:
+    whichever creates the key first wins, the other backs off.
+    """
+
+    gc_tombstone: Literal[True] = True
+    sweep_id: str
+    claimed_at: datetime
+
+
+class HistoryEntry(_Document):
+    """An immutable copy of a manifest that was swapped in, and the one it replaced."""
+
+    manifest: Manifest
+    previous: str | None = None
+
+
+class PublishReceipt(BaseModel):
+    tenant: str
+    surface: str
+    artifacts: dict[str, str] = Field(description="type -> artifact version")
+    manifest_version: str
+    previous_manifest_version: str | None
+    swapped: bool = Field(description="False when current already had this mapping")
+    written: list[str] = Field(description="keys this run created or replaced")
+    attempts: int = 1
+
+
+class RollbackReceipt(BaseModel):
+    tenant: str
+    surface: str
+    from_version: str
+    to_version: str
+    swapped: bool
+
+
+class Finding(BaseModel):
+    guarantee: str
+    key: str
+    message: str
+
+
+class OrphanInfo(BaseModel):
+    key: str
+    size: int
+    age_seconds: float
+
+
+class GCReport(BaseModel):
+    deleted: list[str] = []
+    kept_young: list[str] = []
+    lost_race: list[str] = Field(default=[], description="recorded by a publish mid-sweep; kept")
+    finished_tombstones: list[str] = []
+
+
+def load_document(model: type[_Document], data: bytes, key: str):  # type: ignore[no-untyped-def]
+    """Parse ``data`` as ``model``, raising IntegrityError that names the key."""
+    try:
+        return model.model_validate_json(data)
+    except (ValidationError, ValueError) as exc:
+        first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        raise IntegrityError(f"{key} is not a valid {model.__name__}: {first}") from exc
+
+
+def dump_document(doc: _Document) -> bytes:
+    """Compact JSON bytes with keys in a stable order."""
+    return json.dumps(doc.model_dump(mode="json"), separators=(",", ":"), sort_keys=True).encode()

@@ -1,0 +1,158 @@
+"""The Store contract: the seam every backend implements.
+
+Six primitives, each with the semantics the engine relies on. A backend declares
+in ``capabilities`` which of the stronger semantics it really provides; the
+conformance suite checks exactly what is claimed and the engine never assumes more.
+
+Keys are ``/``-separated, relative, with no empty, ``.`` or ``..`` segment.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from .errors import InvalidKey, ObjectNotFound
+
+__all__ = [
+    "Store",
+    "Capabilities",
+    "StoredObject",
+    "ObjectInfo",
+    "Expect",
+    "ANY",
+    "ABSENT",
+    "etag_of",
+    "check_key",
+]
+
+
+class Expect(enum.Enum):
+    """Special compare-and-swap expectations for ``Store.replace``."""
+
+    ANY = "any"  #: unconditional replace
+    ABSENT = "absent"  #: succeed only if the key does not exist yet
+
+
+ANY = Expect.ANY
+ABSENT = Expect.ABSENT
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a store guarantees beyond "get returns what was last written".
+
+    atomic_replace:   a concurrent reader of ``replace`` sees the old or the new
+                      document, never a mix or an empty file.
+    create_only:      ``put`` on an existing key fails atomically (no check-then-write
+                      window in which two writers can both succeed).
+    compare_and_swap: ``replace(expect=...)`` is atomic with its comparison.
+    durable:          an acknowledged write survives a crash of the writer (for the
+                      local store: power loss too, thanks to fsync).
+    """
+
+    atomic_replace: bool
+    create_only: bool
+    compare_and_swap: bool
+    durable: bool
+
+    def names(self) -> list[str]:
+        return [name for name, on in vars(self).items() if on]
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    data: bytes
+    etag: str
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    etag: str
+    size: int
+    modified: float  #: seconds since the epoch, by the store's clock
+
+
+def etag_of(data: bytes) -> str:
+    """Content etag used by the built-in stores; identical bytes, identical etag."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def check_key(key: str) -> str:
+    """Refuse keys that could escape the store root or alias another key."""
+    if (
+        not isinstance(key, str)
+        or not key
+        or key.startswith("/")
+        or "\\" in key
+        or "\x00" in key
+        or any(part in ("", ".", "..") for part in key.split("/"))
+    ):
+        raise InvalidKey(f"{key!r} is not a valid store key (relative, '/'-separated, no '..')")
+    return key
+
+
+class Store(ABC):
+    """A key/value object store with the few primitives safe publishing needs."""
+
+    capabilities: Capabilities
+    #: Where this store's keys live, as a URI (``file:///srv/pub``, ``s3://b/p``).
+    root_uri: str
+
+    @abstractmethod
+    def get_object(self, key: str) -> StoredObject:
+        """The bytes under ``key`` and their etag, read together.
+
+        Raises ObjectNotFound if absent.
+        """
+
+    @abstractmethod
+    def put(self, key: str, data: bytes) -> str:
+        """Create ``key`` with ``data``; never overwrite. Returns the new etag.
+
+        Raises AlreadyExists if the key exists. With ``create_only`` the check and
+        the write are one atomic step, and a reader never sees a partial object.
+        """
+
+    @abstractmethod
+    def replace(self, key: str, data: bytes, *, expect: str | Expect = ANY) -> str:
+        """Replace the whole document under ``key`` (creating it if absent).
+
+        ``expect`` makes it a compare-and-swap: an etag the current object must have,
+        or ABSENT for "must not exist yet". A mismatch raises Conflict and writes
+        nothing. Stores without ``compare_and_swap`` raise UnsupportedOperation for
+        any expectation but ANY.
+        """
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> list[str]:
+        """Every key starting with ``prefix`` (a plain string prefix), sorted."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove ``key``. Raises ObjectNotFound if absent. Used by GC only."""
+
+    @abstractmethod
+    def stat(self, key: str) -> ObjectInfo:
+        """Etag, size and modification time of ``key``. Raises ObjectNotFound."""
+
+    # Derived helpers: backends need not override these.
+
+    def get(self, key: str) -> bytes:
+        return self.get_object(key).data
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.stat(key)
+        except ObjectNotFound:
+            return False
+        return True
+
+    def close(self) -> None:
+        """Release resources; the default has none."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.root_uri!r})"
