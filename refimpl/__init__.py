@@ -15,7 +15,7 @@ from .errors import __all__ as _error_names
 from .fsspec_store import FsspecStore
 from .local import LocalStore
 from .memory import MemoryStore
-from .open import open_store
+from .open_store import open_store
 from .phases import current_phase, phase
 from .reader import ReadError, ServingReader
 from .records import (

@@ -1,5 +1,8 @@
 """Canonical JSON (RFC 8785) and content versions.
 
+Numbers are IEEE doubles in RFC 8785: an integer beyond 2**53 is accepted only if it
+names a double without loss, and refused (not silently rounded) otherwise.
+
 A version is the hex sha256 of a payload's canonical bytes, so key order, whitespace
 and number spelling (``1.0`` vs ``1``) never change it, and any change of value does.
 Canonicalisation itself is delegated to the ``rfc8785`` package; this module adds
@@ -30,6 +33,10 @@ def canonical_bytes(payload: Any) -> bytes:
     """
     try:
         return rfc8785.dumps(payload)
+    except rfc8785.IntegerDomainError:
+        # rfc8785 refuses every int beyond 2**53, but one a double holds exactly (such
+        # as 2**60, or the canonical spelling of the float 1e20) has a canonical form.
+        return rfc8785.dumps(_exact_ints_as_floats(payload, "$"))
     except (rfc8785.CanonicalizationError, RecursionError, TypeError) as exc:
         # Only pay for the walk when something is wrong.
         try:
@@ -50,18 +57,39 @@ def canonicalize(payload: Any) -> tuple[bytes, str]:
     return data, version_of_bytes(data)
 
 
+def _exact_ints_as_floats(value: Any, path: str) -> Any:
+    """A copy with big exactly-representable ints as floats; refuse inexact ones."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_SAFE_INTEGER:
+        try:
+            as_float = float(value)
+        except OverflowError:
+            as_float = math.nan
+        # Exact, or exactly the shortest spelling of that double (which is what a
+        # canonical form re-parsed gives back): no information is lost either way.
+        if as_float != value and (math.isnan(as_float) or rfc8785.dumps(as_float) != str(value).encode()):
+            raise InvalidPayload(
+                f"{path}: integer {value} has no exact JSON (IEEE double) form and would be "
+                "rounded; encode it as a string",
+                path,
+            )
+        return as_float
+    if isinstance(value, dict):
+        return {k: _exact_ints_as_floats(v, _child(path, k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_exact_ints_as_floats(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _child(path: str, key: object) -> str:
+    return f"{path}.{key}" if isinstance(key, str) and key.isidentifier() else f"{path}[{key!r}]"
+
+
 def _find_problem(value: Any, path: str) -> None:
     """Raise InvalidPayload for the first non-JSON value, depth first."""
     if value is None or isinstance(value, (bool, str)):
         return
     if isinstance(value, int):
-        if abs(value) > MAX_SAFE_INTEGER:
-            raise InvalidPayload(
-                f"{path}: integer {value} is beyond ±2**53 and would lose precision as "
-                "a JSON number; encode it as a string",
-                path,
-            )
-        return
+        return  # big ints are handled by _exact_ints_as_floats
     if isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidPayload(
@@ -77,7 +105,7 @@ def _find_problem(value: Any, path: str) -> None:
                     "keys must be strings",
                     path,
                 )
-            _find_problem(item, f"{path}.{key}" if key.isidentifier() else f"{path}[{key!r}]")
+            _find_problem(item, _child(path, key))
         return
     if isinstance(value, (list, tuple)):
         for index, item in enumerate(value):

@@ -38,6 +38,8 @@ class FsspecStore(Store):
         capabilities: Capabilities | None = None,
         **storage_options: Any,
     ) -> None:
+        if url.startswith(("file://", "local://")):
+            storage_options.setdefault("auto_mkdir", True)  # object stores need no dirs
         try:
             fs, path = fsspec.core.url_to_fs(url, **storage_options)
         except (ValueError, ImportError) as exc:
@@ -53,8 +55,9 @@ class FsspecStore(Store):
         return f"{self.root}/{check_key(key)}"
 
     def get_object(self, key: str) -> StoredObject:
+        path = self._path(key)
         try:
-            data = self.fs.cat_file(self._path(key))
+            data = self.fs.cat_file(path)
         except FileNotFoundError as exc:
             raise ObjectNotFound(key) from exc
         except Exception as exc:
@@ -76,13 +79,15 @@ class FsspecStore(Store):
         return etag_of(data)
 
     def replace(self, key: str, data: bytes, *, expect: str | Expect = ANY) -> str:
+        check_key(key)
         if expect is not ANY:
             raise UnsupportedOperation(
                 f"{self.root_uri} ({self.protocol}) has no compare-and-swap; use a store "
                 "that declares compare_and_swap for guarded publishing"
             )
+        path = self._path(key)
         try:
-            self.fs.pipe_file(self._path(key), bytes(data))
+            self.fs.pipe_file(path, bytes(data))
         except Exception as exc:
             raise StoreError(f"replacing {key} in {self.root_uri}: {exc}") from exc
         return etag_of(data)
@@ -101,8 +106,9 @@ class FsspecStore(Store):
         return sorted(k for k in keys if k.startswith(prefix) and not k.rsplit("/", 1)[-1].startswith("."))
 
     def delete(self, key: str) -> None:
+        path = self._path(key)
         try:
-            self.fs.rm_file(self._path(key))
+            self.fs.rm_file(path)
         except FileNotFoundError as exc:
             raise ObjectNotFound(key) from exc
         except Exception as exc:

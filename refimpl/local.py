@@ -35,13 +35,19 @@ def _etag(st: os.stat_result) -> str:
 class LocalStore(Store):
     capabilities = Capabilities(atomic_replace=True, create_only=True, compare_and_swap=True, durable=True)
 
-    def __init__(self, root: str | os.PathLike[str], *, os_ops: RealOS | None = None) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], *, create: bool = True, os_ops: RealOS | None = None
+    ) -> None:
+        """``create=False`` refuses a missing root instead of making one (read-only use)."""
         self.os = os_ops or RealOS()
         self.root = os.path.abspath(os.fspath(root))
         if os.path.exists(self.root) and not os.path.isdir(self.root):
             raise InvalidInput(f"store root {self.root!r} exists and is not a directory")
+        if not create and not os.path.isdir(self.root):
+            raise InvalidInput(f"no store at {self.root!r}: the directory does not exist")
+        # The root is created by the first write (durably, like any directory), so
+        # opening a store for a refused request leaves nothing behind.
         self.root_uri = Path(self.root).as_uri()
-        self._ensure_dir(self.root)
 
     # -- paths ---------------------------------------------------------------
 

@@ -23,19 +23,23 @@ _memory_stores: dict[str, MemoryStore] = {}
 _memory_lock = threading.Lock()
 
 
-def open_store(url_or_path: str | os.PathLike[str], **options: Any) -> Store:
-    """Open the store that ``url_or_path`` names; options go to the backend."""
+def open_store(url_or_path: str | os.PathLike[str], *, create: bool = True, **options: Any) -> Store:
+    """Open the store that ``url_or_path`` names; options go to the backend.
+
+    ``create=False`` refuses a local directory that does not exist yet, so a typo in
+    a read-only command does not leave an empty store behind.
+    """
     target = os.fspath(url_or_path)
     if not target or not target.strip():
         raise InvalidInput("no store given: pass a directory path, file://, memory:// or another fsspec URL")
     if "://" not in target:
-        return LocalStore(target, **options)
+        return LocalStore(target, create=create, **options)
     scheme = target.split("://", 1)[0].lower()
     if scheme == "file":
         parsed = urlparse(target)
         if parsed.netloc not in ("", "localhost"):
             raise InvalidInput(f"{target!r}: file:// URLs must name a local path (file:///dir)")
-        return LocalStore(unquote(parsed.path), **options)
+        return LocalStore(unquote(parsed.path), create=create, **options)
     if scheme == "memory":
         name = target.split("://", 1)[1]
         with _memory_lock:

@@ -1,0 +1,126 @@
+"""FaultyStore: any Store, delegating, with faults injected by a plan.
+
+Same contract as the store it wraps (fsspec's dirfs shape: forward to ``inner``),
+plus two things: it records every operation it saw (``events``) and it fires the
+plan's faults. Wrappers compose: a FaultyStore can wrap another wrapper.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from refimpl.errors import RetryableStoreError
+from refimpl.phases import current_phase
+from refimpl.store import ANY, Expect, ObjectInfo, Store, StoredObject
+
+from .crash import Crash
+from .plan import Fault, FaultPlan
+
+__all__ = ["FaultyStore", "OpEvent"]
+
+
+@dataclass(frozen=True)
+class OpEvent:
+    """One store operation as the wrapper saw it."""
+
+    index: int
+    op: str
+    key: str
+    phase: str | None
+    fault: str | None = None  #: the fault fired at this operation, if any
+
+
+@dataclass
+class FaultyStore(Store):
+    inner: Store
+    plan: FaultPlan = field(default_factory=FaultPlan)
+    delay: float = 0.0
+    sleep: Callable[[float], None] = time.sleep
+    events: list[OpEvent] = field(default_factory=list)
+    crashed: Crash | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.plan, str):
+            self.plan = FaultPlan.parse(self.plan)
+        self._seen = [0] * len(self.plan.faults)
+        self._fired = [False] * len(self.plan.faults)
+
+    @property
+    def capabilities(self):  # type: ignore[override]
+        return self.inner.capabilities
+
+    @property
+    def root_uri(self) -> str:  # type: ignore[override]
+        return self.inner.root_uri
+
+    @property
+    def fired(self) -> list[Fault]:
+        return [f for f, fired in zip(self.plan.faults, self._fired) if fired]
+
+    def _due(self, op: str, key: str, phase: str | None) -> Fault | None:
+        index = len(self.events)
+        due = None
+        for i, fault in enumerate(self.plan.faults):
+            if self._fired[i] or not fault.matches(index, op, key, phase):
+                continue
+            self._seen[i] += 1
+            if due is None and self._seen[i] == fault.nth:
+                self._fired[i] = True
+                due = fault
+        return due
+
+    def _call(self, op: str, key: str, run: Callable[[], Any], data: bytes | None = None) -> Any:
+        if self.crashed is not None:
+            raise Crash(f"store used after the process crashed ({self.crashed})", op=op, key=key)
+        phase = current_phase()
+        fault = self._due(op, key, phase)
+        self.events.append(OpEvent(len(self.events), op, key, phase, None if fault is None else str(fault)))
+        if fault is None:
+            return run()
+        where = f"{op} {key}" + (f" ({phase})" if phase else "")
+        if fault.kind == "slow":
+            self.sleep(self.delay)
+            return run()
+        if fault.kind == "error":
+            raise RetryableStoreError(f"injected transient error before {where}")
+        if fault.kind == "crash":
+            self._crash(f"injected crash before {where}", op, key, phase)
+        if fault.kind == "torn":
+            assert data is not None
+            self.inner.replace(key, data[: len(data) // 2])
+            self._crash(f"injected torn write at {where}: {len(data) // 2} of {len(data)} bytes", op, key, phase)
+        result = run()
+        if fault.kind == "error-after":
+            raise RetryableStoreError(f"injected error after {where} took effect")
+        self._crash(f"injected crash after {where} took effect (lost ack)", op, key, phase)
+
+    def _crash(self, message: str, op: str, key: str, phase: str | None) -> None:
+        self.crashed = Crash(message, op=op, key=key, phase=phase)
+        raise self.crashed
+
+    def recover(self) -> Store:
+        """The store as a fresh process would find it: the inner store, unwrapped."""
+        return self.inner
+
+    # -- the contract, forwarded -------------------------------------------
+
+    def get_object(self, key: str) -> StoredObject:
+        return self._call("get", key, lambda: self.inner.get_object(key))
+
+    def put(self, key: str, data: bytes) -> str:
+        return self._call("put", key, lambda: self.inner.put(key, data), data)
+
+    def replace(self, key: str, data: bytes, *, expect: str | Expect = ANY) -> str:
+        return self._call("replace", key, lambda: self.inner.replace(key, data, expect=expect), data)
+
+    def list(self, prefix: str = "") -> list[str]:
+        return self._call("list", prefix, lambda: self.inner.list(prefix))
+
+    def delete(self, key: str) -> None:
+        return self._call("delete", key, lambda: self.inner.delete(key))
+
+    def stat(self, key: str) -> ObjectInfo:
+        return self._call("stat", key, lambda: self.inner.stat(key))

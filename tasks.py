@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Set-up and everyday commands; needs only Python 3.11+ and pip.
+
+    python3 tasks.py demo        the narrated safety-model demo on a temporary store
+    python3 tasks.py test [ARGS] the test suite (ARGS go to pytest)
+
+Each creates ./.venv on first use and reinstalls only when pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".pubsafe-installed"
+
+
+def ensure_env() -> None:
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    if not (BIN / "python").exists():
+        print("creating .venv ...", flush=True)
+        venv.create(VENV, with_pip=True)
+    print("installing pubsafe and its test dependencies into .venv ...", flush=True)
+    subprocess.run([str(BIN / "python"), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
+    subprocess.run([str(BIN / "python"), "-m", "pip", "install", "-q", "-e", f"{ROOT}[test]"], check=True)
+    STAMP.write_text(wanted)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("demo", "test"):
+        print(__doc__)
+        return 2
+    ensure_env()
+    if argv[0] == "demo":
+        return subprocess.call([str(BIN / "pubsafe"), "demo", *argv[1:]], cwd=ROOT)
+    return subprocess.call([str(BIN / "python"), "-m", "pytest", *argv[1:]], cwd=ROOT)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

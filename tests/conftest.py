@@ -1,0 +1,40 @@
+"""Shared fixtures and the Hypothesis profiles.
+
+``ci`` (the default) is derandomized, so a CI run is the same run every time.
+``explore`` draws many more examples at random: HYPOTHESIS_PROFILE=explore.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", derandomize=True, max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("explore", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+class StepClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> StepClock:
+    return StepClock()

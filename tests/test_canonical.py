@@ -1,0 +1,113 @@
+"""Canonical form (RFC 8785) and version addressing."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from refimpl.canonical import MAX_SAFE_INTEGER, canonical_bytes, canonicalize
+from refimpl.errors import InvalidPayload
+
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-MAX_SAFE_INTEGER, max_value=MAX_SAFE_INTEGER)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(json_values)
+def test_canonical_bytes_parse_back_to_an_equal_value(value):
+    # JSON numbers are doubles: read big integer spellings back as the double they name.
+    parsed = json.loads(canonical_bytes(value), parse_int=_as_json_number)
+    assert parsed == value or _has_negative_zero(value)
+
+
+@given(json_values)
+def test_canonical_form_is_a_fixed_point(value):
+    once = canonical_bytes(value)
+    assert canonical_bytes(json.loads(once)) == once
+
+
+@given(st.dictionaries(st.text(max_size=6), json_scalars, min_size=2, max_size=6), st.randoms())
+def test_key_order_and_whitespace_do_not_change_the_version(mapping, rnd):
+    items = list(mapping.items())
+    rnd.shuffle(items)
+    shuffled = dict(items)
+    pretty = json.loads(json.dumps(shuffled, indent=3))
+    assert canonicalize(shuffled)[1] == canonicalize(mapping)[1] == canonicalize(pretty)[1]
+
+
+@given(st.integers(min_value=-(2**52), max_value=2**52))
+def test_number_spelling_does_not_change_the_version(n):
+    assert canonicalize({"x": float(n)})[1] == canonicalize({"x": n})[1]
+    assert canonicalize(json.loads(f'{{"x": {n}.0}}'))[1] == canonicalize({"x": n})[1]
+
+
+@given(json_values, json_values)
+def test_different_values_have_different_versions(a, b):
+    if canonical_bytes(a) != canonical_bytes(b):
+        assert canonicalize(a)[1] != canonicalize(b)[1]
+    else:
+        assert canonicalize(a)[1] == canonicalize(b)[1]
+
+
+def test_big_integers_a_double_holds_exactly_are_accepted():
+    # ECMAScript spells the double 2**60 as 1152921504606847000; both ints name it.
+    assert canonical_bytes({"x": 2**60}) == b'{"x":1152921504606847000}'
+    assert canonical_bytes({"x": 1152921504606847000}) == b'{"x":1152921504606847000}'
+    assert canonical_bytes([1e20]) == canonical_bytes([10**20]) == b"[100000000000000000000]"
+
+
+def test_known_canonical_output():
+    # RFC 8785 section 3.2.2: numbers in ECMAScript form, keys sorted by UTF-16.
+    assert canonical_bytes({"b": [1.0, 1e21, 1e-7, -0.0], "a": "é\n"}) == b'{"a":"\xc3\xa9\\n","b":[1,1e+21,1e-7,0]}'
+    assert canonical_bytes({"\U0001f600": 1, "\ufb01": 2}) == '{"\U0001f600":1,"\ufb01":2}'.encode()
+    assert len(canonicalize({})[1]) == 64
+
+
+@pytest.mark.parametrize(
+    ("payload", "path", "words"),
+    [
+        ({"a": [1, float("nan")]}, "$.a[1]", "not representable"),
+        ({"a": {"b": math.inf}}, "$.a.b", "not representable"),
+        ({"a": {1: "x"}}, "$.a", "keys must be strings"),
+        ({"bytes": b"raw"}, "$.bytes", "bytes is not a JSON value"),
+        ([{"s": {1, 2}}], "$[0].s", "set is not a JSON value"),
+        ({"o": object()}, "$.o", "object is not a JSON value"),
+        ({"big": 2**60 + 1}, "$.big", "no exact JSON"),
+        ({"huge": [10**400]}, "$.huge[0]", "no exact JSON"),
+        ({"key with space": [None, -math.inf]}, "$['key with space'][1]", "not representable"),
+    ],
+)
+def test_refusals_name_the_path_inside_the_payload(payload, path, words):
+    with pytest.raises(InvalidPayload) as info:
+        canonical_bytes(payload)
+    assert info.value.path == path
+    assert path in str(info.value)
+    assert words in str(info.value)
+
+
+def _as_json_number(text: str):
+    n = int(text)
+    return n if abs(n) <= MAX_SAFE_INTEGER else float(n)
+
+
+def _has_negative_zero(value) -> bool:
+    if isinstance(value, float):
+        return value == 0 and math.copysign(1, value) < 0
+    if isinstance(value, list):
+        return any(_has_negative_zero(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_negative_zero(v) for v in value.values())
+    return False

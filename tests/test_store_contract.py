@@ -1,0 +1,50 @@
+"""The Store contract, run against every built-in backend."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from store_contract import StoreContractTests
+
+from refimpl import FsspecStore, LocalStore, MemoryStore
+from refimpl.store import Capabilities
+
+
+class TestMemoryStore(StoreContractTests):
+    @pytest.fixture
+    def store(self):
+        return MemoryStore()
+
+
+class TestLocalStore(StoreContractTests):
+    @pytest.fixture
+    def store(self, tmp_path):
+        return LocalStore(tmp_path / "store")
+
+
+class TestFsspecMemoryStore(StoreContractTests):
+    @pytest.fixture
+    def store(self):
+        store = FsspecStore(f"memory://pubsafe-test-{uuid.uuid4().hex}")
+        yield store
+        store.fs.rm(store.root, recursive=True) if store.fs.exists(store.root) else None
+
+
+class TestFsspecLocalStore(StoreContractTests):
+    @pytest.fixture
+    def store(self, tmp_path):
+        return FsspecStore((tmp_path / "fsspec").as_uri())
+
+
+def test_fsspec_claims_only_what_fsspec_gives():
+    memory = FsspecStore(f"memory://caps-{uuid.uuid4().hex}")
+    assert memory.capabilities == Capabilities(
+        atomic_replace=True, create_only=False, compare_and_swap=False, durable=False
+    )
+    assert FsspecStore("file:///tmp").capabilities.names() == []
+
+
+def test_built_in_stores_claim_everything():
+    for store in (MemoryStore(), LocalStore("unused-root-not-created")):
+        assert set(store.capabilities.names()) == {"atomic_replace", "create_only", "compare_and_swap", "durable"}
