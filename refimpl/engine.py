@@ -238,7 +238,7 @@ class Engine:
 
     def _write_record(self, tenant: str, surface: str, art: _Artifact, written: list[str]) -> None:
         key = record_key_of(art)
-        record = RegistryRecord(
+        record = dump_document(RegistryRecord(
             tenant=tenant,
             surface=surface,
             type=art.type,
@@ -246,29 +246,35 @@ class Engine:
             uri=art.key,
             size=len(art.data),
             recorded_at=utc_timestamp(self.clock()),
-        )
-        with phase("record-write"):
+        ))
+        for _ in range(3):
+            with phase("record-write"):
+                try:
+                    self.store.put(key, record)
+                    written.append(key)
+                    return
+                except AlreadyExists:
+                    pass
+            with phase("record-read"):
+                try:
+                    existing = self.store.get(key)
+                except ObjectNotFound:
+                    continue  # a sweep's tombstone, released in between: try again
+            if _is_tombstone(existing):
+                break
             try:
-                self.store.put(key, dump_document(record))
+                load_document(RegistryRecord, existing, key)
+            except IntegrityError:
+                # A torn record from a crashed run on a store without atomic writes.
+                with phase("record-repair"):
+                    self.store.replace(key, record)
                 written.append(key)
-                return
-            except AlreadyExists:
-                pass
-        with phase("record-read"):
-            existing = self.store.get(key)
-        if _is_tombstone(existing):
-            raise CollectionInProgress(
-                f"{art.key} is being garbage-collected (tombstone at {key}); nothing was "
-                "swapped. Retry once the sweep has finished; if no sweep is running, the "
-                "next `pubsafe gc` clears the stale tombstone"
-            )
-        try:
-            load_document(RegistryRecord, existing, key)
-        except IntegrityError:
-            # A torn record from a crashed run on a store without atomic writes.
-            with phase("record-repair"):
-                self.store.replace(key, dump_document(record))
-            written.append(key)
+            return  # recorded before: append-only, so nothing to do
+        raise CollectionInProgress(
+            f"{art.key} is being garbage-collected (tombstone at {key}); nothing was "
+            "swapped. Retry once the sweep has finished; if no sweep is running, the "
+            "next `pubsafe gc` clears the stale tombstone"
+        )
 
     def _confirm_blob(self, art: _Artifact, written: list[str]) -> None:
         with phase("confirm-read"):
