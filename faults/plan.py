@@ -12,6 +12,9 @@ KIND   crash        die before the operation (it does not happen)
        error-after  the operation happened, but the caller gets a retryable error
                     (a timeout whose request did land)
        slow         the operation is delayed by the wrapper's ``delay`` seconds
+       pause        call the wrapper's ``on_pause`` before the operation (a
+                    real-process test uses it to stop there and be SIGKILLed)
+       pause-after  call ``on_pause`` after the operation took effect
 WHERE  an operation index (``3``: the fourth store call), a phase label
        (``swap``, ``record-write``...), an operation name (``op=put``) or a key
        glob (``key=current/*``)
@@ -31,7 +34,7 @@ from refimpl.errors import InvalidInput
 
 __all__ = ["Fault", "FaultPlan", "FAULT_KINDS", "WRITE_OPS"]
 
-FAULT_KINDS = ("crash", "lost-ack", "torn", "error", "error-after", "slow")
+FAULT_KINDS = ("crash", "lost-ack", "torn", "error", "error-after", "slow", "pause", "pause-after")
 WRITE_OPS = frozenset({"put", "replace"})
 _FAULT = re.compile(r"(?P<kind>[a-z-]+)@(?P<where>[^#,]+)(?:#(?P<nth>\d+))?")
 

@@ -39,6 +39,7 @@ class FaultyStore(Store):
     plan: FaultPlan = field(default_factory=FaultPlan)
     delay: float = 0.0
     sleep: Callable[[float], None] = time.sleep
+    on_pause: Callable[[str], None] = lambda where: None
     events: list[OpEvent] = field(default_factory=list)
     crashed: Crash | None = None
 
@@ -84,6 +85,9 @@ class FaultyStore(Store):
         if fault.kind == "slow":
             self.sleep(self.delay)
             return run()
+        if fault.kind == "pause":
+            self.on_pause(f"before {where}")
+            return run()
         if fault.kind == "error":
             raise RetryableStoreError(f"injected transient error before {where}")
         if fault.kind == "crash":
@@ -93,6 +97,9 @@ class FaultyStore(Store):
             self.inner.replace(key, data[: len(data) // 2])
             self._crash(f"injected torn write at {where}: {len(data) // 2} of {len(data)} bytes", op, key, phase)
         result = run()
+        if fault.kind == "pause-after":
+            self.on_pause(f"after {where}")
+            return result
         if fault.kind == "error-after":
             raise RetryableStoreError(f"injected error after {where} took effect")
         self._crash(f"injected crash after {where} took effect (lost ack)", op, key, phase)
