@@ -23,7 +23,16 @@ from typing import Any
 from refimpl.phases import current_phase
 from refimpl.store import ANY, Expect, ObjectInfo, Store, StoredObject
 
-__all__ = ["ActorOutcome", "Interleaving", "RunResult", "TraceStep", "explore", "ACTOR_LETTERS"]
+__all__ = [
+    "ActorOutcome",
+    "Interleaving",
+    "RunResult",
+    "TraceStep",
+    "explore",
+    "explore_reduced",
+    "independent",
+    "ACTOR_LETTERS",
+]
 
 ACTOR_LETTERS = string.ascii_uppercase
 _TIMEOUT = 60.0  # a gate never legitimately waits this long: fail loudly, never hang
@@ -43,12 +52,17 @@ class ActorOutcome:
     error: BaseException | None = None
 
 
+Pending = dict[str, tuple[str, str]]  #: actor -> (op, key) it is waiting to perform
+Policy = Callable[[int, Pending], str]
+
+
 @dataclass
 class RunResult:
     schedule: str  #: the schedule actually followed, one letter per operation
     trace: list[TraceStep]
     outcomes: dict[str, ActorOutcome]
     choices: list[str] = field(default_factory=list)  #: live actors at each step
+    pending: list[Pending] = field(default_factory=list)  #: what each live actor waited for
 
 
 class _Actor:
@@ -123,7 +137,8 @@ class Interleaving:
         self.actors = dict(actors)
         self.wrap = wrap
 
-    def run(self, schedule: str = "") -> RunResult:
+    def run(self, schedule: str = "", policy: Policy | None = None) -> RunResult:
+        """Follow ``schedule``; past its end ask ``policy`` (default: first live actor)."""
         unknown = set(schedule) - set(self.actors)
         if unknown:
             raise ValueError(f"schedule {schedule!r} names unknown actors {sorted(unknown)}")
@@ -163,6 +178,7 @@ class Interleaving:
             thread.start()
         followed: list[str] = []
         choices: list[str] = []
+        waits: list[Pending] = []
         pending = list(schedule)
         with cond:
             while True:
@@ -171,20 +187,22 @@ class Interleaving:
                 live = [a for a in actors.values() if not a.done]
                 if not live:
                     break
+                waiting = {a.name: a.waiting[:2] for a in live if a.waiting}
                 chosen = None
                 while pending and chosen is None:
                     candidate = actors[pending.pop(0)]
                     chosen = None if candidate.done else candidate
                 if chosen is None:
-                    chosen = live[0]
+                    chosen = actors[policy(len(followed), waiting)] if policy else live[0]
                 choices.append("".join(a.name for a in live))
+                waits.append(waiting)
                 followed.append(chosen.name)
                 chosen.granted = True
                 cond.notify_all()
                 cond.wait_for(lambda: not chosen.granted, _TIMEOUT)
         for thread in threads:
             thread.join(_TIMEOUT)
-        return RunResult("".join(followed), trace, {n: a.outcome for n, a in actors.items()}, choices)
+        return RunResult("".join(followed), trace, {n: a.outcome for n, a in actors.items()}, choices, waits)
 
 
 def explore(run: Callable[[str], RunResult], *, limit: int | None = None) -> Iterator[RunResult]:
@@ -206,3 +224,70 @@ def explore(run: Callable[[str], RunResult], *, limit: int | None = None) -> Ite
             for alternative in reversed(result.choices[i]):
                 if alternative != result.schedule[i]:
                     stack.append(result.schedule[:i] + alternative)
+
+
+_READS = frozenset({"get", "stat", "list"})
+
+
+def independent(a: tuple[str, str], b: tuple[str, str]) -> bool:
+    """Do two pending store operations commute (same result in either order)?"""
+    (op_a, key_a), (op_b, key_b) = a, b
+    if op_a in _READS and op_b in _READS:
+        return True
+    if op_a == "list":
+        return not key_b.startswith(key_a)
+    if op_b == "list":
+        return not key_a.startswith(key_b)
+    return key_a != key_b
+
+
+def explore_reduced(run: Callable[[str, Policy], RunResult]) -> Iterator[RunResult]:
+    """One interleaving per class of equivalent ones (sleep-set reduction).
+
+    Two schedules that differ only in the order of adjacent operations that commute
+    (different keys, or both reads) reach the same state; this explores one of
+    each, which is what makes exhaustive checks of real publishes affordable.
+    ``run(prefix, policy)`` must build a fresh scenario and run it.
+    """
+    # Each entry: a schedule prefix, and the sleep set at the node where its last
+    # letter was chosen (actors whose moves there were already fully explored).
+    stack: list[tuple[str, frozenset[str]]] = [("", frozenset())]
+    while stack:
+        prefix, sleep_at_last = stack.pop()
+        sleep: set[str] = set()
+        redundant = False
+        branches: list[tuple[str, frozenset[str]]] = []
+
+        def policy(step: int, waiting: Pending) -> str:
+            nonlocal sleep, redundant
+            awake = [a for a in sorted(waiting) if a not in sleep]
+            if not awake:
+                redundant = True  # every move here is covered by an explored sibling
+                return sorted(waiting)[0]
+            chosen = awake[0]
+            explored = set(sleep) | {chosen}
+            for other in awake[1:]:
+                branches.append((followed_prefix[0] + other, frozenset(explored)))
+                explored.add(other)
+            followed_prefix[0] += chosen
+            sleep = {s for s in sleep if independent(waiting[s], waiting[chosen])}
+            return chosen
+
+        followed_prefix = [prefix]
+
+        def tracking(step: int, waiting: Pending) -> str:
+            nonlocal sleep
+            if step < len(prefix):
+                choice = prefix[step]
+                if step == len(prefix) - 1:
+                    sleep = {s for s in sleep_at_last if s in waiting and independent(waiting[s], waiting[choice])}
+                return choice
+            if redundant:
+                return sorted(waiting)[0]
+            return policy(step, waiting)
+
+        result = run("", tracking)
+        for branch in reversed(branches):
+            stack.append(branch)
+        if not redundant:
+            yield result
