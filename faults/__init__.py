@@ -2,13 +2,38 @@
 
 Everything here speaks refimpl's Store contract and nothing else, so it works under
 any engine that talks to a Store. Faults are placed by a ``FaultPlan`` that reads
-and prints as a short string (``"lost-ack@swap"``), so every failure replays.
+and prints as a short string (``"lost-ack@swap"``), and interleavings are schedule
+strings (``"AABAB"``), so every failure replays exactly.
+
+- ``FaultyStore``: crash, lost ack, torn write, transient error, slow, pause
+- ``StaleStore``: bounded-lag reads and listings
+- ``SimulatedDisk``: power loss under LocalStore
+- ``Interleaving``, ``explore``, ``explore_reduced``: deterministic concurrency
+- ``faults.enumerate``: every interleaving × crash point of small scenarios
+- ``faults.strategies``: Hypothesis strategies (imports hypothesis)
+- ``faults.killpoint``: a publish in a child process, to be SIGKILLed
 """
 
 from __future__ import annotations
 
 from .crash import Crash
 from .plan import FAULT_KINDS, Fault, FaultPlan
+from .power import SimulatedDisk
+from .scheduler import Interleaving, RunResult, explore, explore_reduced
+from .stale import StaleStore
 from .store import FaultyStore, OpEvent
 
-__all__ = ["Crash", "FAULT_KINDS", "Fault", "FaultPlan", "FaultyStore", "OpEvent"]
+__all__ = [
+    "Crash",
+    "FAULT_KINDS",
+    "Fault",
+    "FaultPlan",
+    "FaultyStore",
+    "Interleaving",
+    "OpEvent",
+    "RunResult",
+    "SimulatedDisk",
+    "StaleStore",
+    "explore",
+    "explore_reduced",
+]

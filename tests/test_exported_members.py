@@ -27,5 +27,8 @@ def test_every_error_is_a_pubsafe_error_and_documented():
 
 
 def test_faults_exports():
-    assert set(faults.__all__) == {"Crash", "FAULT_KINDS", "Fault", "FaultPlan", "FaultyStore", "OpEvent"}
+    assert set(faults.__all__) == {
+        "Crash", "FAULT_KINDS", "Fault", "FaultPlan", "FaultyStore", "Interleaving", "OpEvent",
+        "RunResult", "SimulatedDisk", "StaleStore", "explore", "explore_reduced",
+    }
     assert not issubclass(faults.Crash, Exception)
