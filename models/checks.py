@@ -1,0 +1,116 @@
+"""The checker: what must be true of a store, given what was acknowledged.
+
+``Oracle`` remembers what the system under test acknowledged (blobs, manifests,
+records as first seen). ``check_store`` compares a store against it and returns
+violations tagged with guarantee IDs. It knows only the Store contract and the
+layout, so it judges any engine that writes the upstream layout.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from refimpl.canonical import version_of_bytes
+from refimpl.errors import InvalidKey, ObjectNotFound, PubsafeError
+from refimpl.layout import CURRENT, RECORDS, current_key, parse_blob_key, resolve_uri
+from refimpl.records import Manifest, load_document
+from refimpl.store import Store
+
+__all__ = ["Violation", "GuaranteeViolation", "Oracle", "check_store", "current_mapping"]
+
+
+@dataclass(frozen=True)
+class Violation:
+    guarantee: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.guarantee}: {self.message}"
+
+
+class GuaranteeViolation(AssertionError):
+    """Raised by the state machine so Hypothesis shrinks to the smallest example."""
+
+    def __init__(self, violation: Violation) -> None:
+        super().__init__(str(violation))
+        self.violation = violation
+
+
+@dataclass
+class Oracle:
+    acked_blobs: dict[str, bytes] = field(default_factory=dict)
+    first_seen_records: dict[str, bytes] = field(default_factory=dict)
+    first_seen_blobs: dict[str, bytes] = field(default_factory=dict)
+    manifests: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def ack_blob(self, key: str, data: bytes) -> None:
+        self.acked_blobs[key] = data
+
+    def ack_manifest(self, tenant: str, surface: str, version: str) -> None:
+        versions = self.manifests[(tenant, surface)]
+        if version not in versions:
+            versions.append(version)
+
+
+def current_mapping(store: Store, tenant: str, surface: str) -> dict[str, str] | None:
+    try:
+        return json.loads(store.get(current_key(tenant, surface)))["current"]
+    except ObjectNotFound:
+        return None
+
+
+def check_store(store: Store, oracle: Oracle, *, skip: frozenset[str] = frozenset()) -> list[Violation]:
+    """G1–G3 on the store's present state; guarantees in ``skip`` are not checked."""
+    found: list[Violation] = []
+    keys = store.list("")
+    present = set(keys)
+    if "G1" not in skip:
+        for key, data in oracle.acked_blobs.items():
+            if key not in present:
+                found.append(Violation("G1", f"acknowledged blob {key} is gone"))
+            elif store.get(key) != data:
+                found.append(Violation("G1", f"acknowledged blob {key} changed"))
+    for key in keys:
+        if key.startswith(RECORDS):
+            if "G3" in skip:
+                continue
+            data = store.get(key)
+            first = oracle.first_seen_records.setdefault(key, data)
+            if first != data and b"gc_tombstone" not in first + data:
+                found.append(Violation("G3", f"registry record {key} was rewritten"))
+        elif key.startswith(CURRENT):
+            if "G2" not in skip:
+                found += _check_current(store, key, present)
+        elif (ref := parse_blob_key(key)) is not None and "G1" not in skip:
+            data = store.get(key)
+            if version_of_bytes(data) != ref.version:
+                continue  # a torn or foreign blob is judged when something references it
+            first = oracle.first_seen_blobs.setdefault(key, data)
+            if first != data:
+                found.append(Violation("G1", f"blob {key} changed after it was stored"))
+    return found
+
+
+def _check_current(store: Store, key: str, present: set[str]) -> list[Violation]:
+    try:
+        manifest = load_document(Manifest, store.get(key), key)
+    except PubsafeError as exc:
+        return [Violation("G2", f"current {key} does not parse: {exc}")]
+    found = []
+    for type_, uri in sorted(manifest.current.items()):
+        try:
+            ref = resolve_uri(uri, tenant=manifest.tenant, surface=manifest.surface, root_uri=store.root_uri)
+        except InvalidKey as exc:
+            found.append(Violation("G2", f"{key} names an invalid artifact URI: {exc}"))
+            continue
+        if ref.key not in present:
+            found.append(Violation("G2", f"{key} names {ref.key} ({type_}), which does not exist"))
+            continue
+        if version_of_bytes(store.get(ref.key)) != ref.version:
+            found.append(Violation("G2", f"{key} names {ref.key}, which does not validate"))
+        record = RECORDS + ref.key
+        if record not in present or b"gc_tombstone" in store.get(record):
+            found.append(Violation("G2", f"{key} names {ref.key}, which is not recorded"))
+    return found

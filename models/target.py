@@ -1,0 +1,98 @@
+"""What a conformance run points at: a store, and optionally another engine or reader.
+
+A store or engine comes from an fsspec URL / path (``open_store``) or an import path
+``package.module:factory``. Each Hypothesis example gets a fresh store, so a factory
+is called many times; ``cleanup`` runs after each example.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from refimpl import Engine, LocalStore, MemoryStore, ServingReader, open_store
+from refimpl.errors import InvalidInput
+from refimpl.store import Store
+
+__all__ = ["Target", "default_engine", "load_factory", "target_from_spec"]
+
+
+def default_engine(store: Store, *, guarded: bool = False, clock: Callable[[], float]) -> Engine:
+    return Engine(store, guarded=guarded, clock=clock)
+
+
+@dataclass
+class Target:
+    name: str
+    store_factory: Callable[[], Store]
+    engine_factory: Callable[..., Any] = default_engine
+    reader_factory: Callable[..., Any] = ServingReader
+    guarded: bool = False
+    cleanup: Callable[[Store], None] = lambda store: None
+
+    @property
+    def mode(self) -> str:
+        return "guarded" if self.guarded else "default"
+
+
+def load_factory(spec: str) -> Callable[..., Any]:
+    """``package.module:callable`` -> the callable, with errors that say what to fix."""
+    module_name, colon, attr = spec.partition(":")
+    if not colon or not module_name or not attr:
+        raise InvalidInput(f"{spec!r} is not an import path: write package.module:factory")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InvalidInput(f"cannot import {module_name!r} for {spec!r}: {exc}") from exc
+    try:
+        factory = getattr(module, attr)
+    except AttributeError:
+        raise InvalidInput(f"{module_name!r} has no attribute {attr!r}") from None
+    if not callable(factory):
+        raise InvalidInput(f"{spec!r} is not callable")
+    return factory
+
+
+def _local_factory() -> tuple[Callable[[], Store], Callable[[Store], None]]:
+    def make() -> Store:
+        return LocalStore(tempfile.mkdtemp(prefix="pubsafe-check-"))
+
+    def cleanup(store: Store) -> None:
+        shutil.rmtree(getattr(store, "root", ""), ignore_errors=True)
+
+    return make, cleanup
+
+
+def target_from_spec(
+    store: str, *, engine: str | None = None, reader: str | None = None, guarded: bool = False
+) -> Target:
+    """Build a Target from CLI words: ``memory``, ``local``, a URL/path, or module:factory."""
+    cleanup: Callable[[Store], None] = lambda s: None
+    if store in ("memory", "memory://"):
+        factory: Callable[[], Store] = MemoryStore
+    elif store == "local":
+        factory, cleanup = _local_factory()
+    elif ":" in store and "://" not in store and not store.startswith(("/", ".")):
+        factory = load_factory(store)
+    else:
+        base = store.rstrip("/")
+
+        def factory() -> Store:
+            # A fresh prefix per example keeps examples independent on a shared store.
+            return open_store(f"{base}/pubsafe-check-{uuid.uuid4().hex[:12]}")
+
+        def cleanup(s: Store) -> None:
+            for key in s.list(""):
+                s.delete(key)
+
+    target = Target(name=store, store_factory=factory, guarded=guarded, cleanup=cleanup)
+    if engine:
+        target.engine_factory = load_factory(engine)
+    if reader:
+        target.reader_factory = load_factory(reader)
+    return target
