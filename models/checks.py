@@ -114,3 +114,21 @@ def _check_current(store: Store, key: str, present: set[str]) -> list[Violation]
         if record not in present or b"gc_tombstone" in store.get(record):
             found.append(Violation("G2", f"{key} names {ref.key}, which is not recorded"))
     return found
+
+
+def half_updated(store: Store, tenant: str, surface: str, before: bytes | None, complete: dict[str, str]) -> Violation | None:
+    """G2 after a failed publish: current is byte-identical, or the complete new mapping."""
+    try:
+        raw = store.get(current_key(tenant, surface))
+    except ObjectNotFound:
+        raw = None
+    if raw == before:
+        return None
+    root = store.root_uri.rstrip("/") + "/"
+    try:
+        now = {t: uri.removeprefix(root) for t, uri in json.loads(raw)["current"].items()} if raw else None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        now = None
+    if now == complete:
+        return None
+    return Violation("G2", f"a failed publish left {tenant}/{surface} half-updated: {now}")

@@ -11,9 +11,11 @@ A checker that crashes yields UNKNOWN for what it had not decided, never a lost 
 from __future__ import annotations
 
 import io
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from importlib.metadata import PackageNotFoundError, version
 
 from hypothesis import HealthCheck, Phase, seed, settings
@@ -21,11 +23,13 @@ from hypothesis.reporting import with_reporter
 from hypothesis.stateful import run_state_machine_as_test
 
 from faults import Crash, FaultyStore, Interleaving, explore_reduced
-from refimpl.layout import current_key
+from refimpl.canonical import canonicalize
+from refimpl.layout import blob_key, current_key
 
-from .checks import GuaranteeViolation, Oracle, check_store
+from .checks import GuaranteeViolation, Oracle, Violation, check_store, half_updated
 from .machine import GRACE, RACE_GUARANTEE, RunSink, StepClock, machine_for, payload, stale_swap
 from .probes import PROBE_GUARANTEES, probe_capabilities
+from .serving import hostile_serving_violations, staleness_violations
 from .target import Target
 from .verdicts import CATALOGUE, Counterexample, Report, Status, TimelineEvent, Verdict
 
@@ -59,8 +63,13 @@ def run_conformance(
     seed_value: int = 0,
     progress: Callable[[int], None] = lambda n: None,
     replay: str | None = None,
+    stop_on: set[str] | frozenset[str] = frozenset(),
 ) -> Report:
-    """Check every guarantee against ``target``; see the module docstring."""
+    """Check every guarantee against ``target``; see the module docstring.
+
+    ``stop_on``: stop as soon as one of these guarantees is found broken (the
+    mutant catalogue uses it; the remaining verdicts are then partial).
+    """
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     started = time.perf_counter()
@@ -83,12 +92,17 @@ def run_conformance(
                     replay=replay,
                 ))
 
-    try:
-        _exhaustive_races(target, sink, broken, replay)
-    except Exception as exc:  # noqa: BLE001 - a broken checker is reported, not lost
-        unknown["races"] = f"exhaustive race scenarios crashed: {exc!r}"
+    for name, scenario in (("serving", _serving_scenarios), ("crashes", _crash_sweep), ("races", _exhaustive_races)):
+        if stop_on & broken.keys():
+            break
+        try:
+            scenario(target, sink, broken, replay)
+        except Exception as exc:  # noqa: BLE001 - a broken checker is reported, not lost
+            unknown[name] = f"the {name} scenarios crashed: {type(exc).__name__}: {exc}"
 
     for _ in range(len(CATALOGUE)):
+        if stop_on & broken.keys():
+            break
         skip = frozenset(broken)
         machine = machine_for(target, skip=skip, sink=sink)
         machine = seed(seed_value)(machine)
@@ -100,7 +114,7 @@ def run_conformance(
             violation = exc.violation
             broken[violation.guarantee] = Counterexample(
                 message=violation.message,
-                steps=[line for line in output.getvalue().splitlines() if line.strip()],
+                steps=_program(getattr(exc, "__notes__", []), output.getvalue()),
                 replay=replay,
                 timeline=list(sink.last_timeline[-80:]),
             )
@@ -121,6 +135,20 @@ def run_conformance(
     )
 
 
+def _program(notes: list[str], reported: str) -> list[str]:
+    """The failing program Hypothesis printed (as exception notes or reports), minus noise."""
+    lines = "\n".join([*notes, reported]).splitlines()
+    keep, steps = False, []
+    for line in lines:
+        if line.startswith("state = "):
+            keep, steps = True, []
+        if keep and line.startswith(("state", "Draw", " ", ")")) and "guarantees_hold" not in line:
+            steps.append(line)
+        if line.startswith("state.teardown()"):
+            keep = False
+    return steps
+
+
 def _settings(profile: Profile) -> settings:
     return settings(
         max_examples=profile.examples,
@@ -129,7 +157,7 @@ def _settings(profile: Profile) -> settings:
         database=None,
         report_multiple_bugs=False,
         print_blob=False,
-        phases=[Phase.generate, Phase.shrink],
+        phases=[Phase.explicit, Phase.generate, Phase.target, Phase.shrink],
         suppress_health_check=list(HealthCheck),
     )
 
@@ -171,6 +199,74 @@ def _verdict(
         return Verdict(guarantee=guarantee, title=title, status=Status.HOLDS, expected=expected, coverage=coverage,
                        witness="never observed in this run")
     return Verdict(guarantee=guarantee, title=title, status=Status.HOLDS, expected=expected, coverage=coverage)
+
+
+def _serving_scenarios(target: Target, sink: RunSink, broken: dict[str, Counterexample], replay: str) -> None:
+    for v in staleness_violations(target.reader_factory) + hostile_serving_violations(target.reader_factory, StepClock()):
+        sink.reads += 1
+        broken.setdefault(v.guarantee, Counterexample(message=v.message, steps=["serving scenario (models.serving)"], replay=replay))
+
+
+def _crash_sweep(target: Target, sink: RunSink, broken: dict[str, Counterexample], replay: str) -> None:
+    """A two-type publish over an existing manifest, crashed before and after every operation."""
+    tenant, surface = "acme", "home"
+    artifacts = {"model": payload(5), "items": payload(6)}
+
+    def fresh() -> tuple[Any, Callable[[Any], Any], Oracle]:
+        clock = StepClock()
+        store = target.store_factory()
+        engine = lambda s: target.engine_factory(s, guarded=target.guarded, clock=clock)  # noqa: E731
+        engine(store).publish(tenant, surface, {"model": payload(1), "items": payload(2)})
+        return store, engine, Oracle()
+
+    store, engine, _ = fresh()
+    counter = FaultyStore(store)
+    engine(counter).publish(tenant, surface, artifacts)
+    operations = len(counter.events)
+    target.cleanup(store)
+    for index in range(operations):
+        for kind in ("crash", "lost-ack"):
+            store, engine, oracle = fresh()
+            before = store.get(current_key(tenant, surface))
+            before_map = json.loads(before)["current"]
+            complete = {**before_map, **{t: blob_key(tenant, surface, t, canonicalize(d)[1]) for t, d in artifacts.items()}}
+            fault = f"{kind}@{index}"
+            timeline: list[TimelineEvent] = []
+            faulty = FaultyStore(store, fault)
+            try:
+                try:
+                    engine(faulty).publish(tenant, surface, artifacts)
+                except Crash:
+                    pass
+                timeline = [TimelineEvent(actor="publish", op=e.op, key=e.key, phase=e.phase, mark="crash" if e.fault else "")
+                            for e in faulty.events]
+                sink.crash_points += 1
+                sink.progress(1)
+                problems = []
+                if (v := half_updated(store, tenant, surface, before, complete)) is not None:
+                    problems.append(v)
+                problems += check_store(store, oracle)  # also notes records as first seen
+                try:
+                    engine(store).publish(tenant, surface, artifacts)
+                    for t, d in artifacts.items():
+                        data, version = canonicalize(d)
+                        oracle.ack_blob(blob_key(tenant, surface, t, version), data)
+                    if half_updated(store, tenant, surface, None, complete) is not None:
+                        problems.append(Violation("G3", f"the retry after {fault} did not converge to the full mapping"))
+                except Exception as exc:  # noqa: BLE001 - any failure of the retry is the finding
+                    problems.append(Violation("G3", f"the retry after {fault} failed: {exc!r}"))
+                problems += check_store(store, oracle)
+                for v in problems:
+                    if v.guarantee not in broken:
+                        broken[v.guarantee] = Counterexample(
+                            message=f"{fault} during a two-type publish: {v.message}",
+                            steps=[f"publish {sorted(artifacts)} over an existing manifest with fault plan {fault!r}",
+                                   "retry the same publish with a fresh engine"],
+                            replay=replay,
+                            timeline=[*timeline, TimelineEvent(actor="checker", op="violation", key=v.guarantee, mark="violation")],
+                        )
+            finally:
+                target.cleanup(store)
 
 
 def _exhaustive_races(target: Target, sink: RunSink, broken: dict[str, Counterexample], replay: str) -> None:

@@ -142,7 +142,7 @@ class Engine:
         prepared = []
         for type_ in sorted(artifacts):
             validate_name("type", type_)
-            data, version = canonicalize(artifacts[type_])
+            data, version = self._encode(artifacts[type_])
             prepared.append(_Artifact(type_, data, version, blob_key(tenant, surface, type_, version)))
 
         written: list[str] = []
@@ -198,6 +198,10 @@ class Engine:
                 continue
             written.append(current_key(tenant, surface))
             return receipt.model_copy(update={"swapped": True})
+
+    def _encode(self, payload: Any) -> tuple[bytes, str]:
+        """Blob bytes and version of a payload: RFC 8785 form and its sha256."""
+        return canonicalize(payload)
 
     def _write_blob(self, art: _Artifact, written: list[str]) -> None:
         with phase("blob-write"):
