@@ -33,7 +33,7 @@ from .serving import hostile_serving_violations, staleness_violations
 from .target import Target
 from .verdicts import CATALOGUE, Counterexample, Report, Status, TimelineEvent, Verdict
 
-__all__ = ["PROFILES", "Profile", "run_conformance"]
+__all__ = ["PROFILES", "Profile", "run_conformance", "merge_reports"]
 
 
 @dataclass(frozen=True)
@@ -212,21 +212,21 @@ def _crash_sweep(target: Target, sink: RunSink, broken: dict[str, Counterexample
     tenant, surface = "acme", "home"
     artifacts = {"model": payload(5), "items": payload(6)}
 
-    def fresh() -> tuple[Any, Callable[[Any], Any], Oracle]:
+    def fresh() -> tuple[Any, Callable[[Any], Any], Oracle, StepClock]:
         clock = StepClock()
         store = target.store_factory()
         engine = lambda s: target.engine_factory(s, guarded=target.guarded, clock=clock)  # noqa: E731
         engine(store).publish(tenant, surface, {"model": payload(1), "items": payload(2)})
-        return store, engine, Oracle()
+        return store, engine, Oracle(), clock
 
-    store, engine, _ = fresh()
+    store, engine, _, _ = fresh()
     counter = FaultyStore(store)
     engine(counter).publish(tenant, surface, artifacts)
     operations = len(counter.events)
     target.cleanup(store)
     for index in range(operations):
         for kind in ("crash", "lost-ack"):
-            store, engine, oracle = fresh()
+            store, engine, oracle, clock = fresh()
             before = store.get(current_key(tenant, surface))
             before_map = json.loads(before)["current"]
             complete = {**before_map, **{t: blob_key(tenant, surface, t, canonicalize(d)[1]) for t, d in artifacts.items()}}
@@ -246,6 +246,7 @@ def _crash_sweep(target: Target, sink: RunSink, broken: dict[str, Counterexample
                 if (v := half_updated(store, tenant, surface, before, complete)) is not None:
                     problems.append(v)
                 problems += check_store(store, oracle)  # also notes records as first seen
+                clock.advance(1.0)  # the retry comes later
                 try:
                     engine(store).publish(tenant, surface, artifacts)
                     for t, d in artifacts.items():
@@ -321,7 +322,36 @@ def _exhaustive_races(target: Target, sink: RunSink, broken: dict[str, Counterex
                         broken[guarantee] = Counterexample(
                             message=f"guarded mode let a stale swap through: {text}",
                             steps=[f"exhaustive scenario {kind}"], replay=replay, timeline=timeline)
-                    sink.witness(guarantee, text, timeline)
+                    sink.witness(guarantee, f"{kind} scenario, {text}", timeline)
             finally:
                 target.cleanup(run.store)
 
+
+
+def merge_reports(reports: list[Report]) -> Report:
+    """Combine runs of independent seeds: the first counterexample or witness wins."""
+    first = reports[0]
+    merged = []
+    for i, guarantee in enumerate(CATALOGUE):
+        verdicts = [r.verdicts[i] for r in reports]
+        coverage: dict[str, int] = {}
+        for v in verdicts:
+            for key, n in v.coverage.items():
+                coverage[key] = coverage.get(key, 0) + n
+        pick = (
+            next((v for v in verdicts if v.status == Status.BREAKS), None)
+            or next((v for v in verdicts if v.status == Status.UNKNOWN), None)
+            or next((v for v in verdicts if v.status == Status.DOCUMENTED), None)
+            or verdicts[0]
+        )
+        merged.append(pick.model_copy(update={"coverage": coverage}))
+    probes = [
+        next((p for p in (r.probes[i] for r in reports) if p.honoured is False), first.probes[i])
+        for i in range(len(first.probes))
+    ]
+    return first.model_copy(update={
+        "verdicts": merged,
+        "probes": probes,
+        "seconds": max(r.seconds for r in reports),
+        "seed": first.seed,
+    })

@@ -1,0 +1,74 @@
+"""``pubsafe check``: the conformance run behind the CLI, with progress and workers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from models import Report, run_conformance, target_from_spec
+from models.conformance import merge_reports
+
+__all__ = ["check_command"]
+
+
+def _run_one(spec: str, engine: str | None, reader: str | None, guarded: bool, profile: str, seed: int) -> Report:
+    target = target_from_spec(spec, engine=engine, reader=reader, guarded=guarded)
+    return run_conformance(target, profile, seed_value=seed, replay=_replay(spec, engine, reader, guarded, profile, seed))
+
+
+def _replay(spec: str, engine: str | None, reader: str | None, guarded: bool, profile: str, seed: int) -> str:
+    words = ["pubsafe check", f"--store {spec}", f"--profile {profile}", f"--seed {seed}"]
+    words += [f"--engine {engine}"] if engine else []
+    words += [f"--reader {reader}"] if reader else []
+    words += ["--guarded"] if guarded else []
+    return " ".join(words)
+
+
+def _run_with_progress(spec: str, args, seed: int) -> Report:  # type: ignore[no-untyped-def]
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    target = target_from_spec(spec, engine=args.engine, reader=args.reader, guarded=args.guarded)
+    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(bar_width=None),
+                  TextColumn("{task.completed} steps"), TimeElapsedColumn(), transient=True,
+                  disable=not sys.stderr.isatty(), console=None) as bar:
+        task = bar.add_task(f"checking {spec} (seed {seed})", total=None)
+        return run_conformance(
+            target, args.profile, seed_value=seed, progress=lambda n: bar.advance(task, n),
+            replay=_replay(spec, args.engine, args.reader, args.guarded, args.profile, seed),
+        )
+
+
+def check_command(args) -> int:  # type: ignore[no-untyped-def]
+    from reports import markdown, write_reports
+
+    if args.workers < 1:
+        raise ValueError("--workers must be at least 1")
+    worst = 0
+    summary = []
+    for spec in args.store:
+        target_from_spec(spec, engine=args.engine, reader=args.reader, guarded=args.guarded)  # fail fast on typos
+        seeds = [args.seed + i for i in range(args.workers)]
+        if args.workers == 1:
+            report = _run_with_progress(spec, args, args.seed)
+        else:
+            with ProcessPoolExecutor(max_workers=args.workers) as pool:
+                futures = [pool.submit(_run_one, spec, args.engine, args.reader, args.guarded, args.profile, s) for s in seeds]
+                report = merge_reports([f.result() for f in futures])
+        if args.report:
+            directory = Path(args.report) / (_slug(spec) if len(args.store) > 1 else "")
+            paths = write_reports(report, directory)
+            print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
+        summary.append(report)
+        worst = max(worst, 0 if report.conforming else 1)
+    if args.json:
+        print(json.dumps([r.model_dump(mode="json") | {"conforming": r.conforming} for r in summary], indent=2))
+    else:
+        for report in summary:
+            print(markdown.render(report))
+    return worst
+
+
+def _slug(spec: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in spec).strip("-") or "store"

@@ -1,0 +1,51 @@
+"""report.md: a verdict table and the counterexamples, for a pull request."""
+
+from __future__ import annotations
+
+from models.verdicts import Report, Status
+
+__all__ = ["render"]
+
+_ICON = {Status.HOLDS: "✅", Status.DOCUMENTED: "📘", Status.BREAKS: "❌", Status.UNKNOWN: "❓"}
+
+
+def render(report: Report) -> str:
+    lines = [
+        f"# pubsafe conformance: `{report.target}` ({report.mode} mode)",
+        "",
+        f"**{'CONFORMING' if report.conforming else 'NOT CONFORMING'}** · profile `{report.profile}` · "
+        f"seed {report.seed} · {report.seconds:.1f}s · pubsafe {report.pubsafe_version}",
+        "",
+        "| ID | guarantee | verdict | expected | evidence |",
+        "|---|---|---|---|---|",
+    ]
+    for v in report.verdicts:
+        if v.counterexample:
+            evidence = v.counterexample.message
+        elif v.witness:
+            evidence = v.witness
+        elif v.error:
+            evidence = v.error
+        else:
+            evidence = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in v.coverage.items())
+        lines.append(f"| {v.guarantee} | {v.title} | {_ICON[v.status]} {v.status.value} | {v.expected.value} | "
+                     f"{_cell(evidence)} |")
+    lines += ["", "## Capability probes", "", "| capability | claimed | honoured | evidence |", "|---|---|---|---|"]
+    for p in report.probes:
+        honoured = {True: "yes", False: "**no**", None: "–"}[p.honoured]
+        lines.append(f"| {p.capability} | {'yes' if p.claimed else 'no'} | {honoured} | {_cell(p.evidence)} |")
+    broken = [v for v in report.verdicts if v.counterexample]
+    if broken:
+        lines += ["", "## Counterexamples"]
+    for v in broken:
+        ce = v.counterexample
+        lines += ["", f"### {v.guarantee}: {v.title}", "", ce.message, ""]
+        if ce.steps:
+            lines += ["```python", *ce.steps, "```", ""]
+        if ce.replay:
+            lines += [f"Replay: `{ce.replay}`", ""]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")[:300]
