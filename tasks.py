@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Set-up and everyday commands; needs only Python 3.11+ and pip.
 
+    python3 tasks.py check       conformance check of the embedded stores (memory and a
+                                 temporary local directory); reports in ./pubsafe-report/
     python3 tasks.py demo        the narrated safety-model demo on a temporary store
     python3 tasks.py test [ARGS] the test suite (ARGS go to pytest)
 
@@ -36,10 +38,13 @@ def ensure_env() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("demo", "test"):
+    if not argv or argv[0] not in ("check", "demo", "test"):
         print(__doc__)
         return 2
     ensure_env()
+    if argv[0] == "check":
+        command = [str(BIN / "pubsafe"), "check", "--store", "memory", "--store", "local", "--report", "pubsafe-report"]
+        return subprocess.call([*command, *argv[1:]], cwd=ROOT)
     if argv[0] == "demo":
         return subprocess.call([str(BIN / "pubsafe"), "demo", *argv[1:]], cwd=ROOT)
     return subprocess.call([str(BIN / "python"), "-m", "pytest", *argv[1:]], cwd=ROOT)

@@ -38,12 +38,13 @@ ACTOR_LETTERS = string.ascii_uppercase
 _TIMEOUT = 60.0  # a gate never legitimately waits this long: fail loudly, never hang
 
 
-@dataclass(frozen=True)
+@dataclass
 class TraceStep:
     actor: str
     op: str
     key: str
     phase: str | None
+    ok: bool = True  #: False if the operation raised (a refused compare-and-swap, say)
 
 
 @dataclass
@@ -78,7 +79,7 @@ class _Actor:
 class _GatedStore(Store):
     """An actor's view of the shared store: every operation waits for its turn."""
 
-    def __init__(self, inner: Store, gate: Callable[[str, str], None]) -> None:
+    def __init__(self, inner: Store, gate: Callable[[str, str], TraceStep]) -> None:
         self.inner = inner
         self._gate = gate
 
@@ -90,29 +91,31 @@ class _GatedStore(Store):
     def root_uri(self) -> str:  # type: ignore[override]
         return self.inner.root_uri
 
+    def _call(self, op: str, key: str, run: Callable[[], Any]) -> Any:
+        step = self._gate(op, key)
+        try:
+            return run()
+        except BaseException:
+            step.ok = False
+            raise
+
     def get_object(self, key: str) -> StoredObject:
-        self._gate("get", key)
-        return self.inner.get_object(key)
+        return self._call("get", key, lambda: self.inner.get_object(key))
 
     def put(self, key: str, data: bytes) -> str:
-        self._gate("put", key)
-        return self.inner.put(key, data)
+        return self._call("put", key, lambda: self.inner.put(key, data))
 
     def replace(self, key: str, data: bytes, *, expect: str | Expect = ANY) -> str:
-        self._gate("replace", key)
-        return self.inner.replace(key, data, expect=expect)
+        return self._call("replace", key, lambda: self.inner.replace(key, data, expect=expect))
 
     def list(self, prefix: str = "") -> list[str]:
-        self._gate("list", prefix)
-        return self.inner.list(prefix)
+        return self._call("list", prefix, lambda: self.inner.list(prefix))
 
     def delete(self, key: str) -> None:
-        self._gate("delete", key)
-        self.inner.delete(key)
+        return self._call("delete", key, lambda: self.inner.delete(key))
 
     def stat(self, key: str) -> ObjectInfo:
-        self._gate("stat", key)
-        return self.inner.stat(key)
+        return self._call("stat", key, lambda: self.inner.stat(key))
 
 
 class Interleaving:
@@ -146,17 +149,19 @@ class Interleaving:
         actors = {name: _Actor(name, fn) for name, fn in sorted(self.actors.items())}
         trace: list[TraceStep] = []
 
-        def gate_for(actor: _Actor) -> Callable[[str, str], None]:
-            def gate(op: str, key: str) -> None:
+        def gate_for(actor: _Actor) -> Callable[[str, str], TraceStep]:
+            def gate(op: str, key: str) -> TraceStep:
                 with cond:
                     actor.waiting = (op, key, current_phase())
                     cond.notify_all()
                     if not cond.wait_for(lambda: actor.granted, _TIMEOUT):
                         raise RuntimeError(f"actor {actor.name} was never scheduled")
                     actor.granted = False
-                    trace.append(TraceStep(actor.name, *actor.waiting))
+                    step = TraceStep(actor.name, *actor.waiting)
+                    trace.append(step)
                     actor.waiting = None
                     cond.notify_all()
+                    return step
 
             return gate
 

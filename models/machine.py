@@ -91,7 +91,7 @@ def stale_swap(run: Any, key: str) -> str | None:
     """Describe a swap built on a current that the other actor replaced meanwhile.
 
     Engine-agnostic: it reads only the trace (each actor's last read of ``key``
-    before its last replace of it), so it judges any engine on the layout.
+    before its last successful replace of it), so it judges any engine on the layout.
     """
     if any(outcome.error for outcome in run.outcomes.values()):
         return None
@@ -100,7 +100,7 @@ def stale_swap(run: Any, key: str) -> str | None:
     for i, step in enumerate(run.trace):
         if step.key == key and step.op == "get":
             last_read[step.actor] = i
-        elif step.key == key and step.op == "replace":
+        elif step.key == key and step.op == "replace" and step.ok:
             final[step.actor] = (i, last_read.get(step.actor, -1))
     if len(final) < 2:
         return None

@@ -43,19 +43,21 @@ def _run_with_progress(spec: str, args, seed: int) -> Report:  # type: ignore[no
 def check_command(args) -> int:  # type: ignore[no-untyped-def]
     from reports import markdown, write_reports
 
-    if args.workers < 1:
-        raise ValueError("--workers must be at least 1")
+    if args.workers < 1 or args.seeds < 1:
+        raise ValueError("--workers and --seeds must be at least 1")
     worst = 0
     summary = []
     for spec in args.store:
         target_from_spec(spec, engine=args.engine, reader=args.reader, guarded=args.guarded)  # fail fast on typos
-        seeds = [args.seed + i for i in range(args.workers)]
-        if args.workers == 1:
+        seeds = [args.seed + i for i in range(args.seeds)]
+        if args.seeds == 1:
             report = _run_with_progress(spec, args, args.seed)
         else:
             with ProcessPoolExecutor(max_workers=args.workers) as pool:
                 futures = [pool.submit(_run_one, spec, args.engine, args.reader, args.guarded, args.profile, s) for s in seeds]
                 report = merge_reports([f.result() for f in futures])
+        if args.seeds > 1:
+            print(f"{spec}: {args.seeds} seeds ({args.seed}..{seeds[-1]}) merged", file=sys.stderr)
         if args.report:
             directory = Path(args.report) / (_slug(spec) if len(args.store) > 1 else "")
             paths = write_reports(report, directory)

@@ -126,7 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how hard to look (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="Hypothesis seed; the same seed replays the same run")
     p.add_argument("--report", metavar="DIR", help="write report.json, report.md and report.html here")
-    p.add_argument("--workers", type=int, default=1, help="independent seeds run in parallel processes")
+    p.add_argument("--seeds", type=int, default=1,
+                   help="run this many independent seeds (from --seed on) and merge their verdicts")
+    p.add_argument("--workers", type=int, default=1, help="parallel processes for --seeds")
     p.add_argument("--guarded", action="store_true", help="check guarded (compare-and-swap) mode")
     p.add_argument("--json", action="store_true", help="print the reports as JSON instead of Markdown")
     p = sub.add_parser("demo", help="narrated publish -> crash -> retry -> rollback -> audit",

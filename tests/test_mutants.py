@@ -1,0 +1,31 @@
+"""The mutant catalogue: the default profile kills every mutant, naming the right guarantee."""
+
+from __future__ import annotations
+
+import pytest
+
+from models import Status, run_conformance
+from models.mutants import MUTANTS, mutant_target
+from reports import html
+
+
+def test_the_catalogue_is_big_enough_and_covers_every_guarantee():
+    assert len(MUTANTS) >= 12
+    assert {m.breaks for m in MUTANTS} >= {"G1", "G2", "G3", "G4", "G5", "R1", "R5"}
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_default_profile_kills_the_mutant(mutant):
+    report = run_conformance(mutant_target(mutant), "default", stop_on={mutant.breaks})
+    verdict = report.verdict(mutant.breaks)
+    assert verdict.status == Status.BREAKS, f"{mutant.name} survived: {verdict}"
+    assert verdict.counterexample.message
+    assert not report.conforming
+
+
+def test_a_counterexample_renders_as_a_timeline():
+    mutant = next(m for m in MUTANTS if m.name == "gc-without-protection")
+    report = run_conformance(mutant_target(mutant), "quick", stop_on={"R5"})
+    page = html.render(report)
+    assert "<svg" in page and "stroke='#cf222e'" in page  # the violation is marked
+    assert "R5 BREAKS" in page

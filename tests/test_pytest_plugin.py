@@ -1,0 +1,53 @@
+"""The pytest plugin and mixin, end to end with pytester."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+CONFORMING = """
+import pytest
+from models.pytest_suite import ConformanceTests
+from refimpl import MemoryStore
+
+class TestMemory(ConformanceTests):
+    @pytest.fixture(scope="class")
+    def store_factory(self):
+        return MemoryStore
+"""
+
+BROKEN = """
+import pytest
+from models.mutants import OverwritingPutStore
+from models.pytest_suite import ConformanceTests
+
+class TestBroken(ConformanceTests):
+    @pytest.fixture(scope="class")
+    def store_factory(self):
+        return OverwritingPutStore
+"""
+
+
+def test_a_conforming_store_passes_every_test(pytester: pytest.Pytester):
+    pytester.makepyfile(CONFORMING)
+    result = pytester.runpytest_subprocess("--pubsafe-profile=quick", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=11)
+
+
+def test_a_broken_store_fails_with_the_guarantee_named(pytester: pytest.Pytester):
+    pytester.makepyfile(BROKEN)
+    result = pytester.runpytest_subprocess("--pubsafe-profile=quick", "-p", "no:cacheprovider")
+    outcomes = result.parseoutcomes()
+    assert outcomes["failed"] >= 2
+    result.stdout.fnmatch_lines(["*G1 (immutable, version-addressed artifacts): BREAKS*", "*create_only*"])
+
+
+def test_the_store_fixture_must_be_overridden(pytester: pytest.Pytester):
+    pytester.makepyfile("""
+from models.pytest_suite import ConformanceTests
+class TestNothing(ConformanceTests):
+    pass
+""")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*override the `store_factory` fixture*"])
