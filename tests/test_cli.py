@@ -89,7 +89,7 @@ def test_help_teaches_the_model(capsys):
     assert info.value.code == 0
     out = capsys.readouterr().out
     assert "swaps the manifest LAST" in out and "Exit codes" in out
-    for command in ["publish", "rollback", "current", "history", "orphans", "gc", "audit", "demo"]:
+    for command in ["publish", "rollback", "current", "history", "orphans", "gc", "audit", "check", "demo"]:
         assert command in out
 
 
@@ -179,3 +179,39 @@ def test_readme_bad_input_table_matches_these_tests():
         assert f"| {row_id} |" in text, f"README bad-input table lacks the row {row_id!r}"
         line = next(line for line in text.splitlines() if line.startswith(f"| {row_id} |"))
         assert message.replace("|", "\\|") in line and f"| {code} |" in line, line
+
+
+# -- pubsafe check ------------------------------------------------------------------
+
+
+def test_check_exit_codes_and_reports(tmp_path, capsys):
+    assert main(["check", "--store", "memory", "--profile", "quick", "--report", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "CONFORMING" in out and "| R1 |" in out
+    assert json.loads((tmp_path / "r" / "report.json").read_text())["conforming"] is True
+    assert (tmp_path / "r" / "report.html").read_text().startswith("<!doctype html>")
+
+    assert main(["check", "--store", "models.mutants:OverwritingPutStore", "--profile", "quick", "--json"]) == 1
+    reports = json.loads(capsys.readouterr().out)
+    assert reports[0]["conforming"] is False
+    assert {v["guarantee"] for v in reports[0]["verdicts"] if v["status"] == "BREAKS"} >= {"G1"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["check", "--store", "nosuchmodule:factory"], "cannot import 'nosuchmodule'"),
+        (["check", "--store", "models.mutants:NOPE"], "has no attribute 'NOPE'"),
+        (["check", "--store", "memory", "--seeds", "0"], "must be at least 1"),
+    ],
+)
+def test_check_usage_errors(capsys, argv, message):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_check_help_explains_the_verdicts(capsys):
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    out = capsys.readouterr().out
+    assert "HOLDS" in out and "BREAKS" in out and "DOCUMENTED" in out and "UNKNOWN" in out
