@@ -82,7 +82,10 @@ class AlreadyExists(StoreError, FileExistsError):
 
 
 class Conflict(StoreError):
-    """A compare-and-swap found a different etag (or presence) than expected."""
+    """A compare-and-swap found a different etag (or presence) than expected.
+
+    ``actual_etag`` is the etag found, where the backend reports it (S3 does not).
+    """
 
     def __init__(self, message: str, *, actual_etag: str | None = None) -> None:
         super().__init__(message)

@@ -2,6 +2,7 @@
 
 - a plain path or ``file://`` URL  -> LocalStore (durable, every capability)
 - ``memory://name``                -> MemoryStore, one per name within a process
+- ``s3://bucket/prefix``           -> S3Store (conditional PUTs; needs s3fs)
 - any other URL                    -> FsspecStore (capabilities per protocol)
 """
 
@@ -47,6 +48,10 @@ def open_store(url_or_path: str | os.PathLike[str], *, create: bool = True, **op
             if name not in _memory_stores:
                 _memory_stores[name] = MemoryStore(name=name, **options)
             return _memory_stores[name]
+    if scheme in ("s3", "s3a"):
+        from .s3_store import S3Store
+
+        return S3Store(target, **options)
     from .fsspec_store import FsspecStore
 
     return FsspecStore(target, **options)

@@ -95,7 +95,7 @@ class StoreContractTests:
         e2 = store.replace("current/m.json", b"two", expect=e1)
         with pytest.raises(Conflict) as info:
             store.replace("current/m.json", b"stale", expect=e1)
-        assert info.value.actual_etag == e2
+        assert info.value.actual_etag in (e2, None)  # reported where the backend says it
         assert store.get("current/m.json") == b"two"
         with pytest.raises(Conflict):
             store.replace("current/absent.json", b"x", expect=e2)
