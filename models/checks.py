@@ -62,29 +62,34 @@ def current_mapping(store: Store, tenant: str, surface: str) -> dict[str, str] |
 
 
 def check_store(store: Store, oracle: Oracle, *, skip: frozenset[str] = frozenset()) -> list[Violation]:
-    """G1–G3 on the store's present state; guarantees in ``skip`` are not checked."""
+    """G1–G3 on the store's present state; guarantees in ``skip`` are not checked.
+
+    Every object is read once per check (remote stores pay per request).
+    """
     found: list[Violation] = []
-    keys = store.list("")
-    present = set(keys)
+    contents = {}
+    for key in store.list(""):
+        try:
+            contents[key] = store.get(key)
+        except ObjectNotFound:
+            continue  # deleted between list and get (a concurrent sweep)
     if "G1" not in skip:
         for key, data in oracle.acked_blobs.items():
-            if key not in present:
+            if key not in contents:
                 found.append(Violation("G1", f"acknowledged blob {key} is gone"))
-            elif store.get(key) != data:
+            elif contents[key] != data:
                 found.append(Violation("G1", f"acknowledged blob {key} changed"))
-    for key in keys:
+    for key, data in contents.items():
         if key.startswith(RECORDS):
             if "G3" in skip:
                 continue
-            data = store.get(key)
             first = oracle.first_seen_records.setdefault(key, data)
             if first != data and b"gc_tombstone" not in first + data:
                 found.append(Violation("G3", f"registry record {key} was rewritten"))
         elif key.startswith(CURRENT):
             if "G2" not in skip:
-                found += _check_current(store, key, present)
+                found += _check_current(store.root_uri, key, contents)
         elif (ref := parse_blob_key(key)) is not None and "G1" not in skip:
-            data = store.get(key)
             if version_of_bytes(data) != ref.version:
                 continue  # a torn or foreign blob is judged when something references it
             first = oracle.first_seen_blobs.setdefault(key, data)
@@ -93,25 +98,25 @@ def check_store(store: Store, oracle: Oracle, *, skip: frozenset[str] = frozense
     return found
 
 
-def _check_current(store: Store, key: str, present: set[str]) -> list[Violation]:
+def _check_current(root_uri: str, key: str, contents: dict[str, bytes]) -> list[Violation]:
     try:
-        manifest = load_document(Manifest, store.get(key), key)
+        manifest = load_document(Manifest, contents[key], key)
     except PubsafeError as exc:
         return [Violation("G2", f"current {key} does not parse: {exc}")]
     found = []
     for type_, uri in sorted(manifest.current.items()):
         try:
-            ref = resolve_uri(uri, tenant=manifest.tenant, surface=manifest.surface, root_uri=store.root_uri)
+            ref = resolve_uri(uri, tenant=manifest.tenant, surface=manifest.surface, root_uri=root_uri)
         except InvalidKey as exc:
             found.append(Violation("G2", f"{key} names an invalid artifact URI: {exc}"))
             continue
-        if ref.key not in present:
+        if ref.key not in contents:
             found.append(Violation("G2", f"{key} names {ref.key} ({type_}), which does not exist"))
             continue
-        if version_of_bytes(store.get(ref.key)) != ref.version:
+        if version_of_bytes(contents[ref.key]) != ref.version:
             found.append(Violation("G2", f"{key} names {ref.key}, which does not validate"))
-        record = RECORDS + ref.key
-        if record not in present or b"gc_tombstone" in store.get(record):
+        record = contents.get(RECORDS + ref.key)
+        if record is None or b"gc_tombstone" in record:
             found.append(Violation("G2", f"{key} names {ref.key}, which is not recorded"))
     return found
 

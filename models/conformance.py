@@ -58,7 +58,7 @@ def _pubsafe_version() -> str:
 
 def run_conformance(
     target: Target,
-    profile: str = "default",
+    profile: str | Profile = "default",
     *,
     seed_value: int = 0,
     progress: Callable[[int], None] = lambda n: None,
@@ -70,7 +70,11 @@ def run_conformance(
     ``stop_on``: stop as soon as one of these guarantees is found broken (the
     mutant catalogue uses it; the remaining verdicts are then partial).
     """
-    if profile not in PROFILES:
+    if isinstance(profile, Profile):
+        chosen, profile = profile, f"custom({profile.examples}x{profile.steps})"
+    elif profile in PROFILES:
+        chosen = PROFILES[profile]
+    else:
         raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     started = time.perf_counter()
     replay = replay or f"pubsafe check --store {target.name} --profile {profile} --seed {seed_value}" + (
@@ -109,7 +113,7 @@ def run_conformance(
         output = io.StringIO()
         try:
             with with_reporter(lambda text: output.write(f"{text}\n")):
-                run_state_machine_as_test(machine, settings=_settings(PROFILES[profile]))
+                run_state_machine_as_test(machine, settings=_settings(chosen))
         except GuaranteeViolation as exc:
             violation = exc.violation
             broken[violation.guarantee] = Counterexample(

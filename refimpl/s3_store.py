@@ -63,7 +63,7 @@ class S3Store(Store):
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _call(self, method: str, key: str, precondition: type[Exception] | None = None, **kwargs: Any) -> Any:
-        if method != "list_objects_v2":
+        if method not in ("list_objects_v2", "delete_objects"):
             check_key(key)
         try:
             return self._sync(self.fs.loop, self.fs._call_s3, method, Bucket=self.bucket, **kwargs)
@@ -112,6 +112,13 @@ class S3Store(Store):
     def delete(self, key: str) -> None:
         self.stat(key)  # S3 deletes a missing key silently; the contract says not found
         self._call("delete_object", key, Key=self._key(key))
+
+    def clear(self) -> None:
+        """Delete every object under this store's prefix, in batches (test clean-up)."""
+        keys = [self._key(k) for k in self.list("")]
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": k} for k in keys[start:start + 1000]]
+            self._call("delete_objects", "", Delete={"Objects": batch, "Quiet": True})
 
     def stat(self, key: str) -> ObjectInfo:
         head = self._call("head_object", key, Key=self._key(key))
