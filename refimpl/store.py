@@ -62,10 +62,26 @@ class Capabilities:
         return [name for name, on in vars(self).items() if on]
 
 
-@dataclass(frozen=True)
 class StoredObject:
-    data: bytes
-    etag: str
+    """Bytes read together with their etag; the etag may be computed on first use."""
+
+    __slots__ = ("data", "_etag")
+
+    def __init__(self, data: bytes, etag: str | None = None) -> None:
+        self.data = data
+        self._etag = etag
+
+    @property
+    def etag(self) -> str:
+        if self._etag is None:
+            self._etag = etag_of(self.data)
+        return self._etag
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StoredObject) and (self.data, self.etag) == (other.data, other.etag)
+
+    def __repr__(self) -> str:
+        return f"StoredObject({len(self.data)} bytes, etag={self._etag!r})"
 
 
 @dataclass(frozen=True)

@@ -50,8 +50,8 @@ def test_publish_runs_the_four_phases_in_order(clock):
         ("validate-read", "get"),
         ("record-write", "put"),
         ("record-write", "put"),
-        ("confirm-read", "get"),
-        ("confirm-read", "get"),
+        ("confirm-read", "stat"),
+        ("confirm-read", "stat"),
         ("history-write", "put"),
         ("swap", "replace"),
     ]
