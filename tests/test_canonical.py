@@ -111,3 +111,39 @@ def _has_negative_zero(value) -> bool:
     if isinstance(value, dict):
         return any(_has_negative_zero(v) for v in value.values())
     return False
+
+
+any_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6)
+wide_scalars = (
+    json_scalars
+    | st.integers(min_value=-(2**60), max_value=2**60).filter(lambda n: float(n) == n)
+    | st.floats(allow_nan=False, allow_infinity=False, width=64).map(lambda f: f * 1e18)
+    | st.sampled_from([0.0, -0.0, 1.0, 1e-7, 1e21, 1e16, 123.0, 0.0001, "e-mail", ".0,", '{"1":2}'])
+    | any_text
+)
+wide_values = st.recursive(
+    wide_scalars,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(any_text, children, max_size=4),
+    max_leaves=25,
+)
+
+
+@given(wide_values)
+def test_fast_path_agrees_with_rfc8785(value):
+    from refimpl.canonical import _slow_canonical_bytes
+
+    def outcome(encode):
+        try:
+            return encode(value)
+        except InvalidPayload as exc:
+            return ("refused", exc.path)
+
+    assert outcome(canonical_bytes) == outcome(_slow_canonical_bytes)
+
+
+@pytest.mark.parametrize("key", [1, 1.5, True, None])
+def test_non_string_keys_never_slip_through_the_fast_path(key):
+    with pytest.raises(InvalidPayload, match="keys must be strings"):
+        canonical_bytes({key: 1})
+    with pytest.raises(InvalidPayload, match="keys must be strings"):
+        canonical_bytes([{"a": 1}, {key: 2}])
