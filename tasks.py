@@ -5,6 +5,7 @@
                                  temporary local directory); reports in ./pubsafe-report/
     python3 tasks.py demo        the narrated safety-model demo on a temporary store
     python3 tasks.py test [ARGS] the test suite (ARGS go to pytest)
+    python3 tasks.py bench       the benchmarks; writes reports/benchmarks.md
 
 Each creates ./.venv on first use and reinstalls only when pyproject.toml changes.
 """
@@ -38,7 +39,7 @@ def ensure_env() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("check", "demo", "test"):
+    if not argv or argv[0] not in ("bench", "check", "demo", "test"):
         print(__doc__)
         return 2
     ensure_env()
@@ -47,6 +48,14 @@ def main(argv: list[str]) -> int:
         return subprocess.call([*command, *argv[1:]], cwd=ROOT)
     if argv[0] == "demo":
         return subprocess.call([str(BIN / "pubsafe"), "demo", *argv[1:]], cwd=ROOT)
+    if argv[0] == "bench":
+        env = {**os.environ, "PUBSAFE_BENCH": "1"}
+        out = ROOT / ".benchmarks" / "latest.json"
+        code = subprocess.call([str(BIN / "python"), "-m", "pytest", "tests/benchmarks", "-q", "-p", "no:randomly",
+                                f"--benchmark-json={out}", *argv[1:]], cwd=ROOT, env=env)
+        if code != 0:
+            return code
+        return subprocess.call([str(BIN / "python"), "-m", "reports.benchmarks", str(out)], cwd=ROOT)
     return subprocess.call([str(BIN / "python"), "-m", "pytest", *argv[1:]], cwd=ROOT)
 
 

@@ -9,6 +9,7 @@ tombstone, and the receipts and findings the engine returns.
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from datetime import datetime, timezone
 from typing import Literal
 
@@ -57,7 +58,7 @@ class Manifest(_Document):
     current: dict[str, str]
     updated_at: datetime
 
-    @property
+    @cached_property
     def version(self) -> str:
         """Hash of the canonical ``{v, tenant, surface, current}``; not ``updated_at``."""
         body = {"v": self.v, "tenant": self.tenant, "surface": self.surface, "current": self.current}

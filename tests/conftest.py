@@ -38,3 +38,6 @@ class StepClock:
 @pytest.fixture
 def clock() -> StepClock:
     return StepClock()
+
+# Benchmarks run only when asked for (python3 tasks.py bench), never in the test run.
+collect_ignore_glob = [] if os.environ.get("PUBSAFE_BENCH") else ["benchmarks/*"]

@@ -1,0 +1,310 @@
+"""Benchmarks: each target is a ratio of medians against a baseline from the same run.
+
+Run with ``python3 tasks.py bench`` (renders reports/benchmarks.md). Groups pair
+``ours`` with ``baseline``; reports/benchmarks.py turns them into ratios.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from hypothesis import settings
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis import strategies as st
+
+from refimpl import Engine, LocalStore, MemoryStore
+from refimpl.canonical import canonicalize
+
+T, S = "acme", "home"
+_counter = itertools.count()
+
+
+def _payload() -> dict:
+    n = next(_counter)
+    return {"model": {"weights": [n, n + 0.5, n + 0.25], "name": f"run-{n}"}}
+
+
+# -- 1, 2: durable local publish vs hand-coded durable writes ---------------------
+
+
+def _durable_put(directory: str, name: str, data: bytes, *, create_only: bool) -> None:
+    os.makedirs(directory, exist_ok=True)
+    temp = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    os.write(fd, data)
+    os.fsync(fd)
+    os.close(fd)
+    final = os.path.join(directory, name)
+    if create_only:
+        os.link(temp, final)
+        os.unlink(temp)
+    else:
+        os.replace(temp, final)
+    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    os.fsync(dfd)
+    os.close(dfd)
+
+
+def _hand_coded_publish(root: str, payload: dict, *, full: bool) -> None:
+    """The same durable writes as the engine (full), or the seed's minimal protocol."""
+    current = os.path.join(root, "current", T, S, "manifest.json")
+    mapping = {}
+    if full:
+        try:
+            with open(current, "rb") as f:
+                mapping = json.loads(f.read())["current"]
+        except FileNotFoundError:
+            pass
+    for type_, doc in payload.items():
+        data, version = canonicalize(doc)
+        directory = os.path.join(root, T, S, type_)
+        _durable_put(directory, f"{version}.json", data, create_only=True)
+        if full:
+            with open(os.path.join(directory, f"{version}.json"), "rb") as f:
+                assert hashlib.sha256(f.read()).hexdigest() == version
+        record = json.dumps({"type": type_, "version": version, "size": len(data)}).encode()
+        _durable_put(os.path.join(root, "records", T, S, type_), f"{version}.json", record, create_only=True)
+        if full:
+            os.stat(os.path.join(directory, f"{version}.json"))
+        mapping[type_] = f"{T}/{S}/{type_}/{version}.json"
+    manifest = json.dumps({"v": 1, "tenant": T, "surface": S, "current": mapping,
+                           "updated_at": "2026-01-01T00:00:00Z"}, sort_keys=True).encode()
+    if full:
+        mv = hashlib.sha256(manifest).hexdigest()
+        _durable_put(os.path.join(root, "history", T, S), f"{mv}.json", manifest, create_only=True)
+    _durable_put(os.path.dirname(current), "manifest.json", manifest, create_only=False)
+
+
+@pytest.mark.parametrize("side", ["ours", "baseline"])
+def test_local_publish(benchmark, tmp_path, side):
+    benchmark.group = "local-publish vs same durable writes"
+    root = str(tmp_path / side)
+    if side == "ours":
+        engine = Engine(LocalStore(root))
+        benchmark(lambda: engine.publish(T, S, _payload()))
+    else:
+        benchmark(lambda: _hand_coded_publish(root, _payload(), full=True))
+
+
+@pytest.mark.parametrize("side", ["ours", "baseline"])
+def test_local_publish_vs_minimal_protocol(benchmark, tmp_path, side):
+    benchmark.group = "local-publish vs seed minimal protocol"
+    root = str(tmp_path / side)
+    if side == "ours":
+        engine = Engine(LocalStore(root))
+        benchmark(lambda: engine.publish(T, S, _payload()))
+    else:
+        benchmark(lambda: _hand_coded_publish(root, _payload(), full=False))
+
+
+# -- 3: memory publish vs dict + canonical JSON + sha256 --------------------------
+
+
+@pytest.mark.parametrize("side", ["ours", "baseline"])
+def test_memory_publish(benchmark, side):
+    benchmark.group = "memory-publish vs dict+canonical+sha256"
+    if side == "ours":
+        engine = Engine(MemoryStore())
+        benchmark(lambda: engine.publish(T, S, _payload()))
+    else:
+        store: dict[str, bytes] = {}
+
+        def baseline() -> None:
+            mapping = {}
+            for type_, doc in _payload().items():
+                data, version = canonicalize(doc)
+                key = f"{T}/{S}/{type_}/{version}.json"
+                store[key] = data
+                store["records/" + key] = json.dumps({"version": version}).encode()
+                mapping[type_] = key
+            store[f"current/{T}/{S}/manifest.json"] = json.dumps({"current": mapping}).encode()
+
+        benchmark(baseline)
+
+
+# -- 4: 1 MiB canonicalise + hash vs json.dumps(sort_keys) + sha256 ----------------
+
+random.seed(7)
+ONE_MIB = {"items": [{"id": f"item-{i}", "score": random.random(), "rank": i, "tags": ["a", "b"]}
+                     for i in range(12_500)]}
+
+
+@pytest.mark.parametrize("side", ["ours", "baseline"])
+def test_canonical_one_mib(benchmark, side):
+    benchmark.group = "canonicalise+hash 1 MiB vs json.dumps(sort_keys)+sha256"
+    benchmark.extra_info["bytes"] = len(json.dumps(ONE_MIB))
+    if side == "ours":
+        benchmark(lambda: canonicalize(ONE_MIB))
+    else:
+        benchmark(lambda: hashlib.sha256(json.dumps(ONE_MIB, sort_keys=True).encode()).hexdigest())
+
+
+# -- 5: rollback with 10,000 manifests in history vs 1 ------------------------------
+
+
+def _store_with_history(length: int) -> tuple[Engine, str, str]:
+    engine = Engine(MemoryStore())
+    first = engine.publish(T, S, {"model": 0}).manifest_version
+    for i in range(1, length):
+        engine.publish(T, S, {"model": i})
+    last = engine.publish(T, S, {"model": "last"}).manifest_version
+    return engine, first, last
+
+
+@pytest.mark.parametrize("side", ["ours", "baseline"], ids=["history-10000", "history-1"])
+def test_rollback_cost(benchmark, side):
+    benchmark.group = "rollback: 10,000 manifests in history vs 1"
+    engine, first, last = _store_with_history(10_000 if side == "ours" else 1)
+    targets = itertools.cycle([first, last])
+    benchmark(lambda: engine.rollback(T, S, to=next(targets)))
+
+
+# -- 6: audit and orphans with 10x the objects -------------------------------------
+
+
+def _populated(publishes: int) -> Engine:
+    engine = Engine(MemoryStore())
+    for i in range(publishes):
+        engine.publish(T, f"s{i % 5}", {"model": i, "items": [i]})
+    return engine
+
+
+@pytest.mark.parametrize("side", ["ours", "baseline"], ids=["10x-objects", "1x-objects"])
+def test_audit_scaling(benchmark, side):
+    benchmark.group = "audit: 10x objects vs 1x"
+    engine = _populated(1500 if side == "ours" else 150)
+    benchmark(engine.audit)
+
+
+@pytest.mark.parametrize("side", ["ours", "baseline"], ids=["10x-objects", "1x-objects"])
+def test_orphans_scaling(benchmark, side):
+    benchmark.group = "orphans: 10x objects vs 1x"
+    engine = _populated(1500 if side == "ours" else 150)
+    benchmark(engine.orphans)
+
+
+# -- 7: peak memory publishing a 100 MiB artifact ----------------------------------
+
+_PEAK = """
+import json, sys, tempfile, tracemalloc
+from refimpl import Engine, LocalStore
+payload = {"rows": ["x" * 1000] * (100 * 1024)}
+size = len(json.dumps(payload))
+with tempfile.TemporaryDirectory() as root:
+    engine = Engine(LocalStore(root))
+    tracemalloc.start()
+    engine.publish("acme", "home", {"big": payload})
+    peak = tracemalloc.get_traced_memory()[1]
+print(json.dumps({"payload_bytes": size, "peak_bytes": peak}))
+"""
+
+
+def test_peak_memory_100_mib(benchmark):
+    benchmark.group = "peak memory: 100 MiB artifact"
+    result = {}
+
+    def run() -> None:
+        out = subprocess.run([sys.executable, "-c", _PEAK], capture_output=True, text=True, check=True)
+        result.update(json.loads(out.stdout))
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    benchmark.extra_info.update(result, ratio=result["peak_bytes"] / result["payload_bytes"])
+
+
+# -- 8: checker throughput, enumeration time, time to detect -----------------------
+
+
+class _DictModel(RuleBasedStateMachine):
+    """The trivial stateful model: a dict, a put rule, a get rule, one invariant."""
+
+    steps = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model: dict[int, int] = {}
+        self.real: dict[int, int] = {}
+
+    @rule(k=st.integers(0, 5), v=st.integers())
+    def put(self, k, v):  # type: ignore[no-untyped-def]
+        self.model[k] = self.real[k] = v
+        _DictModel.steps += 1
+
+    @rule(k=st.integers(0, 5))
+    def get(self, k):  # type: ignore[no-untyped-def]
+        assert self.model.get(k) == self.real.get(k)
+        _DictModel.steps += 1
+
+    @invariant()
+    def same(self):  # type: ignore[no-untyped-def]
+        assert self.model == self.real
+
+
+@pytest.mark.parametrize("side", ["ours", "baseline"])
+def test_checker_steps_per_second(benchmark, side):
+    benchmark.group = "checker: state-machine steps/s vs trivial dict model"
+    config = settings(max_examples=60, stateful_step_count=25, deadline=None, database=None, derandomize=True)
+    result = {}
+
+    def run() -> None:
+        started = time.perf_counter()
+        if side == "ours":
+            from models.machine import RunSink, machine_for
+            from models.target import Target
+
+            sink = RunSink()
+            run_state_machine_as_test(machine_for(Target("memory", MemoryStore), sink=sink), settings=config)
+            steps = sink.steps
+        else:
+            _DictModel.steps = 0
+            run_state_machine_as_test(_DictModel, settings=config)
+            steps = _DictModel.steps
+        result["steps_per_second"] = steps / (time.perf_counter() - started)
+
+    benchmark.pedantic(run, rounds=3, iterations=1)
+    benchmark.extra_info.update(result)
+
+
+def test_enumerate_two_publishers(benchmark):
+    benchmark.group = "enumerate: every 2-publisher interleaving class x crash point"
+    from faults.enumerate import SCENARIOS, enumerate_scenario
+
+    counts = {}
+
+    def run() -> None:
+        result = enumerate_scenario(SCENARIOS["same-type"])
+        counts.update(interleavings=result.interleavings, crash_points=result.crash_points, runs=result.runs,
+                      violations=len(result.violations))
+
+    benchmark.pedantic(run, rounds=3, iterations=1)
+    benchmark.extra_info.update(counts)
+
+
+def test_mutant_time_to_detect(benchmark):
+    benchmark.group = "mutants: time to detect"
+    from models import run_conformance
+    from models.mutants import MUTANTS, mutant_target
+
+    detected = {}
+
+    def run() -> None:
+        for mutant in MUTANTS:
+            started = time.perf_counter()
+            report = run_conformance(mutant_target(mutant), "default", stop_on={mutant.breaks})
+            verdict = report.verdict(mutant.breaks)
+            detected[mutant.name] = {
+                "seconds": round(time.perf_counter() - started, 3),
+                "killed": verdict.status.value == "BREAKS",
+                "ops": len(verdict.counterexample.timeline) if verdict.counterexample else 0,
+            }
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    benchmark.extra_info["mutants"] = detected
