@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from refimpl.phases import current_phase
-from refimpl.store import ANY, Expect, ObjectInfo, Store, StoredObject
+from refimpl.store import Store
+
+from .delegate import DelegatingStore
 
 __all__ = [
     "ActorOutcome",
@@ -76,46 +78,20 @@ class _Actor:
         self.outcome = ActorOutcome()
 
 
-class _GatedStore(Store):
+class _GatedStore(DelegatingStore):
     """An actor's view of the shared store: every operation waits for its turn."""
 
     def __init__(self, inner: Store, gate: Callable[[str, str], TraceStep]) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self._gate = gate
 
-    @property
-    def capabilities(self):  # type: ignore[override]
-        return self.inner.capabilities
-
-    @property
-    def root_uri(self) -> str:  # type: ignore[override]
-        return self.inner.root_uri
-
-    def _call(self, op: str, key: str, run: Callable[[], Any]) -> Any:
+    def _call(self, op: str, key: str, run: Callable[[], Any], data: bytes | None = None) -> Any:
         step = self._gate(op, key)
         try:
             return run()
         except BaseException:
             step.ok = False
             raise
-
-    def get_object(self, key: str) -> StoredObject:
-        return self._call("get", key, lambda: self.inner.get_object(key))
-
-    def put(self, key: str, data: bytes) -> str:
-        return self._call("put", key, lambda: self.inner.put(key, data))
-
-    def replace(self, key: str, data: bytes, *, expect: str | Expect = ANY) -> str:
-        return self._call("replace", key, lambda: self.inner.replace(key, data, expect=expect))
-
-    def list(self, prefix: str = "") -> list[str]:
-        return self._call("list", prefix, lambda: self.inner.list(prefix))
-
-    def delete(self, key: str) -> None:
-        return self._call("delete", key, lambda: self.inner.delete(key))
-
-    def stat(self, key: str) -> ObjectInfo:
-        return self._call("stat", key, lambda: self.inner.stat(key))
 
 
 class Interleaving:

@@ -17,25 +17,19 @@ from dataclasses import dataclass, field
 from refimpl.errors import ObjectNotFound
 from refimpl.store import ANY, Expect, ObjectInfo, Store, StoredObject
 
+from .delegate import DelegatingStore
+
 __all__ = ["StaleStore"]
 
 
 @dataclass
-class StaleStore(Store):
+class StaleStore(DelegatingStore):
     inner: Store
     lag: float
     clock: Callable[[], float] = time.monotonic
     only: str = "*"  #: glob of the keys that read stale; others read through
     # key -> [(time written, object or None for deleted)], oldest first
     _versions: dict[str, list[tuple[float, StoredObject | None]]] = field(default_factory=dict, repr=False)
-
-    @property
-    def capabilities(self):  # type: ignore[override]
-        return self.inner.capabilities
-
-    @property
-    def root_uri(self) -> str:  # type: ignore[override]
-        return self.inner.root_uri
 
     def _record(self, key: str, obj: StoredObject | None) -> None:
         now = self.clock()

@@ -14,9 +14,10 @@ from typing import Any
 
 from refimpl.errors import RetryableStoreError
 from refimpl.phases import current_phase
-from refimpl.store import ANY, Expect, ObjectInfo, Store, StoredObject
+from refimpl.store import Store
 
 from .crash import Crash
+from .delegate import DelegatingStore
 from .plan import Fault, FaultPlan
 
 __all__ = ["FaultyStore", "OpEvent"]
@@ -34,7 +35,7 @@ class OpEvent:
 
 
 @dataclass
-class FaultyStore(Store):
+class FaultyStore(DelegatingStore):
     inner: Store
     plan: FaultPlan = field(default_factory=FaultPlan)
     delay: float = 0.0
@@ -48,14 +49,6 @@ class FaultyStore(Store):
             self.plan = FaultPlan.parse(self.plan)
         self._seen = [0] * len(self.plan.faults)
         self._fired = [False] * len(self.plan.faults)
-
-    @property
-    def capabilities(self):  # type: ignore[override]
-        return self.inner.capabilities
-
-    @property
-    def root_uri(self) -> str:  # type: ignore[override]
-        return self.inner.root_uri
 
     @property
     def fired(self) -> list[Fault]:
@@ -111,23 +104,3 @@ class FaultyStore(Store):
     def recover(self) -> Store:
         """The store as a fresh process would find it: the inner store, unwrapped."""
         return self.inner
-
-    # -- the contract, forwarded -------------------------------------------
-
-    def get_object(self, key: str) -> StoredObject:
-        return self._call("get", key, lambda: self.inner.get_object(key))
-
-    def put(self, key: str, data: bytes) -> str:
-        return self._call("put", key, lambda: self.inner.put(key, data), data)
-
-    def replace(self, key: str, data: bytes, *, expect: str | Expect = ANY) -> str:
-        return self._call("replace", key, lambda: self.inner.replace(key, data, expect=expect), data)
-
-    def list(self, prefix: str = "") -> list[str]:
-        return self._call("list", prefix, lambda: self.inner.list(prefix))
-
-    def delete(self, key: str) -> None:
-        return self._call("delete", key, lambda: self.inner.delete(key))
-
-    def stat(self, key: str) -> ObjectInfo:
-        return self._call("stat", key, lambda: self.inner.stat(key))
