@@ -2,8 +2,10 @@
 
     python -m reports.reference
 
-Writes reports/reference/{memory,local,memory-guarded}/report.{json,md,html},
-reports/report.schema.json, reports/mutants.md and docs/safety-model-by-example.md.
+Writes reports/reference/{memory,local,memory-guarded,local-guarded}/report.* (default
+profile), reports/reference/{s3,s3-guarded}/ (quick profile, against moto's S3 server
+started on loopback; every request is a round trip), reports/report.schema.json,
+reports/mutants.md and docs/safety-model-by-example.md.
 """
 
 from __future__ import annotations
@@ -22,12 +24,23 @@ ROOT = Path(__file__).resolve().parent
 def main() -> int:
     (ROOT / "report.schema.json").write_text(json_report.schema())
     conforming = True
-    for name, spec, guarded in (("memory", "memory", False), ("local", "local", False), ("memory-guarded", "memory", True)):
+    for name, spec, guarded in (("memory", "memory", False), ("local", "local", False),
+                                ("memory-guarded", "memory", True), ("local-guarded", "local", True)):
         report = run_conformance(target_from_spec(spec, guarded=guarded), "default",
                                  replay=f"pubsafe check --store {spec} --profile default --seed 0" + (" --guarded" if guarded else ""))
         write_reports(report, ROOT / "reference" / name)
         conforming &= report.conforming
         print(f"{name}: {'conforming' if report.conforming else 'NOT conforming'} ({report.seconds:.1f}s)")
+    from pubsafe.moto_server import local_s3
+
+    with local_s3("reference"):
+        for name, guarded in (("s3", False), ("s3-guarded", True)):
+            spec = "s3://reference/" + name
+            report = run_conformance(target_from_spec(spec, guarded=guarded), "quick",
+                                     replay=f"pubsafe check --store {spec} --profile quick --seed 0" + (" --guarded" if guarded else ""))
+            write_reports(report, ROOT / "reference" / name)
+            conforming &= report.conforming
+            print(f"{name}: {'conforming' if report.conforming else 'NOT conforming'} ({report.seconds:.1f}s)")
     mutants = render_mutants()
     (ROOT / "mutants.md").write_text(mutants.markdown)
     docs = ROOT.parent / "docs"
