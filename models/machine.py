@@ -20,11 +20,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from faults import Crash, FaultyStore, Interleaving
 from faults.strategies import fault_plans, schedules
-from refimpl import Engine, MemoryStore
+from refimpl import Engine
 from refimpl.canonical import canonicalize
 from refimpl.errors import (
     CollectionInProgress,
-    IntegrityError,
     ObjectNotFound,
     PublishConflict,
     PubsafeError,

@@ -23,7 +23,6 @@ from refimpl.layout import history_key
 from refimpl.records import GCReport
 from refimpl.store import ANY, Expect
 
-from .machine import StepClock
 from .target import Target, _local_factory
 
 __all__ = ["Mutant", "MUTANTS", "mutant_target"]
@@ -235,7 +234,7 @@ MUTANTS = [
 
 
 def mutant_target(mutant: Mutant) -> Target:
-    def engine_factory(store, *, guarded=False, clock=StepClock()):  # type: ignore[no-untyped-def]
+    def engine_factory(store, *, clock, guarded=False):  # type: ignore[no-untyped-def]
         return mutant.engine(store, guarded=guarded, clock=clock)
 
     if mutant.local:

@@ -18,7 +18,7 @@ import threading
 import pytest
 
 from refimpl.errors import AlreadyExists, Conflict, InvalidKey, ObjectNotFound, UnsupportedOperation
-from refimpl.store import ABSENT, ANY, Store
+from refimpl.store import ABSENT, Store
 
 
 class StoreContractTests:

@@ -20,7 +20,7 @@ from refimpl.errors import (
     InvalidPayload,
     RollbackRefused,
 )
-from refimpl.layout import blob_key, current_key, history_key, record_key
+from refimpl.layout import blob_key, current_key, record_key
 from refimpl.records import dump_document
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "manifest.v1.schema.json").read_text())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from hypothesis import find, given, settings
-from hypothesis import strategies as st
 
 from faults.enumerate import SCENARIOS, crash_points, enumerate_scenario
 from faults.scheduler import Interleaving, explore, explore_reduced, independent
