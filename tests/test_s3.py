@@ -18,6 +18,11 @@ pytestmark = pytest.mark.slow
 
 
 class TestS3Store(StoreContractTests):
+    # moto's server checks If-Match / If-None-Match and then writes, without a lock
+    # (moto/s3/responses.py, put_object): concurrent conditional PUTs can both win
+    # there, though not on AWS S3. The sequential conditional tests still run.
+    skip_concurrent_conditions = "moto's conditional PUT is check-then-write under concurrency"
+
     @pytest.fixture
     def store(self, s3_endpoint):  # noqa: F811
         return open_store(fresh_url())
