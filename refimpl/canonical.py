@@ -27,11 +27,16 @@ __all__ = ["canonical_bytes", "version_of_bytes", "canonicalize", "MAX_SAFE_INTE
 MAX_SAFE_INTEGER = 2**53 - 1
 
 
-# What the C json encoder writes differently from RFC 8785, or cannot vouch for:
-_INTEGRAL_FLOAT = (".0,", ".0]", ".0}")  # Python "1.0", JCS "1" (and "-0.0")
-_RISKY_NUMBER = re.compile(r"\de[-+]|(?<![.\d])\d{16}")  # exponent forms; ints near 2**53
-_NON_STRING_KEY = tuple(f'{c}"{d}' for c in "{," for d in [*"-0123456789", 'true"', 'false"', 'null"'])
+# The C json encoder's compact, key-sorted output differs from RFC 8785 only in
+# number spelling (Python "1.0", "1e-05"; JCS "1", "1e-5"). The probes below run on a
+# copy with every digit folded to "0" (same length, so positions carry over).
+_FOLD_DIGITS = str.maketrans("123456789", "000000000")
+_RESPELL_PROBES = (".0,", ".0]", ".0}", "0e-", "0e+")  # integral and exponent-form floats
+_BIG_INT_PROBES = tuple(c + "0" * 16 for c in ":[,-")  # 16+ digit integers: near 2**53
+_NON_STRING_KEY_PROBES = tuple(f'{c}"{k}' for c in "{," for k in ("0", "-", 'true"', 'false"', 'null"'))
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # JCS sorts keys by UTF-16 code units
+_NUMBER_CHARS = frozenset("0.-+e")
+_MAX_RESPELLS = 64
 
 
 def canonical_bytes(payload: Any) -> bytes:
@@ -40,40 +45,74 @@ def canonical_bytes(payload: Any) -> bytes:
     Raises InvalidPayload naming the offending path (``$.a[2]``) for NaN, Infinity,
     non-string keys, integers beyond 2**53, bytes, sets and other non-JSON objects.
 
-    Fast path: the C json encoder's compact, sorted output *is* the canonical form
-    unless it holds an integral or exponent-form float, a 16-digit integer, an
-    astral character, or a key that may not have been a string. Those (and any
-    false alarm inside a string) take the rfc8785 path; the test suite checks that
-    both paths agree on every value Hypothesis can draw.
+    Fast path: the C json encoder's output, with the few floats it spells differently
+    re-spelled in place. Anything it cannot vouch for (a key that may not have been a
+    string, an astral character, a 16-digit integer, many floats to re-spell) takes
+    the rfc8785 path; the test suite checks both paths agree on whatever Hypothesis
+    can draw.
     """
     if type(payload) is dict or type(payload) is list:
         try:
             text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError, RecursionError):
             text = None
-        if text is not None and _plain(text):
+        canonical = None if text is None else _as_canonical(text)
+        if canonical is not None:
             try:
-                return text.encode("utf-8")
+                return canonical.encode("utf-8")
             except UnicodeEncodeError:
                 pass  # a lone surrogate: let rfc8785 refuse it
     return _slow_canonical_bytes(payload)
 
 
-def _plain(text: str) -> bool:
+def _as_canonical(text: str) -> str | None:
+    """``text`` in RFC 8785 form, or None when it cannot be vouched for cheaply."""
     if not text.isascii() and _ASTRAL.search(text):
-        return False
-    if any(marker in text for marker in _INTEGRAL_FLOAT) or any(p in text for p in _NON_STRING_KEY):
-        return False
-    return _RISKY_NUMBER.search(text) is None
+        return None
+    folded = text.translate(_FOLD_DIGITS)
+    if any(p in folded for p in _NON_STRING_KEY_PROBES) or any(p in folded for p in _BIG_INT_PROBES):
+        return None
+    hits: list[int] = []
+    for probe in _RESPELL_PROBES:
+        at = folded.find(probe)
+        while at != -1:
+            hits.append(at)
+            if len(hits) > _MAX_RESPELLS:
+                return None
+            at = folded.find(probe, at + 1)
+    return _respell(text, folded, sorted(hits)) if hits else text
+
+
+def _respell(text: str, folded: str, hits: list[int]) -> str:
+    """Re-spell the number tokens at ``hits`` the ECMAScript way, outside strings."""
+    # Real quotes only: hide escaped backslashes and escaped quotes, same length.
+    unescaped = text.replace("\\\\", "__").replace('\\"', "__") if "\\" in text else text
+    pieces, done, counted, quotes = [], 0, 0, 0
+    for at in hits:
+        start, end = at, at
+        while start > 0 and folded[start - 1] in _NUMBER_CHARS:
+            start -= 1
+        while end < len(folded) and folded[end] in _NUMBER_CHARS:
+            end += 1
+        if start < done or start < counted:
+            continue  # the same token, hit twice
+        quotes += unescaped.count('"', counted, start)
+        counted = start
+        if quotes % 2:  # inside a string: text, not a number
+            continue
+        pieces += [text[done:start], rfc8785.dumps(float(text[start:end])).decode()]
+        done = end
+    return "".join(pieces) + text[done:]
 
 
 def _slow_canonical_bytes(payload: Any) -> bytes:
     try:
-        return rfc8785.dumps(payload)
-    except rfc8785.IntegerDomainError:
-        # rfc8785 refuses every int beyond 2**53, but one a double holds exactly (such
-        # as 2**60, or the canonical spelling of the float 1e20) has a canonical form.
-        return rfc8785.dumps(_exact_ints_as_floats(payload, "$"))
+        try:
+            return rfc8785.dumps(payload)
+        except rfc8785.IntegerDomainError:
+            # rfc8785 refuses every int beyond 2**53, but one a double holds exactly (such
+            # as 2**60, or the canonical spelling of the float 1e20) has a canonical form.
+            return rfc8785.dumps(_exact_ints_as_floats(payload, "$"))
     except (rfc8785.CanonicalizationError, RecursionError, TypeError) as exc:
         # Only pay for the walk when something is wrong.
         try:

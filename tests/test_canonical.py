@@ -87,6 +87,7 @@ def test_known_canonical_output():
         ({"o": object()}, "$.o", "object is not a JSON value"),
         ({"big": 2**60 + 1}, "$.big", "no exact JSON"),
         ({"huge": [10**400]}, "$.huge[0]", "no exact JSON"),
+        ([2**53, math.inf], "$[1]", "not representable"),  # a big int and a bad float together
         ({"key with space": [None, -math.inf]}, "$['key with space'][1]", "not representable"),
     ],
 )
@@ -118,7 +119,8 @@ wide_scalars = (
     json_scalars
     | st.integers(min_value=-(2**60), max_value=2**60).filter(lambda n: float(n) == n)
     | st.floats(allow_nan=False, allow_infinity=False, width=64).map(lambda f: f * 1e18)
-    | st.sampled_from([0.0, -0.0, 1.0, 1e-7, 1e21, 1e16, 123.0, 0.0001, "e-mail", ".0,", '{"1":2}'])
+    | st.sampled_from([0.0, -0.0, 1.0, 1e-7, 1e21, 1e16, 123.0, 0.0001, 5e-05, 1.5e300, "e-mail", ".0,",
+                       '{"1":2}', "x.0,y", "1e-05", '","1e-05', '\\"', "a\\", '":1.0,"', "3.0]", '\\",1.0,'])
     | any_text
 )
 wide_values = st.recursive(
