@@ -317,10 +317,10 @@ def machine_for(target: Target, *, skip: frozenset[str] = frozenset(), sink: Run
                 for v in check_store(self.store, self.oracle, skip=frozenset({"G1", "G3"})):
                     self.fail("R5", f"schedule {run.schedule!r}: {v.message}")
             else:
-                self._detect_race(kind, run, current_key(tenant, surface), target_version)
+                self._detect_race(kind, run, current_key(tenant, surface))
             self._step()
 
-        def _detect_race(self, kind: str, run, key: str, rollback_target: str) -> None:  # type: ignore[no-untyped-def]
+        def _detect_race(self, kind: str, run, key: str) -> None:  # type: ignore[no-untyped-def]
             text = stale_swap(run, key)
             if text is None:
                 return
