@@ -54,6 +54,14 @@ class StaleStore(DelegatingStore):
             visible = obj
         return True, visible
 
+    def _remember_before_change(self, key: str) -> None:
+        """Keep what a key held before this wrapper first changes it: a stale read may return it."""
+        if key not in self._versions:
+            try:
+                self._versions[key] = [(float("-inf"), self.inner.get_object(key))]
+            except ObjectNotFound:
+                pass
+
     def get_object(self, key: str) -> StoredObject:
         known, obj = self._stalest(key)
         if not known:
@@ -68,21 +76,13 @@ class StaleStore(DelegatingStore):
         return etag
 
     def replace(self, key: str, data: bytes, *, expect: str | Expect = ANY) -> str:
-        if key not in self._versions:
-            try:
-                self._versions[key] = [(float("-inf"), self.inner.get_object(key))]
-            except ObjectNotFound:
-                pass
+        self._remember_before_change(key)
         etag = self.inner.replace(key, data, expect=expect)
         self._record(key, StoredObject(bytes(data), etag))
         return etag
 
     def delete(self, key: str) -> None:
-        if key not in self._versions:
-            try:
-                self._versions[key] = [(float("-inf"), self.inner.get_object(key))]
-            except ObjectNotFound:
-                pass
+        self._remember_before_change(key)
         self.inner.delete(key)
         self._record(key, None)
 

@@ -84,26 +84,24 @@ def _hand_coded_publish(root: str, payload: dict, *, full: bool) -> None:
     _durable_put(os.path.dirname(current), "manifest.json", manifest, create_only=False)
 
 
-@pytest.mark.parametrize("side", ["ours", "baseline"])
-def test_local_publish(benchmark, tmp_path, side):
-    benchmark.group = "local-publish vs same durable writes"
-    root = str(tmp_path / side)
+def _local_publish(benchmark, root: str, side: str, *, full: bool) -> None:
     if side == "ours":
         engine = Engine(LocalStore(root))
         benchmark(lambda: engine.publish(T, S, _payload()))
     else:
-        benchmark(lambda: _hand_coded_publish(root, _payload(), full=True))
+        benchmark(lambda: _hand_coded_publish(root, _payload(), full=full))
+
+
+@pytest.mark.parametrize("side", ["ours", "baseline"])
+def test_local_publish(benchmark, tmp_path, side):
+    benchmark.group = "local-publish vs same durable writes"
+    _local_publish(benchmark, str(tmp_path / side), side, full=True)
 
 
 @pytest.mark.parametrize("side", ["ours", "baseline"])
 def test_local_publish_vs_minimal_protocol(benchmark, tmp_path, side):
     benchmark.group = "local-publish vs seed minimal protocol"
-    root = str(tmp_path / side)
-    if side == "ours":
-        engine = Engine(LocalStore(root))
-        benchmark(lambda: engine.publish(T, S, _payload()))
-    else:
-        benchmark(lambda: _hand_coded_publish(root, _payload(), full=False))
+    _local_publish(benchmark, str(tmp_path / side), side, full=False)
 
 
 # -- 3: memory publish vs dict + canonical JSON + sha256 --------------------------
