@@ -29,13 +29,17 @@ MAX_SAFE_INTEGER = 2**53 - 1
 
 # The C json encoder's compact, key-sorted output differs from RFC 8785 only in
 # number spelling (Python "1.0", "1e-05"; JCS "1", "1e-5"). The probes below run on a
-# copy with every digit folded to "0" (same length, so positions carry over).
-_FOLD_DIGITS = str.maketrans("123456789", "000000000")
-_RESPELL_PROBES = (".0,", ".0]", ".0}", "0e-", "0e+")  # integral and exponent-form floats
-_BIG_INT_PROBES = tuple(c + "0" * 16 for c in ":[,-")  # 16+ digit integers: near 2**53
-_NON_STRING_KEY_PROBES = tuple(f'{c}"{k}' for c in "{," for k in ("0", "-", 'true"', 'false"', 'null"'))
+# copy folded to a few classes (same length, so positions carry over): every digit and
+# sign becomes "0", every delimiter ",". Each probe is one scan of the whole text, so
+# there are as few as the fold allows.
+_FOLD = str.maketrans("123456789-+:[]}", "00000000000,,,,")
+# A dict whose keys were not all strings still sorts only if none of them is a string
+# (Python cannot order 1 and "a"), so such a dict *opens* with a converted key.
+_NON_STRING_KEY_PROBES = ('{"0', '{"true"', '{"false"', '{"null"')
+_BIG_INT_PROBE = "," + "0" * 16  # a 16+ digit integer: near or beyond 2**53
+_RESPELL_PROBES = (".0,", "0e0")  # integral floats ("1.0") and exponent forms ("1e-05")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # JCS sorts keys by UTF-16 code units
-_NUMBER_CHARS = frozenset("0.-+e")
+_NUMBER_CHARS = frozenset("0.e")
 _MAX_RESPELLS = 64
 
 
@@ -69,8 +73,8 @@ def _as_canonical(text: str) -> str | None:
     """``text`` in RFC 8785 form, or None when it cannot be vouched for cheaply."""
     if not text.isascii() and _ASTRAL.search(text):
         return None
-    folded = text.translate(_FOLD_DIGITS)
-    if any(p in folded for p in _NON_STRING_KEY_PROBES) or any(p in folded for p in _BIG_INT_PROBES):
+    folded = text.translate(_FOLD)
+    if _BIG_INT_PROBE in folded or any(p in folded for p in _NON_STRING_KEY_PROBES):
         return None
     hits: list[int] = []
     for probe in _RESPELL_PROBES:

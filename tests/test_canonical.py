@@ -123,9 +123,13 @@ wide_scalars = (
                        '{"1":2}', "x.0,y", "1e-05", '","1e-05', '\\"', "a\\", '":1.0,"', "3.0]", '\\",1.0,'])
     | any_text
 )
+# Keys the C encoder would silently turn into strings: the fast path must notice them.
+any_key = any_text | st.integers(-(10**20), 10**20) | st.floats(allow_nan=False) | st.booleans() | st.none()
 wide_values = st.recursive(
     wide_scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(any_text, children, max_size=4),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(any_text, children, max_size=4)
+    | st.dictionaries(any_key, children, max_size=3),
     max_leaves=25,
 )
 
@@ -143,9 +147,15 @@ def test_fast_path_agrees_with_rfc8785(value):
     assert outcome(canonical_bytes) == outcome(_slow_canonical_bytes)
 
 
-@pytest.mark.parametrize("key", [1, 1.5, True, None])
+@pytest.mark.parametrize("key", [1, -1, 1.5, -0.5, True, False, None])
 def test_non_string_keys_never_slip_through_the_fast_path(key):
     with pytest.raises(InvalidPayload, match="keys must be strings"):
         canonical_bytes({key: 1})
     with pytest.raises(InvalidPayload, match="keys must be strings"):
         canonical_bytes([{"a": 1}, {key: 2}])
+
+
+@pytest.mark.parametrize("mapping", [{2: 1, 10: 2}, {True: 1, 2: 3}, {False: 1, 0.5: 2}, {-3: 0, 7: 1}])
+def test_dicts_of_several_non_string_keys_are_refused(mapping):
+    with pytest.raises(InvalidPayload, match="keys must be strings"):
+        canonical_bytes({"outer": [mapping]})
