@@ -166,38 +166,40 @@ class Engine:
                 current=base | overlay,
                 updated_at=utc_timestamp(self.clock()),
             )
-            receipt = PublishReceipt(
+            previous = current.version
+            swapped = previous != manifest.version  # equal: a retry after a completed swap
+            if swapped:
+                self._write_history(manifest, previous, written)
+                try:
+                    with phase("swap"):
+                        self._swap(manifest, current)
+                except Conflict:
+                    with phase("read-current"):
+                        current = self.read_current(tenant, surface)
+                    if current.version == manifest.version:
+                        swapped = False  # our swap landed; only its acknowledgement was lost
+                    elif attempts >= self.max_attempts:
+                        raise PublishConflict(
+                            f"{tenant}/{surface}: current kept changing under this publish "
+                            f"({attempts} attempts); last competing manifest {current.version}. "
+                            "Nothing of ours is current; the artifacts are written and recorded, "
+                            "so re-running the publish is safe",
+                            competing_version=current.version,
+                        ) from None
+                    else:
+                        continue
+                else:
+                    written.append(current_key(tenant, surface))
+            return PublishReceipt(
                 tenant=tenant,
                 surface=surface,
                 artifacts={art.type: art.version for art in prepared},
                 manifest_version=manifest.version,
-                previous_manifest_version=current.version,
-                swapped=False,
+                previous_manifest_version=previous,
+                swapped=swapped,
                 written=written,
                 attempts=attempts,
             )
-            if current.version == manifest.version:
-                return receipt  # already current: a retry after a completed swap
-            self._write_history(manifest, current.version, written)
-            try:
-                with phase("swap"):
-                    self._swap(manifest, current)
-            except Conflict:
-                with phase("read-current"):
-                    current = self.read_current(tenant, surface)
-                if current.version == manifest.version:
-                    return receipt  # our swap landed; only its acknowledgement was lost
-                if attempts >= self.max_attempts:
-                    raise PublishConflict(
-                        f"{tenant}/{surface}: current kept changing under this publish "
-                        f"({attempts} attempts); last competing manifest {current.version}. "
-                        "Nothing of ours is current; the artifacts are written and recorded, "
-                        "so re-running the publish is safe",
-                        competing_version=current.version,
-                    ) from None
-                continue
-            written.append(current_key(tenant, surface))
-            return receipt.model_copy(update={"swapped": True})
 
     def _encode(self, payload: Any) -> tuple[bytes, str]:
         """Blob bytes and version of a payload: RFC 8785 form and its sha256."""

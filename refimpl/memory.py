@@ -68,6 +68,9 @@ class MemoryStore(Store):
             if self._objects.pop(check_key(key), None) is None:
                 raise ObjectNotFound(key)
 
+    def exists(self, key: str) -> bool:
+        return check_key(key) in self._objects  # one dict lookup: atomic under the GIL
+
     def stat(self, key: str) -> ObjectInfo:
         with self._lock:
             entry = self._objects.get(check_key(key))

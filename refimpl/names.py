@@ -7,6 +7,7 @@ store's own namespaces is refused before a single byte is written.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 from .errors import InvalidName
@@ -36,6 +37,7 @@ def validate_name(kind: str, name: object) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=4096)  # the same few names, on every publish
 def _problem(name: str) -> str | None:
     if name == "":
         return "is empty"

@@ -9,9 +9,7 @@ operations are simply unlabelled.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
-from collections.abc import Iterator
 
 __all__ = ["phase", "current_phase", "PUBLISH_PHASES"]
 
@@ -34,10 +32,20 @@ def current_phase() -> str | None:
     return _PHASE.get()
 
 
-@contextlib.contextmanager
-def phase(label: str) -> Iterator[None]:
-    token = _PHASE.set(label)
-    try:
-        yield
-    finally:
-        _PHASE.reset(token)
+class phase:
+    """``with phase("swap"): ...`` labels the store operations inside it.
+
+    A class rather than a generator-based context manager: it wraps every store
+    operation of a publish, so its cost is on the hot path.
+    """
+
+    __slots__ = ("label", "_token")
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def __enter__(self) -> None:
+        self._token = _PHASE.set(self.label)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _PHASE.reset(self._token)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from functools import cached_property
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from .canonical import canonicalize
+from .canonical import canonicalize, version_of_bytes
 from .errors import IntegrityError
 
 __all__ = [
@@ -38,15 +38,16 @@ def utc_timestamp(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=timezone.utc)
 
 
+#: A time held in UTC, which pydantic writes as upstream does: "2025-01-02T03:04:05Z".
+Timestamp = Annotated[datetime, AfterValidator(lambda value: value.astimezone(timezone.utc))]
+
+
+def _sorted_mapping(value: dict[str, str]) -> dict[str, str]:
+    return value if len(value) < 2 else dict(sorted(value.items()))
+
+
 class _Document(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @field_serializer("*", when_used="json", check_fields=False)
-    def _rfc3339(self, value):  # type: ignore[no-untyped-def]
-        # Upstream writes "2025-01-02T03:04:05Z"; pydantic's default would be "+00:00".
-        if isinstance(value, datetime):
-            return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-        return value
 
 
 class Manifest(_Document):
@@ -55,13 +56,19 @@ class Manifest(_Document):
     v: Literal[1] = 1
     tenant: str
     surface: str
-    current: dict[str, str]
-    updated_at: datetime
+    #: type -> blob key, kept sorted so equal mappings are written as equal bytes
+    current: Annotated[dict[str, str], AfterValidator(_sorted_mapping)]
+    updated_at: Timestamp
 
     @cached_property
     def version(self) -> str:
         """Hash of the canonical ``{v, tenant, surface, current}``; not ``updated_at``."""
         body = {"v": self.v, "tenant": self.tenant, "surface": self.surface, "current": self.current}
+        # Strings and the integer 1 only: for ASCII text Python's compact sorted JSON
+        # *is* RFC 8785 (same escapes, code-point key order), so skip its number probes.
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        if text.isascii():
+            return version_of_bytes(text.encode())
         return canonicalize(body)[1]
 
 
@@ -75,7 +82,7 @@ class RegistryRecord(_Document):
     version: str
     uri: str
     size: int
-    recorded_at: datetime
+    recorded_at: Timestamp
 
 
 class GCTombstone(_Document):
@@ -87,7 +94,7 @@ class GCTombstone(_Document):
 
     gc_tombstone: Literal[True] = True
     sweep_id: str
-    claimed_at: datetime
+    claimed_at: Timestamp
 
 
 class HistoryEntry(_Document):
@@ -145,5 +152,5 @@ def load_document(model: type[_Document], data: bytes, key: str):  # type: ignor
 
 
 def dump_document(doc: _Document) -> bytes:
-    """Compact JSON bytes with keys in a stable order."""
-    return json.dumps(doc.model_dump(mode="json"), separators=(",", ":"), sort_keys=True).encode()
+    """Compact JSON bytes, fields in declaration order (pydantic's Rust serializer)."""
+    return doc.model_dump_json().encode()

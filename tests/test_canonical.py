@@ -159,3 +159,26 @@ def test_non_string_keys_never_slip_through_the_fast_path(key):
 def test_dicts_of_several_non_string_keys_are_refused(mapping):
     with pytest.raises(InvalidPayload, match="keys must be strings"):
         canonical_bytes({"outer": [mapping]})
+
+
+@given(any_text, any_text, st.dictionaries(any_text, any_text, max_size=4))
+def test_manifest_version_shortcut_is_the_canonical_hash(tenant, surface, current):
+    from datetime import datetime, timezone
+
+    from refimpl.records import Manifest
+
+    manifest = Manifest(tenant=tenant, surface=surface, current=current, updated_at=datetime.now(timezone.utc))
+    body = {"v": 1, "tenant": tenant, "surface": surface, "current": current}
+    assert manifest.version == canonicalize(body)[1]
+
+
+def test_documents_are_written_in_utc_with_a_z_and_a_sorted_mapping():
+    from datetime import datetime, timedelta, timezone
+
+    from refimpl.records import Manifest, dump_document
+
+    two_hours_east = datetime(2026, 1, 1, 2, 0, tzinfo=timezone(timedelta(hours=2)))
+    manifest = Manifest(tenant="t", surface="s", current={"b": "x", "a": "y"}, updated_at=two_hours_east)
+    written = json.loads(dump_document(manifest))
+    assert written["updated_at"] == "2026-01-01T00:00:00Z"
+    assert list(written["current"]) == ["a", "b"]
