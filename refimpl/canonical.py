@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 import rfc8785
@@ -29,18 +30,42 @@ MAX_SAFE_INTEGER = 2**53 - 1
 
 # The C json encoder's compact, key-sorted output differs from RFC 8785 only in
 # number spelling (Python "1.0", "1e-05"; JCS "1", "1e-5"). The probes below run on a
-# copy folded to a few classes (same length, so positions carry over): every digit and
-# sign becomes "0", every delimiter ",". Each probe is one scan of the whole text, so
-# there are as few as the fold allows.
-_FOLD = str.maketrans("123456789-+:[]}", "00000000000,,,,")
+# copy of its UTF-8 bytes folded to a few classes (same length, so positions carry
+# over; multi-byte characters never contain ASCII bytes): every digit and sign becomes
+# "0", every delimiter ",". Each probe is one scan of the whole text, so there are as
+# few as the fold allows.
+_FOLD = bytes.maketrans(b"123456789-+:[]}", b"00000000000,,,,")
 # A dict whose keys were not all strings still sorts only if none of them is a string
 # (Python cannot order 1 and "a"), so such a dict *opens* with a converted key.
-_NON_STRING_KEY_PROBES = ('{"0', '{"true"', '{"false"', '{"null"')
-_BIG_INT_PROBE = "," + "0" * 16  # a 16+ digit integer: near or beyond 2**53
-_RESPELL_PROBES = (".0,", "0e0")  # integral floats ("1.0") and exponent forms ("1e-05")
-_ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # JCS sorts keys by UTF-16 code units
-_NUMBER_CHARS = frozenset("0.e")
+_NON_STRING_KEY_PROBES = (b'{"0', b'{"true"', b'{"false"', b'{"null"')
+_BIG_INT_PROBE = b"," + b"0" * 16  # a 16+ digit integer: near or beyond 2**53
+_INTEGRAL_PROBE = b".0,"  # "1.0"
+_RESPELL_PROBES = (_INTEGRAL_PROBE, b"0e0")  # and exponent forms ("1e-05")
+_ZERO = ord("0")
+_ASTRAL = re.compile(b"[\xf0-\xf4]")  # lead byte of a 4-byte character: JCS sorts keys by UTF-16
+_NUMBER_BYTES = frozenset(b"0.e")
 _MIN_RESPELL_BUDGET = 64
+
+
+
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _build_sorted_compact_json() -> Callable[[Any], str]:
+    """Compact, key-sorted, non-ASCII-preserving JSON text, refusing NaN.
+
+    ``json.dumps`` with options builds a new C encoder on every call, which costs more
+    than encoding a small document; this builds it once. Cycles raise RecursionError.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator: the documented route
+        return json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+    encoder = make(None, _not_json, json.encoder.encode_basestring, None, ":", ",", True, False, False)
+    return lambda value: "".join(encoder(value, 0))
+
+
+sorted_compact_json = _build_sorted_compact_json()
 
 
 def canonical_bytes(payload: Any) -> bytes:
@@ -57,61 +82,59 @@ def canonical_bytes(payload: Any) -> bytes:
     """
     if type(payload) is dict or type(payload) is list:
         try:
-            text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+            data = sorted_compact_json(payload).encode("utf-8")
         except (TypeError, ValueError, RecursionError):
-            text = None
-        canonical = None if text is None else _as_canonical(text)
+            data = None  # not JSON, or a lone surrogate: rfc8785 says which and where
+        canonical = None if data is None else _as_canonical(data)
         if canonical is not None:
-            try:
-                return canonical.encode("utf-8")
-            except UnicodeEncodeError:
-                pass  # a lone surrogate: let rfc8785 refuse it
+            return canonical
     return _slow_canonical_bytes(payload)
 
 
-def _as_canonical(text: str) -> str | None:
-    """``text`` in RFC 8785 form, or None when it cannot be vouched for cheaply."""
-    if not text.isascii() and _ASTRAL.search(text):
+def _as_canonical(data: bytes) -> bytes | None:
+    """``data`` in RFC 8785 form, or None when it cannot be vouched for cheaply."""
+    if not data.isascii() and _ASTRAL.search(data):
         return None
-    folded = text.translate(_FOLD)
+    folded = data.translate(_FOLD)
     if _BIG_INT_PROBE in folded or any(p in folded for p in _NON_STRING_KEY_PROBES):
         return None
     hits: list[int] = []
-    # Past about one hit per 128 characters the rfc8785 path is cheaper (measured).
-    most = max(_MIN_RESPELL_BUDGET, len(text) // 128)
+    # Past about one hit per 128 bytes the rfc8785 path is cheaper (measured).
+    most = max(_MIN_RESPELL_BUDGET, len(data) // 128)
     for probe in _RESPELL_PROBES:
         at = folded.find(probe)
         while at != -1:
-            hits.append(at)
-            if len(hits) > most:
-                return None
+            if probe is not _INTEGRAL_PROBE or data[at + 1] == _ZERO:  # "1.5," is fine as is
+                hits.append(at)
+                if len(hits) > most:
+                    return None
             at = folded.find(probe, at + 1)
-    return _respell(text, folded, sorted(hits)) if hits else text
+    return _respell(data, folded, sorted(hits)) if hits else data
 
 
-def _respell(text: str, folded: str, hits: list[int]) -> str:
+def _respell(data: bytes, folded: bytes, hits: list[int]) -> bytes:
     """Re-spell the number tokens at ``hits`` the ECMAScript way, outside strings."""
     # Real quotes only: hide escaped backslashes and escaped quotes, same length.
-    unescaped = text.replace("\\\\", "__").replace('\\"', "__") if "\\" in text else text
+    unescaped = data.replace(b"\\\\", b"__").replace(b'\\"', b"__") if b"\\" in data else data
     pieces, done, counted, quotes = [], 0, 0, 0
     for at in hits:
         start, end = at, at
-        while start > 0 and folded[start - 1] in _NUMBER_CHARS:
+        while start > 0 and folded[start - 1] in _NUMBER_BYTES:
             start -= 1
-        while end < len(folded) and folded[end] in _NUMBER_CHARS:
+        while end < len(folded) and folded[end] in _NUMBER_BYTES:
             end += 1
         if start < done or start < counted:
             continue  # the same token, hit twice
-        token = text[start:end]
-        if "e" not in token and not token.endswith(".0"):
+        token = data[start:end]
+        if b"e" not in token and not token.endswith(b".0"):
             continue  # "12.5": Python and ECMAScript spell it alike
-        quotes += unescaped.count('"', counted, start)
+        quotes += unescaped.count(b'"', counted, start)
         counted = start
         if quotes % 2:  # inside a string: text, not a number
             continue
-        pieces += [text[done:start], rfc8785.dumps(float(token)).decode()]
+        pieces += [data[done:start], rfc8785.dumps(float(token))]
         done = end
-    return "".join(pieces) + text[done:]
+    return b"".join(pieces) + data[done:]
 
 
 def _slow_canonical_bytes(payload: Any) -> bytes:

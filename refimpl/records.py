@@ -8,14 +8,13 @@ tombstone, and the receipts and findings the engine returns.
 
 from __future__ import annotations
 
-import json
 from functools import cached_property
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from .canonical import canonicalize, version_of_bytes
+from .canonical import canonicalize, sorted_compact_json, version_of_bytes
 from .errors import IntegrityError
 
 __all__ = [
@@ -66,7 +65,7 @@ class Manifest(_Document):
         body = {"v": self.v, "tenant": self.tenant, "surface": self.surface, "current": self.current}
         # Strings and the integer 1 only: for ASCII text Python's compact sorted JSON
         # *is* RFC 8785 (same escapes, code-point key order), so skip its number probes.
-        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        text = sorted_compact_json(body)
         if text.isascii():
             return version_of_bytes(text.encode())
         return canonicalize(body)[1]

@@ -182,3 +182,21 @@ def test_documents_are_written_in_utc_with_a_z_and_a_sorted_mapping():
     written = json.loads(dump_document(manifest))
     assert written["updated_at"] == "2026-01-01T00:00:00Z"
     assert list(written["current"]) == ["a", "b"]
+
+
+def test_without_the_c_accelerator_the_encoder_gives_the_same_text(monkeypatch):
+    import json.encoder
+
+    from refimpl import canonical
+
+    value = {"b": [1, 2.5, "é"], "a": {"z": None, "y": True}}
+    accelerated = canonical.sorted_compact_json(value)
+    monkeypatch.setattr(json.encoder, "c_make_encoder", None)
+    assert canonical._build_sorted_compact_json()(value) == accelerated == '{"a":{"y":true,"z":null},"b":[1,2.5,"é"]}'
+
+
+def test_a_payload_that_contains_itself_is_refused():
+    cycle: list = []
+    cycle.append(cycle)
+    with pytest.raises(InvalidPayload, match="nested too deeply"):
+        canonical_bytes({"a": cycle})
