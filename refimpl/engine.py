@@ -59,6 +59,7 @@ from .layout import (
 from .names import validate_name
 from .phases import phase
 from .records import (
+    MANIFESTS,
     Finding,
     GCReport,
     GCTombstone,
@@ -310,7 +311,9 @@ class Engine:
 
     def _swap(self, manifest: Manifest, current: Current) -> None:
         expect = current.expect if self.guarded else ANY
-        self.store.replace(current_key(manifest.tenant, manifest.surface), dump_document(manifest), expect=expect)
+        data = dump_document(manifest)
+        self.store.replace(current_key(manifest.tenant, manifest.surface), data, expect=expect)
+        MANIFESTS.remember(data, manifest)
 
     # -- reading -------------------------------------------------------------
 
@@ -321,7 +324,7 @@ class Engine:
             obj = self.store.get_object(key)
         except ObjectNotFound:
             return Current(None, None)
-        return Current(load_document(Manifest, obj.data, key), obj.etag)
+        return Current(MANIFESTS.load(obj.data, key), obj.etag)
 
     def current(self, tenant: str, surface: str) -> Manifest | None:
         return self.read_current(tenant, surface).manifest

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from functools import cached_property
 from datetime import datetime, timezone
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
@@ -30,6 +31,7 @@ __all__ = [
     "utc_timestamp",
     "load_document",
     "dump_document",
+    "MANIFESTS",
 ]
 
 
@@ -69,6 +71,13 @@ class Manifest(_Document):
         if text.isascii():
             return version_of_bytes(text.encode())
         return canonicalize(body)[1]
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Manifest:
+        """A copy; with ``update``, its version is computed afresh, not copied."""
+        copy = super().model_copy(update=update, deep=deep)
+        if update:
+            copy.__dict__.pop("version", None)
+        return copy
 
 
 class RegistryRecord(_Document):
@@ -153,3 +162,33 @@ def load_document(model: type[_Document], data: bytes, key: str):  # type: ignor
 def dump_document(doc: _Document) -> bytes:
     """Compact JSON bytes, fields in declaration order (pydantic's Rust serializer)."""
     return doc.model_dump_json().encode()
+
+
+class ManifestMemo:
+    """Parsed manifests by their exact bytes, bounded.
+
+    Parsing a manifest and hashing it for its version cost more than the rest of
+    reading current, and the bytes a publish reads are usually the bytes the last
+    swap wrote (which it remembers here). A pure memo: same bytes, same manifest, so
+    a crash or another process can never make it stale. Callers get a shared frozen
+    instance and must not mutate its ``current`` dict.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._by_bytes: dict[bytes, Manifest] = {}
+        self._size = size
+
+    def load(self, data: bytes, key: str) -> Manifest:
+        manifest = self._by_bytes.get(data)
+        if manifest is None:
+            manifest = load_document(Manifest, data, key)
+            self.remember(data, manifest)
+        return manifest
+
+    def remember(self, data: bytes, manifest: Manifest) -> None:
+        if len(self._by_bytes) >= self._size:
+            self._by_bytes.clear()  # one atomic step, safe without a lock
+        self._by_bytes[data] = manifest
+
+
+MANIFESTS = ManifestMemo()

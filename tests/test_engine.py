@@ -101,6 +101,24 @@ def test_manifest_version_ignores_updated_at(clock):
     assert a.version == b.version != c.version
 
 
+def test_a_copy_with_a_new_mapping_does_not_keep_the_cached_version():
+    a = Manifest(tenant=T, surface=S, current={"m": "x"}, updated_at="2025-01-01T00:00:00Z")
+    first = a.version
+    assert a.model_copy(update={"current": {"m": "y"}}).version != first
+    assert a.model_copy().version == first
+
+
+def test_current_is_read_afresh_when_its_bytes_change(store, clock):
+    engine = Engine(store, clock=clock)
+    engine.publish(T, S, {"m": 1})
+    other = Manifest(tenant=T, surface=S, current={"m": "elsewhere.json"}, updated_at="2025-01-01T00:00:00Z")
+    store.replace(current_key(T, S), dump_document(other))
+    assert engine.current(T, S).version == other.version
+    store.replace(current_key(T, S), b"{not json")
+    with pytest.raises(IntegrityError):
+        engine.current(T, S)
+
+
 def test_publish_merges_types_into_the_current_mapping(store, clock):
     engine = Engine(store, clock=clock)
     first = engine.publish(T, S, {"model": 1, "items": 2})
