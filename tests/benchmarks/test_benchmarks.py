@@ -1,7 +1,8 @@
 """Benchmarks: each target is a ratio of medians against a baseline from the same run.
 
-Run with ``python3 tasks.py bench`` (renders reports/benchmarks.md). Groups pair
-``ours`` with ``baseline``; reports/benchmarks.py turns them into ratios.
+Run with ``python3 tasks.py bench`` (renders reports/benchmarks.md). Each ratio test
+runs ``ours`` and ``baseline`` alternately (the ``paired`` fixture, conftest.py);
+reports/benchmarks.py renders the ratios.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import sys
 import time
 import uuid
 
-import pytest
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from hypothesis import strategies as st
 
 from refimpl import Engine, LocalStore, MemoryStore
+from refimpl.errors import ObjectNotFound
 from refimpl.canonical import canonicalize
 
 T, S = "acme", "home"
@@ -84,66 +85,81 @@ def _hand_coded_publish(root: str, payload: dict, *, full: bool) -> None:
     _durable_put(os.path.dirname(current), "manifest.json", manifest, create_only=False)
 
 
-def _local_publish(benchmark, root: str, side: str, *, full: bool) -> None:
-    if side == "ours":
-        engine = Engine(LocalStore(root))
-        benchmark(lambda: engine.publish(T, S, _payload()))
-    else:
-        benchmark(lambda: _hand_coded_publish(root, _payload(), full=full))
+def _local_publish(paired, tmp_path, *, full: bool) -> None:
+    engine = Engine(LocalStore(str(tmp_path / "ours")))
+    paired(lambda: engine.publish(T, S, _payload()),
+           lambda: _hand_coded_publish(str(tmp_path / "baseline"), _payload(), full=full),
+           rounds=60, block=5)
 
 
-@pytest.mark.parametrize("side", ["ours", "baseline"])
-def test_local_publish(benchmark, tmp_path, side):
+def test_local_publish(benchmark, paired, tmp_path):
     benchmark.group = "local-publish vs same durable writes"
-    _local_publish(benchmark, str(tmp_path / side), side, full=True)
+    _local_publish(paired, tmp_path, full=True)
 
 
-@pytest.mark.parametrize("side", ["ours", "baseline"])
-def test_local_publish_vs_minimal_protocol(benchmark, tmp_path, side):
+def test_local_publish_vs_minimal_protocol(benchmark, paired, tmp_path):
     benchmark.group = "local-publish vs seed minimal protocol"
-    _local_publish(benchmark, str(tmp_path / side), side, full=False)
+    _local_publish(paired, tmp_path, full=False)
 
 
 # -- 3: memory publish vs dict + canonical JSON + sha256 --------------------------
 
 
-@pytest.mark.parametrize("side", ["ours", "baseline"])
-def test_memory_publish(benchmark, side):
+def _dict_publish(store: dict[str, bytes]) -> None:
+    mapping = {}
+    for type_, doc in _payload().items():
+        data, version = canonicalize(doc)
+        key = f"{T}/{S}/{type_}/{version}.json"
+        store[key] = data
+        store["records/" + key] = json.dumps({"version": version}).encode()
+        mapping[type_] = key
+    store[f"current/{T}/{S}/manifest.json"] = json.dumps({"current": mapping}).encode()
+
+
+def _hand_coded_store_publish(store: MemoryStore) -> None:
+    """The engine's seven store operations, hand-coded: what the protocol itself costs."""
+    current_key = f"current/{T}/{S}/manifest.json"
+    try:
+        mapping = json.loads(store.get(current_key))["current"]
+    except ObjectNotFound:
+        mapping = {}
+    for type_, doc in _payload().items():
+        data, version = canonicalize(doc)
+        key = f"{T}/{S}/{type_}/{version}.json"
+        store.put(key, data)
+        assert hashlib.sha256(store.get(key)).hexdigest() == version
+        store.put("records/" + key, json.dumps({"type": type_, "version": version, "size": len(data)}).encode())
+        assert store.exists(key)
+        mapping[type_] = key
+    manifest = json.dumps({"v": 1, "tenant": T, "surface": S, "current": mapping}, sort_keys=True).encode()
+    store.put(f"history/{T}/{S}/{hashlib.sha256(manifest).hexdigest()}.json", manifest)
+    store.replace(current_key, manifest)
+
+
+def test_memory_publish(benchmark, paired):
     benchmark.group = "memory-publish vs dict+canonical+sha256"
-    if side == "ours":
-        engine = Engine(MemoryStore())
-        benchmark(lambda: engine.publish(T, S, _payload()))
-    else:
-        store: dict[str, bytes] = {}
+    engine, store = Engine(MemoryStore()), {}
+    paired(lambda: engine.publish(T, S, _payload()), lambda: _dict_publish(store), rounds=60, block=50)
 
-        def baseline() -> None:
-            mapping = {}
-            for type_, doc in _payload().items():
-                data, version = canonicalize(doc)
-                key = f"{T}/{S}/{type_}/{version}.json"
-                store[key] = data
-                store["records/" + key] = json.dumps({"version": version}).encode()
-                mapping[type_] = key
-            store[f"current/{T}/{S}/manifest.json"] = json.dumps({"current": mapping}).encode()
 
-        benchmark(baseline)
+def test_memory_publish_vs_hand_coded_protocol(benchmark, paired):
+    benchmark.group = "memory-publish vs same store operations hand-coded"
+    engine, store = Engine(MemoryStore()), MemoryStore()
+    paired(lambda: engine.publish(T, S, _payload()), lambda: _hand_coded_store_publish(store), rounds=60, block=50)
 
 
 # -- 4: 1 MiB canonicalise + hash vs json.dumps(sort_keys) + sha256 ----------------
 
-random.seed(7)
-ONE_MIB = {"items": [{"id": f"item-{i}", "score": random.random(), "rank": i, "tags": ["a", "b"]}
+_rng = random.Random(7)
+ONE_MIB = {"items": [{"id": f"item-{i}", "score": _rng.random(), "rank": i, "tags": ["a", "b"]}
                      for i in range(12_500)]}
 
 
-@pytest.mark.parametrize("side", ["ours", "baseline"])
-def test_canonical_one_mib(benchmark, side):
+def test_canonical_one_mib(benchmark, paired):
     benchmark.group = "canonicalise+hash 1 MiB vs json.dumps(sort_keys)+sha256"
     benchmark.extra_info["bytes"] = len(json.dumps(ONE_MIB))
-    if side == "ours":
-        benchmark(lambda: canonicalize(ONE_MIB))
-    else:
-        benchmark(lambda: hashlib.sha256(json.dumps(ONE_MIB, sort_keys=True).encode()).hexdigest())
+    paired(lambda: canonicalize(ONE_MIB),
+           lambda: hashlib.sha256(json.dumps(ONE_MIB, sort_keys=True).encode()).hexdigest(), rounds=25)
 
 
 # -- 5: rollback with 10,000 manifests in history vs 1 ------------------------------
@@ -158,12 +174,15 @@ def _store_with_history(length: int) -> tuple[Engine, str, str]:
     return engine, first, last
 
 
-@pytest.mark.parametrize("side", ["ours", "baseline"], ids=["history-10000", "history-1"])
-def test_rollback_cost(benchmark, side):
-    benchmark.group = "rollback: 10,000 manifests in history vs 1"
-    engine, first, last = _store_with_history(10_000 if side == "ours" else 1)
+def _rollbacks(length: int):  # type: ignore[no-untyped-def]
+    engine, first, last = _store_with_history(length)
     targets = itertools.cycle([first, last])
-    benchmark(lambda: engine.rollback(T, S, to=next(targets)))
+    return lambda: engine.rollback(T, S, to=next(targets))
+
+
+def test_rollback_cost(benchmark, paired):
+    benchmark.group = "rollback: 10,000 manifests in history vs 1"
+    paired(_rollbacks(10_000), _rollbacks(1), rounds=40, block=50)
 
 
 # -- 6: audit and orphans with 10x the objects -------------------------------------
@@ -176,18 +195,14 @@ def _populated(publishes: int) -> Engine:
     return engine
 
 
-@pytest.mark.parametrize("side", ["ours", "baseline"], ids=["10x-objects", "1x-objects"])
-def test_audit_scaling(benchmark, side):
+def test_audit_scaling(benchmark, paired):
     benchmark.group = "audit: 10x objects vs 1x"
-    engine = _populated(1500 if side == "ours" else 150)
-    benchmark(engine.audit)
+    paired(_populated(1500).audit, _populated(150).audit, rounds=10)
 
 
-@pytest.mark.parametrize("side", ["ours", "baseline"], ids=["10x-objects", "1x-objects"])
-def test_orphans_scaling(benchmark, side):
+def test_orphans_scaling(benchmark, paired):
     benchmark.group = "orphans: 10x objects vs 1x"
-    engine = _populated(1500 if side == "ours" else 150)
-    benchmark(engine.orphans)
+    paired(_populated(1500).orphans, _populated(150).orphans, rounds=20)
 
 
 # -- 7: peak memory publishing a 100 MiB artifact ----------------------------------
@@ -246,29 +261,26 @@ class _DictModel(RuleBasedStateMachine):
         assert self.model == self.real
 
 
-@pytest.mark.parametrize("side", ["ours", "baseline"])
-def test_checker_steps_per_second(benchmark, side):
+def test_checker_steps_per_second(benchmark, paired):
     benchmark.group = "checker: state-machine steps/s vs trivial dict model"
+    from models.machine import RunSink, machine_for
+    from models.target import Target
+
     config = settings(max_examples=60, stateful_step_count=25, deadline=None, database=None, derandomize=True)
-    result = {}
+    steps = {}
 
-    def run() -> None:
-        started = time.perf_counter()
-        if side == "ours":
-            from models.machine import RunSink, machine_for
-            from models.target import Target
+    def ours() -> None:
+        sink = RunSink()
+        run_state_machine_as_test(machine_for(Target("memory", MemoryStore), sink=sink), settings=config)
+        steps["ours"] = sink.steps
 
-            sink = RunSink()
-            run_state_machine_as_test(machine_for(Target("memory", MemoryStore), sink=sink), settings=config)
-            steps = sink.steps
-        else:
-            _DictModel.steps = 0
-            run_state_machine_as_test(_DictModel, settings=config)
-            steps = _DictModel.steps
-        result["steps_per_second"] = steps / (time.perf_counter() - started)
+    def baseline() -> None:
+        _DictModel.steps = 0
+        run_state_machine_as_test(_DictModel, settings=config)
+        steps["baseline"] = _DictModel.steps
 
-    benchmark.pedantic(run, rounds=3, iterations=1)
-    benchmark.extra_info.update(result)
+    seconds = paired(ours, baseline, rounds=3, warmup=1)
+    benchmark.extra_info["steps_per_second"] = {side: steps[side] / seconds[side] for side in steps}
 
 
 def test_enumerate_two_publishers(benchmark):
