@@ -29,8 +29,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .canonical import canonicalize, version_of_bytes
 from .errors import (
@@ -70,6 +69,7 @@ from .records import (
     RegistryRecord,
     RollbackReceipt,
     dump_document,
+    dump_history_entry,
     load_document,
     utc_timestamp,
 )
@@ -78,8 +78,7 @@ from .store import ABSENT, ANY, Expect, Store
 __all__ = ["Engine", "Current"]
 
 
-@dataclass(frozen=True)
-class Current:
+class Current(NamedTuple):
     """The current manifest as read, with the etag a guarded swap compares against."""
 
     manifest: Manifest | None
@@ -94,8 +93,7 @@ class Current:
         return ABSENT if self.etag is None else self.etag
 
 
-@dataclass(frozen=True)
-class _Artifact:
+class _Artifact(NamedTuple):  # a tuple: built on every publish, cheaper than a dataclass
     type: str
     data: bytes
     version: str
@@ -148,7 +146,7 @@ class Engine:
 
         written: list[str] = []
         with phase("read-current"):
-            current = self.read_current(tenant, surface)
+            current = self._read_current(tenant, surface)
         for art in prepared:
             self._write_blob(art, written)
         for art in prepared:
@@ -176,7 +174,7 @@ class Engine:
                         self._swap(manifest, current)
                 except Conflict:
                     with phase("read-current"):
-                        current = self.read_current(tenant, surface)
+                        current = self._read_current(tenant, surface)
                     if current.version == manifest.version:
                         swapped = False  # our swap landed; only its acknowledgement was lost
                     elif attempts >= self.max_attempts:
@@ -304,22 +302,24 @@ class Engine:
         key = history_key(manifest.tenant, manifest.surface, manifest.version)
         with phase("history-write"):
             try:
-                self.store.put(key, dump_document(HistoryEntry(manifest=manifest, previous=previous)))
+                self.store.put(key, dump_history_entry(manifest.document, previous))
                 written.append(key)
             except AlreadyExists:
                 pass  # version-addressed: the same mapping was swapped in before
 
     def _swap(self, manifest: Manifest, current: Current) -> None:
         expect = current.expect if self.guarded else ANY
-        data = dump_document(manifest)
-        self.store.replace(current_key(manifest.tenant, manifest.surface), data, expect=expect)
-        MANIFESTS.remember(data, manifest)
+        self.store.replace(current_key(manifest.tenant, manifest.surface), manifest.document, expect=expect)
+        MANIFESTS.remember(manifest.document, manifest)
 
     # -- reading -------------------------------------------------------------
 
     def read_current(self, tenant: str, surface: str) -> Current:
         """The current manifest (None if never published) and its etag."""
-        key = current_key(validate_name("tenant", tenant), validate_name("surface", surface))
+        return self._read_current(validate_name("tenant", tenant), validate_name("surface", surface))
+
+    def _read_current(self, tenant: str, surface: str) -> Current:
+        key = current_key(tenant, surface)
         try:
             obj = self.store.get_object(key)
         except ObjectNotFound:

@@ -35,6 +35,12 @@ class MemoryStore(Store):
             raise ObjectNotFound(key)
         return StoredObject(entry[0], entry[1])
 
+    def get(self, key: str) -> bytes:
+        entry = self._objects.get(check_key(key))  # one dict lookup: atomic under the GIL
+        if entry is None:
+            raise ObjectNotFound(key)
+        return entry[0]
+
     def put(self, key: str, data: bytes) -> str:
         check_key(key)
         with self._lock:

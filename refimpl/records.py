@@ -8,6 +8,7 @@ tombstone, and the receipts and findings the engine returns.
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from datetime import datetime, timezone
 from collections.abc import Mapping
@@ -31,6 +32,7 @@ __all__ = [
     "utc_timestamp",
     "load_document",
     "dump_document",
+    "dump_history_entry",
     "MANIFESTS",
 ]
 
@@ -40,7 +42,9 @@ def utc_timestamp(seconds: float) -> datetime:
 
 
 #: A time held in UTC, which pydantic writes as upstream does: "2025-01-02T03:04:05Z".
-Timestamp = Annotated[datetime, AfterValidator(lambda value: value.astimezone(timezone.utc))]
+Timestamp = Annotated[
+    datetime, AfterValidator(lambda value: value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc))
+]
 
 
 def _sorted_mapping(value: dict[str, str]) -> dict[str, str]:
@@ -72,11 +76,17 @@ class Manifest(_Document):
             return version_of_bytes(text.encode())
         return canonicalize(body)[1]
 
+    @cached_property
+    def document(self) -> bytes:
+        """The bytes this manifest is written as; history and current share them."""
+        return dump_document(self)
+
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Manifest:
-        """A copy; with ``update``, its version is computed afresh, not copied."""
+        """A copy; with ``update``, its version and document are computed afresh."""
         copy = super().model_copy(update=update, deep=deep)
         if update:
             copy.__dict__.pop("version", None)
+            copy.__dict__.pop("document", None)
         return copy
 
 
@@ -162,6 +172,15 @@ def load_document(model: type[_Document], data: bytes, key: str):  # type: ignor
 def dump_document(doc: _Document) -> bytes:
     """Compact JSON bytes, fields in declaration order (pydantic's Rust serializer)."""
     return doc.model_dump_json().encode()
+
+
+def dump_history_entry(manifest_bytes: bytes, previous: str | None) -> bytes:
+    """``dump_document(HistoryEntry(...))`` from the manifest's already-dumped bytes.
+
+    A publish writes the manifest twice (in history, then as current); this way it is
+    serialised once.
+    """
+    return b'{"manifest":' + manifest_bytes + b',"previous":' + json.dumps(previous).encode() + b"}"
 
 
 class ManifestMemo:

@@ -200,3 +200,12 @@ def test_a_payload_that_contains_itself_is_refused():
     cycle.append(cycle)
     with pytest.raises(InvalidPayload, match="nested too deeply"):
         canonical_bytes({"a": cycle})
+
+
+@pytest.mark.parametrize("previous", [None, "ab" * 32])
+def test_history_entry_shortcut_writes_what_pydantic_would(previous):
+    from refimpl.records import HistoryEntry, Manifest, dump_document, dump_history_entry
+
+    manifest = Manifest(tenant="t", surface="s", current={"m": "t/s/m/x.json"}, updated_at="2025-01-01T00:00:00Z")
+    entry = HistoryEntry(manifest=manifest, previous=previous)
+    assert dump_history_entry(dump_document(manifest), previous) == dump_document(entry)

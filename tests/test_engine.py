@@ -103,8 +103,9 @@ def test_manifest_version_ignores_updated_at(clock):
 
 def test_a_copy_with_a_new_mapping_does_not_keep_the_cached_version():
     a = Manifest(tenant=T, surface=S, current={"m": "x"}, updated_at="2025-01-01T00:00:00Z")
-    first = a.version
-    assert a.model_copy(update={"current": {"m": "y"}}).version != first
+    first, written = a.version, a.document
+    changed = a.model_copy(update={"current": {"m": "y"}})
+    assert changed.version != first and changed.document != written and b'"y"' in changed.document
     assert a.model_copy().version == first
 
 
