@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from refimpl.canonical import version_of_bytes
 from refimpl.errors import InvalidKey, ObjectNotFound, PubsafeError
 from refimpl.layout import CURRENT, RECORDS, current_key, parse_blob_key, resolve_uri
-from refimpl.records import Manifest, load_document
+from refimpl.records import MANIFESTS
 from refimpl.store import Store
 
 __all__ = ["Violation", "GuaranteeViolation", "Oracle", "check_store", "current_mapping"]
@@ -44,9 +44,17 @@ class Oracle:
     first_seen_records: dict[str, bytes] = field(default_factory=dict)
     first_seen_blobs: dict[str, bytes] = field(default_factory=dict)
     manifests: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    _versions: dict[bytes, str] = field(default_factory=dict, repr=False)
 
     def ack_blob(self, key: str, data: bytes) -> None:
         self.acked_blobs[key] = data
+
+    def version_of(self, data: bytes) -> str:
+        """sha256 of ``data``, remembered: a check hashes every blob on every step."""
+        version = self._versions.get(data)
+        if version is None:
+            version = self._versions[data] = version_of_bytes(data)
+        return version
 
     def ack_manifest(self, tenant: str, surface: str, version: str) -> None:
         versions = self.manifests[(tenant, surface)]
@@ -88,9 +96,9 @@ def check_store(store: Store, oracle: Oracle, *, skip: frozenset[str] = frozense
                 found.append(Violation("G3", f"registry record {key} was rewritten"))
         elif key.startswith(CURRENT):
             if "G2" not in skip:
-                found += _check_current(store.root_uri, key, contents)
+                found += _check_current(store.root_uri, key, contents, oracle)
         elif (ref := parse_blob_key(key)) is not None and "G1" not in skip:
-            if version_of_bytes(data) != ref.version:
+            if oracle.version_of(data) != ref.version:
                 continue  # a torn or foreign blob is judged when something references it
             first = oracle.first_seen_blobs.setdefault(key, data)
             if first != data:
@@ -98,9 +106,9 @@ def check_store(store: Store, oracle: Oracle, *, skip: frozenset[str] = frozense
     return found
 
 
-def _check_current(root_uri: str, key: str, contents: dict[str, bytes]) -> list[Violation]:
+def _check_current(root_uri: str, key: str, contents: dict[str, bytes], oracle: Oracle) -> list[Violation]:
     try:
-        manifest = load_document(Manifest, contents[key], key)
+        manifest = MANIFESTS.load(contents[key], key)
     except PubsafeError as exc:
         return [Violation("G2", f"current {key} does not parse: {exc}")]
     found = []
@@ -113,7 +121,7 @@ def _check_current(root_uri: str, key: str, contents: dict[str, bytes]) -> list[
         if ref.key not in contents:
             found.append(Violation("G2", f"{key} names {ref.key} ({type_}), which does not exist"))
             continue
-        if version_of_bytes(contents[ref.key]) != ref.version:
+        if oracle.version_of(contents[ref.key]) != ref.version:
             found.append(Violation("G2", f"{key} names {ref.key}, which does not validate"))
         record = contents.get(RECORDS + ref.key)
         if record is None or b"gc_tombstone" in record:

@@ -11,6 +11,7 @@ or bucket keeps working; ``resolve_uri`` also accepts absolute URIs under the ro
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -65,6 +66,7 @@ class BlobRef:
         return blob_key(self.tenant, self.surface, self.type, self.version)
 
 
+@functools.lru_cache(maxsize=65536)  # pure, and checkers parse the same keys every step
 def parse_blob_key(key: str) -> BlobRef | None:
     """The parts of a blob key, or None if ``key`` is not shaped like one."""
     parts = key.split("/")
