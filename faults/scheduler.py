@@ -18,6 +18,7 @@ depth-first search over the choice points a run reveals (stateless model checkin
 from __future__ import annotations
 
 import string
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,12 +124,18 @@ class Interleaving:
         unknown = set(schedule) - set(self.actors)
         if unknown:
             raise ValueError(f"schedule {schedule!r} names unknown actors {sorted(unknown)}")
-        scheduler = greenlet.getcurrent()
+        scheduler, home_thread = greenlet.getcurrent(), threading.get_ident()
         actors = {name: _Actor(name, fn) for name, fn in sorted(self.actors.items())}
         trace: list[TraceStep] = []
 
         def gate_for(actor: _Actor) -> Callable[[str, str], TraceStep]:
             def gate(op: str, key: str) -> TraceStep:
+                if threading.get_ident() != home_thread:
+                    raise RuntimeError(
+                        f"actor {actor.name} called the store from a thread of its own; the "
+                        "interleaving scheduler orders one sequence of store operations per "
+                        "actor, so run each concurrent part as an actor of its own"
+                    )
                 actor.waiting = (op, key, current_phase())
                 scheduler.switch()  # back when the scheduler names this actor
                 step = TraceStep(actor.name, *actor.waiting)

@@ -101,3 +101,31 @@ def test_enumeration_of_every_scenario_finds_no_violation():
 @given(fault_plans())
 def test_fault_plan_strategy_round_trips(plan):
     assert str(type(plan).parse(str(plan))) == str(plan)
+
+
+def test_an_actor_using_a_worker_thread_gets_a_clear_error_and_the_others_finish():
+    from concurrent.futures import ThreadPoolExecutor
+
+    def threaded_publisher(store):
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(Engine(store).publish, T, S, {"model": 1}).result()
+
+    store = MemoryStore()
+    run = Interleaving(store, {"A": threaded_publisher, "B": lambda s: Engine(s).publish(T, S, {"model": 2})}).run("AB")
+    assert "thread of its own" in str(run.outcomes["A"].error)
+    assert run.outcomes["B"].error is None and run.outcomes["B"].result.swapped
+
+
+def test_actors_see_their_own_phase_labels():
+    from refimpl.phases import phase
+
+    def labelled(label):
+        def actor(store):
+            with phase(label):
+                store.put(f"k/{label}", b"x")
+                store.put(f"k/{label}2", b"x")
+
+        return actor
+
+    run = Interleaving(MemoryStore(), {"A": labelled("one"), "B": labelled("two")}).run("ABAB")
+    assert [(step.actor, step.phase) for step in run.trace] == [("A", "one"), ("B", "two"), ("A", "one"), ("B", "two")]
