@@ -166,29 +166,29 @@ class Engine:
                 updated_at=utc_timestamp(self.clock()),
             )
             previous = current.version
-            swapped = previous != manifest.version  # equal: a retry after a completed swap
-            if swapped:
+            if previous == manifest.version:
+                swapped = False  # already current: a retry after a completed swap
+            else:
                 self._write_history(manifest, previous, written)
                 try:
                     with phase("swap"):
                         self._swap(manifest, current)
+                    written.append(current_key(tenant, surface))
+                    swapped = True
                 except Conflict:
                     with phase("read-current"):
                         current = self._read_current(tenant, surface)
-                    if current.version == manifest.version:
-                        swapped = False  # our swap landed; only its acknowledgement was lost
-                    elif attempts >= self.max_attempts:
-                        raise PublishConflict(
-                            f"{tenant}/{surface}: current kept changing under this publish "
-                            f"({attempts} attempts); last competing manifest {current.version}. "
-                            "Nothing of ours is current; the artifacts are written and recorded, "
-                            "so re-running the publish is safe",
-                            competing_version=current.version,
-                        ) from None
-                    else:
+                    if current.version != manifest.version:  # another publish swapped first
+                        if attempts >= self.max_attempts:
+                            raise PublishConflict(
+                                f"{tenant}/{surface}: current kept changing under this publish "
+                                f"({attempts} attempts); last competing manifest {current.version}. "
+                                "Nothing of ours is current; the artifacts are written and "
+                                "recorded, so re-running the publish is safe",
+                                competing_version=current.version,
+                            ) from None
                         continue
-                else:
-                    written.append(current_key(tenant, surface))
+                    swapped = False  # ours landed; only its acknowledgement was lost
             return PublishReceipt(
                 tenant=tenant,
                 surface=surface,
