@@ -70,6 +70,7 @@ from .records import (
     RollbackReceipt,
     dump_document,
     dump_history_entry,
+    dump_record,
     load_document,
     utc_timestamp,
 )
@@ -243,15 +244,7 @@ class Engine:
 
     def _write_record(self, tenant: str, surface: str, art: _Artifact, written: list[str]) -> None:
         key = record_key_of(art)
-        record = dump_document(RegistryRecord(
-            tenant=tenant,
-            surface=surface,
-            type=art.type,
-            version=art.version,
-            uri=art.key,
-            size=len(art.data),
-            recorded_at=utc_timestamp(self.clock()),
-        ))
+        record = dump_record(tenant, surface, art.type, art.version, art.key, len(art.data), utc_timestamp(self.clock()))
         for _ in range(3):
             with phase("record-write"):
                 try:

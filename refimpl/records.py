@@ -33,6 +33,7 @@ __all__ = [
     "load_document",
     "dump_document",
     "dump_history_entry",
+    "dump_record",
     "MANIFESTS",
 ]
 
@@ -172,6 +173,25 @@ def load_document(model: type[_Document], data: bytes, key: str):  # type: ignor
 def dump_document(doc: _Document) -> bytes:
     """Compact JSON bytes, fields in declaration order (pydantic's Rust serializer)."""
     return doc.model_dump_json().encode()
+
+
+_IN_FIELD_ORDER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def dump_record(
+    tenant: str, surface: str, type_: str, version: str, uri: str, size: int, recorded_at: datetime
+) -> bytes:
+    """``dump_document(RegistryRecord(...))`` without building the model.
+
+    One record per artifact on every publish: building and validating the model cost
+    as much as all of the publish's other documents together. A test pins the bytes
+    to pydantic's.
+    """
+    when = recorded_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return _IN_FIELD_ORDER.encode({
+        "v": 1, "tenant": tenant, "surface": surface, "type": type_, "version": version, "uri": uri,
+        "size": size, "recorded_at": when,
+    }).encode()
 
 
 def dump_history_entry(manifest_bytes: bytes, previous: str | None) -> bytes:
