@@ -53,20 +53,20 @@ def _not_json(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def _build_sorted_compact_json() -> Callable[[Any], str]:
-    """Compact, key-sorted, non-ASCII-preserving JSON text, refusing NaN.
+def compact_json(*, sort_keys: bool) -> Callable[[Any], str]:
+    """A compact, non-ASCII-preserving JSON encoder refusing NaN, built once.
 
     ``json.dumps`` with options builds a new C encoder on every call, which costs more
-    than encoding a small document; this builds it once. Cycles raise RecursionError.
+    than encoding a small document. Cycles raise RecursionError.
     """
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:  # no C accelerator: the documented route
-        return json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
-    encoder = make(None, _not_json, json.encoder.encode_basestring, None, ":", ",", True, False, False)
+        return json.JSONEncoder(sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+    encoder = make(None, _not_json, json.encoder.encode_basestring, None, ":", ",", sort_keys, False, False)
     return lambda value: "".join(encoder(value, 0))
 
 
-sorted_compact_json = _build_sorted_compact_json()
+sorted_compact_json = compact_json(sort_keys=True)
 
 
 def canonical_bytes(payload: Any) -> bytes:

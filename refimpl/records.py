@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from .canonical import canonicalize, sorted_compact_json, version_of_bytes
+from .canonical import canonicalize, compact_json, sorted_compact_json, version_of_bytes
 from .errors import IntegrityError
 
 __all__ = [
@@ -175,7 +175,7 @@ def dump_document(doc: _Document) -> bytes:
     return doc.model_dump_json().encode()
 
 
-_IN_FIELD_ORDER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_in_field_order = compact_json(sort_keys=False)
 
 
 def dump_record(
@@ -188,7 +188,7 @@ def dump_record(
     to pydantic's.
     """
     when = recorded_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-    return _IN_FIELD_ORDER.encode({
+    return _in_field_order({
         "v": 1, "tenant": tenant, "surface": surface, "type": type_, "version": version, "uri": uri,
         "size": size, "recorded_at": when,
     }).encode()

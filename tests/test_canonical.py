@@ -192,7 +192,8 @@ def test_without_the_c_accelerator_the_encoder_gives_the_same_text(monkeypatch):
     value = {"b": [1, 2.5, "é"], "a": {"z": None, "y": True}}
     accelerated = canonical.sorted_compact_json(value)
     monkeypatch.setattr(json.encoder, "c_make_encoder", None)
-    assert canonical._build_sorted_compact_json()(value) == accelerated == '{"a":{"y":true,"z":null},"b":[1,2.5,"é"]}'
+    assert canonical.compact_json(sort_keys=True)(value) == accelerated == '{"a":{"y":true,"z":null},"b":[1,2.5,"é"]}'
+    assert canonical.compact_json(sort_keys=False)(value) == '{"b":[1,2.5,"é"],"a":{"z":null,"y":true}}'
 
 
 def test_a_payload_that_contains_itself_is_refused():
