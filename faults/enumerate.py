@@ -91,11 +91,20 @@ class Counts:
     seconds: float = 0.0
 
 
-def _run(
-    scenario: Scenario, schedule: str, fault: tuple[str, str] | None = None, policy: Policy | None = None
-) -> tuple[RunResult, Store]:
+def _prepared(scenario: Scenario) -> MemoryStore:
     store = MemoryStore()
     scenario.setup(store)
+    return store
+
+
+def _run(
+    prepared: MemoryStore,
+    scenario: Scenario,
+    schedule: str,
+    fault: tuple[str, str] | None = None,
+    policy: Policy | None = None,
+) -> tuple[RunResult, Store]:
+    store = prepared.copy()
 
     def wrap(name: str, gated: Store) -> Store:
         if fault is None or fault[0] != name:
@@ -139,22 +148,25 @@ def enumerate_scenario(
     """Run a scenario's interleavings (one per equivalence class unless ``full``)."""
     counts = Counts(scenario.name)
     started = time.perf_counter()
-    if full:
-        results = explore(lambda prefix: _run(scenario, prefix)[0])
-    else:
-        results = explore_reduced(lambda prefix, policy: _run(scenario, prefix, policy=policy)[0])
-    schedules = [result.schedule for result in results]
-    counts.interleavings = len(schedules)
-    for schedule in schedules:
-        result, store = _run(scenario, schedule)
+    prepared = _prepared(scenario)
+    stores: dict[str, Store] = {}  # each explored run's final store, checked below
+
+    def run(prefix: str, policy: Policy | None = None) -> RunResult:
+        result, store = _run(prepared, scenario, prefix, policy=policy)
+        stores[result.schedule] = store  # a schedule replays exactly: same schedule, same store
+        return result
+
+    results = list(explore(run) if full else explore_reduced(run))
+    counts.interleavings = len(results)
+    for result in results:
         counts.runs += 1
         progress(1)
-        counts.violations += [f"{schedule}: {p}" for p in _check(scenario, result, store)]
+        counts.violations += [f"{result.schedule}: {p}" for p in _check(scenario, result, stores[result.schedule])]
     if crashes:
-        points = list(crash_points(schedules))
+        points = list(crash_points([result.schedule for result in results]))
         counts.crash_points = len(points)
         for prefix, fault in points:
-            result, store = _run(scenario, prefix, fault)
+            result, store = _run(prepared, scenario, prefix, fault)
             counts.runs += 1
             progress(1)
             counts.violations += [f"{prefix} {fault[1]} on {fault[0]}: {p}" for p in _check(scenario, result, store)]

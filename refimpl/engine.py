@@ -479,7 +479,7 @@ class Engine:
         for key in [*currents, *histories]:
             try:
                 raw = self.store.get(key)
-                doc = load_document(Manifest, raw, key) if key.startswith(CURRENT) else (
+                doc = MANIFESTS.load(raw, key) if key.startswith(CURRENT) else (
                     load_document(HistoryEntry, raw, key).manifest
                 )
             except (IntegrityError, ObjectNotFound):
@@ -514,7 +514,7 @@ class Engine:
 
         for key in currents:
             try:
-                manifest = load_document(Manifest, self.store.get(key), key)
+                manifest = MANIFESTS.load(self.store.get(key), key)
             except IntegrityError as exc:
                 add("G2", key, f"current manifest does not parse: {exc}")
                 continue
@@ -621,6 +621,8 @@ def record_key_of(art: _Artifact) -> str:
 
 
 def _is_tombstone(raw: bytes) -> bool:
+    if b"gc_tombstone" not in raw:
+        return False  # a registry record: no need to parse it
     try:
         doc = json.loads(raw)
     except ValueError:

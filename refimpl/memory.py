@@ -28,6 +28,14 @@ class MemoryStore(Store):
         self._clock = clock
         self.root_uri = f"memory://{name if name is not None else next(_names)}"
 
+    def copy(self) -> MemoryStore:
+        """A new store holding the same objects: lets a model checker start many runs
+        from one prepared state instead of re-creating it each time."""
+        twin = MemoryStore(clock=self._clock)
+        with self._lock:
+            twin._objects = dict(self._objects)
+        return twin
+
     def get_object(self, key: str) -> StoredObject:
         with self._lock:
             entry = self._objects.get(check_key(key))
