@@ -48,3 +48,13 @@ def test_fsspec_claims_only_what_fsspec_gives():
 def test_built_in_stores_claim_everything():
     for store in (MemoryStore(), LocalStore("unused-root-not-created")):
         assert set(store.capabilities.names()) == {"atomic_replace", "create_only", "compare_and_swap", "durable"}
+
+
+def test_a_memory_store_copy_holds_the_same_objects_and_then_goes_its_own_way():
+    original = MemoryStore()
+    original.put("t/s/x/1.json", b"one")
+    twin = original.copy()
+    assert twin.get_object("t/s/x/1.json") == original.get_object("t/s/x/1.json")
+    twin.put("t/s/x/2.json", b"two")
+    original.replace("t/s/x/1.json", b"changed")
+    assert original.list("") == ["t/s/x/1.json"] and twin.get("t/s/x/1.json") == b"one"
