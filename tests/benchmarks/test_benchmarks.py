@@ -89,7 +89,7 @@ def _local_publish(paired, tmp_path, *, full: bool) -> None:
     engine = Engine(LocalStore(str(tmp_path / "ours")))
     paired(lambda: engine.publish(T, S, _payload()),
            lambda: _hand_coded_publish(str(tmp_path / "baseline"), _payload(), full=full),
-           rounds=60, block=5)
+           rounds=100, block=5)
 
 
 def test_local_publish(benchmark, paired, tmp_path):
@@ -279,7 +279,7 @@ def test_checker_steps_per_second(benchmark, paired):
         run_state_machine_as_test(_DictModel, settings=config)
         steps["baseline"] = _DictModel.steps
 
-    seconds = paired(ours, baseline, rounds=3, warmup=1)
+    seconds = paired(ours, baseline, rounds=5, warmup=1)
     benchmark.extra_info["steps_per_second"] = {side: steps[side] / seconds[side] for side in steps}
 
 
