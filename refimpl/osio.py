@@ -63,9 +63,10 @@ class RealOS:
         fd = os.open(path, os.O_RDONLY)
         try:
             st = os.fstat(fd)
-            parts = []
-            while chunk := os.read(fd, max(st.st_size, 65536)):
+            parts, want = [], st.st_size + 1  # one read for the whole file, then EOF
+            while chunk := os.read(fd, want):
                 parts.append(chunk)
+                want = 65536  # small: a second file-sized buffer would double peak memory
             return b"".join(parts), st
         finally:
             os.close(fd)

@@ -58,3 +58,18 @@ def test_a_memory_store_copy_holds_the_same_objects_and_then_goes_its_own_way():
     twin.put("t/s/x/2.json", b"two")
     original.replace("t/s/x/1.json", b"changed")
     assert original.list("") == ["t/s/x/1.json"] and twin.get("t/s/x/1.json") == b"one"
+
+
+def test_a_local_read_holds_one_copy_of_the_file_at_a_time(tmp_path):
+    import tracemalloc
+
+    store = LocalStore(tmp_path)
+    size = 8 * 2**20
+    store.put("t/s/x/big.json", b"x" * size)
+    tracemalloc.start()
+    try:
+        data = store.get("t/s/x/big.json")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(data) == size and peak < 1.25 * size
