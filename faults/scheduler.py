@@ -9,7 +9,9 @@ its next operation. When the string runs out the remaining actors finish in lett
 order. Letters naming an actor that has already finished are skipped. So a schedule
 replays exactly, and nothing depends on timing. (Greenlets rather than threads: a
 hand-over costs about a microsecond instead of two thread wake-ups, and the
-exhaustive searches make millions of them.)
+exhaustive searches make millions of them. The price: there is no pre-emption, so an
+actor that loops forever without touching the store stalls the run, where a thread
+would have let the scheduler time out.)
 
 ``explore`` enumerates every distinct interleaving of a small scenario by
 depth-first search over the choice points a run reveals (stateless model checking).
