@@ -31,7 +31,9 @@ TARGETS = {
 }
 
 
-def _ms(seconds: float) -> str:
+def _duration(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
     return f"{seconds * 1000:.2f} ms" if seconds < 10 else f"{seconds:.1f} s"
 
 
@@ -48,7 +50,7 @@ def _measure(group: str, bench: dict) -> tuple[float, str]:
             f"{extra['interleavings']} interleaving classes, {extra['crash_points']} crash points, "
             f"{extra['runs']} runs, {extra['violations']} violations")
     pair = extra["paired"]
-    return pair["ratio"], f"{_ms(pair['ours'])} vs {_ms(pair['baseline'])}, {pair['rounds']} alternating rounds"
+    return pair["ratio"], f"{_duration(pair['ours'])} vs {_duration(pair['baseline'])}, {pair['rounds']} alternating rounds"
 
 
 def render(run: dict) -> tuple[str, dict]:
