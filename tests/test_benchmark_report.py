@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from reports.benchmarks import TARGETS, main, render
 
@@ -45,3 +46,20 @@ def test_targets_not_run_are_listed_and_the_exit_code_reports_a_miss(tmp_path, m
     monkeypatch.setattr("pathlib.Path.write_text", lambda self, text: written.setdefault(self.name, text))
     assert main([str(run_file)]) == 1  # 2.0 > 1.2: missed
     assert "**missed**" in written["benchmarks.md"]
+
+
+def test_the_benchmark_suite_runs_once_through_with_timing_off():
+    """`python3 tasks.py bench` must not rot between benchmark runs: one round of each."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/benchmarks", "-q", "-p", "no:cacheprovider", "--benchmark-disable"],
+        cwd=root, env={**os.environ, "PUBSAFE_BENCH": "1"}, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    ran = int(re.search(r"(\d+) passed", done.stdout).group(1))
+    assert ran >= len(TARGETS)  # every target has its benchmark
