@@ -14,6 +14,7 @@ suite checks the store refuses or behaves as the weaker contract says.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -56,22 +57,7 @@ class StoreContractTests:
             pytest.skip("store does not claim atomic create-only")
         if self.skip_concurrent_conditions:
             pytest.skip(self.skip_concurrent_conditions)
-        winners: list[int] = []
-        barrier = threading.Barrier(8)
-
-        def attempt(i: int) -> None:
-            barrier.wait()
-            try:
-                store.put("race/key.json", f"writer-{i}".encode())
-                winners.append(i)
-            except AlreadyExists:
-                pass
-
-        threads = [threading.Thread(target=attempt, args=(i,)) for i in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        winners = _race(8, lambda i: store.put("race/key.json", f"writer-{i}".encode()), AlreadyExists)
         assert len(winners) == 1
         assert store.get("race/key.json") == f"writer-{winners[0]}".encode()
 
@@ -113,22 +99,7 @@ class StoreContractTests:
         if self.skip_concurrent_conditions:
             pytest.skip(self.skip_concurrent_conditions)
         base = store.replace("current/m.json", b"base")
-        winners: list[int] = []
-        barrier = threading.Barrier(6)
-
-        def attempt(i: int) -> None:
-            barrier.wait()
-            try:
-                store.replace("current/m.json", f"w{i}".encode(), expect=base)
-                winners.append(i)
-            except Conflict:
-                pass
-
-        threads = [threading.Thread(target=attempt, args=(i,)) for i in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        winners = _race(6, lambda i: store.replace("current/m.json", f"w{i}".encode(), expect=base), Conflict)
         assert len(winners) == 1
         assert store.get("current/m.json") == f"w{winners[0]}".encode()
 
@@ -188,3 +159,24 @@ class StoreContractTests:
         with pytest.raises(InvalidKey):
             store.get(key)
         assert store.list("") == []
+
+
+def _race(writers: int, write: Callable[[int], object], refusal: type[Exception]) -> list[int]:
+    """Start ``writers`` threads at once, each calling ``write(i)``; who was not refused."""
+    winners: list[int] = []
+    barrier = threading.Barrier(writers)
+
+    def attempt(i: int) -> None:
+        barrier.wait()
+        try:
+            write(i)
+            winners.append(i)
+        except refusal:
+            pass
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return winners
