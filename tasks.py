@@ -55,7 +55,7 @@ def main(argv: list[str]) -> int:
                                 f"--benchmark-json={out}", *argv[1:]], cwd=ROOT, env=env)
         if code != 0:
             return code
-        return subprocess.call([str(BIN / "python"), "-m", "reports.benchmarks", str(out)], cwd=ROOT)
+        return subprocess.call([str(BIN / "python"), "-m", "pubsafe.reports.benchmarks", str(out)], cwd=ROOT)
     return subprocess.call([str(BIN / "python"), "-m", "pytest", *argv[1:]], cwd=ROOT)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from refimpl.store import ANY, Capabilities, Expect, ObjectInfo, Store, StoredObject
+from pubsafe.refimpl.store import ANY, Capabilities, Expect, ObjectInfo, Store, StoredObject
 
 __all__ = ["DelegatingStore"]
 

@@ -1,6 +1,6 @@
 """Exhaustive interleavings × crash points for small scenarios, with counts.
 
-    python -m faults.enumerate [--scenario NAME] [--no-crashes]
+    python -m pubsafe.faults.enumerate [--scenario NAME] [--no-crashes]
 
 For each scenario (two publishers of the same type, of different types, a publish
 racing a rollback) it runs one interleaving of the two actors' store operations per
@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from refimpl import Engine, MemoryStore
-from refimpl.store import Store
+from pubsafe.refimpl import Engine, MemoryStore
+from pubsafe.refimpl.store import Store
 
 from .crash import Crash
 from .scheduler import Interleaving, Policy, RunResult, explore, explore_reduced
@@ -176,7 +176,7 @@ def enumerate_scenario(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m faults.enumerate",
+        prog="python -m pubsafe.faults.enumerate",
         description="Run every interleaving and crash point of small two-actor scenarios; print the counts.",
     )
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), action="append", help="default: all")

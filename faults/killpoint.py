@@ -1,6 +1,6 @@
 """A publish in a child process that stops at a chosen point and waits to be killed.
 
-    python -m faults.killpoint STORE_DIR TENANT SURFACE PAYLOADS_JSON FAULT
+    python -m pubsafe.faults.killpoint STORE_DIR TENANT SURFACE PAYLOADS_JSON FAULT
 
 FAULT is ``pause@PHASE`` or ``pause-after@PHASE`` (see faults.plan). When the publish
 reaches it, the child prints ``PAUSED <where>`` on stdout and blocks on stdin; the
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 
-from refimpl import Engine, LocalStore
+from pubsafe.refimpl import Engine, LocalStore
 
 from .store import FaultyStore
 

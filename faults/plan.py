@@ -30,7 +30,7 @@ import fnmatch
 import re
 from dataclasses import dataclass
 
-from refimpl.errors import InvalidInput
+from pubsafe.refimpl.errors import InvalidInput
 
 __all__ = ["Fault", "FaultPlan", "FAULT_KINDS", "WRITE_OPS"]
 

@@ -27,8 +27,8 @@ from typing import Any
 
 import greenlet
 
-from refimpl.phases import current_phase
-from refimpl.store import Store
+from pubsafe.refimpl.phases import current_phase
+from pubsafe.refimpl.store import Store
 
 from .delegate import DelegatingStore
 

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from refimpl.errors import ObjectNotFound
-from refimpl.store import ANY, Expect, ObjectInfo, Store, StoredObject
+from pubsafe.refimpl.errors import ObjectNotFound
+from pubsafe.refimpl.store import ANY, Expect, ObjectInfo, Store, StoredObject
 
 from .delegate import DelegatingStore
 

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from refimpl.errors import RetryableStoreError
-from refimpl.phases import current_phase
-from refimpl.store import Store
+from pubsafe.refimpl.errors import RetryableStoreError
+from pubsafe.refimpl.phases import current_phase
+from pubsafe.refimpl.store import Store
 
 from .crash import Crash
 from .delegate import DelegatingStore

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from refimpl.phases import PUBLISH_PHASES
+from pubsafe.refimpl.phases import PUBLISH_PHASES
 
 from .plan import Fault, FaultPlan
 

@@ -12,11 +12,11 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from refimpl.canonical import version_of_bytes
-from refimpl.errors import InvalidKey, ObjectNotFound, PubsafeError
-from refimpl.layout import CURRENT, RECORDS, current_key, parse_blob_key, resolve_uri
-from refimpl.records import MANIFESTS
-from refimpl.store import Store
+from pubsafe.refimpl.canonical import version_of_bytes
+from pubsafe.refimpl.errors import InvalidKey, ObjectNotFound, PubsafeError
+from pubsafe.refimpl.layout import CURRENT, RECORDS, current_key, parse_blob_key, resolve_uri
+from pubsafe.refimpl.records import MANIFESTS
+from pubsafe.refimpl.store import Store
 
 __all__ = ["Violation", "GuaranteeViolation", "Oracle", "check_store", "current_mapping"]
 

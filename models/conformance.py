@@ -22,9 +22,9 @@ from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis.reporting import with_reporter
 from hypothesis.stateful import run_state_machine_as_test
 
-from faults import Crash, FaultyStore, Interleaving, explore_reduced
-from refimpl.canonical import canonicalize
-from refimpl.layout import blob_key, current_key
+from pubsafe.faults import Crash, FaultyStore, Interleaving, explore_reduced
+from pubsafe.refimpl.canonical import canonicalize
+from pubsafe.refimpl.layout import blob_key, current_key
 
 from .checks import GuaranteeViolation, Oracle, Violation, check_store, half_updated
 from .machine import GRACE, RACE_GUARANTEE, RunSink, StepClock, machine_for, payload, stale_swap

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from faults import Crash, SimulatedDisk
-from refimpl import Engine
-from refimpl.canonical import canonicalize
-from refimpl.errors import IntegrityError
-from refimpl.store import Store
+from pubsafe.faults import Crash, SimulatedDisk
+from pubsafe.refimpl import Engine
+from pubsafe.refimpl.canonical import canonicalize
+from pubsafe.refimpl.errors import IntegrityError
+from pubsafe.refimpl.store import Store
 
 __all__ = ["ROOT", "power_loss_violations", "workload_calls"]
 

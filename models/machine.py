@@ -18,11 +18,11 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from faults import Crash, FaultyStore, Interleaving
-from faults.strategies import fault_plans, schedules
-from refimpl import Engine
-from refimpl.canonical import canonicalize
-from refimpl.errors import (
+from pubsafe.faults import Crash, FaultyStore, Interleaving
+from pubsafe.faults.strategies import fault_plans, schedules
+from pubsafe.refimpl import Engine
+from pubsafe.refimpl.canonical import canonicalize
+from pubsafe.refimpl.errors import (
     CollectionInProgress,
     ObjectNotFound,
     PublishConflict,
@@ -30,8 +30,8 @@ from refimpl.errors import (
     RetryableStoreError,
     RollbackRefused,
 )
-from refimpl.layout import blob_key, current_key
-from refimpl.records import Manifest
+from pubsafe.refimpl.layout import blob_key, current_key
+from pubsafe.refimpl.records import Manifest
 
 from .checks import GuaranteeViolation, Oracle, Violation, check_store, current_mapping, half_updated
 from .serving import hostile_serving_violations

@@ -2,7 +2,7 @@
 
 Each mutant breaks one thing a real implementation gets wrong, and names the
 guarantee that must then be reported BREAKS. The default profile must kill every
-one (tests/test_mutants.py); ``python -m models.mutants`` prints time-to-detect and
+one (tests/test_mutants.py); ``python -m pubsafe.models.mutants`` prints time-to-detect and
 counterexample length per mutant.
 """
 
@@ -17,11 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from refimpl import Engine, LocalStore, MemoryStore, ServingReader
-from refimpl.errors import ObjectNotFound
-from refimpl.layout import history_key
-from refimpl.records import GCReport
-from refimpl.store import ANY, Expect
+from pubsafe.refimpl import Engine, LocalStore, MemoryStore, ServingReader
+from pubsafe.refimpl.errors import ObjectNotFound
+from pubsafe.refimpl.layout import history_key
+from pubsafe.refimpl.records import GCReport
+from pubsafe.refimpl.store import ANY, Expect
 
 from .target import Target, _local_factory
 
@@ -138,7 +138,7 @@ class RecordOverwriteEngine(Engine):
     """Rewrites the registry record on every publish instead of appending once."""
 
     def _write_record(self, tenant, surface, art, written):  # type: ignore[no-untyped-def]
-        from refimpl.records import RegistryRecord, dump_document, utc_timestamp
+        from pubsafe.refimpl.records import RegistryRecord, dump_document, utc_timestamp
 
         record = RegistryRecord(tenant=tenant, surface=surface, type=art.type, version=art.version,
                                 uri=art.key, size=len(art.data), recorded_at=utc_timestamp(self.clock()))
@@ -250,7 +250,7 @@ def mutant_target(mutant: Mutant) -> Target:
 def main(argv: list[str] | None = None) -> int:
     from .conformance import run_conformance
 
-    parser = argparse.ArgumentParser(prog="python -m models.mutants",
+    parser = argparse.ArgumentParser(prog="python -m pubsafe.models.mutants",
                                      description="Run the mutant catalogue; print time-to-detect per mutant.")
     parser.add_argument("--profile", default="default")
     parser.add_argument("--seed", type=int, default=0)

@@ -11,9 +11,9 @@ import sys
 import threading
 from collections.abc import Callable
 
-from refimpl import LocalStore
-from refimpl.errors import AlreadyExists, Conflict, PubsafeError
-from refimpl.store import ABSENT, Store
+from pubsafe.refimpl import LocalStore
+from pubsafe.refimpl.errors import AlreadyExists, Conflict, PubsafeError
+from pubsafe.refimpl.store import ABSENT, Store
 
 from .durability import ROOT, power_loss_violations, workload_calls
 from .verdicts import ProbeResult

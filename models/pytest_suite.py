@@ -1,6 +1,6 @@
 """The conformance suite as a pytest mixin, for store-adapter authors.
 
-    from models.pytest_suite import ConformanceTests
+    from pubsafe.models.pytest_suite import ConformanceTests
 
     class TestMyStore(ConformanceTests):
         @pytest.fixture(scope="class")
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pytest
 
-from refimpl import ServingReader
+from pubsafe.refimpl import ServingReader
 
 from .conformance import run_conformance
 from .target import Target, default_engine

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from refimpl import Engine, MemoryStore
-from refimpl.errors import PubsafeError
-from refimpl.layout import blob_key, current_key
+from pubsafe.refimpl import Engine, MemoryStore
+from pubsafe.refimpl.errors import PubsafeError
+from pubsafe.refimpl.layout import blob_key, current_key
 
 from .checks import Violation
 

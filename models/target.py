@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from refimpl import Engine, LocalStore, MemoryStore, ServingReader, open_store
-from refimpl.errors import InvalidInput
-from refimpl.store import Store
+from pubsafe.refimpl import Engine, LocalStore, MemoryStore, ServingReader, open_store
+from pubsafe.refimpl.errors import InvalidInput
+from pubsafe.refimpl.store import Store
 
 __all__ = ["Target", "default_engine", "load_factory", "target_from_spec"]
 

@@ -7,8 +7,8 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from models import Report, run_conformance, target_from_spec
-from models.conformance import merge_reports
+from pubsafe.models import Report, run_conformance, target_from_spec
+from pubsafe.models.conformance import merge_reports
 
 __all__ = ["check_command"]
 
@@ -41,7 +41,7 @@ def _run_with_progress(spec: str, args, seed: int) -> Report:  # type: ignore[no
 
 
 def check_command(args) -> int:  # type: ignore[no-untyped-def]
-    from reports import markdown, write_reports
+    from pubsafe.reports import markdown, write_reports
 
     if args.workers < 1 or args.seeds < 1:
         raise ValueError("--workers and --seeds must be at least 1")

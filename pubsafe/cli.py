@@ -13,8 +13,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from refimpl import Engine, open_store
-from refimpl.errors import InvalidInput, PubsafeError
+from pubsafe.refimpl import Engine, open_store
+from pubsafe.refimpl.errors import InvalidInput, PubsafeError
 
 __all__ = ["main", "build_parser"]
 

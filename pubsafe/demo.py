@@ -11,8 +11,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from faults import Crash, FaultyStore
-from refimpl import Engine, LocalStore, ServingReader
+from pubsafe.faults import Crash, FaultyStore
+from pubsafe.refimpl import Engine, LocalStore, ServingReader
 
 __all__ = ["run_demo"]
 

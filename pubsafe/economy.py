@@ -11,9 +11,9 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 
-from faults import FaultyStore
-from refimpl import Engine, MemoryStore, open_store
-from refimpl.store import Store
+from pubsafe.faults import FaultyStore
+from pubsafe.refimpl import Engine, MemoryStore, open_store
+from pubsafe.refimpl.store import Store
 
 __all__ = ["requests_per_publish"]
 

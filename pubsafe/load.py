@@ -25,10 +25,10 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 
-from refimpl import Engine, open_store
-from refimpl.canonical import version_of_bytes
-from refimpl.errors import ObjectNotFound, PublishConflict
-from refimpl.layout import blob_key
+from pubsafe.refimpl import Engine, open_store
+from pubsafe.refimpl.canonical import version_of_bytes
+from pubsafe.refimpl.errors import ObjectNotFound, PublishConflict
+from pubsafe.refimpl.layout import blob_key
 
 __all__ = ["run_load", "LoadResult"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models.verdicts import Report
+from pubsafe.models.verdicts import Report
 
 from . import html, json_report, markdown
 

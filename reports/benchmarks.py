@@ -1,6 +1,6 @@
 """Render a pytest-benchmark JSON run into reports/benchmarks.md and benchmarks.json.
 
-    python -m reports.benchmarks .benchmarks/latest.json
+    python -m pubsafe.reports.benchmarks .benchmarks/latest.json
 
 Every target is a ratio of medians from the same run (these machines are noisy;
 absolute times are shown for orientation only).
@@ -74,7 +74,7 @@ def render(run: dict) -> tuple[str, dict]:
     lines = [
         "# Benchmarks",
         "",
-        "Produced by `python3 tasks.py bench` (pytest-benchmark, then `python -m reports.benchmarks`). "
+        "Produced by `python3 tasks.py bench` (pytest-benchmark, then `python -m pubsafe.reports.benchmarks`). "
         "Each ratio is of medians measured in the same run, the two sides alternating round by round "
         "(tests/benchmarks/conftest.py) so that machine drift cancels out.",
         "",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from html import escape
 
-from models.verdicts import Report, Status, TimelineEvent
+from pubsafe.models.verdicts import Report, Status, TimelineEvent
 
 __all__ = ["render", "timeline_svg"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from models.verdicts import Report
+from pubsafe.models.verdicts import Report
 
 __all__ = ["render", "schema"]
 

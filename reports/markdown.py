@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.verdicts import Report, Status
+from pubsafe.models.verdicts import Report, Status
 
 __all__ = ["render"]
 

@@ -1,6 +1,6 @@
 """Regenerate the committed reference reports and the report JSON Schema.
 
-    python -m reports.reference
+    python -m pubsafe.reports.reference
 
 Writes reports/reference/{memory,local,memory-guarded,local-guarded}/report.* (default
 profile), reports/reference/{s3,s3-guarded}/ (quick profile, against moto's S3 server
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from models import run_conformance, target_from_spec
+from pubsafe.models import run_conformance, target_from_spec
 
 from . import json_report, write_reports
 from .teaching import render_mutants, render_teaching

@@ -18,8 +18,8 @@ from collections.abc import Callable
 
 import pytest
 
-from refimpl.errors import AlreadyExists, Conflict, InvalidKey, ObjectNotFound, UnsupportedOperation
-from refimpl.store import ABSENT, Store
+from pubsafe.refimpl.errors import AlreadyExists, Conflict, InvalidKey, ObjectNotFound, UnsupportedOperation
+from pubsafe.refimpl.store import ABSENT, Store
 
 
 class StoreContractTests:

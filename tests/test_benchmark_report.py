@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from reports.benchmarks import TARGETS, main, render
+from pubsafe.reports.benchmarks import TARGETS, main, render
 
 
 def _paired(group: str, ours: float, baseline: float) -> dict:

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from refimpl.canonical import MAX_SAFE_INTEGER, canonical_bytes, canonicalize
-from refimpl.errors import InvalidPayload
+from pubsafe.refimpl.canonical import MAX_SAFE_INTEGER, canonical_bytes, canonicalize
+from pubsafe.refimpl.errors import InvalidPayload
 
 json_scalars = (
     st.none()
@@ -136,7 +136,7 @@ wide_values = st.recursive(
 
 @given(wide_values)
 def test_fast_path_agrees_with_rfc8785(value):
-    from refimpl.canonical import _slow_canonical_bytes
+    from pubsafe.refimpl.canonical import _slow_canonical_bytes
 
     def outcome(encode):
         try:
@@ -165,7 +165,7 @@ def test_dicts_of_several_non_string_keys_are_refused(mapping):
 def test_manifest_version_shortcut_is_the_canonical_hash(tenant, surface, current):
     from datetime import datetime, timezone
 
-    from refimpl.records import Manifest
+    from pubsafe.refimpl.records import Manifest
 
     manifest = Manifest(tenant=tenant, surface=surface, current=current, updated_at=datetime.now(timezone.utc))
     body = {"v": 1, "tenant": tenant, "surface": surface, "current": current}
@@ -175,7 +175,7 @@ def test_manifest_version_shortcut_is_the_canonical_hash(tenant, surface, curren
 def test_documents_are_written_in_utc_with_a_z_and_a_sorted_mapping():
     from datetime import datetime, timedelta, timezone
 
-    from refimpl.records import Manifest, dump_document
+    from pubsafe.refimpl.records import Manifest, dump_document
 
     two_hours_east = datetime(2026, 1, 1, 2, 0, tzinfo=timezone(timedelta(hours=2)))
     manifest = Manifest(tenant="t", surface="s", current={"b": "x", "a": "y"}, updated_at=two_hours_east)
@@ -187,7 +187,7 @@ def test_documents_are_written_in_utc_with_a_z_and_a_sorted_mapping():
 def test_without_the_c_accelerator_the_encoder_gives_the_same_text(monkeypatch):
     import json.encoder
 
-    from refimpl import canonical
+    from pubsafe.refimpl import canonical
 
     value = {"b": [1, 2.5, "é"], "a": {"z": None, "y": True}}
     accelerated = canonical.sorted_compact_json(value)
@@ -205,7 +205,7 @@ def test_a_payload_that_contains_itself_is_refused():
 
 @pytest.mark.parametrize("previous", [None, "ab" * 32])
 def test_history_entry_shortcut_writes_what_pydantic_would(previous):
-    from refimpl.records import HistoryEntry, Manifest, dump_document, dump_history_entry
+    from pubsafe.refimpl.records import HistoryEntry, Manifest, dump_document, dump_history_entry
 
     manifest = Manifest(tenant="t", surface="s", current={"m": "t/s/m/x.json"}, updated_at="2025-01-01T00:00:00Z")
     entry = HistoryEntry(manifest=manifest, previous=previous)
@@ -215,7 +215,7 @@ def test_history_entry_shortcut_writes_what_pydantic_would(previous):
 @given(any_text, any_text, any_text, st.integers(0, 2**40),
        st.datetimes(timezones=st.sampled_from([__import__("datetime").timezone.utc])))
 def test_record_shortcut_writes_what_pydantic_would(name, type_, uri, size, when):
-    from refimpl.records import RegistryRecord, dump_document, dump_record
+    from pubsafe.refimpl.records import RegistryRecord, dump_document, dump_record
 
     model = RegistryRecord(tenant=name, surface=name, type=type_, version="ab" * 32, uri=uri, size=size,
                            recorded_at=when)

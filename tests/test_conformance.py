@@ -8,11 +8,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from models import Status, run_conformance, target_from_spec
-from models.conformance import merge_reports
-from models.target import Target
-from refimpl import FsspecStore, MemoryStore
-from reports import html, json_report, markdown, write_reports
+from pubsafe.models import Status, run_conformance, target_from_spec
+from pubsafe.models.conformance import merge_reports
+from pubsafe.models.target import Target
+from pubsafe.refimpl import FsspecStore, MemoryStore
+from pubsafe.reports import html, json_report, markdown, write_reports
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_a_crashing_checker_gives_unknown_not_a_lost_report():
         calls.append(1)
         if len(calls) > 3:
             raise RuntimeError("engine factory exploded")
-        from refimpl import Engine
+        from pubsafe.refimpl import Engine
 
         return Engine(store, clock=clock)
 
@@ -83,7 +83,7 @@ def test_report_json_validates_against_its_schema(memory_report, tmp_path):
     jsonschema.validate(document, schema)
     assert document["conforming"] is True
     committed = Path(__file__).parent.parent / "reports" / "report.schema.json"
-    assert json.loads(committed.read_text()) == schema, "regenerate with: python -m reports.reference"
+    assert json.loads(committed.read_text()) == schema, "regenerate with: python -m pubsafe.reports.reference"
 
 
 def test_markdown_and_html_show_every_verdict(memory_report, tmp_path):

@@ -8,11 +8,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from faults import Crash, FaultyStore
-from faults.scheduler import Interleaving, explore
-from refimpl import Engine, LocalStore, Manifest, MemoryStore
-from refimpl.canonical import canonicalize
-from refimpl.errors import (
+from pubsafe.faults import Crash, FaultyStore
+from pubsafe.faults.scheduler import Interleaving, explore
+from pubsafe.refimpl import Engine, LocalStore, Manifest, MemoryStore
+from pubsafe.refimpl.canonical import canonicalize
+from pubsafe.refimpl.errors import (
     CollectionInProgress,
     IntegrityError,
     InvalidInput,
@@ -20,8 +20,8 @@ from refimpl.errors import (
     InvalidPayload,
     RollbackRefused,
 )
-from refimpl.layout import blob_key, current_key, record_key
-from refimpl.records import dump_document
+from pubsafe.refimpl.layout import blob_key, current_key, record_key
+from pubsafe.refimpl.records import dump_document
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "manifest.v1.schema.json").read_text())
 T, S = "acme", "home"

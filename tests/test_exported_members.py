@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import faults
-import refimpl
-import refimpl.errors
+from pubsafe import faults, refimpl
+from pubsafe.refimpl import errors as _errors  # noqa: F401 - loads refimpl.errors
 
 
 def test_refimpl_exports():

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from faults import Crash, FaultPlan, FaultyStore
-from faults.stale import StaleStore
-from refimpl import Engine, FsspecStore, LocalStore, MemoryStore, ServingReader
-from refimpl.errors import IntegrityError, InvalidInput, RetryableStoreError
-from refimpl.layout import current_key
+from pubsafe.faults import Crash, FaultPlan, FaultyStore
+from pubsafe.faults.stale import StaleStore
+from pubsafe.refimpl import Engine, FsspecStore, LocalStore, MemoryStore, ServingReader
+from pubsafe.refimpl.errors import IntegrityError, InvalidInput, RetryableStoreError
+from pubsafe.refimpl.layout import current_key
 
 T, S = "acme", "home"
 

@@ -6,7 +6,7 @@ import pytest
 
 from pubsafe.economy import requests_per_publish
 from pubsafe.load import run_load
-from refimpl import MemoryStore
+from pubsafe.refimpl import MemoryStore
 
 
 @pytest.mark.slow

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from models import Status, run_conformance
-from models.mutants import MUTANTS, mutant_target
-from reports import html
+from pubsafe.models import Status, run_conformance
+from pubsafe.models.mutants import MUTANTS, mutant_target
+from pubsafe.reports import html
 
 
 def test_the_catalogue_is_big_enough_and_covers_every_guarantee():

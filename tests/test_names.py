@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from refimpl.errors import InvalidName
-from refimpl.names import MAX_NAME_BYTES, validate_name
+from pubsafe.refimpl.errors import InvalidName
+from pubsafe.refimpl.names import MAX_NAME_BYTES, validate_name
 
 
 @pytest.mark.parametrize("name", ["acme", "home-feed", "v2_items", "ünïcode", "a.b", "x" * MAX_NAME_BYTES])

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from models.durability import ROOT, power_loss_violations, workload_calls
-from refimpl import LocalStore
+from pubsafe.models.durability import ROOT, power_loss_violations, workload_calls
+from pubsafe.refimpl import LocalStore
 
 
 def local(disk):

@@ -8,8 +8,8 @@ pytest_plugins = ["pytester"]
 
 CONFORMING = """
 import pytest
-from models.pytest_suite import ConformanceTests
-from refimpl import MemoryStore
+from pubsafe.models.pytest_suite import ConformanceTests
+from pubsafe.refimpl import MemoryStore
 
 class TestMemory(ConformanceTests):
     @pytest.fixture(scope="class")
@@ -19,8 +19,8 @@ class TestMemory(ConformanceTests):
 
 BROKEN = """
 import pytest
-from models.mutants import OverwritingPutStore
-from models.pytest_suite import ConformanceTests
+from pubsafe.models.mutants import OverwritingPutStore
+from pubsafe.models.pytest_suite import ConformanceTests
 
 class TestBroken(ConformanceTests):
     @pytest.fixture(scope="class")
@@ -45,7 +45,7 @@ def test_a_broken_store_fails_with_the_guarantee_named(pytester: pytest.Pytester
 
 def test_the_store_fixture_must_be_overridden(pytester: pytest.Pytester):
     pytester.makepyfile("""
-from models.pytest_suite import ConformanceTests
+from pubsafe.models.pytest_suite import ConformanceTests
 class TestNothing(ConformanceTests):
     pass
 """)

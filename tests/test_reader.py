@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from refimpl import Engine, MemoryStore, ServingReader
-from refimpl.errors import IntegrityError, InvalidKey
-from refimpl.layout import blob_key, current_key
-from refimpl.records import dump_document
+from pubsafe.refimpl import Engine, MemoryStore, ServingReader
+from pubsafe.refimpl.errors import IntegrityError, InvalidKey
+from pubsafe.refimpl.layout import blob_key, current_key
+from pubsafe.refimpl.records import dump_document
 
 T, S = "acme", "home"
 

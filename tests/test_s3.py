@@ -6,13 +6,13 @@ import pytest
 from s3server import fresh_url, s3_endpoint  # noqa: F401 - the fixture
 from store_contract import StoreContractTests
 
-from faults import Crash, FaultyStore
-from models import Status, run_conformance, target_from_spec
-from models.conformance import Profile
-from refimpl import Engine, open_store
-from refimpl.errors import AlreadyExists, Conflict, StoreError
-from refimpl.layout import current_key
-from refimpl.s3_store import S3Store
+from pubsafe.faults import Crash, FaultyStore
+from pubsafe.models import Status, run_conformance, target_from_spec
+from pubsafe.models.conformance import Profile
+from pubsafe.refimpl import Engine, open_store
+from pubsafe.refimpl.errors import AlreadyExists, Conflict, StoreError
+from pubsafe.refimpl.layout import current_key
+from pubsafe.refimpl.s3_store import S3Store
 
 pytestmark = pytest.mark.slow
 

@@ -6,10 +6,10 @@ import json
 
 from hypothesis import find, given, settings
 
-from faults.enumerate import SCENARIOS, crash_points, enumerate_scenario
-from faults.scheduler import Interleaving, explore, explore_reduced, independent
-from faults.strategies import fault_plans, schedules
-from refimpl import Engine, MemoryStore
+from pubsafe.faults.enumerate import SCENARIOS, crash_points, enumerate_scenario
+from pubsafe.faults.scheduler import Interleaving, explore, explore_reduced, independent
+from pubsafe.faults.strategies import fault_plans, schedules
+from pubsafe.refimpl import Engine, MemoryStore
 
 T, S = "acme", "home"
 
@@ -117,7 +117,7 @@ def test_an_actor_using_a_worker_thread_gets_a_clear_error_and_the_others_finish
 
 
 def test_actors_see_their_own_phase_labels():
-    from refimpl.phases import phase
+    from pubsafe.refimpl.phases import phase
 
     def labelled(label):
         def actor(store):

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from refimpl import Engine, LocalStore
-from refimpl.layout import current_key
-from refimpl.phases import PUBLISH_PHASES
+from pubsafe.refimpl import Engine, LocalStore
+from pubsafe.refimpl.layout import current_key
+from pubsafe.refimpl.phases import PUBLISH_PHASES
 
 T, S = "acme", "home"
 NEW = {"model": {"w": [3, 4]}, "items": [7, 8, 9]}
@@ -27,7 +27,7 @@ def test_sigkill_at_a_phase_boundary_then_recover(tmp_path, boundary):
     before = (root / current_key(T, S)).read_bytes()
 
     child = subprocess.Popen(
-        [sys.executable, "-m", "faults.killpoint", str(root), T, S, json.dumps(NEW), boundary],
+        [sys.executable, "-m", "pubsafe.faults.killpoint", str(root), T, S, json.dumps(NEW), boundary],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -7,8 +7,8 @@ import uuid
 import pytest
 from store_contract import StoreContractTests
 
-from refimpl import FsspecStore, LocalStore, MemoryStore
-from refimpl.store import Capabilities
+from pubsafe.refimpl import FsspecStore, LocalStore, MemoryStore
+from pubsafe.refimpl.store import Capabilities
 
 
 class TestMemoryStore(StoreContractTests):

@@ -21,9 +21,9 @@ from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from hypothesis import strategies as st
 
-from refimpl import Engine, LocalStore, MemoryStore
-from refimpl.errors import ObjectNotFound
-from refimpl.canonical import canonicalize
+from pubsafe.refimpl import Engine, LocalStore, MemoryStore
+from pubsafe.refimpl.errors import ObjectNotFound
+from pubsafe.refimpl.canonical import canonicalize
 
 T, S = "acme", "home"
 _counter = itertools.count()
@@ -209,7 +209,7 @@ def test_orphans_scaling(benchmark, paired):
 
 _PEAK = """
 import json, sys, tempfile, tracemalloc
-from refimpl import Engine, LocalStore
+from pubsafe.refimpl import Engine, LocalStore
 payload = {"rows": ["x" * 1000] * (100 * 1024)}
 size = len(json.dumps(payload))
 with tempfile.TemporaryDirectory() as root:
@@ -263,8 +263,8 @@ class _DictModel(RuleBasedStateMachine):
 
 def test_checker_steps_per_second(benchmark, paired):
     benchmark.group = "checker: state-machine steps/s vs trivial dict model"
-    from models.machine import RunSink, machine_for
-    from models.target import Target
+    from pubsafe.models.machine import RunSink, machine_for
+    from pubsafe.models.target import Target
 
     # Nine alternating rounds: this machine's speed drifts within seconds.
     config = settings(max_examples=60, stateful_step_count=25, deadline=None, database=None, derandomize=True)
@@ -286,7 +286,7 @@ def test_checker_steps_per_second(benchmark, paired):
 
 def test_enumerate_two_publishers(benchmark):
     benchmark.group = "enumerate: every 2-publisher interleaving class x crash point"
-    from faults.enumerate import SCENARIOS, enumerate_scenario
+    from pubsafe.faults.enumerate import SCENARIOS, enumerate_scenario
 
     counts = {}
 
@@ -301,8 +301,8 @@ def test_enumerate_two_publishers(benchmark):
 
 def test_mutant_time_to_detect(benchmark):
     benchmark.group = "mutants: time to detect"
-    from models import run_conformance
-    from models.mutants import MUTANTS, mutant_target
+    from pubsafe.models import run_conformance
+    from pubsafe.models.mutants import MUTANTS, mutant_target
 
     detected = {}
 
