@@ -5,7 +5,7 @@
                                  temporary local directory); reports in ./pubsafe-report/
     python3 tasks.py demo        the narrated safety-model demo on a temporary store
     python3 tasks.py test [ARGS] the test suite (ARGS go to pytest)
-    python3 tasks.py bench       the benchmarks; writes reports/benchmarks.md
+    python3 tasks.py bench       the benchmarks; writes docs/benchmarks.md
 
 Each creates ./.venv on first use and reinstalls only when pyproject.toml changes.
 """
@@ -55,7 +55,7 @@ def main(argv: list[str]) -> int:
                                 f"--benchmark-json={out}", *argv[1:]], cwd=ROOT, env=env)
         if code != 0:
             return code
-        return subprocess.call([str(BIN / "python"), "-m", "pubsafe.reports.benchmarks", str(out)], cwd=ROOT)
+        return subprocess.call([str(BIN / "python"), "-m", "pubsafe.devtools.benchmark_report", str(out)], cwd=ROOT)
     return subprocess.call([str(BIN / "python"), "-m", "pytest", *argv[1:]], cwd=ROOT)
 
 

@@ -9,28 +9,31 @@ strings (``"AABAB"``), so every failure replays exactly.
 - ``StaleStore``: bounded-lag reads and listings
 - ``SimulatedDisk``: power loss under LocalStore
 - ``Interleaving``, ``explore``, ``explore_reduced``: deterministic concurrency
-- ``faults.enumerate``: every interleaving × crash point of small scenarios
+- ``Event``: the history, one event per store operation, as the nemesis saw it
 - ``faults.strategies``: Hypothesis strategies (imports hypothesis)
 - ``faults.killpoint``: a publish in a child process, to be SIGKILLed
+
+What the faults *break* is judged elsewhere (``pubsafe.models``).
 """
 
 from __future__ import annotations
 
 from .crash import Crash
+from .history import Event
 from .plan import FAULT_KINDS, Fault, FaultPlan
 from .power import SimulatedDisk
 from .scheduler import Interleaving, RunResult, explore, explore_reduced
 from .stale import StaleStore
-from .store import FaultyStore, OpEvent
+from .store import FaultyStore
 
 __all__ = [
     "Crash",
+    "Event",
     "FAULT_KINDS",
     "Fault",
     "FaultPlan",
     "FaultyStore",
     "Interleaving",
-    "OpEvent",
     "RunResult",
     "SimulatedDisk",
     "StaleStore",

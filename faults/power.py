@@ -9,9 +9,9 @@ seam) over an in-memory file system that keeps two states:
 
 ``power_loss()`` throws the first away and keeps only the second, as a disk without
 a battery-backed cache may. ``cut_after(n)`` raises a Crash after the n-th primitive,
-so a test can cut the power at every point of a publish. ``drop_fsync_in`` turns
-the fsyncs issued from named LocalStore methods into no-ops: the mutants that show
-each fsync is needed.
+so a test can cut the power at every point of a publish. ``drop`` turns the fsyncs
+with the given labels (``refimpl.osio.FSYNC_LABELS``) into no-ops: the mutants that
+show each fsync is needed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import contextlib
 import itertools
 import os
 import stat as stat_mod
-import sys
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -44,18 +43,18 @@ class _Dir:
 
 
 class SimulatedDisk:
-    """A RealOS look-alike whose un-synced state vanishes at power loss."""
+    """An ``OSOps`` whose un-synced state vanishes at power loss."""
 
     ROOT_INODE = 1
 
-    def __init__(self, *, drop_fsync_in: Iterable[str] = ()) -> None:
+    def __init__(self, *, drop: Iterable[str] = ()) -> None:
         self._inodes: dict[int, _File | _Dir] = {self.ROOT_INODE: _Dir()}
         self._next = itertools.count(2)
         self._fds: dict[int, int] = {}
         self._next_fd = itertools.count(3)
         self._clock = itertools.count(1)
         self._lock = threading.RLock()
-        self.drop_fsync_in = frozenset(drop_fsync_in)
+        self.dropped = frozenset(drop)
         self.calls = 0
         self.cut_at: int | None = None
         self.log: list[str] = []
@@ -66,9 +65,9 @@ class SimulatedDisk:
         """Raise Crash once ``calls`` more primitives have run (None: never)."""
         self.cut_at = None if calls is None else self.calls + calls
 
-    def drop(self, sites: Iterable[str]) -> None:
-        """From now on, fsyncs issued from these LocalStore methods do nothing."""
-        self.drop_fsync_in = frozenset(sites)
+    def drop(self, labels: Iterable[str]) -> None:
+        """From now on, fsyncs with these labels do nothing."""
+        self.dropped = frozenset(labels)
 
     def power_loss(self) -> None:
         """Forget everything not made durable; open descriptors are gone too."""
@@ -95,10 +94,6 @@ class SimulatedDisk:
         if self.cut_at is not None and self.calls > self.cut_at:
             self.cut_at = None
             raise Crash(f"power cut before {what}")
-
-    def _dropped(self) -> bool:
-        # Which LocalStore method issued this fsync? (two frames up: it, then us)
-        return sys._getframe(2).f_code.co_name in self.drop_fsync_in
 
     # -- path walking --------------------------------------------------------------
 
@@ -151,10 +146,10 @@ class SimulatedDisk:
             node.data += bytes(data)
             node.mtime_ns = next(self._clock)
 
-    def fsync(self, fd: int) -> None:
+    def fsync(self, fd: int, label: str) -> None:
         with self._lock:
-            self._step(f"fsync fd{fd}")
-            if not self._dropped():
+            self._step(f"fsync fd{fd} ({label})")
+            if label not in self.dropped:
                 node = self._file(self._fds[fd], f"fd{fd}")
                 node.durable = node.data
 
@@ -199,10 +194,10 @@ class SimulatedDisk:
             self._inodes[ino] = _Dir()
             parent.entries[name] = ino
 
-    def fsync_dir(self, path: str) -> None:
+    def fsync_dir(self, path: str, label: str) -> None:
         with self._lock:
-            self._step(f"fsync-dir {path}")
-            if not self._dropped():
+            self._step(f"fsync-dir {path} ({label})")
+            if label not in self.dropped:
                 node = self._inodes[self._lookup(path)]
                 assert isinstance(node, _Dir)
                 node.durable = dict(node.entries)

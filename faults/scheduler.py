@@ -31,12 +31,12 @@ from pubsafe.refimpl.phases import current_phase
 from pubsafe.refimpl.store import Store
 
 from .delegate import DelegatingStore
+from .history import Event
 
 __all__ = [
     "ActorOutcome",
     "Interleaving",
     "RunResult",
-    "TraceStep",
     "explore",
     "explore_reduced",
     "independent",
@@ -44,15 +44,6 @@ __all__ = [
 ]
 
 ACTOR_LETTERS = string.ascii_uppercase
-
-
-@dataclass
-class TraceStep:
-    actor: str
-    op: str
-    key: str
-    phase: str | None
-    ok: bool = True  #: False if the operation raised (a refused compare-and-swap, say)
 
 
 @dataclass
@@ -68,7 +59,7 @@ Policy = Callable[[int, Pending], str]
 @dataclass
 class RunResult:
     schedule: str  #: the schedule actually followed, one letter per operation
-    trace: list[TraceStep]
+    trace: list[Event]  #: the history: one event per operation, actors named by letter
     outcomes: dict[str, ActorOutcome]
     choices: list[str] = field(default_factory=list)  #: live actors at each step
     pending: list[Pending] = field(default_factory=list)  #: what each live actor waited for
@@ -86,16 +77,16 @@ class _Actor:
 class _GatedStore(DelegatingStore):
     """An actor's view of the shared store: every operation waits for its turn."""
 
-    def __init__(self, inner: Store, gate: Callable[[str, str], TraceStep]) -> None:
+    def __init__(self, inner: Store, gate: Callable[[str, str], Event]) -> None:
         super().__init__(inner)
         self._gate = gate
 
     def _call(self, op: str, key: str, run: Callable[[], Any], data: bytes | None = None) -> Any:
-        step = self._gate(op, key)
+        event = self._gate(op, key)
         try:
             return run()
-        except BaseException:
-            step.ok = False
+        except BaseException as exc:
+            event.result = type(exc).__name__  # a refused compare-and-swap, say
             raise
 
 
@@ -128,7 +119,7 @@ class Interleaving:
             raise ValueError(f"schedule {schedule!r} names unknown actors {sorted(unknown)}")
         scheduler, home_thread = greenlet.getcurrent(), threading.get_ident()
         actors = {name: _Actor(name, fn) for name, fn in sorted(self.actors.items())}
-        trace: list[TraceStep] = []
+        trace: list[Event] = []
 
         def gate_for(actor: _Actor) -> Callable[[str, str], TraceStep]:
             def gate(op: str, key: str) -> TraceStep:
@@ -140,10 +131,11 @@ class Interleaving:
                     )
                 actor.waiting = (op, key, current_phase())
                 scheduler.switch()  # back when the scheduler names this actor
-                step = TraceStep(actor.name, *actor.waiting)
-                trace.append(step)
+                op_, key_, phase = actor.waiting
+                event = Event(actor.name, op_, key_, phase, time=len(trace))
+                trace.append(event)
                 actor.waiting = None
-                return step
+                return event
 
             return gate
 

@@ -1,8 +1,9 @@
 """FaultyStore: any Store, delegating, with faults injected by a plan.
 
 Same contract as the store it wraps (fsspec's dirfs shape: forward to ``inner``),
-plus two things: it records every operation it saw (``events``) and it fires the
-plan's faults. Wrappers compose: a FaultyStore can wrap another wrapper.
+plus two things: it records every operation it saw (``events``, the history, as
+``actor``) and it fires the plan's faults. Wrappers compose: a FaultyStore can wrap
+another wrapper.
 """
 
 from __future__ import annotations
@@ -18,20 +19,10 @@ from pubsafe.refimpl.store import Store
 
 from .crash import Crash
 from .delegate import DelegatingStore
+from .history import Event
 from .plan import Fault, FaultPlan
 
-__all__ = ["FaultyStore", "OpEvent"]
-
-
-@dataclass(frozen=True)
-class OpEvent:
-    """One store operation as the wrapper saw it."""
-
-    index: int
-    op: str
-    key: str
-    phase: str | None
-    fault: str | None = None  #: the fault fired at this operation, if any
+__all__ = ["FaultyStore"]
 
 
 @dataclass
@@ -41,7 +32,8 @@ class FaultyStore(DelegatingStore):
     delay: float = 0.0
     sleep: Callable[[float], None] = time.sleep
     on_pause: Callable[[str], None] = lambda where: None
-    events: list[OpEvent] = field(default_factory=list)
+    actor: str = "publish"  #: who the recorded events are attributed to
+    events: list[Event] = field(default_factory=list)
     crashed: Crash | None = None
 
     def __post_init__(self) -> None:
@@ -71,7 +63,17 @@ class FaultyStore(DelegatingStore):
             raise Crash(f"store used after the process crashed ({self.crashed})", op=op, key=key)
         phase = current_phase()
         fault = self._due(op, key, phase)
-        self.events.append(OpEvent(len(self.events), op, key, phase, None if fault is None else str(fault)))
+        event = Event(self.actor, op, key, phase, fault=None if fault is None else str(fault), time=len(self.events))
+        self.events.append(event)
+        try:
+            return self._inject(fault, op, key, phase, run, data)
+        except BaseException as exc:
+            event.result = type(exc).__name__
+            raise
+
+    def _inject(
+        self, fault: Fault | None, op: str, key: str, phase: str | None, run: Callable[[], Any], data: bytes | None
+    ) -> Any:
         if fault is None:
             return run()
         where = f"{op} {key}" + (f" ({phase})" if phase else "")

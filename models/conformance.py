@@ -1,8 +1,8 @@
 """run_conformance: point pubsafe at a store (or engine) and get one verdict per guarantee.
 
 1. probe the claimed capabilities;
-2. run the exhaustive scenarios (every class of interleavings of two actors, at
-   store-operation granularity): the races R1–R3 and the GC race R5;
+2. run the fixed scenarios of ``models.scenarios``: serving, the crash sweep, and one
+   interleaving of every class of equivalent interleavings of the two-actor races;
 3. run the Hypothesis state machine; when it breaks a guarantee, keep the shrunk
    counterexample, stop checking that guarantee and run again for the others.
 A checker that crashes yields UNKNOWN for what it had not decided, never a lost report.
@@ -11,27 +11,24 @@ A checker that crashes yields UNKNOWN for what it had not decided, never a lost 
 from __future__ import annotations
 
 import io
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from importlib.metadata import PackageNotFoundError, version
 
 from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis.reporting import with_reporter
 from hypothesis.stateful import run_state_machine_as_test
 
-from pubsafe.faults import Crash, FaultyStore, Interleaving, explore_reduced
-from pubsafe.refimpl.canonical import canonicalize
-from pubsafe.refimpl.layout import blob_key, current_key
+from pubsafe.faults import Event, Interleaving, explore_reduced
 
-from .checks import GuaranteeViolation, Oracle, Violation, check_store, half_updated
-from .machine import GRACE, RACE_GUARANTEE, RunSink, StepClock, machine_for, payload, stale_swap
+from .checkers import GuaranteeViolation, Violation
+from .guarantees import Guarantee, Status
+from .machine import PublishMachine, RunSink, replay_program
 from .probes import PROBE_GUARANTEES, probe_capabilities
-from .serving import hostile_serving_violations, staleness_violations
+from .scenarios import RACES, Race, StepClock, crash_sweep, serving_violations
 from .target import Target
-from .verdicts import CATALOGUE, Counterexample, Report, Status, TimelineEvent, Verdict
+from .verdicts import Counterexample, Report, Verdict
 
 __all__ = ["PROFILES", "Profile", "run_conformance", "merge_reports"]
 
@@ -47,6 +44,8 @@ PROFILES = {
     "default": Profile(examples=150, steps=25),
     "thorough": Profile(examples=1000, steps=40),
 }
+
+Broken = dict[Guarantee, Counterexample]
 
 
 def _pubsafe_version() -> str:
@@ -80,7 +79,8 @@ def run_conformance(
     replay = replay or f"pubsafe check --store {target.name} --profile {profile} --seed {seed_value}" + (
         " --guarded" if target.guarded else ""
     )
-    broken: dict[str, Counterexample] = {}
+    stops = {Guarantee(g) for g in stop_on}
+    broken: Broken = {}
     unknown: dict[str, str] = {}
     sink = RunSink(progress=progress)
 
@@ -88,7 +88,7 @@ def run_conformance(
     for probe in probes:
         if probe.honoured is False:
             for guarantee in PROBE_GUARANTEES[probe.capability]:
-                if guarantee.startswith("R") and not target.guarded:
+                if guarantee.value.startswith("R") and not target.guarded:
                     continue
                 broken.setdefault(guarantee, Counterexample(
                     message=f"the store claims {probe.capability} but does not honour it: {probe.evidence}",
@@ -96,31 +96,30 @@ def run_conformance(
                     replay=replay,
                 ))
 
-    for name, scenario in (("serving", _serving_scenarios), ("crashes", _crash_sweep), ("races", _exhaustive_races)):
-        if stop_on & broken.keys():
+    for name, scenario in (("serving", _serving), ("crashes", _crashes), ("races", _races)):
+        if stops & broken.keys():
             break
         try:
             scenario(target, sink, broken, replay)
         except Exception as exc:  # noqa: BLE001 - a broken checker is reported, not lost
             unknown[name] = f"the {name} scenarios crashed: {type(exc).__name__}: {exc}"
 
-    for _ in range(len(CATALOGUE)):
-        if stop_on & broken.keys():
+    for _ in Guarantee:
+        if stops & broken.keys():
             break
-        skip = frozenset(broken)
-        machine = machine_for(target, skip=skip, sink=sink)
-        machine = seed(seed_value)(machine)
+        machine = seed(seed_value)(PublishMachine.bind(target, skip=frozenset(broken), sink=sink))
         output = io.StringIO()
         try:
             with with_reporter(lambda text: output.write(f"{text}\n")):
                 run_state_machine_as_test(machine, settings=_settings(chosen))
         except GuaranteeViolation as exc:
             violation = exc.violation
+            steps = _program(getattr(exc, "__notes__", []), output.getvalue())
             broken[violation.guarantee] = Counterexample(
                 message=violation.message,
-                steps=_program(getattr(exc, "__notes__", []), output.getvalue()),
+                steps=replay_program(target, steps) if steps else [],
                 replay=replay,
-                timeline=list(sink.last_timeline[-80:]),
+                timeline=list(sink.last_history[-80:]),
             )
             continue
         except Exception as exc:  # noqa: BLE001
@@ -135,7 +134,7 @@ def run_conformance(
         seed=seed_value,
         seconds=round(time.perf_counter() - started, 3),
         probes=probes,
-        verdicts=[_verdict(g, target, sink, broken, unknown) for g in CATALOGUE],
+        verdicts=[_verdict(g, target, sink, broken, unknown) for g in Guarantee],
     )
 
 
@@ -146,7 +145,7 @@ def _program(notes: list[str], reported: str) -> list[str]:
     for line in lines:
         if line.startswith("state = "):
             keep, steps = True, []
-        if keep and line.startswith(("state", "Draw", " ", ")")) and "guarantees_hold" not in line:
+        if keep and line.startswith(("state", " ", ")")):
             steps.append(line)
         if line.startswith("state.teardown()"):
             keep = False
@@ -166,17 +165,8 @@ def _settings(profile: Profile) -> settings:
     )
 
 
-def _expected(guarantee: str, target: Target) -> Status:
-    if guarantee in ("R1", "R2", "R3") and target.guarded:
-        return Status.HOLDS
-    return Status(CATALOGUE[guarantee][1])
-
-
-def _verdict(
-    guarantee: str, target: Target, sink: RunSink, broken: dict[str, Counterexample], unknown: dict[str, str]
-) -> Verdict:
-    title = CATALOGUE[guarantee][0]
-    expected = _expected(guarantee, target)
+def _verdict(guarantee: Guarantee, target: Target, sink: RunSink, broken: Broken, unknown: dict[str, str]) -> Verdict:
+    expected = guarantee.expected(guarded=target.guarded)
     coverage = {
         "examples": sink.examples,
         "steps": sink.steps,
@@ -184,159 +174,89 @@ def _verdict(
         "crash_points": sink.crash_points,
         "serving_reads": sink.reads,
     }
+    common = {"guarantee": guarantee, "title": guarantee.title, "expected": expected, "coverage": coverage}
     if guarantee in broken:
-        return Verdict(guarantee=guarantee, title=title, status=Status.BREAKS, expected=expected,
-                       coverage=coverage, counterexample=broken[guarantee])
+        return Verdict(**common, status=Status.BREAKS, counterexample=broken[guarantee])
     if unknown:
-        return Verdict(guarantee=guarantee, title=title, status=Status.UNKNOWN, expected=expected,
-                       coverage=coverage, error="; ".join(unknown.values()))
+        return Verdict(**common, status=Status.UNKNOWN, error="; ".join(unknown.values()))
     if guarantee in sink.witnesses:
-        text, timeline = sink.witnesses[guarantee]
-        status = Status.DOCUMENTED if expected == Status.DOCUMENTED else Status.BREAKS
-        counterexample = None
-        if status == Status.BREAKS:
-            counterexample = Counterexample(message=text, steps=[text], replay="", timeline=timeline[-80:])
-        return Verdict(guarantee=guarantee, title=title, status=status, expected=expected, coverage=coverage,
-                       witness=text, counterexample=counterexample)
+        text, history = sink.witnesses[guarantee]
+        if expected == Status.DOCUMENTED:
+            return Verdict(**common, status=Status.DOCUMENTED, witness=text)
+        counterexample = Counterexample(message=text, steps=[text], replay="", timeline=history[-80:])
+        return Verdict(**common, status=Status.BREAKS, witness=text, counterexample=counterexample)
     if expected == Status.DOCUMENTED:
         # Predicted to break, but never observed: say so rather than claim it holds.
-        return Verdict(guarantee=guarantee, title=title, status=Status.HOLDS, expected=expected, coverage=coverage,
-                       witness="never observed in this run")
-    return Verdict(guarantee=guarantee, title=title, status=Status.HOLDS, expected=expected, coverage=coverage)
+        return Verdict(**common, status=Status.HOLDS, witness="never observed in this run")
+    return Verdict(**common, status=Status.HOLDS)
 
 
-def _serving_scenarios(target: Target, sink: RunSink, broken: dict[str, Counterexample], replay: str) -> None:
-    for v in staleness_violations(target.reader_factory) + hostile_serving_violations(target.reader_factory, StepClock()):
+def _record(broken: Broken, violation: Violation, steps: list[str], replay: str, history: list[Event]) -> None:
+    if violation.guarantee not in broken:
+        marker = Event("checker", "violation", str(violation.guarantee), result="violation", time=len(history))
+        broken[violation.guarantee] = Counterexample(message=violation.message, steps=steps, replay=replay,
+                                                     timeline=[*history, marker])
+
+
+def _serving(target: Target, sink: RunSink, broken: Broken, replay: str) -> None:
+    for violation in serving_violations(target.reader_factory):
         sink.reads += 1
-        broken.setdefault(v.guarantee, Counterexample(message=v.message, steps=["serving scenario (models.serving)"], replay=replay))
+        _record(broken, violation, ["serving scenario (models.scenarios.serving_violations)"], replay, [])
 
 
-def _crash_sweep(target: Target, sink: RunSink, broken: dict[str, Counterexample], replay: str) -> None:
-    """A two-type publish over an existing manifest, crashed before and after every operation."""
-    tenant, surface = "acme", "home"
-    artifacts = {"model": payload(5), "items": payload(6)}
-
-    def fresh() -> tuple[Any, Callable[[Any], Any], Oracle, StepClock]:
-        clock = StepClock()
-        store = target.store_factory()
-        engine = lambda s: target.engine_factory(s, guarded=target.guarded, clock=clock)  # noqa: E731
-        engine(store).publish(tenant, surface, {"model": payload(1), "items": payload(2)})
-        return store, engine, Oracle(), clock
-
-    store, engine, _, _ = fresh()
-    counter = FaultyStore(store)
-    engine(counter).publish(tenant, surface, artifacts)
-    operations = len(counter.events)
-    target.cleanup(store)
-    for index in range(operations):
-        for kind in ("crash", "lost-ack"):
-            store, engine, oracle, clock = fresh()
-            before = store.get(current_key(tenant, surface))
-            before_map = json.loads(before)["current"]
-            complete = {**before_map, **{t: blob_key(tenant, surface, t, canonicalize(d)[1]) for t, d in artifacts.items()}}
-            fault = f"{kind}@{index}"
-            timeline: list[TimelineEvent] = []
-            faulty = FaultyStore(store, fault)
-            try:
-                try:
-                    engine(faulty).publish(tenant, surface, artifacts)
-                except Crash:
-                    pass
-                timeline = [TimelineEvent(actor="publish", op=e.op, key=e.key, phase=e.phase, mark="crash" if e.fault else "")
-                            for e in faulty.events]
-                sink.crash_points += 1
-                sink.progress(1)
-                problems = []
-                if (v := half_updated(store, tenant, surface, before, complete)) is not None:
-                    problems.append(v)
-                problems += check_store(store, oracle)  # also notes records as first seen
-                clock.advance(1.0)  # the retry comes later
-                try:
-                    engine(store).publish(tenant, surface, artifacts)
-                    for t, d in artifacts.items():
-                        data, version = canonicalize(d)
-                        oracle.ack_blob(blob_key(tenant, surface, t, version), data)
-                    if half_updated(store, tenant, surface, None, complete) is not None:
-                        problems.append(Violation("G3", f"the retry after {fault} did not converge to the full mapping"))
-                except Exception as exc:  # noqa: BLE001 - any failure of the retry is the finding
-                    problems.append(Violation("G3", f"the retry after {fault} failed: {exc!r}"))
-                problems += check_store(store, oracle)
-                for v in problems:
-                    if v.guarantee not in broken:
-                        broken[v.guarantee] = Counterexample(
-                            message=f"{fault} during a two-type publish: {v.message}",
-                            steps=[f"publish {sorted(artifacts)} over an existing manifest with fault plan {fault!r}",
-                                   "retry the same publish with a fresh engine"],
-                            replay=replay,
-                            timeline=[*timeline, TimelineEvent(actor="checker", op="violation", key=v.guarantee, mark="violation")],
-                        )
-            finally:
-                target.cleanup(store)
+def _crashes(target: Target, sink: RunSink, broken: Broken, replay: str) -> None:
+    for point in crash_sweep(target.store_factory, target.engine_for, target.cleanup):
+        sink.crash_points += 1
+        sink.progress(1)
+        steps = [f"publish ['items', 'model'] over an existing manifest with fault plan {point.fault!r}",
+                 "retry the same publish with a fresh engine"]
+        for violation in point.violations:
+            message = f"{point.fault} during a two-type publish: {violation.message}"
+            _record(broken, Violation(violation.guarantee, message, violation.key), steps, replay, point.history)
 
 
-def _exhaustive_races(target: Target, sink: RunSink, broken: dict[str, Counterexample], replay: str) -> None:
-    """Every class of interleavings of the four two-actor race scenarios."""
-    tenant, surface = "acme", "home"
-    key = current_key(tenant, surface)
+def _races(target: Target, sink: RunSink, broken: Broken, replay: str) -> None:
+    """One interleaving of every class of equivalent ones, for each race scenario."""
+    roles = {"same-type": "publish", "cross-type": "publish", "publish-rollback": "rollback", "publish-gc": "gc"}
+    for name, scenario in RACES.items():
+        prepared: dict[str, Race] = {}
 
-    def scenario(kind: str, prefix: str, policy):  # type: ignore[no-untyped-def]
-        clock = StepClock()
-        store = target.store_factory()
-        engine = lambda s: target.engine_factory(s, guarded=target.guarded, clock=clock)  # noqa: E731
-        oracle = Oracle()
-        first = engine(store).publish(tenant, surface, {"model": payload(0), "items": payload(1)})
-        engine(store).publish(tenant, surface, {"model": payload(2)})
-        mine = {"model": payload(3)} if kind != "publish-rollback" else {"items": payload(3)}
-        if kind == "publish-gc":
-            try:
-                engine(FaultyStore(store, "crash@record-write")).publish(tenant, surface, mine)
-            except Crash:
-                pass
-            clock.advance(2 * GRACE)
-        other = {
-            "same-type": lambda s: engine(s).publish(tenant, surface, {"model": payload(4)}),
-            "cross-type": lambda s: engine(s).publish(tenant, surface, {"items": payload(4)}),
-            "publish-rollback": lambda s: engine(s).rollback(tenant, surface, to=first.manifest_version),
-            "publish-gc": lambda s: engine(s).gc(GRACE),
-        }[kind]
-        run = Interleaving(store, {"A": lambda s: engine(s).publish(tenant, surface, mine), "B": other}).run(prefix, policy)
-        run.store, run.oracle = store, oracle
-        return run
+        def discard(prepared: dict[str, Race] = prepared) -> None:
+            for race in prepared.values():  # runs the reduction found redundant
+                target.cleanup(race.store)
+            prepared.clear()
 
-    for kind, guarantee in RACE_GUARANTEE.items():
-        for run in explore_reduced(lambda prefix, policy, kind=kind: scenario(kind, prefix, policy)):
+        def run(prefix: str, policy, scenario=scenario, prepared=prepared, discard=discard):  # type: ignore[no-untyped-def]
+            discard()
+            clock = StepClock()
+            race = scenario.prepare(target.store_factory(), target.engine_for(clock), clock)
+            result = Interleaving(race.store, race.actors).run(prefix, policy)
+            prepared[result.schedule] = race
+            return result
+
+        for result in explore_reduced(run):
+            race = prepared.pop(result.schedule)
             sink.interleavings += 1
             sink.progress(1)
-            timeline = [TimelineEvent(actor=s.actor, op=s.op, key=s.key, phase=s.phase) for s in run.trace]
+            history = [Event("publish A" if e.actor == "A" else f"{roles[name]} B", e.op, e.key, e.phase, e.result,
+                             e.fault, e.time) for e in result.trace]
             try:
-                if kind == "publish-gc":
-                    violations = check_store(run.store, run.oracle, skip=frozenset({"G1", "G3"}))
-                    if violations and guarantee not in broken:
-                        timeline.append(TimelineEvent(actor="checker", op="violation", key="R5", mark="violation"))
-                        broken[guarantee] = Counterexample(
-                            message=f"schedule {run.schedule!r}: {violations[0].message}",
-                            steps=[f"exhaustive scenario {kind}, schedule {run.schedule!r}"],
-                            replay=replay,
-                            timeline=timeline,
-                        )
-                    continue
-                text = stale_swap(run, key)
-                if text is not None:
-                    if target.guarded and guarantee not in broken:
-                        broken[guarantee] = Counterexample(
-                            message=f"guarded mode let a stale swap through: {text}",
-                            steps=[f"exhaustive scenario {kind}"], replay=replay, timeline=timeline)
-                    sink.witness(guarantee, f"{kind} scenario, {text}", timeline)
+                violations, witness = race.judge(result, guarded=target.guarded)
+                for violation in violations:
+                    _record(broken, violation, [f"exhaustive scenario {name}, schedule {result.schedule!r}"], replay,
+                            history)
+                if witness is not None:
+                    sink.witness(scenario.guarantee, witness, history)
             finally:
-                target.cleanup(run.store)
-
+                target.cleanup(race.store)
+        discard()
 
 
 def merge_reports(reports: list[Report]) -> Report:
     """Combine runs of independent seeds: the first counterexample or witness wins."""
     first = reports[0]
     merged = []
-    for i, guarantee in enumerate(CATALOGUE):
+    for i, _ in enumerate(Guarantee):
         verdicts = [r.verdicts[i] for r in reports]
         coverage: dict[str, int] = {}
         for v in verdicts:

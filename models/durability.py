@@ -7,73 +7,86 @@ Used by the test suite (every fsync is needed) and by conformance probing of the
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from pubsafe.faults import Crash, SimulatedDisk
 from pubsafe.refimpl import Engine
-from pubsafe.refimpl.canonical import canonicalize
-from pubsafe.refimpl.errors import IntegrityError
+from pubsafe.refimpl.errors import ObjectNotFound
 from pubsafe.refimpl.store import Store
+
+from .checkers import check_store
+from .checkers.rollback import check_history
+from .oracle import Oracle, blob_key, current_key, parse_manifest, payload_version, read_store
 
 __all__ = ["ROOT", "power_loss_violations", "workload_calls"]
 
 ROOT = "/disk/store"
-_ORPHAN = "beta/feed/model/" + canonicalize({"w": 4})[1] + ".json"
+_ORPHAN = blob_key("beta", "feed", "model", payload_version({"w": 4}))
 
 StoreMaker = Callable[[SimulatedDisk], Store]
+Slot = tuple[str, str]
 
 
-def _workload(engine: Engine, acknowledged: dict, in_flight: dict, arm: Callable[[], None]) -> None:
+def _workload(engine: Engine, oracle: Oracle, current: dict[Slot, str], in_flight: set[Slot],
+              arm: Callable[[], None]) -> None:
     """Publish (new tenant, surface, type directories), roll back, publish, sweep."""
-    steps = [
-        ("acme", "home", lambda: engine.publish("acme", "home", {"model": {"w": 1}})),
-        ("acme", "home", lambda: engine.publish("acme", "home", {"model": {"w": 2}, "items": [1, 2]})),
-        ("acme", "home", lambda: engine.rollback("acme", "home", steps=1)),
-        ("beta", "feed", lambda: engine.publish("beta", "feed", {"model": {"w": 3}})),
+    acme, beta = ("acme", "home"), ("beta", "feed")
+    steps: list[tuple[Slot, Callable[[], Any], dict[str, Any]]] = [
+        (acme, lambda: engine.publish(*acme, {"model": {"w": 1}}), {"model": {"w": 1}}),
+        (acme, lambda: engine.publish(*acme, {"model": {"w": 2}, "items": [1, 2]}), {"model": {"w": 2}, "items": [1, 2]}),
+        (acme, lambda: engine.rollback(*acme, steps=1), {}),
+        (beta, lambda: engine.publish(*beta, {"model": {"w": 3}}), {"model": {"w": 3}}),
         # an orphan (as a crashed publish leaves), swept, then published for real
-        ("beta", "feed", lambda: engine.store.put(_ORPHAN, b'{"w":4}')),
-        ("beta", "feed", lambda: engine.gc(grace_seconds=0)),
-        ("beta", "feed", lambda: engine.publish("beta", "feed", {"model": {"w": 4}})),
+        (beta, lambda: engine.store.put(_ORPHAN, b'{"w":4}'), {}),
+        (beta, lambda: engine.gc(grace_seconds=0), {}),
+        (beta, lambda: engine.publish(*beta, {"model": {"w": 4}}), {"model": {"w": 4}}),
     ]
-    for tenant, surface, step in steps:
+    for slot, step, payloads in steps:
         in_flight.clear()
-        in_flight[(tenant, surface)] = None
-        receipt = step()
-        version = getattr(receipt, "manifest_version", None) or getattr(receipt, "to_version", None)
-        if version is not None:
-            acknowledged[(tenant, surface)] = version
+        in_flight.add(slot)
+        step()
+        for type_, value in payloads.items():
+            oracle.ack_payload(*slot, type_, value)
+        manifest = parse_manifest(engine.store.get(current_key(*slot)))
+        oracle.ack_manifest(*slot, manifest.version, manifest.current)
+        current[slot] = manifest.version
         arm()
     in_flight.clear()
 
 
 def workload_calls(make: StoreMaker) -> int:
     disk = SimulatedDisk()
-    _workload(Engine(make(disk)), {}, {}, lambda: None)
+    _workload(Engine(make(disk)), Oracle(), {}, set(), lambda: None)
     return disk.calls
 
 
 def power_loss_violations(make: StoreMaker, cut: int | None, drop: frozenset[str] = frozenset()) -> set[str]:
     """Cut the power before OS call ``cut`` (None: after the workload); broken IDs.
 
-    ``drop`` names LocalStore methods whose fsyncs stop working after the first
-    step, so a mutant starts from a store whose directories are already durable.
+    ``drop`` names fsync labels (``refimpl.osio.FSYNC_LABELS``) that stop working
+    after the first step, so a mutant starts from a store whose directories are
+    already durable. ``durability`` is reported when an acknowledged swap was undone.
     """
     disk = SimulatedDisk()
-    acknowledged: dict = {}
-    in_flight: dict = {}
+    oracle = Oracle()
+    acknowledged: dict[Slot, str] = {}
+    in_flight: set[Slot] = set()
     disk.cut_after(cut)
     try:
-        _workload(Engine(make(disk)), acknowledged, in_flight, lambda: disk.drop(drop))
+        _workload(Engine(make(disk)), oracle, acknowledged, in_flight, lambda: disk.drop(drop))
     except Crash:
         pass
     disk.power_loss()
-    engine = Engine(make(disk))
-    broken = {f.guarantee for f in engine.audit() if f.guarantee != "G3" or "does not parse" in f.message}
+    store = make(disk)
+    broken = {str(v.guarantee) for v in check_store(store, oracle) + check_history(read_store(store), oracle)}
     for slot, version in acknowledged.items():
         try:
-            current = engine.current(*slot)
-        except IntegrityError:
-            broken.add("G2")
+            current = parse_manifest(store.get(current_key(*slot))).version
+        except ObjectNotFound:
+            broken.add("durability")  # an acknowledged current vanished
             continue
-        if current is None or (current.version != version and slot not in in_flight):
+        except ValueError:
+            continue  # unreadable: check_store reported G2
+        if current != version and slot not in in_flight:
             broken.add("durability")
     return broken

@@ -2,16 +2,14 @@
 
 Each mutant breaks one thing a real implementation gets wrong, and names the
 guarantee that must then be reported BREAKS. The default profile must kill every
-one (tests/test_mutants.py); ``python -m pubsafe.models.mutants`` prints time-to-detect and
-counterexample length per mutant.
+one (tests/models/test_mutants.py); ``python -m pubsafe.devtools.mutants`` prints
+time-to-detect and counterexample length per mutant.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,8 +17,9 @@ from typing import Any
 
 from pubsafe.refimpl import Engine, LocalStore, MemoryStore, ServingReader
 from pubsafe.refimpl.errors import ObjectNotFound
+from pubsafe.refimpl.osio import OSOps, RealOS
 from pubsafe.refimpl.layout import history_key
-from pubsafe.refimpl.records import GCReport
+from pubsafe.refimpl.documents import GCReport
 from pubsafe.refimpl.store import ANY, Expect
 
 from .target import Target, _local_factory
@@ -54,20 +53,25 @@ class IgnoresConditionsStore(MemoryStore):
         return super().replace(key, data)
 
 
+class _SkipsFileDataFsync:
+    """An OS that does every call but the fsync of a temp file's data."""
+
+    def __init__(self, inner: OSOps) -> None:
+        self._inner = inner
+
+    def fsync(self, fd: int, label: str) -> None:
+        if label != "file-data":
+            self._inner.fsync(fd, label)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 class NoFsyncLocalStore(LocalStore):
     """Renames a temp file into place without fsyncing its data first."""
 
-    def _write_temp(self, directory: str, data: bytes) -> str:
-        import os
-        import uuid
-
-        temp = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
-        fd = self.os.create_exclusive(temp)
-        try:
-            self.os.write(fd, data)
-        finally:
-            self.os.close(fd)
-        return temp
+    def __init__(self, root: Any, *, os_ops: OSOps | None = None, **options: Any) -> None:
+        super().__init__(root, os_ops=_SkipsFileDataFsync(os_ops or RealOS()), **options)
 
 
 # -- engines ---------------------------------------------------------------------
@@ -138,7 +142,7 @@ class RecordOverwriteEngine(Engine):
     """Rewrites the registry record on every publish instead of appending once."""
 
     def _write_record(self, tenant, surface, art, written):  # type: ignore[no-untyped-def]
-        from pubsafe.refimpl.records import RegistryRecord, dump_document, utc_timestamp
+        from pubsafe.refimpl.documents import RegistryRecord, dump_document, utc_timestamp
 
         record = RegistryRecord(tenant=tenant, surface=surface, type=art.type, version=art.version,
                                 uri=art.key, size=len(art.data), recorded_at=utc_timestamp(self.clock()))
@@ -233,7 +237,12 @@ MUTANTS = [
 ]
 
 
-def mutant_target(mutant: Mutant) -> Target:
+def mutant_target(mutant: Mutant | str) -> Target:
+    """The conformance target of a mutant (or of the mutant of that name)."""
+    if isinstance(mutant, str):
+        mutant = next(m for m in MUTANTS if m.name == mutant)
+    rebuild = f"mutant_target({mutant.name!r})"
+
     def engine_factory(store, *, clock, guarded=False):  # type: ignore[no-untyped-def]
         return mutant.engine(store, guarded=guarded, clock=clock)
 
@@ -243,32 +252,7 @@ def mutant_target(mutant: Mutant) -> Target:
         def store_factory():  # type: ignore[no-untyped-def]
             return NoFsyncLocalStore(make().root)
 
-        return Target(f"mutant:{mutant.name}", store_factory, engine_factory, mutant.reader, mutant.guarded, cleanup)
-    return Target(f"mutant:{mutant.name}", mutant.store, engine_factory, mutant.reader, mutant.guarded)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from .conformance import run_conformance
-
-    parser = argparse.ArgumentParser(prog="python -m pubsafe.models.mutants",
-                                     description="Run the mutant catalogue; print time-to-detect per mutant.")
-    parser.add_argument("--profile", default="default")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    print(f"{'mutant':<30} {'expected':>8} {'found':<14} {'killed':>6} {'seconds':>8} {'ops':>6}")
-    killed = 0
-    for mutant in MUTANTS:
-        report = run_conformance(mutant_target(mutant), args.profile, seed_value=args.seed, stop_on={mutant.breaks})
-        found = sorted(v.guarantee for v in report.verdicts if v.status.value == "BREAKS")
-        ok = mutant.breaks in found
-        killed += ok
-        ce = report.verdict(mutant.breaks).counterexample
-        steps = len(ce.timeline) if ce else 0
-        print(f"{mutant.name:<30} {mutant.breaks:>8} {','.join(found):<14} {'yes' if ok else 'NO':>6} "
-              f"{report.seconds:>8.2f} {steps:>6}")
-    print(f"kill rate: {killed}/{len(MUTANTS)}")
-    return 0 if killed == len(MUTANTS) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        return Target(f"mutant:{mutant.name}", store_factory, engine_factory, mutant.reader, mutant.guarded, cleanup,
+                      rebuild)
+    return Target(f"mutant:{mutant.name}", mutant.store, engine_factory, mutant.reader, mutant.guarded,
+                  rebuild=rebuild)

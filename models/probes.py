@@ -16,16 +16,17 @@ from pubsafe.refimpl.errors import AlreadyExists, Conflict, PubsafeError
 from pubsafe.refimpl.store import ABSENT, Store
 
 from .durability import ROOT, power_loss_violations, workload_calls
+from .guarantees import Guarantee
 from .verdicts import ProbeResult
 
 __all__ = ["probe_capabilities", "PROBE_GUARANTEES"]
 
 #: Which guarantees a dishonoured capability breaks.
 PROBE_GUARANTEES = {
-    "create_only": ("G1", "G3"),
-    "compare_and_swap": ("R1", "R2", "R3"),
-    "atomic_replace": ("G2",),
-    "durable": ("G1", "G2"),
+    "create_only": (Guarantee.G1, Guarantee.G3),
+    "compare_and_swap": (Guarantee.R1, Guarantee.R2, Guarantee.R3),
+    "atomic_replace": (Guarantee.G2,),
+    "durable": (Guarantee.G1, Guarantee.G2),
 }
 
 

@@ -34,10 +34,16 @@ class Target:
     reader_factory: Callable[..., Any] = ServingReader
     guarded: bool = False
     cleanup: Callable[[Store], None] = lambda store: None
+    #: a Python expression that rebuilds this target in a fresh interpreter (for replay)
+    rebuild: str | None = None
 
     @property
     def mode(self) -> str:
         return "guarded" if self.guarded else "default"
+
+    def engine_for(self, clock: Callable[[], float]) -> Callable[[Store], Any]:
+        """store -> an engine over it, in this target's mode and on ``clock``."""
+        return lambda store: self.engine_factory(store, guarded=self.guarded, clock=clock)
 
 
 def load_factory(spec: str) -> Callable[..., Any]:
@@ -93,7 +99,9 @@ def target_from_spec(
             for key in s.list(""):
                 s.delete(key)
 
-    target = Target(name=store, store_factory=factory, guarded=guarded, cleanup=cleanup)
+    words = [repr(store)] + [f"{n}={v!r}" for n, v in (("engine", engine), ("reader", reader), ("guarded", guarded)) if v]
+    target = Target(name=store, store_factory=factory, guarded=guarded, cleanup=cleanup,
+                    rebuild=f"target_from_spec({', '.join(words)})")
     if engine:
         target.engine_factory = load_factory(engine)
     if reader:

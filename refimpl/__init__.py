@@ -18,7 +18,7 @@ from .memory import MemoryStore
 from .open_store import open_store
 from .phases import current_phase, phase
 from .reader import ReadError, ServingReader
-from .records import (
+from .documents import (
     Finding,
     GCReport,
     HistoryEntry,

@@ -1,4 +1,4 @@
-"""The reference publish engine: four phases, manifest last.
+"""The reference publish engine: four phases, manifest last; rollback; reads.
 
 A publish of ``{type: payload}`` to (tenant, surface):
 
@@ -11,13 +11,9 @@ A publish of ``{type: payload}`` to (tenant, surface):
 
 Rollback re-points current at a manifest from history and writes nothing else.
 
-GC safety (R5): a sweep deletes an unrecorded blob only while holding a tombstone
-created, create-only, at that blob's *record key*. A publish's record-write and a
-sweep's claim are therefore mutually exclusive: if the publish's record lands, every
-deletion of that blob happened before it, and the confirm-read after the record
-sees (and repairs) the gap; if the sweep's claim lands first, the publish stops with
-CollectionInProgress before the swap. Either way current never names a deleted blob,
-however long either side is paused.
+Audit lives in ``audit``, orphans and GC in ``gc``; ``Engine`` delegates to them.
+GC safety (R5) is argued in ``gc``: the publish's part is the create-only
+record-write (it excludes a sweep's tombstone) and the confirm-read after it.
 
 Crashes: the engine keeps no state between calls, so recovery is simply a new
 Engine over the same store, and a retry converges (every step is idempotent).
@@ -25,56 +21,43 @@ Engine over the same store, and a retry converges (every step is idempotent).
 
 from __future__ import annotations
 
-import json
 import time
-import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from ._memo import MANIFESTS
+from ._serialise import dump_history_entry, dump_record
+from .audit import audit_store
 from .canonical import canonicalize, version_of_bytes
-from .errors import (
-    AlreadyExists,
-    CollectionInProgress,
-    Conflict,
-    IntegrityError,
-    InvalidInput,
-    InvalidKey,
-    ObjectNotFound,
-    PublishConflict,
-    RollbackRefused,
-)
-from .layout import (
-    CURRENT,
-    HISTORY,
-    RECORDS,
-    BlobRef,
-    blob_key,
-    current_key,
-    history_key,
-    parse_blob_key,
-    record_key,
-    resolve_uri,
-)
-from .names import validate_name
-from .phases import phase
-from .records import (
-    MANIFESTS,
+from .documents import (
     Finding,
     GCReport,
-    GCTombstone,
     HistoryEntry,
     Manifest,
     OrphanInfo,
     PublishReceipt,
     RegistryRecord,
     RollbackReceipt,
-    dump_document,
-    dump_history_entry,
-    dump_record,
+    is_tombstone,
     load_document,
     utc_timestamp,
 )
+from .errors import (
+    AlreadyExists,
+    CollectionInProgress,
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    ObjectNotFound,
+    PublishConflict,
+    RollbackRefused,
+)
+from .gc import list_orphans, sweep
+from .layout import HISTORY, RECORDS, blob_key, current_key, history_key
+from .names import validate_name
+from .phases import phase
 from .store import ABSENT, ANY, Expect, Store
+from .validate import ArtifactValidator
 
 __all__ = ["Engine", "Current"]
 
@@ -258,7 +241,7 @@ class Engine:
                     existing = self.store.get(key)
                 except ObjectNotFound:
                     continue  # a sweep's tombstone, released in between: try again
-            if _is_tombstone(existing):
+            if is_tombstone(existing):
                 break
             try:
                 load_document(RegistryRecord, existing, key)
@@ -413,229 +396,23 @@ class Engine:
             raise RollbackRefused(f"manifest {version} is named as previous but missing from history") from None
 
     def _validate_manifest_for_rollback(self, manifest: Manifest) -> None:
-        for type_, uri in sorted(manifest.current.items()):
-            problem = self._artifact_problem(manifest, type_, uri, {})
-            if problem is not None:
-                raise RollbackRefused(
-                    f"refusing to roll back to {manifest.version}: {problem[1]}; current is unchanged"
-                )
+        problem = ArtifactValidator(self.store).first_problem(manifest)
+        if problem is not None:
+            raise RollbackRefused(f"refusing to roll back to {manifest.version}: {problem.message}; current is unchanged")
 
-    # -- inspection ----------------------------------------------------------
-
-    def _artifact_problem(
-        self, manifest: Manifest, type_: str, uri: str, hashed: dict[str, bool]
-    ) -> tuple[str, str] | None:
-        """(guarantee, message) if artifact ``type_`` of ``manifest`` is unusable."""
-        try:
-            ref = resolve_uri(uri, tenant=manifest.tenant, surface=manifest.surface, root_uri=self.store.root_uri)
-        except InvalidKey as exc:
-            return "G2", str(exc)
-        if ref.type != type_:
-            return "G2", f"type {type_!r} points at a blob of type {ref.type!r} ({uri})"
-        ok = self._blob_ok(ref, hashed)
-        if ok is None:
-            return "G2", f"artifact {ref.key} does not exist"
-        if not ok:
-            return "G1", f"artifact {ref.key} does not hash to its version"
-        with phase("record-read"):
-            try:
-                raw = self.store.get(record_key(ref.tenant, ref.surface, ref.type, ref.version))
-            except ObjectNotFound:
-                return "G2", f"artifact {ref.key} has no registry record"
-        if _is_tombstone(raw):
-            return "G2", f"artifact {ref.key} is claimed by a GC sweep"
-        return None
-
-    def _blob_ok(self, ref: BlobRef, hashed: dict[str, bool]) -> bool | None:
-        """True if the blob hashes to its version, False if not, None if absent."""
-        if ref.key not in hashed:
-            with phase("validate-read"):
-                try:
-                    hashed[ref.key] = version_of_bytes(self.store.get(ref.key)) == ref.version
-                except ObjectNotFound:
-                    return None
-        return hashed[ref.key]
-
-    def _scan(self) -> tuple[list[BlobRef], set[str], list[str], list[str]]:
-        """One listing of the store: blobs, record keys, current keys, history keys."""
-        blobs, records, currents, histories = [], set(), [], []
-        for key in self.store.list(""):
-            if key.startswith(RECORDS):
-                records.add(key)
-            elif key.startswith(CURRENT):
-                currents.append(key)
-            elif key.startswith(HISTORY):
-                histories.append(key)
-            else:
-                ref = parse_blob_key(key)
-                if ref is not None:
-                    blobs.append(ref)
-        return blobs, records, currents, histories
-
-    def _referenced(self, currents: Iterable[str], histories: Iterable[str]) -> set[str]:
-        """Blob keys named by any current or historic manifest."""
-        root = self.store.root_uri.rstrip("/") + "/"
-        referenced: set[str] = set()
-        for key in [*currents, *histories]:
-            try:
-                raw = self.store.get(key)
-                doc = MANIFESTS.load(raw, key) if key.startswith(CURRENT) else (
-                    load_document(HistoryEntry, raw, key).manifest
-                )
-            except (IntegrityError, ObjectNotFound):
-                continue  # audit reports unreadable manifests
-            referenced.update(uri.removeprefix(root) for uri in doc.current.values())
-        return referenced
+    # -- inspection and garbage collection (in their own modules) -------------
 
     def orphans(self) -> list[OrphanInfo]:
         """Blobs that no record and no current or historic manifest references (R4)."""
-        blobs, records, currents, histories = self._scan()
-        referenced = self._referenced(currents, histories)
-        now = self.clock()
-        found = []
-        for ref in blobs:
-            if RECORDS + ref.key in records or ref.key in referenced:
-                continue
-            try:
-                info = self.store.stat(ref.key)
-            except ObjectNotFound:
-                continue
-            found.append(OrphanInfo(key=ref.key, size=info.size, age_seconds=max(0.0, now - info.modified)))
-        return found
+        return list_orphans(self.store, self.clock())
 
     def audit(self) -> list[Finding]:
         """Check G1–G4 on what the store holds now; one finding per problem."""
-        blobs, records, currents, histories = self._scan()
-        hashed: dict[str, bool] = {}
-        findings: list[Finding] = []
-
-        def add(guarantee: str, key: str, message: str) -> None:
-            findings.append(Finding(guarantee=guarantee, key=key, message=message))
-
-        for key in currents:
-            try:
-                manifest = MANIFESTS.load(self.store.get(key), key)
-            except IntegrityError as exc:
-                add("G2", key, f"current manifest does not parse: {exc}")
-                continue
-            if current_key(manifest.tenant, manifest.surface) != key:
-                add("G2", key, f"manifest names {manifest.tenant}/{manifest.surface} but lives at {key}")
-            for type_, uri in sorted(manifest.current.items()):
-                problem = self._artifact_problem(manifest, type_, uri, hashed)
-                if problem:
-                    add(problem[0], key, problem[1])
-            if history_key(manifest.tenant, manifest.surface, manifest.version) not in histories:
-                add("G4", key, f"current manifest {manifest.version} has no history entry; rollback cannot return to it")
-        for key in histories:
-            try:
-                entry = load_document(HistoryEntry, self.store.get(key), key)
-            except IntegrityError as exc:
-                add("G4", key, f"history entry does not parse: {exc}")
-                continue
-            manifest = entry.manifest
-            if history_key(manifest.tenant, manifest.surface, manifest.version) != key:
-                add("G4", key, f"history entry holds manifest {manifest.version}, not the one its key names")
-            for type_, uri in sorted(manifest.current.items()):
-                problem = self._artifact_problem(manifest, type_, uri, hashed)
-                if problem:
-                    add("G4" if problem[0] == "G2" else problem[0], key, f"rollback target broken: {problem[1]}")
-        for key in sorted(records):
-            raw = self.store.get(key)
-            if _is_tombstone(raw):
-                add("G3", key, "GC tombstone left by an unfinished sweep blocks republishing this version; run `pubsafe gc`")
-                continue
-            try:
-                record = load_document(RegistryRecord, raw, key)
-            except IntegrityError as exc:
-                add("G3", key, f"registry record does not parse: {exc}")
-                continue
-            ref = parse_blob_key(key[len(RECORDS):])
-            if ref is None or (record.type, record.version) != (ref.type, ref.version):
-                add("G3", key, "registry record does not describe the blob its key names")
-                continue
-            ok = self._blob_ok(ref, hashed)
-            if ok is None:
-                add("G1", key, f"recorded artifact {ref.key} is missing")
-        for ref in blobs:
-            if self._blob_ok(ref, hashed) is False:
-                add("G1", ref.key, "blob does not hash to the version in its key (altered or torn)")
-        return _dedupe(findings)
-
-    # -- garbage collection --------------------------------------------------
+        return audit_store(self.store)
 
     def gc(self, grace_seconds: float) -> GCReport:
-        """Delete orphans older than ``grace_seconds``; never a blob a publish will name.
-
-        Run one sweep at a time. Each deletion holds a tombstone at the blob's record
-        key (see the module docstring), and the sweep first finishes tombstones that a
-        crashed sweep left behind for longer than the grace period.
-        """
-        if grace_seconds < 0:
-            raise InvalidInput("grace period must not be negative")
-        sweep_id = uuid.uuid4().hex
-        report = GCReport()
-        now = self.clock()
-        for key in self.store.list(RECORDS):
-            with phase("gc-scan"):
-                try:
-                    raw = self.store.get(key)
-                except ObjectNotFound:
-                    continue
-            if not _is_tombstone(raw):
-                continue
-            tomb = load_document(GCTombstone, raw, key)
-            if now - tomb.claimed_at.timestamp() >= grace_seconds:
-                self._collect(key[len(RECORDS):], key)
-                report.finished_tombstones.append(key)
-        for orphan in self.orphans():
-            if orphan.age_seconds < grace_seconds:
-                report.kept_young.append(orphan.key)
-                continue
-            rkey = RECORDS + orphan.key
-            tomb = GCTombstone(sweep_id=sweep_id, claimed_at=utc_timestamp(self.clock()))
-            with phase("gc-claim"):
-                try:
-                    self.store.put(rkey, dump_document(tomb))
-                except AlreadyExists:
-                    report.lost_race.append(orphan.key)
-                    continue
-            self._collect(orphan.key, rkey)
-            report.deleted.append(orphan.key)
-        return report
-
-    def _collect(self, blob: str, tombstone: str) -> None:
-        with phase("gc-delete"):
-            try:
-                self.store.delete(blob)
-            except ObjectNotFound:
-                pass
-        with phase("gc-release"):
-            try:
-                self.store.delete(tombstone)
-            except ObjectNotFound:
-                pass
-
+        """Delete orphans older than ``grace_seconds``; see ``refimpl.gc``."""
+        return sweep(self.store, grace_seconds, clock=self.clock)
 
 def record_key_of(art: _Artifact) -> str:
     return RECORDS + art.key
-
-
-def _is_tombstone(raw: bytes) -> bool:
-    if b"gc_tombstone" not in raw:
-        return False  # a registry record: no need to parse it
-    try:
-        doc = json.loads(raw)
-    except ValueError:
-        return False
-    return isinstance(doc, dict) and doc.get("gc_tombstone") is True
-
-
-def _dedupe(findings: list[Finding]) -> list[Finding]:
-    seen: set[tuple[str, str, str]] = set()
-    unique = []
-    for f in findings:
-        ident = (f.guarantee, f.key, f.message)
-        if ident not in seen:
-            seen.add(ident)
-            unique.append(f)
-    return unique

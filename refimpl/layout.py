@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from .errors import InvalidKey
 
@@ -25,6 +26,8 @@ __all__ = [
     "BlobRef",
     "parse_blob_key",
     "resolve_uri",
+    "Listing",
+    "classify",
     "RECORDS",
     "CURRENT",
     "HISTORY",
@@ -104,3 +107,30 @@ def resolve_uri(uri: str, *, tenant: str, surface: str, root_uri: str | None = N
             "only name its own tenant and surface's blobs"
         )
     return ref
+
+
+@dataclass
+class Listing:
+    """A store's keys sorted into the layout's parts (one listing, parsed once)."""
+
+    blobs: list[BlobRef] = field(default_factory=list)
+    records: set[str] = field(default_factory=set)
+    currents: list[str] = field(default_factory=list)
+    histories: list[str] = field(default_factory=list)
+    other: list[str] = field(default_factory=list)  #: keys that fit no part of the layout
+
+
+def classify(keys: Iterable[str]) -> Listing:
+    listing = Listing()
+    for key in keys:
+        if key.startswith(RECORDS):
+            listing.records.add(key)
+        elif key.startswith(CURRENT):
+            listing.currents.append(key)
+        elif key.startswith(HISTORY):
+            listing.histories.append(key)
+        elif (ref := parse_blob_key(key)) is not None:
+            listing.blobs.append(ref)
+        else:
+            listing.other.append(key)
+    return listing

@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 
 from .errors import AlreadyExists, Conflict, InvalidInput, ObjectNotFound, StoreError
-from .osio import RealOS
+from .osio import OSOps, RealOS
 from .store import ANY, ABSENT, Capabilities, Expect, ObjectInfo, Store, StoredObject, check_key, etag_of
 
 __all__ = ["LocalStore"]
@@ -33,10 +33,10 @@ class LocalStore(Store):
     capabilities = Capabilities(atomic_replace=True, create_only=True, compare_and_swap=True, durable=True)
 
     def __init__(
-        self, root: str | os.PathLike[str], *, create: bool = True, os_ops: RealOS | None = None
+        self, root: str | os.PathLike[str], *, create: bool = True, os_ops: OSOps | None = None
     ) -> None:
         """``create=False`` refuses a missing root instead of making one (read-only use)."""
-        self.os = os_ops or RealOS()
+        self.os: OSOps = os_ops or RealOS()
         self.root = os.path.abspath(os.fspath(root))
         try:
             is_dir: bool | None = stat.S_ISDIR(self.os.stat(self.root).st_mode)
@@ -73,14 +73,14 @@ class LocalStore(Store):
                 self.os.mkdir(directory)
             except FileExistsError:
                 continue  # a concurrent writer made it; it fsyncs it too
-            self.os.fsync_dir(os.path.dirname(directory))
+            self.os.fsync_dir(os.path.dirname(directory), "new-directory")
 
     def _write_temp(self, directory: str, data: bytes) -> str:
         temp = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
         fd = self.os.create_exclusive(temp)
         try:
             self.os.write(fd, data)
-            self.os.fsync(fd)
+            self.os.fsync(fd, "file-data")
         finally:
             self.os.close(fd)
         return temp
@@ -109,7 +109,7 @@ class LocalStore(Store):
                 raise AlreadyExists(key) from exc
             finally:
                 self.os.unlink(temp)
-            self.os.fsync_dir(directory)
+            self.os.fsync_dir(directory, "created-entry")
             return etag_of(data)
         except (AlreadyExists, ObjectNotFound):
             raise
@@ -137,7 +137,7 @@ class LocalStore(Store):
                 except FileNotFoundError:
                     pass
                 raise
-            self.os.fsync_dir(directory)
+            self.os.fsync_dir(directory, "replaced-entry")
             return etag
         except (Conflict, ObjectNotFound):
             raise

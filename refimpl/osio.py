@@ -1,9 +1,11 @@
-"""The handful of OS calls LocalStore makes, behind one small seam.
+"""The handful of OS calls LocalStore makes, behind one small seam (``OSOps``).
 
 LocalStore's durability argument is a sequence of these calls (write, fsync,
-link/rename, directory fsync). Keeping them in one object lets the fault injector
-run the very same LocalStore code on a simulated disk that forgets, at power loss,
-whatever was not made durable.
+link/rename, directory fsync). Keeping them behind one protocol lets the fault
+injector run the very same LocalStore code on a simulated disk that forgets, at
+power loss, whatever was not made durable. Every fsync says which step of the
+argument it is (``FSYNC_LABELS``), so a test can remove exactly one and watch a
+guarantee break.
 """
 
 from __future__ import annotations
@@ -12,12 +14,38 @@ import contextlib
 import fcntl
 import os
 from collections.abc import Iterator
+from typing import ContextManager, Protocol
 
-__all__ = ["RealOS"]
+__all__ = ["OSOps", "RealOS", "FSYNC_LABELS"]
+
+#: Why LocalStore fsyncs, one label per step of its durability argument:
+#: file-data       a temp file's bytes, before it is linked or renamed into place
+#: new-directory   a directory LocalStore created, made durable in its parent
+#: created-entry   the directory entry a create-only put linked in
+#: replaced-entry  the directory entry a replace renamed over
+FSYNC_LABELS = ("file-data", "new-directory", "created-entry", "replaced-entry")
+
+
+class OSOps(Protocol):
+    """What LocalStore needs from an operating system; each method is one primitive."""
+
+    def create_exclusive(self, path: str) -> int: ...
+    def write(self, fd: int, data: bytes) -> None: ...
+    def fsync(self, fd: int, label: str) -> None: ...
+    def close(self, fd: int) -> None: ...
+    def link(self, src: str, dst: str) -> None: ...
+    def rename(self, src: str, dst: str) -> None: ...
+    def unlink(self, path: str) -> None: ...
+    def mkdir(self, path: str) -> None: ...
+    def fsync_dir(self, path: str, label: str) -> None: ...
+    def read(self, path: str) -> tuple[bytes, os.stat_result]: ...
+    def stat(self, path: str) -> os.stat_result: ...
+    def listdir(self, path: str) -> list[tuple[str, bool]]: ...
+    def lock(self, path: str) -> ContextManager[None]: ...
 
 
 class RealOS:
-    """Direct calls into ``os``; every method is one primitive."""
+    """``OSOps`` by direct calls into ``os``."""
 
     def create_exclusive(self, path: str) -> int:
         return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -27,7 +55,7 @@ class RealOS:
         while view:
             view = view[os.write(fd, view):]
 
-    def fsync(self, fd: int) -> None:
+    def fsync(self, fd: int, label: str) -> None:
         os.fsync(fd)
 
     def close(self, fd: int) -> None:
@@ -47,7 +75,7 @@ class RealOS:
     def mkdir(self, path: str) -> None:
         os.mkdir(path)
 
-    def fsync_dir(self, path: str) -> None:
+    def fsync_dir(self, path: str, label: str) -> None:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
         try:
             os.fsync(fd)

@@ -19,7 +19,7 @@ from .canonical import version_of_bytes
 from .errors import IntegrityError, ObjectNotFound, PubsafeError
 from .layout import current_key, resolve_uri
 from .names import validate_name
-from .records import Manifest, load_document
+from .documents import Manifest, load_document
 from .store import Store
 
 __all__ = ["ServingReader", "ReadError"]

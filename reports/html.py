@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from html import escape
 
-from pubsafe.models.verdicts import Report, Status, TimelineEvent
+from pubsafe.models import Event, Report, Status
 
 __all__ = ["render", "timeline_svg"]
 
@@ -72,7 +72,15 @@ def _evidence(v) -> str:  # type: ignore[no-untyped-def]
     return ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in v.coverage.items())
 
 
-def timeline_svg(events: list[TimelineEvent]) -> str:
+def _mark(event: Event) -> str:
+    if event.result == "violation":
+        return "violation"
+    if event.crashed:
+        return "crash"
+    return "fault" if event.fault else ""
+
+
+def timeline_svg(events: list[Event]) -> str:
     actors = list(dict.fromkeys(e.actor for e in events))
     step, lane, left = 16, 34, 90
     width, height = left + step * (len(events) + 1), lane * len(actors) + 30
@@ -83,12 +91,14 @@ def timeline_svg(events: list[TimelineEvent]) -> str:
         parts.append(f"<line x1='{left}' y1='{y}' x2='{width - 8}' y2='{y}' stroke='#d0d7de'/>")
     for n, e in enumerate(events):
         x, y = left + step * n + step // 2, 20 + actors.index(e.actor) * lane
-        tip = escape(f"#{n} {e.actor}: {e.op} {e.key}" + (f" [{e.phase}]" if e.phase else "") + (f" {e.mark}" if e.mark else ""))
-        if e.mark == "violation":
+        mark_kind = _mark(e)
+        tip = escape(f"#{n} {e.actor}: {e.op} {e.key}" + (f" [{e.phase}]" if e.phase else "")
+                     + (f" {e.fault}" if e.fault else "") + (f" {mark_kind}" if mark_kind else ""))
+        if mark_kind == "violation":
             mark = f"<path d='M{x - 6},{y - 6}L{x + 6},{y + 6}M{x + 6},{y - 6}L{x - 6},{y + 6}' stroke='#cf222e' stroke-width='3'/>"
         else:
-            color = {"crash": "#cf222e", "fault": "#bc4c00"}.get(e.mark, "#0969da")
-            fill = "none" if e.op in _READS and not e.mark else color
+            color = {"crash": "#cf222e", "fault": "#bc4c00"}.get(mark_kind, "#0969da")
+            fill = "none" if e.op in _READS and not mark_kind else color
             mark = f"<circle cx='{x}' cy='{y}' r='5' fill='{fill}' stroke='{color}' stroke-width='2'/>"
         parts.append(f"<g><title>{tip}</title>{mark}</g>")
     parts.append("</svg>")

@@ -1,8 +1,8 @@
 """Benchmarks: each target is a ratio of medians against a baseline from the same run.
 
-Run with ``python3 tasks.py bench`` (renders reports/benchmarks.md). Each ratio test
+Run with ``python3 tasks.py bench`` (renders docs/benchmarks.md). Each ratio test
 runs ``ours`` and ``baseline`` alternately (the ``paired`` fixture, conftest.py);
-reports/benchmarks.py renders the ratios.
+pubsafe.devtools.benchmark_report renders the ratios.
 """
 
 from __future__ import annotations
@@ -263,7 +263,7 @@ class _DictModel(RuleBasedStateMachine):
 
 def test_checker_steps_per_second(benchmark, paired):
     benchmark.group = "checker: state-machine steps/s vs trivial dict model"
-    from pubsafe.models.machine import RunSink, machine_for
+    from pubsafe.models.machine import PublishMachine, RunSink
     from pubsafe.models.target import Target
 
     # Nine alternating rounds: this machine's speed drifts within seconds.
@@ -272,7 +272,7 @@ def test_checker_steps_per_second(benchmark, paired):
 
     def ours() -> None:
         sink = RunSink()
-        run_state_machine_as_test(machine_for(Target("memory", MemoryStore), sink=sink), settings=config)
+        run_state_machine_as_test(PublishMachine.bind(Target("memory", MemoryStore), sink=sink), settings=config)
         steps["ours"] = sink.steps
 
     def baseline() -> None:
@@ -286,12 +286,13 @@ def test_checker_steps_per_second(benchmark, paired):
 
 def test_enumerate_two_publishers(benchmark):
     benchmark.group = "enumerate: every 2-publisher interleaving class x crash point"
-    from pubsafe.faults.enumerate import SCENARIOS, enumerate_scenario
+    from pubsafe.models.enumerate import enumerate_race
+    from pubsafe.models.scenarios import RACES
 
     counts = {}
 
     def run() -> None:
-        result = enumerate_scenario(SCENARIOS["same-type"])
+        result = enumerate_race(RACES["same-type"])
         counts.update(interleavings=result.interleavings, crash_points=result.crash_points, runs=result.runs,
                       violations=len(result.violations))
 

@@ -1,0 +1,41 @@
+"""G3: retrying a publish is safe.
+
+Re-running a publish (after success, or after a crash or timeout anywhere) converges
+to the same versions and mapping; there is one registry record per version, and it
+is never rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from ..guarantees import Guarantee
+from ..oracle import RECORDS, Oracle, is_tombstone
+from .violation import Violation
+
+__all__ = ["check_records", "retry_failed"]
+
+G3 = Guarantee.G3
+
+
+def check_records(contents: Mapping[str, bytes], oracle: Oracle) -> list[Violation]:
+    """Registry records are append-only and whole: the bytes first seen at a record key stay."""
+    found = []
+    for key, data in contents.items():
+        if not key.startswith(RECORDS):
+            continue
+        try:
+            if not isinstance(json.loads(data), dict):
+                raise ValueError("not a JSON object")
+        except ValueError:
+            found.append(Violation(G3, f"registry record {key} does not parse (torn or truncated)", key))
+            continue
+        first = oracle.first_seen_records.setdefault(key, data)
+        if first != data and not (is_tombstone(first) or is_tombstone(data)):
+            found.append(Violation(G3, f"registry record {key} was rewritten"))
+    return found
+
+
+def retry_failed(cause: str, error: BaseException) -> Violation:
+    return Violation(G3, f"retry after {cause} failed: {error!r}")

@@ -1,0 +1,203 @@
+"""The checker's own view of the protocol, independent of the engine it judges.
+
+Everything the checker needs to know about bytes on a store, computed from the
+specification with plain ``json``, ``hashlib`` and the ``rfc8785`` library: payload
+versions, manifest versions, the key layout, and what a manifest must look like.
+Never the engine's fast paths, caches or pydantic models: a bug there must not be
+able to hide itself from the checker.
+
+``Oracle`` remembers what the system under test acknowledged (blobs, manifests,
+records as first seen), so the checkers can compare what the store holds with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import rfc8785
+
+from pubsafe.refimpl.store import Store
+
+__all__ = [
+    "Oracle",
+    "BlobKey",
+    "sha256_hex",
+    "canonical",
+    "payload_version",
+    "manifest_version",
+    "parse_manifest",
+    "parse_blob_key",
+    "blob_key",
+    "record_key",
+    "current_key",
+    "history_key",
+    "key_of_uri",
+    "read_store",
+    "is_tombstone",
+]
+
+RECORDS, CURRENT, HISTORY = "records/", "current/", "history/"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def canonical(payload: Any) -> bytes:
+    """RFC 8785 bytes by the reference library; exact big integers as the doubles they are."""
+    try:
+        return rfc8785.dumps(payload)
+    except rfc8785.IntegerDomainError:
+        return rfc8785.dumps(_big_ints_as_floats(payload))
+
+
+def _big_ints_as_floats(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53 - 1:
+        as_float = float(value)
+        if math.isfinite(as_float) and int(as_float) == value:
+            return as_float
+        raise ValueError(f"integer {value} has no exact JSON form")
+    if isinstance(value, dict):
+        return {k: _big_ints_as_floats(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_big_ints_as_floats(v) for v in value]
+    return value
+
+
+def payload_version(payload: Any) -> str:
+    return sha256_hex(canonical(payload))
+
+
+def manifest_version(tenant: str, surface: str, mapping: dict[str, str]) -> str:
+    """The hash of a manifest's canonical ``{v, tenant, surface, current}``."""
+    return sha256_hex(rfc8785.dumps({"v": 1, "tenant": tenant, "surface": surface, "current": mapping}))
+
+
+class ParsedManifest(NamedTuple):
+    tenant: str
+    surface: str
+    current: dict[str, str]
+    version: str
+
+
+def parse_manifest(data: bytes) -> ParsedManifest:
+    """A ManifestV1 document, or ValueError saying what is wrong with it."""
+    doc = json.loads(data)
+    if not isinstance(doc, dict):
+        raise ValueError("not a JSON object")
+    if set(doc) != {"v", "tenant", "surface", "current", "updated_at"}:
+        raise ValueError(f"fields {sorted(doc)} are not exactly v, tenant, surface, current, updated_at")
+    if doc["v"] != 1 or isinstance(doc["v"], bool):
+        raise ValueError(f"v is {doc['v']!r}, not 1")
+    tenant, surface, mapping = doc["tenant"], doc["surface"], doc["current"]
+    if not isinstance(tenant, str) or not isinstance(surface, str) or not isinstance(doc["updated_at"], str):
+        raise ValueError("tenant, surface and updated_at must be strings")
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        raise ValueError("current must map types to URI strings")
+    return ParsedManifest(tenant, surface, mapping, manifest_version(tenant, surface, mapping))
+
+
+def is_tombstone(data: bytes) -> bool:
+    """Is this document at a record key a GC sweep's tombstone (not a registry record)?"""
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and doc.get("gc_tombstone") is True
+
+
+# -- the key layout, from the specification --------------------------------------
+
+
+class BlobKey(NamedTuple):
+    tenant: str
+    surface: str
+    type: str
+    version: str
+
+
+def blob_key(tenant: str, surface: str, type_: str, version: str) -> str:
+    return f"{tenant}/{surface}/{type_}/{version}.json"
+
+
+def record_key(tenant: str, surface: str, type_: str, version: str) -> str:
+    return RECORDS + blob_key(tenant, surface, type_, version)
+
+
+def current_key(tenant: str, surface: str) -> str:
+    return f"{CURRENT}{tenant}/{surface}/manifest.json"
+
+
+def history_key(tenant: str, surface: str, version: str) -> str:
+    return f"{HISTORY}{tenant}/{surface}/{version}.json"
+
+
+def parse_blob_key(key: str) -> BlobKey | None:
+    parts = key.split("/")
+    if len(parts) != 4 or parts[0] in ("records", "current", "history") or not parts[3].endswith(".json"):
+        return None
+    version = parts[3][: -len(".json")]
+    if not _HEX64.fullmatch(version) or any(p in ("", ".", "..") for p in parts[:3]):
+        return None
+    return BlobKey(parts[0], parts[1], parts[2], version)
+
+
+def key_of_uri(uri: str, root_uri: str) -> str:
+    """The store key a manifest URI names: a relative key, or an absolute URI under the root."""
+    root = root_uri.rstrip("/") + "/"
+    return uri[len(root):] if uri.startswith(root) else uri
+
+
+def read_store(store: Store) -> dict[str, bytes]:
+    """Every object of the store, read once (a key deleted between list and get is skipped)."""
+    from pubsafe.refimpl.errors import ObjectNotFound
+
+    contents = {}
+    for key in store.list(""):
+        try:
+            contents[key] = store.get(key)
+        except ObjectNotFound:
+            continue
+    return contents
+
+
+@dataclass
+class Oracle:
+    """What the system under test acknowledged, and what the checker has seen."""
+
+    acked_blobs: dict[str, bytes] = field(default_factory=dict)
+    first_seen_records: dict[str, bytes] = field(default_factory=dict)
+    first_seen_blobs: dict[str, bytes] = field(default_factory=dict)
+    #: (tenant, surface) -> acknowledged manifest versions, in order
+    manifests: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    #: manifest version -> its mapping as store keys
+    mappings: dict[str, dict[str, str]] = field(default_factory=dict)
+    _hashes: dict[bytes, str] = field(default_factory=dict, repr=False)
+
+    def hash(self, data: bytes) -> str:
+        """sha256 of ``data``, remembered (the checker's own memo: every step rehashes every blob)."""
+        version = self._hashes.get(data)
+        if version is None:
+            if len(self._hashes) > 4096:
+                self._hashes.clear()
+            version = self._hashes[data] = sha256_hex(data)
+        return version
+
+    def ack_payload(self, tenant: str, surface: str, type_: str, payload: Any) -> str:
+        data = canonical(payload)
+        key = blob_key(tenant, surface, type_, self.hash(data))
+        self.acked_blobs[key] = data
+        return key
+
+    def ack_manifest(self, tenant: str, surface: str, version: str, mapping: dict[str, str]) -> None:
+        versions = self.manifests[(tenant, surface)]
+        if version not in versions:
+            versions.append(version)
+        self.mappings[version] = dict(mapping)

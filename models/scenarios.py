@@ -1,0 +1,353 @@
+"""The scenario catalogue: every fixed scenario the checker runs, defined once.
+
+- **Races** (``RACES``): two actors over one slot whose history holds two manifests,
+  interleaved at store-operation granularity: two publishers of the same type (R1),
+  of different types (R2), a publish and a rollback (R3), a publish adopting an
+  orphan and a GC sweep (R5). ``Race.judge`` says what a run broke.
+- **Crash sweep** (``crash_sweep``): a two-type publish over an existing manifest,
+  killed before and after every store operation (and timed out after it), then
+  retried by a fresh engine.
+- **Serving** (``serving_violations``): a reader against stale, hostile and tampered
+  manifests.
+
+Used by the conformance run, the state machine (races with drawn schedules), the
+enumeration command and the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pubsafe.faults import Crash, Event, FaultyStore, Interleaving, RunResult
+from pubsafe.refimpl import Engine, MemoryStore
+from pubsafe.refimpl.errors import (
+    CollectionInProgress,
+    ObjectNotFound,
+    PubsafeError,
+    PublishConflict,
+    RetryableStoreError,
+    RollbackRefused,
+)
+from pubsafe.refimpl.store import Store
+
+from .checkers import Violation, check_store
+from .checkers.gc_race import attribute_to_gc
+from .checkers.manifest_last import check_currents, check_failed_publish, check_mapping, mapping_keys
+from .checkers.races import RaceOp, lost_update, stale_swap
+from .checkers.retry import retry_failed
+from .checkers.serving import refused
+from .guarantees import Guarantee
+from .oracle import Oracle, blob_key, current_key, parse_manifest, payload_version, read_store
+
+__all__ = [
+    "T",
+    "S",
+    "GRACE",
+    "TTL",
+    "payload",
+    "StepClock",
+    "EngineFor",
+    "RaceScenario",
+    "Race",
+    "RACES",
+    "CrashPoint",
+    "crash_sweep",
+    "serving_violations",
+]
+
+T, S = "acme", "home"
+GRACE = 60.0  #: the GC grace period of every scenario
+TTL = 30.0  #: the serving reader's manifest TTL in every scenario
+
+#: store -> an engine over it (the caller binds guarded mode and the clock)
+EngineFor = Callable[[Store], Any]
+
+
+def payload(seed: int, variant: int = 0) -> dict[str, Any]:
+    """Distinct seeds give distinct documents; variants spell the same one differently."""
+    if variant:
+        return {"meta": {"b": [True, None], "a": 1.0}, "weights": [float(seed), seed + 0.5], "seed": seed}
+    return {"seed": seed, "weights": [seed, seed + 0.5], "meta": {"a": 1, "b": [True, None]}}
+
+
+class StepClock:
+    """Engine and reader time: starts at wall time, then moves only when told.
+
+    Wall time, because a store stamps modification times with its own clock, and a
+    sweep compares those with this one.
+    """
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+# -- races ------------------------------------------------------------------------
+
+#: How an actor may fail without that being a finding: documented refusals, and the
+#: crashes and timeouts a fault plan injected (the operation is then indeterminate).
+_ALLOWED_FAILURES = (PublishConflict, RollbackRefused, CollectionInProgress, Crash, RetryableStoreError)
+
+
+@dataclass
+class Race:
+    """A race prepared on a store: its two actors and what each does to the mapping."""
+
+    scenario: RaceScenario
+    store: Store
+    actors: dict[str, Callable[[Store], Any]]
+    before: dict[str, str]  #: the mapping current before the race
+    effects: dict[str, tuple[str, dict[str, str]]]  #: actor -> ("publish" | "rollback", mapping)
+    acked_payloads: dict[str, dict[str, Any]] = field(default_factory=dict)  #: actor -> {type: payload}
+
+    def judge(self, run: RunResult, *, guarded: bool) -> tuple[list[Violation], str | None]:
+        """What the run broke, and (default mode) the documented race it showed, if any."""
+        name = self.scenario.name
+        found = []
+        for actor, outcome in sorted(run.outcomes.items()):
+            if outcome.error is not None and not isinstance(outcome.error, _ALLOWED_FAILURES):
+                found.append(Violation(Guarantee.G3, f"{name} race, schedule {run.schedule!r}: actor {actor} "
+                                                     f"raised {outcome.error!r}"))
+        if self.scenario.guarantee is Guarantee.R5:
+            contents = read_store(self.store)
+            return found + attribute_to_gc(check_currents(contents, self.store.root_uri, Oracle()), run.trace, "B"), None
+        if found:
+            return found, None
+        explanation = self._lost_update(run)
+        if explanation is None:
+            return [], None
+        text = f"{name} scenario, schedule {run.schedule!r}: {explanation}"
+        if guarded:
+            return [Violation(self.scenario.guarantee, f"guarded mode lost an update: {text}")], None
+        return [], text
+
+    def _lost_update(self, run: RunResult) -> str | None:
+        spans: dict[str, list[int]] = {}
+        for i, event in enumerate(run.trace):
+            spans.setdefault(event.actor, [i, i])[1] = i
+        ops = [
+            RaceOp(actor, kind, mapping, run.outcomes[actor].error is None, *spans.get(actor, [0, 0]))
+            for actor, (kind, mapping) in sorted(self.effects.items())
+        ]
+        key = current_key(T, S)
+        final = mapping_keys(_get(self.store, key), self.store.root_uri)
+        outcome = lost_update(self.before, ops, final)
+        how = stale_swap(run.trace, key)
+        if outcome is None and how is None:
+            return None
+        return "; ".join(text for text in (outcome, how) if text)
+
+
+@dataclass(frozen=True)
+class RaceScenario:
+    name: str
+    guarantee: Guarantee
+    description: str
+
+    def prepare(
+        self,
+        store: Store,
+        engine: EngineFor,
+        clock: StepClock,
+        seed: int = 0,
+        acknowledge: Callable[[dict[str, Any]], None] = lambda artifacts: None,
+    ) -> Race:
+        """Two manifests in history (so a rollback has a target), then the actors.
+
+        ``acknowledge`` is told of each setup publish as it returns.
+        """
+        base = 10 + 2 * seed
+        key = current_key(T, S)
+        for n in (base, base + 1):
+            artifacts = {"model": payload(n), "items": payload(n + 50)}
+            engine(store).publish(T, S, artifacts)
+            acknowledge(artifacts)
+            if n == base:
+                first, first_mapping = parse_manifest(store.get(key)).version, mapping_keys(store.get(key), store.root_uri)
+        before = mapping_keys(store.get(key), store.root_uri) or {}
+        mine = {"items" if self.name == "publish-rollback" else "model": payload(base + 100)}
+        if self.name == "publish-gc":
+            try:  # the publish A is about to run crashed once: its blob is an orphan
+                engine(FaultyStore(store, "crash@record-write")).publish(T, S, mine)
+            except Crash:
+                pass
+            clock.advance(2 * GRACE)
+        other = {"same-type": {"model": payload(base + 101)}, "cross-type": {"items": payload(base + 101)}}.get(self.name)
+        actors: dict[str, Callable[[Store], Any]] = {"A": lambda s: engine(s).publish(T, S, mine)}
+        effects = {"A": ("publish", _keys(mine))}
+        acked = {"A": mine}
+        if other is not None:
+            actors["B"] = lambda s: engine(s).publish(T, S, other)
+            effects["B"] = ("publish", _keys(other))
+            acked["B"] = other
+        elif self.name == "publish-rollback":
+            actors["B"] = lambda s: engine(s).rollback(T, S, to=first)
+            effects["B"] = ("rollback", first_mapping or {})
+        else:
+            actors["B"] = lambda s: engine(s).gc(GRACE)
+        return Race(self, store, actors, before, effects, acked)
+
+
+RACES = {
+    scenario.name: scenario
+    for scenario in (
+        RaceScenario("same-type", Guarantee.R1, "two publishers of the same type (R1: last swap wins)"),
+        RaceScenario("cross-type", Guarantee.R2, "two publishers of different types (R2: lost update)"),
+        RaceScenario("publish-rollback", Guarantee.R3, "a publish racing a rollback (R3: rollback undone)"),
+        RaceScenario("publish-gc", Guarantee.R5, "a publish adopting an orphan racing a GC sweep (R5)"),
+    )
+}
+
+
+def _keys(artifacts: dict[str, Any]) -> dict[str, str]:
+    return {t: blob_key(T, S, t, payload_version(p)) for t, p in artifacts.items()}
+
+
+def _get(store: Store, key: str) -> bytes | None:
+    try:
+        return store.get(key)
+    except ObjectNotFound:
+        return None
+
+
+# -- the crash sweep --------------------------------------------------------------
+
+CRASH_KINDS = ("crash", "lost-ack")
+
+
+@dataclass
+class CrashPoint:
+    """One crash of the sweep: the fault, what it broke, and the operations it saw."""
+
+    fault: str
+    violations: list[Violation]
+    history: list[Event]
+
+
+def crash_sweep(
+    make_store: Callable[[], Store],
+    engine_for: Callable[[StepClock], EngineFor],
+    cleanup: Callable[[Store], None] = lambda store: None,
+    kinds: tuple[str, ...] = CRASH_KINDS,
+) -> Iterator[CrashPoint]:
+    """A two-type publish over an existing manifest, faulted at every store operation."""
+    artifacts = {"model": payload(5), "items": payload(6)}
+
+    def fresh() -> tuple[Store, EngineFor, StepClock]:
+        clock = StepClock()
+        store = make_store()
+        engine = engine_for(clock)
+        engine(store).publish(T, S, {"model": payload(1), "items": payload(2)})
+        return store, engine, clock
+
+    store, engine, _ = fresh()
+    counter = FaultyStore(store)
+    engine(counter).publish(T, S, artifacts)
+    operations = len(counter.events)
+    cleanup(store)
+    for index in range(operations):
+        for kind in kinds:
+            store, engine, clock = fresh()
+            try:
+                yield _crash_point(store, engine, clock, artifacts, f"{kind}@{index}")
+            finally:
+                cleanup(store)
+
+
+def _crash_point(store: Store, engine: EngineFor, clock: StepClock, artifacts: dict[str, Any], fault: str) -> CrashPoint:
+    oracle = Oracle()
+    slot = (T, S)
+    before = store.get(current_key(*slot))
+    complete = (mapping_keys(before, store.root_uri) or {}) | _keys(artifacts)
+    faulty = FaultyStore(store, fault)
+    try:
+        engine(faulty).publish(*slot, artifacts)
+    except (Crash, RetryableStoreError):
+        pass
+    problems = []
+    if (v := check_failed_publish(slot, before, _get(store, current_key(*slot)), complete, store.root_uri, fault)):
+        problems.append(v)
+    problems += check_store(store, oracle)  # also notes records as first seen
+    clock.advance(1.0)  # the retry comes later
+    try:
+        engine(store).publish(*slot, artifacts)
+    except Exception as exc:  # noqa: BLE001 - any failure of the retry is the finding
+        problems.append(retry_failed(fault, exc))
+    else:
+        for type_, value in artifacts.items():
+            oracle.ack_payload(*slot, type_, value)
+        if (v := check_mapping(slot, mapping_keys(_get(store, current_key(*slot)), store.root_uri), complete,
+                               Guarantee.G3)):
+            problems.append(v)
+    problems += check_store(store, oracle)
+    return CrashPoint(fault, problems, list(faulty.events))
+
+
+# -- serving ----------------------------------------------------------------------
+
+
+def serving_violations(reader_factory: Callable[..., Any]) -> list[Violation]:
+    """The sharpest G5 failures, found on every run in milliseconds: a cache that never
+    expires, a reader that follows a manifest anywhere or skips the hash check."""
+    return _staleness(reader_factory) + _hostile(reader_factory)
+
+
+def _hostile(reader_factory: Callable[..., Any]) -> list[Violation]:
+    """A manifest pointing into another tenant, and a tampered blob, must be refused."""
+    clock = StepClock()
+    store = MemoryStore()
+    setup = Engine(store, clock=clock)
+    setup.publish("acme", "home", {"model": {"seed": 1}})
+    setup.publish("beta", "home", {"model": {"seed": 2}})
+    acme_blob = blob_key("acme", "home", "model", payload_version({"seed": 1}))
+    evil = json.loads(store.get(current_key("beta", "home")))
+    evil["current"] = {"model": acme_blob}
+    store.replace(current_key("beta", "home"), json.dumps(evil).encode())
+    reader = reader_factory(store, manifest_ttl=TTL, clock=clock)
+    found = []
+    try:
+        found.append(refused("followed beta/home's manifest into acme's blob", reader.artifact("beta", "home", "model")))
+    except (PubsafeError, ValueError):
+        pass
+    store.delete(acme_blob)
+    store.put(acme_blob, b'{"seed":666}')
+    try:
+        found.append(refused("served tampered bytes that do not hash to their version",
+                             reader.artifact("acme", "home", "model")))
+    except (PubsafeError, ValueError):
+        pass
+    return found
+
+
+def _staleness(reader_factory: Callable[..., Any]) -> list[Violation]:
+    """After the TTL the reader serves current; after invalidate() at once."""
+    clock = StepClock()
+    store = MemoryStore()
+    engine = Engine(store, clock=clock)
+    engine.publish("acme", "home", {"model": {"v": 1}})
+    reader = reader_factory(store, manifest_ttl=TTL, clock=clock)
+    reader.manifest("acme", "home")
+
+    def serves_current() -> bool:
+        got = reader.manifest("acme", "home")
+        return got is not None and dict(got.current) == parse_manifest(store.get(current_key("acme", "home"))).current
+
+    engine.publish("acme", "home", {"model": {"v": 2}})
+    clock.advance(TTL)
+    found = []
+    if not serves_current():
+        found.append(Violation(Guarantee.G5, f"{TTL}s after a publish the reader still serves the old manifest"))
+    engine.publish("acme", "home", {"model": {"v": 3}})
+    reader.invalidate("acme", "home")
+    if not serves_current():
+        found.append(Violation(Guarantee.G5, "after invalidate() the reader still serves the old manifest"))
+    return found

@@ -1,0 +1,55 @@
+"""Regenerate the committed reference reports, the report schema and the mutant docs.
+
+    python -m pubsafe.devtools.regenerate [--no-s3]
+
+Writes docs/reference-reports/{memory,local,memory-guarded,local-guarded}/report.*
+(default profile), docs/reference-reports/{s3,s3-guarded}/ (quick profile, against
+moto's S3 server started on loopback; every request is a round trip),
+reports/report.schema.json, docs/mutants.md and docs/safety-model-by-example.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pubsafe.models import run_conformance, target_from_spec
+from pubsafe.reports import json_report, write_reports
+
+from . import repository_root
+from .teaching import render_mutants, render_teaching
+
+
+def _reference(name: str, spec: str, guarded: bool, profile: str) -> bool:
+    replay = f"pubsafe check --store {spec} --profile {profile} --seed 0" + (" --guarded" if guarded else "")
+    report = run_conformance(target_from_spec(spec, guarded=guarded), profile, replay=replay)
+    write_reports(report, repository_root() / "docs" / "reference-reports" / name)
+    print(f"{name}: {'conforming' if report.conforming else 'NOT conforming'} ({report.seconds:.1f}s)")
+    return report.conforming
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pubsafe.devtools.regenerate", description=__doc__.splitlines()[0])
+    parser.add_argument("--no-s3", action="store_true", help="skip the S3 reference reports (no moto server)")
+    args = parser.parse_args(argv)
+    root = repository_root()
+    (root / "reports" / "report.schema.json").write_text(json_report.schema())
+    conforming = True
+    for name, spec, guarded in (("memory", "memory", False), ("local", "local", False),
+                                ("memory-guarded", "memory", True), ("local-guarded", "local", True)):
+        conforming &= _reference(name, spec, guarded, "default")
+    if not args.no_s3:
+        from .s3server import local_s3
+
+        with local_s3("reference"):
+            for name, guarded in (("s3", False), ("s3-guarded", True)):
+                conforming &= _reference(name, f"s3://reference/{name}", guarded, "quick")
+    mutants = render_mutants()
+    (root / "docs" / "mutants.md").write_text(mutants.markdown)
+    (root / "docs" / "safety-model-by-example.md").write_text(render_teaching(mutants.reports))
+    print(f"mutants: {mutants.killed}/{mutants.total} killed")
+    return 0 if conforming and mutants.killed == mutants.total else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""The operator CLI: a subprocess round trip, exit codes, and the bad-input table."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pubsafe.cli import main
+from support import REPO, tree
+
+README = REPO / "README.md"
+
+
+def pubsafe(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pubsafe", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PUBSAFE_STORE": ""},
+        timeout=60,
+    )
+
+
+def test_round_trip_in_a_subprocess(tmp_path):
+    store = tmp_path / "store"
+    (tmp_path / "m1.json").write_text('{"weights": [1, 2]}')
+    (tmp_path / "m2.json").write_text('{"weights": [3, 4]}')
+    slot = ["--store", str(store), "--tenant", "acme", "--surface", "home"]
+
+    first = pubsafe("publish", *slot, "model=m1.json", "items=-", "--json", stdin="[1, 2, 3]", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    first_receipt = json.loads(first.stdout)
+    assert first_receipt["swapped"] and set(first_receipt["artifacts"]) == {"model", "items"}
+
+    current = pubsafe("current", *slot, "--json")
+    assert json.loads(current.stdout)["version"] == first_receipt["manifest_version"]
+
+    second = pubsafe("publish", *slot, f"model={tmp_path / 'm2.json'}")
+    assert second.returncode == 0 and "swapped in" in second.stdout
+
+    rolled = pubsafe("rollback", *slot, "--steps", "1")
+    assert rolled.returncode == 0, rolled.stderr
+    assert first_receipt["manifest_version"] in rolled.stdout
+
+    history = pubsafe("history", *slot, "--json")
+    entries = json.loads(history.stdout)
+    assert len(entries) == 2
+    assert [e["current"] for e in entries] == [True, False]
+
+    audit = pubsafe("audit", "--store", str(store))
+    assert audit.returncode == 0 and "audit clean" in audit.stdout
+
+    blob = next((store / "acme" / "home" / "model").glob("*.json"))
+    blob.write_text('{"weights": [9]}')
+    audit = pubsafe("audit", "--store", str(store), "--json")
+    assert audit.returncode == 1
+    assert {f["guarantee"] for f in json.loads(audit.stdout)} == {"G1"}
+
+
+def test_orphans_and_gc_commands(tmp_path, capsys):
+    store = tmp_path / "store"
+    orphan = store / "acme" / "home" / "model" / ("ab" * 32 + ".json")
+    orphan.parent.mkdir(parents=True)
+    orphan.write_text("{}")
+    assert main(["orphans", "--store", str(store), "--json"]) == 0
+    assert [o["key"] for o in json.loads(capsys.readouterr().out)] == ["acme/home/model/" + "ab" * 32 + ".json"]
+    assert main(["gc", "--store", str(store), "--grace", "1h"]) == 0
+    assert "kept 1 younger" in capsys.readouterr().out and orphan.exists()
+    assert main(["gc", "--store", str(store), "--grace", "0s"]) == 0
+    assert "deleted 1" in capsys.readouterr().out and not orphan.exists()
+
+
+def test_help_teaches_the_model(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "swaps the manifest LAST" in out and "Exit codes" in out
+    for command in ["publish", "rollback", "current", "history", "orphans", "gc", "audit", "check", "demo"]:
+        assert command in out
+
+
+def test_no_command_is_a_usage_error(capsys):
+    assert main([]) == 2
+
+
+def test_demo_runs_green(tmp_path, capsys):
+    assert main(["demo", "--dir", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    assert "FAIL" not in out and "Everything behaved" in out
+
+
+# -- bad input: each row is quoted in the README table --------------------------
+
+SLOT = ["--tenant", "acme", "--surface", "home"]
+BAD_INPUTS = [
+    # (id, argv after the command's --store, files to create, exit code, message)
+    ("empty tenant", ["publish", "--tenant", "", "--surface", "home", "m=good.json"], 2, "tenant '' is empty"),
+    ("tenant with ..", ["publish", "--tenant", "..", "--surface", "home", "m=good.json"], 2, "is a relative directory reference"),
+    ("surface with /", ["publish", "--tenant", "acme", "--surface", "a/b", "m=good.json"], 2, "contains a path separator"),
+    ("reserved tenant", ["publish", "--tenant", "records", "--surface", "home", "m=good.json"], 2, "is reserved for the store layout"),
+    ("type with space", ["publish", *SLOT, " m=good.json"], 2, "has surrounding whitespace"),
+    ("spec without =", ["publish", *SLOT, "good.json"], 2, "must be TYPE=FILE"),
+    ("type given twice", ["publish", *SLOT, "m=good.json", "m=good.json"], 2, "given twice"),
+    ("missing file", ["publish", *SLOT, "m=nope.json"], 2, "cannot read 'nope.json'"),
+    ("not JSON", ["publish", *SLOT, "m=broken.json"], 2, "is not valid JSON"),
+    ("not UTF-8", ["publish", *SLOT, "m=latin1.json"], 2, "is not UTF-8 text"),
+    ("NaN in payload", ["publish", *SLOT, "m=nan.json"], 2, "NaN is not valid JSON"),
+    ("inexact big integer", ["publish", *SLOT, "m=bigint.json"], 2, "$.n: integer 18446744073709551617 has no exact JSON"),
+    ("unknown rollback target", ["rollback", *SLOT, "--to", "0" * 64], 1, "is not in the history"),
+    ("malformed rollback target", ["rollback", *SLOT, "--to", "HEAD~1"], 2, "is not a manifest version"),
+    ("rollback steps 0", ["rollback", *SLOT, "--steps", "0"], 2, "steps must be a positive integer"),
+    ("rollback too far", ["rollback", *SLOT, "--steps", "5"], 1, "cannot go back 5"),
+    ("bad grace", ["gc", "--grace", "soon"], 2, "cannot read duration 'soon'"),
+    ("guarded on a store without CAS", ["publish", *SLOT, "--guarded", "m=good.json"], 2, "guarded mode needs compare-and-swap"),
+]
+
+
+@pytest.fixture
+def seeded(tmp_path):
+    for name, content in {
+        "good.json": b'{"w": 1}',
+        "broken.json": b'{"w": ',
+        "latin1.json": '{"w": "caf\u00e9"}'.encode("latin-1"),
+        "nan.json": b'{"w": NaN}',
+        "bigint.json": b'{"n": 18446744073709551617}',
+    }.items():
+        (tmp_path / name).write_bytes(content)
+    store = tmp_path / "store"
+    assert main(["publish", "--store", str(store), *SLOT, f"m={tmp_path / 'good.json'}"]) == 0
+    return tmp_path, store
+
+
+@pytest.mark.parametrize(("argv", "code", "message"), [row[1:] for row in BAD_INPUTS], ids=[row[0] for row in BAD_INPUTS])
+def test_bad_input_is_refused_clearly_and_nothing_is_written(seeded, monkeypatch, capsys, argv, code, message):
+    tmp_path, store = seeded
+    monkeypatch.chdir(tmp_path)
+    before = tree(store)
+    # local:// is fsspec's own local filesystem (no compare-and-swap); a plain path
+    # would open LocalStore, which has it.
+    target = f"local://{store}" if "--guarded" in argv else str(store)
+    exit_code = main([argv[0], "--store", target, *argv[1:]])
+    err = capsys.readouterr().err
+    assert exit_code == code, err
+    assert message in err
+    assert tree(store) == before
+
+
+def test_missing_store_directory_is_not_created_by_read_commands(tmp_path, capsys):
+    missing = tmp_path / "typo"
+    for argv in (["audit"], ["orphans"], ["current", *SLOT], ["history", *SLOT], ["gc"]):
+        assert main([argv[0], "--store", str(missing), *argv[1:]]) == 2
+        assert "no store at" in capsys.readouterr().err
+    assert not missing.exists()
+
+
+def test_no_store_given(capsys, monkeypatch):
+    monkeypatch.delenv("PUBSAFE_STORE", raising=False)
+    assert main(["audit"]) == 2
+    assert "no store given" in capsys.readouterr().err
+
+
+def test_readme_bad_input_table_matches_these_tests():
+    text = README.read_text()
+    for row_id, _argv, code, message in BAD_INPUTS:
+        assert f"| {row_id} |" in text, f"README bad-input table lacks the row {row_id!r}"
+        line = next(line for line in text.splitlines() if line.startswith(f"| {row_id} |"))
+        assert message.replace("|", "\\|") in line and f"| {code} |" in line, line
+
+
+# -- pubsafe check ------------------------------------------------------------------
+
+
+def test_check_exit_codes_and_reports(tmp_path, capsys):
+    assert main(["check", "--store", "memory", "--profile", "quick", "--report", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "CONFORMING" in out and "| R1 |" in out
+    assert json.loads((tmp_path / "r" / "report.json").read_text())["conforming"] is True
+    assert (tmp_path / "r" / "report.html").read_text().startswith("<!doctype html>")
+
+    assert main(["check", "--store", "models.mutants:OverwritingPutStore", "--profile", "quick", "--json"]) == 1
+    reports = json.loads(capsys.readouterr().out)
+    assert reports[0]["conforming"] is False
+    assert {v["guarantee"] for v in reports[0]["verdicts"] if v["status"] == "BREAKS"} >= {"G1"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["check", "--store", "nosuchmodule:factory"], "cannot import 'nosuchmodule'"),
+        (["check", "--store", "models.mutants:NOPE"], "has no attribute 'NOPE'"),
+        (["check", "--store", "memory", "--seeds", "0"], "must be at least 1"),
+    ],
+)
+def test_check_usage_errors(capsys, argv, message):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_check_help_explains_the_verdicts(capsys):
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    out = capsys.readouterr().out
+    assert "HOLDS" in out and "BREAKS" in out and "DOCUMENTED" in out and "UNKNOWN" in out

@@ -1,0 +1,80 @@
+"""The conformance run: correct stores conform, verdicts are as the catalogue says."""
+
+from __future__ import annotations
+
+import pytest
+
+from pubsafe.models import Status, run_conformance, target_from_spec
+from pubsafe.models.conformance import merge_reports
+from pubsafe.models.target import Target
+from pubsafe.refimpl import FsspecStore, MemoryStore
+
+
+@pytest.fixture(scope="module")
+def memory_report():
+    return run_conformance(target_from_spec("memory"), "quick")
+
+
+@pytest.mark.parametrize("spec", ["memory", "local"])
+def test_correct_stores_conform_with_the_documented_races_observed(spec):
+    report = run_conformance(target_from_spec(spec), "quick")
+    assert report.conforming
+    statuses = {v.guarantee: v.status for v in report.verdicts}
+    assert statuses == {
+        "G1": Status.HOLDS, "G2": Status.HOLDS, "G3": Status.HOLDS, "G4": Status.HOLDS, "G5": Status.HOLDS,
+        "R1": Status.DOCUMENTED, "R2": Status.DOCUMENTED, "R3": Status.DOCUMENTED, "R4": Status.DOCUMENTED,
+        "R5": Status.HOLDS,
+    }
+    for v in report.verdicts:
+        if v.status == Status.DOCUMENTED:
+            assert v.witness and ("schedule" in v.witness or "orphan" in v.witness)
+        assert v.coverage["steps"] > 100 and v.coverage["interleavings"] > 50 and v.coverage["crash_points"] > 20
+
+
+def test_guarded_mode_turns_races_into_holds():
+    report = run_conformance(target_from_spec("memory", guarded=True), "quick")
+    assert report.conforming
+    assert [report.verdict(g).status for g in ("R1", "R2", "R3")] == [Status.HOLDS] * 3
+
+
+def test_a_store_without_atomic_replace_is_reported_on_g2():
+    def make():
+        import uuid
+
+        return FsspecStore(f"memory://nonatomic-{uuid.uuid4().hex}", capabilities=None)
+
+    report = run_conformance(Target("fsspec-memory", make), "quick")
+    assert report.verdict("G1").status == Status.HOLDS
+    assert any(p.capability == "create_only" and not p.claimed for p in report.probes)
+
+
+def test_a_crashing_checker_gives_unknown_not_a_lost_report():
+    calls = []
+
+    def flaky_engine(store, *, guarded=False, clock):
+        calls.append(1)
+        if len(calls) > 3:
+            raise RuntimeError("engine factory exploded")
+        from pubsafe.refimpl import Engine
+
+        return Engine(store, clock=clock)
+
+    report = run_conformance(Target("flaky", MemoryStore, flaky_engine), "quick")
+    assert {v.status for v in report.verdicts} == {Status.UNKNOWN}
+    assert "engine factory exploded" in report.verdicts[0].error
+    assert not report.conforming
+
+
+def test_the_same_seed_replays_the_same_run():
+    a = run_conformance(target_from_spec("memory"), "quick", seed_value=7)
+    b = run_conformance(target_from_spec("memory"), "quick", seed_value=7)
+    assert [v.coverage for v in a.verdicts] == [v.coverage for v in b.verdicts]
+    assert [v.witness for v in a.verdicts] == [v.witness for v in b.verdicts]
+
+
+def test_merge_keeps_the_first_counterexample_and_sums_coverage(memory_report):
+    broken = memory_report.model_copy(deep=True)
+    broken.verdicts[0] = broken.verdicts[0].model_copy(update={"status": Status.BREAKS})
+    merged = merge_reports([memory_report, broken])
+    assert merged.verdicts[0].status == Status.BREAKS
+    assert merged.verdicts[1].coverage["steps"] == 2 * memory_report.verdicts[1].coverage["steps"]

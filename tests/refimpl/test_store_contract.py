@@ -1,0 +1,75 @@
+"""The Store contract, run against every built-in backend."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from support.store_contract import StoreContractTests
+
+from pubsafe.refimpl import FsspecStore, LocalStore, MemoryStore
+from pubsafe.refimpl.store import Capabilities
+
+
+class TestMemoryStore(StoreContractTests):
+    @pytest.fixture
+    def store(self):
+        return MemoryStore()
+
+
+class TestLocalStore(StoreContractTests):
+    @pytest.fixture
+    def store(self, tmp_path):
+        return LocalStore(tmp_path / "store")
+
+
+class TestFsspecMemoryStore(StoreContractTests):
+    @pytest.fixture
+    def store(self):
+        store = FsspecStore(f"memory://pubsafe-test-{uuid.uuid4().hex}")
+        yield store
+        store.fs.rm(store.root, recursive=True) if store.fs.exists(store.root) else None
+
+
+class TestFsspecLocalStore(StoreContractTests):
+    @pytest.fixture
+    def store(self, tmp_path):
+        return FsspecStore((tmp_path / "fsspec").as_uri())
+
+
+def test_fsspec_claims_only_what_fsspec_gives():
+    memory = FsspecStore(f"memory://caps-{uuid.uuid4().hex}")
+    assert memory.capabilities == Capabilities(
+        atomic_replace=True, create_only=False, compare_and_swap=False, durable=False
+    )
+    assert FsspecStore("file:///tmp").capabilities.names() == []
+
+
+def test_built_in_stores_claim_everything():
+    for store in (MemoryStore(), LocalStore("unused-root-not-created")):
+        assert set(store.capabilities.names()) == {"atomic_replace", "create_only", "compare_and_swap", "durable"}
+
+
+def test_a_memory_store_copy_holds_the_same_objects_and_then_goes_its_own_way():
+    original = MemoryStore()
+    original.put("t/s/x/1.json", b"one")
+    twin = original.copy()
+    assert twin.get_object("t/s/x/1.json") == original.get_object("t/s/x/1.json")
+    twin.put("t/s/x/2.json", b"two")
+    original.replace("t/s/x/1.json", b"changed")
+    assert original.list("") == ["t/s/x/1.json"] and twin.get("t/s/x/1.json") == b"one"
+
+
+def test_a_local_read_holds_one_copy_of_the_file_at_a_time(tmp_path):
+    import tracemalloc
+
+    store = LocalStore(tmp_path)
+    size = 8 * 2**20
+    store.put("t/s/x/big.json", b"x" * size)
+    tracemalloc.start()
+    try:
+        data = store.get("t/s/x/big.json")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(data) == size and peak < 1.25 * size

@@ -1,0 +1,31 @@
+"""Helpers shared by the test packages (importable as ``support``; conftest puts tests/ on the path)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from pubsafe.refimpl.store import Store
+
+__all__ = ["REPO", "DATA", "S3_BUCKET", "snapshot", "tree", "fresh_s3_url"]
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "tests" / "data"
+S3_BUCKET = "pubsafe-test"
+
+
+def snapshot(store: Store) -> dict[str, bytes]:
+    """Every object of a store with its bytes."""
+    return {key: store.get(key) for key in store.list("")}
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under root (lock and temp files included) with its bytes."""
+    if not root.exists():
+        return {}
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def fresh_s3_url() -> str:
+    """A new, empty prefix in the test bucket."""
+    return f"s3://{S3_BUCKET}/t-{uuid.uuid4().hex[:12]}"
