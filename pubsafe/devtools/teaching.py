@@ -95,7 +95,7 @@ def render_teaching(reports: dict[str, tuple[Mutant, Report]]) -> str:
             if len(ce.steps) > 1:
                 lines += ["", "```python", *ce.steps, "```"]
             if ce.timeline:
-                ops = ", ".join(f"{e.actor}:{e.op}" + (f"[{e.phase}]" if e.phase else "") + (f"!{e.mark}" if e.mark else "")
+                ops = ", ".join(f"{e.actor}:{e.op}" + (f"[{e.phase}]" if e.phase else "") + (f"!{e.fault}" if e.fault else "") + ("!violation" if e.result == "violation" else "")
                                 for e in ce.timeline[-12:])
                 lines += ["", f"Last operations: {ops}"]
     return "\n".join(lines) + "\n"
