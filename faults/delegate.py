@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pubsafe.refimpl.store import ANY, Capabilities, Expect, ObjectInfo, Store, StoredObject
+from pubsafe.refimpl.store import ANY, Capabilities, Debris, Expect, ObjectInfo, Store, StoredObject
 
 __all__ = ["DelegatingStore"]
 
@@ -50,3 +50,9 @@ class DelegatingStore(Store):
 
     def stat(self, key: str) -> ObjectInfo:
         return self._call("stat", key, lambda: self.inner.stat(key))
+
+    def debris(self) -> list[Debris]:
+        return self._call("debris", "", self.inner.debris)
+
+    def remove_debris(self, key: str) -> None:
+        return self._call("remove-debris", key, lambda: self.inner.remove_debris(key))

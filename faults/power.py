@@ -219,12 +219,15 @@ class SimulatedDisk:
         fields = (stat_mod.S_IFREG | 0o644, ino, 0, 1, 0, 0, len(node.data), 0, seconds, seconds)
         return os.stat_result(fields + (seconds, seconds, seconds, node.mtime_ns, node.mtime_ns, node.mtime_ns))
 
-    def listdir(self, path: str) -> list[tuple[str, bool]]:
+    def lstat(self, path: str) -> os.stat_result:
+        return self.stat(path)  # no links on this disk
+
+    def listdir(self, path: str) -> list[tuple[str, str]]:
         with self._lock:
             node = self._inodes[self._lookup(path)]
             if not isinstance(node, _Dir):
                 raise NotADirectoryError(path)
-            return [(name, isinstance(self._inodes[i], _Dir)) for name, i in sorted(node.entries.items())]
+            return [(name, "dir" if isinstance(self._inodes[i], _Dir) else "file") for name, i in sorted(node.entries.items())]
 
     @contextlib.contextmanager
     def lock(self, path: str) -> Iterator[None]:

@@ -194,7 +194,7 @@ def explore(run: Callable[[str], RunResult], *, limit: int | None = None) -> Ite
                     stack.append(result.schedule[:i] + alternative)
 
 
-_READS = frozenset({"get", "stat", "list"})
+_READS = frozenset({"get", "stat", "list", "debris"})
 
 
 def independent(a: tuple[str, str], b: tuple[str, str]) -> bool:

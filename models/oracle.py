@@ -141,7 +141,7 @@ def history_key(tenant: str, surface: str, version: str) -> str:
 
 def parse_blob_key(key: str) -> BlobKey | None:
     parts = key.split("/")
-    if len(parts) != 4 or parts[0] in ("records", "current", "history") or not parts[3].endswith(".json"):
+    if len(parts) != 4 or parts[0] in ("records", "current", "history", "gc") or not parts[3].endswith(".json"):
         return None
     version = parts[3][: -len(".json")]
     if not _HEX64.fullmatch(version) or any(p in ("", ".", "..") for p in parts[:3]):

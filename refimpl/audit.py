@@ -1,76 +1,205 @@
 """Audit: check G1–G4 on what a store holds now, one finding per problem.
 
 Read-only. Every current and historic manifest, record and blob is looked at once;
-each blob is hashed at most once.
+each blob is hashed at most once. Findings of severity ``error`` break a guarantee
+or block an operator command; ``notice`` findings are expected leftovers (R4: orphan
+blobs and temp files of crashed writers, a crashed sweep's lease) that ``pubsafe gc``
+cleans up.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
+
 from ._memo import MANIFESTS
-from .documents import Finding, HistoryEntry, RegistryRecord, is_tombstone, load_document
-from .errors import IntegrityError
-from .layout import RECORDS, classify, current_key, history_key, parse_blob_key
+from .documents import Finding, GCLease, GCTombstone, HistoryEntry, RegistryRecord, is_tombstone, load_document
+from .errors import IntegrityError, ObjectNotFound
+from .history import read_entry
+from .layout import GC_LEASE, RECORDS, Listing, classify, current_key, history_key, parse_blob_key
 from .store import Store
 from .validate import ArtifactValidator
 
 __all__ = ["audit_store"]
 
 
-def audit_store(store: Store) -> list[Finding]:
+class _Findings:
+    def __init__(self) -> None:
+        self.items: list[Finding] = []
+        self._seen: set[tuple[str, str, str]] = set()
+
+    def add(self, guarantee: str, key: str, message: str, severity: str = "error") -> None:
+        if (guarantee, key, message) not in self._seen:
+            self._seen.add((guarantee, key, message))
+            self.items.append(Finding(guarantee=guarantee, key=key, message=message, severity=severity))
+
+
+def audit_store(store: Store, now: float | None = None) -> list[Finding]:
     listing = classify(store.list(""))
     validator = ArtifactValidator(store)
-    findings: list[Finding] = []
-    seen: set[tuple[str, str, str]] = set()
+    found = _Findings()
+    referenced = _currents(store, listing, validator, found)
+    referenced |= _histories(store, listing, validator, found)
+    _records(store, listing, validator, found)
+    for ref in listing.blobs:
+        if validator.blob_ok(ref) is False:
+            found.add("G1", ref.key, "blob does not hash to the version in its key (altered or torn)")
+    orphans = [ref.key for ref in listing.blobs if RECORDS + ref.key not in listing.records and ref.key not in referenced]
+    if orphans:
+        found.add("R4", orphans[0], f"{len(orphans)} orphan blob(s) from crashed publishes; `pubsafe orphans` lists "
+                                    "them, `pubsafe gc` deletes those older than its grace period", "notice")
+    _debris(store, found)
+    _lease(store, listing, now, found)
+    for key in listing.other:
+        found.add("G2", key, "not part of the store layout (blob, record, current, history or gc lease); "
+                             "pubsafe leaves it alone", "notice")
+    return found.items
 
-    def add(guarantee: str, key: str, message: str) -> None:
-        if (guarantee, key, message) not in seen:
-            seen.add((guarantee, key, message))
-            findings.append(Finding(guarantee=guarantee, key=key, message=message))
 
+def _currents(store: Store, listing: Listing, validator: ArtifactValidator, found: _Findings) -> set[str]:
+    referenced: set[str] = set()
     histories = set(listing.histories)
+    slots_with_current = set()
     for key in listing.currents:
+        parts = key.split("/")
+        if len(parts) != 4 or parts[3] != "manifest.json":
+            where = "/".join(parts[:4]) if len(parts) > 4 and parts[3] == "manifest.json" else key
+            found.add("G2", where, f"{where} is not a current manifest file ({key} lies inside or beside it); "
+                                   "remove what does not belong and restore current with `pubsafe rollback --to`")
+            continue
+        slots_with_current.add((parts[1], parts[2]))
         try:
             manifest = MANIFESTS.load(store.get(key), key)
+        except ObjectNotFound:
+            continue
         except IntegrityError as exc:
-            add("G2", key, f"current manifest does not parse: {exc}")
+            found.add("G2", key, f"current manifest does not parse: {exc}; restore one with `pubsafe rollback --to`")
             continue
         if current_key(manifest.tenant, manifest.surface) != key:
-            add("G2", key, f"manifest names {manifest.tenant}/{manifest.surface} but lives at {key}")
+            found.add("G2", key, f"manifest names {manifest.tenant}/{manifest.surface} but lives at {key}")
         for type_, uri in sorted(manifest.current.items()):
             if problem := validator.problem(manifest, type_, uri):
-                add(problem.guarantee, key, problem.message)
+                found.add(problem.guarantee, key, problem.message)
+        referenced |= _keys(store, manifest.current.values())
         if history_key(manifest.tenant, manifest.surface, manifest.version) not in histories:
-            add("G4", key, f"current manifest {manifest.version} has no history entry; rollback cannot return to it")
+            found.add("G4", key, f"current manifest {manifest.version} has no history entry; rollback cannot return to it")
+    slots_with_history = {tuple(k.split("/")[1:3]) for k in listing.histories if len(k.split("/")) == 4}
+    for tenant, surface in sorted(slots_with_history - slots_with_current):
+        found.add("G2", current_key(tenant, surface), f"no current manifest, but {tenant}/{surface} has history; "
+                                                      "restore one with `pubsafe rollback --to VERSION`")
+    return referenced
+
+
+def _histories(store: Store, listing: Listing, validator: ArtifactValidator, found: _Findings) -> set[str]:
+    referenced: set[str] = set()
+    chains: dict[tuple[str, str], dict[str, str | None]] = defaultdict(dict)
     for key in listing.histories:
+        parts = key.split("/")
+        if len(parts) != 4 or not parts[3].endswith(".json"):
+            found.add("G4", key, "not a history entry (history/<tenant>/<surface>/<version>.json); `pubsafe history` skips it")
+            continue
         try:
-            entry = load_document(HistoryEntry, store.get(key), key)
+            entry = read_entry(store, parts[1], parts[2], parts[3].removesuffix(".json"))
+        except ObjectNotFound:
+            continue
         except IntegrityError as exc:
-            add("G4", key, f"history entry does not parse: {exc}")
+            found.add("G4", key, f"history entry cannot be trusted: {exc}")
+            try:  # it may still name blobs: they are not orphans
+                referenced |= _keys(store, load_document(HistoryEntry, store.get(key), key).manifest.current.values())
+            except (IntegrityError, ObjectNotFound):
+                pass
             continue
         manifest = entry.manifest
-        if history_key(manifest.tenant, manifest.surface, manifest.version) != key:
-            add("G4", key, f"history entry holds manifest {manifest.version}, not the one its key names")
+        chains[(manifest.tenant, manifest.surface)][manifest.version] = entry.previous
+        referenced |= _keys(store, manifest.current.values())
         for type_, uri in sorted(manifest.current.items()):
             if problem := validator.problem(manifest, type_, uri):
                 guarantee = "G4" if problem.guarantee == "G2" else problem.guarantee
-                add(guarantee, key, f"rollback target broken: {problem.message}")
+                found.add(guarantee, key, f"rollback target broken: {problem.message}")
+    for (tenant, surface), previous in chains.items():
+        for loop in _loops(previous):
+            found.add("G4", history_key(tenant, surface, loop[0]),
+                      f"the history's previous links loop ({' -> '.join(v[:12] for v in loop)}); "
+                      "`rollback --steps` refuses to walk it, use `rollback --to`")
+    return referenced
+
+
+def _loops(previous: dict[str, str | None]) -> list[list[str]]:
+    """Each cycle of the previous links, once."""
+    loops, done = [], set()
+    for start in sorted(previous):
+        path, version = [], start
+        while version in previous and version not in done and version not in path:
+            path.append(version)
+            version = previous[version]
+        if version in path:
+            loops.append(path[path.index(version):])
+        done.update(path)
+    return loops
+
+
+def _records(store: Store, listing: Listing, validator: ArtifactValidator, found: _Findings) -> None:
     for key in sorted(listing.records):
-        raw = store.get(key)
+        try:
+            raw = store.get(key)
+        except ObjectNotFound:
+            continue
+        ref = parse_blob_key(key[len(RECORDS):])
         if is_tombstone(raw):
-            add("G3", key, "GC tombstone left by an unfinished sweep blocks republishing this version; run `pubsafe gc`")
+            if ref is None:
+                found.add("G3", key, "a GC tombstone at a key that is no blob's record key; gc leaves it alone: "
+                                     "remove it by hand")
+                continue
+            try:
+                load_document(GCTombstone, raw, key)
+            except IntegrityError:
+                found.add("G3", key, "a malformed GC tombstone; gc leaves it alone: inspect it and remove it by "
+                                     "hand if no sweep is running")
+                continue
+            found.add("G3", key, "GC tombstone left by an unfinished sweep blocks republishing this version; "
+                                 "`pubsafe gc` finishes it once no sweep holds the lease")
             continue
         try:
             record = load_document(RegistryRecord, raw, key)
         except IntegrityError as exc:
-            add("G3", key, f"registry record does not parse: {exc}")
+            found.add("G3", key, f"registry record does not parse: {exc}")
             continue
-        ref = parse_blob_key(key[len(RECORDS):])
         if ref is None or (record.type, record.version) != (ref.type, ref.version):
-            add("G3", key, "registry record does not describe the blob its key names")
+            found.add("G3", key, "registry record does not describe the blob its key names")
             continue
         if validator.blob_ok(ref) is None:
-            add("G1", key, f"recorded artifact {ref.key} is missing")
-    for ref in listing.blobs:
-        if validator.blob_ok(ref) is False:
-            add("G1", ref.key, "blob does not hash to the version in its key (altered or torn)")
-    return findings
+            found.add("G1", key, f"recorded artifact {ref.key} is missing")
+
+
+def _debris(store: Store, found: _Findings) -> None:
+    temps = []
+    for item in store.debris():
+        if item.kind == "link":
+            found.add("G2", item.key, "a symbolic link inside the store; pubsafe never follows it (it could lead "
+                                      "outside the store) and nothing is written through it: remove it by hand")
+        elif item.kind == "temp":
+            temps.append(item)
+    if temps:
+        size = sum(t.size for t in temps)
+        found.add("R4", temps[0].key, f"{len(temps)} temp file(s) of interrupted writes ({size} bytes); `pubsafe gc` "
+                                      "removes those older than its grace period", "notice")
+
+
+def _lease(store: Store, listing: Listing, now: float | None, found: _Findings) -> None:
+    if GC_LEASE not in listing.gc:
+        return
+    try:
+        lease = load_document(GCLease, store.get(GC_LEASE), GC_LEASE)
+    except ObjectNotFound:
+        return
+    except IntegrityError:
+        found.add("G3", GC_LEASE, "the GC lease does not parse, so every gc refuses; remove it by hand if no gc runs")
+        return
+    if now is not None and now >= lease.expires_at.timestamp():
+        found.add("R4", GC_LEASE, f"a crashed sweep's expired lease ({lease.owner}); the next gc takes it over",
+                  "notice")
+
+
+def _keys(store: Store, uris: Iterable[str]) -> set[str]:
+    root = store.root_uri.rstrip("/") + "/"
+    return {uri.removeprefix(root) for uri in uris}

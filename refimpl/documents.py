@@ -31,6 +31,7 @@ __all__ = [
     "RollbackReceipt",
     "Finding",
     "GCReport",
+    "GCLease",
     "OrphanInfo",
     "utc_timestamp",
     "load_document",
@@ -144,7 +145,7 @@ class PublishReceipt(BaseModel):
 class RollbackReceipt(BaseModel):
     tenant: str
     surface: str
-    from_version: str
+    from_version: str | None = Field(description="None when current was missing or did not parse")
     to_version: str
     swapped: bool
 
@@ -153,6 +154,8 @@ class Finding(BaseModel):
     guarantee: str
     key: str
     message: str
+    severity: Literal["error", "notice"] = Field(
+        default="error", description="error: a guarantee is broken or a command blocked; notice: an expected leftover")
 
 
 class OrphanInfo(BaseModel):
@@ -165,7 +168,18 @@ class GCReport(BaseModel):
     deleted: list[str] = []
     kept_young: list[str] = []
     lost_race: list[str] = Field(default=[], description="recorded by a publish mid-sweep; kept")
-    finished_tombstones: list[str] = []
+    finished_tombstones: list[str] = Field(default=[], description="tombstones of crashed sweeps, finished")
+    removed_debris: list[str] = Field(default=[], description="temp files of interrupted writes, removed")
+    left_alone: dict[str, str] = Field(default={}, description="key -> why the sweep did not touch it")
+
+
+class GCLease(_Document):
+    """Held at ``gc/lease.json`` by the one sweep allowed to run; expires unless renewed."""
+
+    gc_lease: Literal[True] = True
+    owner: str
+    acquired_at: Timestamp
+    expires_at: Timestamp
 
 
 def load_document(model: type[_Document], data: bytes, key: str):  # type: ignore[no-untyped-def]

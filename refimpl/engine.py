@@ -52,8 +52,9 @@ from .errors import (
     PublishConflict,
     RollbackRefused,
 )
-from .gc import list_orphans, sweep
-from .layout import HISTORY, RECORDS, blob_key, current_key, history_key
+from .gc import LEASE_SECONDS, list_orphans, sweep
+from .history import HistoryListing, list_history, read_entry, walk_back
+from .layout import RECORDS, blob_key, current_key, history_key
 from .names import validate_name
 from .phases import phase
 from .store import ABSENT, ANY, Expect, Store
@@ -122,15 +123,18 @@ class Engine:
         validate_name("surface", surface)
         if not isinstance(artifacts, Mapping) or not artifacts:
             raise InvalidInput("nothing to publish: give at least one {type: payload}")
+        for type_ in artifacts:
+            validate_name("type", type_)
         prepared = []
         for type_ in sorted(artifacts):
-            validate_name("type", type_)
             data, version = self._encode(artifacts[type_])
             prepared.append(_Artifact(type_, data, version, blob_key(tenant, surface, type_, version)))
+        overlay = {art.type: art.key for art in prepared}
 
         written: list[str] = []
         with phase("read-current"):
-            current = self._read_current(tenant, surface)
+            current = self._read_current_to_publish(tenant, surface)
+        base = self._carried(current, overlay)  # refused here, nothing is written yet
         for art in prepared:
             self._write_blob(art, written)
         for art in prepared:
@@ -138,11 +142,9 @@ class Engine:
         for art in prepared:
             self._confirm_blob(art, written)
 
-        overlay = {art.type: art.key for art in prepared}
         attempts = 0
         while True:
             attempts += 1
-            base = dict(current.manifest.current) if current.manifest else {}
             manifest = Manifest(
                 tenant=tenant,
                 surface=surface,
@@ -161,7 +163,7 @@ class Engine:
                     swapped = True
                 except Conflict:
                     with phase("read-current"):
-                        current = self._read_current(tenant, surface)
+                        current = self._read_current_to_publish(tenant, surface)
                     if current.version != manifest.version:  # another publish swapped first
                         if attempts >= self.max_attempts:
                             raise PublishConflict(
@@ -171,6 +173,7 @@ class Engine:
                                 "recorded, so re-running the publish is safe",
                                 competing_version=current.version,
                             ) from None
+                        base = self._carried(current, overlay)
                         continue
                     swapped = False  # ours landed; only its acknowledgement was lost
             return PublishReceipt(
@@ -183,6 +186,47 @@ class Engine:
                 written=written,
                 attempts=attempts,
             )
+
+    def _read_current_to_publish(self, tenant: str, surface: str) -> Current:
+        try:
+            return self._read_current(tenant, surface)
+        except IntegrityError as exc:
+            raise IntegrityError(
+                f"{exc}; a publish merges into current, so it refuses and writes nothing. Restore a good manifest "
+                "with `pubsafe rollback --to VERSION` (`pubsafe history` lists them)"
+            ) from None
+
+    def _carried(self, current: Current, overlay: dict[str, str]) -> dict[str, str]:
+        """The entries of current this publish keeps, after checking they are usable.
+
+        Each must name a blob of its own type, tenant and surface in this store. If
+        current has no history entry here (another writer put it there), each is also
+        validated in full (exists, hashes, recorded), so a publish never carries a
+        foreign or broken entry into a manifest of ours.
+        """
+        manifest = current.manifest
+        if manifest is None:
+            return {}
+        carried = {t: uri for t, uri in manifest.current.items() if t not in overlay}
+        if not carried:
+            return dict(manifest.current)
+        validator = ArtifactValidator(self.store)
+        for type_, uri in sorted(carried.items()):
+            if problem := validator.shape_problem(manifest, type_, uri):
+                raise IntegrityError(self._carried_refusal(manifest, type_, problem.message))
+        with phase("history-read"):
+            ours = self.store.exists(history_key(manifest.tenant, manifest.surface, manifest.version))
+        if not ours:
+            for type_, uri in sorted(carried.items()):
+                if problem := validator.problem(manifest, type_, uri):
+                    raise IntegrityError(self._carried_refusal(manifest, type_, problem.message))
+        return dict(manifest.current)
+
+    @staticmethod
+    def _carried_refusal(manifest: Manifest, type_: str, problem: str) -> str:
+        return (f"current manifest of {manifest.tenant}/{manifest.surface} names an unusable {type_!r} artifact "
+                f"({problem}); this publish would carry it forward, so it refuses and writes nothing. Publish "
+                f"{type_!r} too, or roll back to a manifest without it")
 
     def _encode(self, payload: Any) -> tuple[bytes, str]:
         """Blob bytes and version of a payload: RFC 8785 form and its sha256."""
@@ -306,17 +350,22 @@ class Engine:
         return self.read_current(tenant, surface).manifest
 
     def history_entry(self, tenant: str, surface: str, version: str) -> HistoryEntry:
-        key = history_key(tenant, surface, version)
-        with phase("history-read"):
-            return load_document(HistoryEntry, self.store.get(key), key)
+        """The history entry of ``version``, verified (see ``refimpl.history``)."""
+        return read_entry(self.store, tenant, surface, version)
 
     def history(self, tenant: str, surface: str) -> list[HistoryEntry]:
-        """Every manifest ever swapped in, oldest first."""
+        """Every readable manifest ever swapped in, oldest first (``history_listing`` says more)."""
+        return [item.entry for item in self.history_listing(tenant, surface).items]
+
+    def history_listing(self, tenant: str, surface: str) -> HistoryListing:
+        """History entries with the evidence that each was current, and the files that are not entries."""
         validate_name("tenant", tenant)
         validate_name("surface", surface)
-        prefix = f"{HISTORY}{tenant}/{surface}/"
-        entries = [load_document(HistoryEntry, self.store.get(k), k) for k in self.store.list(prefix)]
-        return sorted(entries, key=lambda e: (e.manifest.updated_at, e.manifest.version))
+        try:
+            current = self.read_current(tenant, surface).version
+        except IntegrityError:
+            current = None  # listing history is how one recovers from a broken current
+        return list_history(self.store, tenant, surface, current)
 
     # -- rollback ------------------------------------------------------------
 
@@ -326,20 +375,32 @@ class Engine:
         """Point current at an earlier manifest from history; writes nothing else.
 
         ``to`` names a manifest version; ``steps=N`` walks N links back along the
-        manifests each history entry replaced. A target that is not in history, or
-        whose artifacts do not validate, is refused and nothing is written.
+        manifests each history entry replaced. A target that is not in history, is
+        not what its history file claims, or whose artifacts do not validate, is
+        refused and nothing is written. ``to`` also restores a current manifest that
+        is missing or does not parse (the way back from a damaged store).
         """
         validate_name("tenant", tenant)
         validate_name("surface", surface)
         if (to is None) == (steps is None):
             raise InvalidInput("rollback needs exactly one of to=<manifest version> or steps=N")
-        if steps is not None and (not isinstance(steps, int) or steps < 1):
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
             raise InvalidInput(f"steps must be a positive integer, got {steps!r}")
+        if to is not None and (not isinstance(to, str) or len(to) != 64 or any(c not in "0123456789abcdef" for c in to)):
+            raise InvalidInput(f"rollback target {to!r} is not a manifest version (64 hex digits)")
         with phase("read-current"):
-            current = self.read_current(tenant, surface)
-        if current.manifest is None:
-            raise RollbackRefused(f"{tenant}/{surface} has no current manifest to roll back from")
-        target = self._rollback_target(tenant, surface, current, to, steps)
+            current, broken = self._read_current_leniently(tenant, surface)
+        if steps is not None:
+            if broken is not None:
+                raise RollbackRefused(
+                    f"{broken}; --steps walks back from the current manifest, so it cannot start. Restore one with "
+                    "--to VERSION (`pubsafe history` lists them)"
+                )
+            if current.version is None:
+                raise RollbackRefused(f"{tenant}/{surface} has no current manifest to roll back from")
+            to = walk_back(self.store, tenant, surface, current.version, steps)
+        assert to is not None
+        target = self._rollback_target(tenant, surface, to)
         self._validate_manifest_for_rollback(target)
         receipt = RollbackReceipt(
             tenant=tenant, surface=surface, from_version=current.version, to_version=target.version, swapped=False
@@ -352,7 +413,7 @@ class Engine:
                 self._swap(restored, current)
         except Conflict:
             with phase("read-current"):
-                now = self.read_current(tenant, surface)
+                now, _ = self._read_current_leniently(tenant, surface)
             if now.version == target.version:
                 return receipt.model_copy(update={"swapped": True})
             raise RollbackRefused(
@@ -361,39 +422,28 @@ class Engine:
             ) from None
         return receipt.model_copy(update={"swapped": True})
 
-    def _rollback_target(
-        self, tenant: str, surface: str, current: Current, to: str | None, steps: int | None
-    ) -> Manifest:
-        if to is not None:
-            if not isinstance(to, str) or len(to) != 64 or any(c not in "0123456789abcdef" for c in to):
-                raise InvalidInput(f"rollback target {to!r} is not a manifest version (64 hex digits)")
-            try:
-                return self.history_entry(tenant, surface, to).manifest
-            except ObjectNotFound:
-                raise RollbackRefused(
-                    f"manifest {to} is not in the history of {tenant}/{surface}; "
-                    "`pubsafe history` lists the versions you can roll back to"
-                ) from None
-        version: str | None = current.version
-        assert steps is not None and version is not None
-        for taken in range(steps):
-            try:
-                entry = self.history_entry(tenant, surface, version)
-            except ObjectNotFound:
-                raise RollbackRefused(
-                    f"manifest {version} has no history entry, so it cannot be walked back from "
-                    f"(after {taken} of {steps} steps); roll back with to=<version> instead"
-                ) from None
-            if entry.previous is None:
-                raise RollbackRefused(
-                    f"{tenant}/{surface} has only {taken} earlier manifest(s) along this chain; "
-                    f"cannot go back {steps}"
-                )
-            version = entry.previous
+    def _read_current_leniently(self, tenant: str, surface: str) -> tuple[Current, str | None]:
+        """Current, or (for a manifest that does not parse) its etag and what is wrong with it."""
+        key = current_key(tenant, surface)
         try:
-            return self.history_entry(tenant, surface, version).manifest
+            obj = self.store.get_object(key)
         except ObjectNotFound:
-            raise RollbackRefused(f"manifest {version} is named as previous but missing from history") from None
+            return Current(None, None), None
+        try:
+            return Current(MANIFESTS.load(obj.data, key), obj.etag), None
+        except IntegrityError as exc:
+            return Current(None, obj.etag), str(exc)
+
+    def _rollback_target(self, tenant: str, surface: str, to: str) -> Manifest:
+        try:
+            return self.history_entry(tenant, surface, to).manifest
+        except ObjectNotFound:
+            raise RollbackRefused(
+                f"manifest {to} is not in the history of {tenant}/{surface}; "
+                "`pubsafe history` lists the versions you can roll back to"
+            ) from None
+        except IntegrityError as exc:
+            raise RollbackRefused(f"refusing to roll back to {to}: {exc}; current is unchanged") from None
 
     def _validate_manifest_for_rollback(self, manifest: Manifest) -> None:
         problem = ArtifactValidator(self.store).first_problem(manifest)
@@ -407,12 +457,13 @@ class Engine:
         return list_orphans(self.store, self.clock())
 
     def audit(self) -> list[Finding]:
-        """Check G1–G4 on what the store holds now; one finding per problem."""
-        return audit_store(self.store)
+        """Check G1–G4 on what the store holds now; one finding per problem (see ``refimpl.audit``)."""
+        return audit_store(self.store, self.clock())
 
-    def gc(self, grace_seconds: float) -> GCReport:
-        """Delete orphans older than ``grace_seconds``; see ``refimpl.gc``."""
-        return sweep(self.store, grace_seconds, clock=self.clock)
+    def gc(self, grace_seconds: float, *, lease_seconds: float = LEASE_SECONDS) -> GCReport:
+        """Delete orphans and temp debris older than ``grace_seconds``; see ``refimpl.gc``."""
+        return sweep(self.store, grace_seconds, clock=self.clock, lease_seconds=lease_seconds)
+
 
 def record_key_of(art: _Artifact) -> str:
     return RECORDS + art.key

@@ -12,13 +12,17 @@ The tree (built-in bases in brackets, so callers can catch what they already kno
     │   ├── AlreadyExists [FileExistsError] create-only put on an existing key
     │   ├── Conflict                        compare-and-swap expectation did not hold
     │   ├── RetryableStoreError             transient (timeout, 503, S3 409); retry is safe
-    │   └── UnsupportedOperation            the store does not declare that capability
+    │   ├── UnsupportedOperation            the store does not declare that capability
+    │   └── UnsafeStoreState                a link, or a directory where an object belongs:
+    │                                       touched by nothing until a person looks
     ├── IntegrityError                      bytes do not hash to their version, or a
     │                                       document does not parse
     └── Refused                             the engine will not do this; nothing written
         ├── RollbackRefused                 unknown or invalid rollback target
         ├── PublishConflict                 guarded publish lost its race too many times
-        └── CollectionInProgress            a GC sweep holds a tombstone on this version
+        ├── CollectionInProgress            a GC sweep holds a tombstone on this version
+        └── CollectionRefused               GC cannot prove a deletion safe; deleted nothing more
+            └── SweepInProgress             another sweep holds the GC lease
 
 Backend exceptions are translated at the store boundary with ``raise ... from exc``.
 """
@@ -37,11 +41,14 @@ __all__ = [
     "Conflict",
     "RetryableStoreError",
     "UnsupportedOperation",
+    "UnsafeStoreState",
     "IntegrityError",
     "Refused",
     "RollbackRefused",
     "PublishConflict",
     "CollectionInProgress",
+    "CollectionRefused",
+    "SweepInProgress",
 ]
 
 
@@ -100,6 +107,14 @@ class UnsupportedOperation(StoreError):
     """The store does not declare the capability this call needs."""
 
 
+class UnsafeStoreState(StoreError):
+    """The store holds something pubsafe will not read through or write over.
+
+    A symbolic link inside a local store (it could lead outside the store), or a
+    directory where an object belongs. Nothing is followed, written or deleted.
+    """
+
+
 class IntegrityError(PubsafeError):
     """Stored bytes do not match their version, or a document does not parse."""
 
@@ -122,3 +137,11 @@ class PublishConflict(Refused):
 
 class CollectionInProgress(Refused):
     """A GC sweep has claimed this version; retry after the sweep finishes."""
+
+
+class CollectionRefused(Refused):
+    """GC stopped: it could not prove that what it would delete is unreferenced."""
+
+
+class SweepInProgress(CollectionRefused):
+    """Another GC sweep holds the lease; two sweeps never run at once."""

@@ -1,24 +1,40 @@
-"""Orphans (R4) and the garbage collector that never races a publish (R5).
+"""Orphans (R4) and the garbage collector that never loses live data (R5).
 
-An orphan is a blob that no registry record and no current or historic manifest
-references: what a crashed publish leaves behind.
+An orphan is a blob key that no registry record and no current or historic manifest
+references: what a crashed publish leaves behind. The sweep deletes only what it can
+prove is one, and fails closed: a manifest it cannot parse, a URI it cannot place,
+a listing that fails, stop it before it deletes anything (CollectionRefused).
 
-The sweep deletes an orphan only while holding a *tombstone* it created, create-only,
-at that blob's record key. A publish's record-write and a sweep's claim are therefore
-mutually exclusive: if the publish's record lands first, the sweep's claim fails and
-the blob is kept; if the claim lands first, the publish backs off before its swap
-(CollectionInProgress). A publish whose record lands after a deletion sees the gap
-in its confirm-read and rewrites the blob. Tombstones that a crashed sweep left behind
-for longer than the grace period are finished by the next sweep.
+- **One sweep at a time.** A sweep first takes a lease, created create-only at
+  ``gc/lease.json`` with an owner and an expiry; it renews the lease as it goes and
+  stops if the lease was lost. Another sweep meanwhile refuses (SweepInProgress); a
+  lease left by a crashed sweep is taken over once it has expired (by
+  compare-and-swap where the store has it). A lease cannot fence a process that
+  stalls for longer than the lease: keep sweeps' host pauses well below it.
+- **No race with publishes.** Each deletion holds a *tombstone* the sweep created,
+  create-only, at that blob's record key. A publish's record-write and a sweep's
+  claim are therefore mutually exclusive: if the record lands first, the claim fails
+  and the blob is kept; if the claim lands first, the publish backs off before its
+  swap (CollectionInProgress). A publish whose record lands after a deletion sees
+  the gap in its confirm-read and rewrites the blob.
+- **Crashed sweeps.** Their tombstones are finished by the next lease holder (the
+  blob, if still unreferenced, deleted; the tombstone removed), re-reading the
+  tombstone before each step. A tombstone at a key that is not a blob's record key,
+  or one that does not parse, is reported and left alone.
+- **Debris.** Temp files of interrupted writes older than the grace period are
+  removed; links are reported and left to a person.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from ._memo import MANIFESTS
 from .documents import (
+    GCLease,
     GCReport,
     GCTombstone,
     HistoryEntry,
@@ -28,32 +44,77 @@ from .documents import (
     load_document,
     utc_timestamp,
 )
-from .errors import AlreadyExists, IntegrityError, InvalidInput, ObjectNotFound
-from .layout import CURRENT, RECORDS, classify
+from .errors import (
+    AlreadyExists,
+    CollectionRefused,
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    InvalidKey,
+    ObjectNotFound,
+    SweepInProgress,
+)
+from .layout import CURRENT, GC_LEASE, RECORDS, classify, parse_blob_key
 from .phases import phase
-from .store import Store
+from .store import Debris, Store
 
-__all__ = ["list_orphans", "sweep"]
+__all__ = ["list_orphans", "sweep", "LEASE_SECONDS", "validated_grace"]
+
+#: How long a sweep's lease lasts unless renewed (it is renewed a third of the way in).
+LEASE_SECONDS = 300.0
 
 
-def _referenced(store: Store, currents: Iterable[str], histories: Iterable[str]) -> set[str]:
-    """Blob keys named by any current or historic manifest."""
+def validated_grace(grace_seconds: float) -> float:
+    if isinstance(grace_seconds, bool) or not isinstance(grace_seconds, (int, float)):
+        raise InvalidInput(f"grace period must be a number of seconds, got {grace_seconds!r}")
+    if not math.isfinite(grace_seconds) or grace_seconds < 0:
+        raise InvalidInput(f"grace period must be a finite, non-negative number of seconds, got {grace_seconds!r}")
+    return float(grace_seconds)
+
+
+# -- what the store holds ----------------------------------------------------------
+
+
+@dataclass
+class _Survey:
+    """One listing of the store, with every manifest parsed (or the sweep refused)."""
+
+    blobs: list[str] = field(default_factory=list)
+    records: set[str] = field(default_factory=set)
+    referenced: set[str] = field(default_factory=set)
+
+
+def _survey(store: Store) -> _Survey:
+    listing = classify(store.list(""))
+    survey = _Survey([ref.key for ref in listing.blobs], listing.records)
     root = store.root_uri.rstrip("/") + "/"
-    referenced: set[str] = set()
-    for key in [*currents, *histories]:
+    for key in [*listing.currents, *listing.histories]:
         try:
             raw = store.get(key)
             doc = MANIFESTS.load(raw, key) if key.startswith(CURRENT) else load_document(HistoryEntry, raw, key).manifest
-        except (IntegrityError, ObjectNotFound):
-            continue  # audit reports unreadable manifests
-        referenced.update(uri.removeprefix(root) for uri in doc.current.values())
-    return referenced
+        except ObjectNotFound:
+            continue  # replaced or removed since the listing: what it named is in the newer one
+        except IntegrityError as exc:
+            raise CollectionRefused(
+                f"{key} does not parse ({exc}); gc deletes nothing while a manifest it cannot read might name "
+                "a blob. Repair it first: `pubsafe audit` says what is wrong, `pubsafe rollback --to` restores a "
+                "current manifest from history"
+            ) from None
+        for uri in doc.current.values():
+            blob = uri.removeprefix(root) if uri.startswith(root) else uri
+            if "://" in blob or blob.startswith("/"):
+                raise CollectionRefused(
+                    f"{key} names {uri!r}, which is not a key of this store ({store.root_uri}); gc cannot tell "
+                    "whether that is one of this store's blobs under another name, so it deletes nothing"
+                )
+            survey.referenced.add(blob)
+    return survey
 
 
 def list_orphans(store: Store, now: float) -> list[OrphanInfo]:
     """Blobs that no record and no current or historic manifest references (R4)."""
     listing = classify(store.list(""))
-    referenced = _referenced(store, listing.currents, listing.histories)
+    referenced = _referenced_lenient(store, listing.currents, listing.histories)
     found = []
     for ref in listing.blobs:
         if RECORDS + ref.key in listing.records or ref.key in referenced:
@@ -66,19 +127,118 @@ def list_orphans(store: Store, now: float) -> list[OrphanInfo]:
     return found
 
 
-def sweep(store: Store, grace_seconds: float, *, clock: Callable[[], float]) -> GCReport:
-    """Delete orphans older than ``grace_seconds``; never a blob a publish will name.
+def _referenced_lenient(store: Store, currents: list[str], histories: list[str]) -> set[str]:
+    """Blob keys named by the manifests that parse (listing orphans never deletes)."""
+    root = store.root_uri.rstrip("/") + "/"
+    referenced: set[str] = set()
+    for key in [*currents, *histories]:
+        try:
+            raw = store.get(key)
+            doc = MANIFESTS.load(raw, key) if key.startswith(CURRENT) else load_document(HistoryEntry, raw, key).manifest
+        except (IntegrityError, ObjectNotFound, InvalidKey):
+            continue  # audit reports unreadable manifests
+        referenced.update(uri.removeprefix(root) for uri in doc.current.values())
+    return referenced
 
-    Run one sweep at a time. Each deletion holds a tombstone at the blob's record key
-    (see the module docstring), and the sweep first finishes tombstones that a
-    crashed sweep left behind for longer than the grace period.
-    """
-    if grace_seconds < 0:
-        raise InvalidInput("grace period must not be negative")
+
+# -- the lease ---------------------------------------------------------------------
+
+
+class _Lease:
+    """The one-sweep-at-a-time lease at ``gc/lease.json``."""
+
+    def __init__(self, store: Store, clock: Callable[[], float], seconds: float, owner: str) -> None:
+        self.store, self.clock, self.seconds, self.owner = store, clock, seconds, owner
+        self.etag: str | None = None
+        self.renewed_at = 0.0
+
+    def _document(self) -> bytes:
+        now = self.clock()
+        self.renewed_at = now
+        return dump_document(GCLease(owner=self.owner, acquired_at=utc_timestamp(now),
+                                     expires_at=utc_timestamp(now + self.seconds)))
+
+    def acquire(self) -> None:
+        with phase("gc-lease"):
+            try:
+                self.etag = self.store.put(GC_LEASE, self._document())
+                return
+            except AlreadyExists:
+                pass
+            held = self.store.get_object(GC_LEASE)
+        try:
+            lease = load_document(GCLease, held.data, GC_LEASE)
+        except IntegrityError:
+            raise CollectionRefused(
+                f"{GC_LEASE} is not a valid lease; if no gc is running, remove it by hand and run gc again"
+            ) from None
+        if self.clock() < lease.expires_at.timestamp():
+            raise SweepInProgress(
+                f"another gc sweep ({lease.owner}) holds the lease until {lease.expires_at.isoformat()}; two sweeps "
+                "never run at once. Wait for it to finish; if it crashed, run gc again after that time"
+            )
+        with phase("gc-lease"):  # an expired lease: its sweep crashed or stalled; take it over
+            try:
+                if self.store.capabilities.compare_and_swap:
+                    self.etag = self.store.replace(GC_LEASE, self._document(), expect=held.etag)
+                else:
+                    self.store.delete(GC_LEASE)
+                    self.etag = self.store.put(GC_LEASE, self._document())
+            except (Conflict, AlreadyExists, ObjectNotFound):
+                raise SweepInProgress("another gc sweep took over the expired lease first; try again later") from None
+
+    def check(self) -> None:
+        """Before each deletion: still ours? Renewed a third of the way into it."""
+        now = self.clock()
+        if now - self.renewed_at >= self.seconds:
+            raise CollectionRefused("this sweep's lease expired mid-sweep (the process stalled); it stopped")
+        if now - self.renewed_at < self.seconds / 3:
+            return
+        with phase("gc-lease"):
+            try:
+                if self.store.capabilities.compare_and_swap:
+                    self.etag = self.store.replace(GC_LEASE, self._document(), expect=self.etag)
+                else:
+                    if load_document(GCLease, self.store.get(GC_LEASE), GC_LEASE).owner != self.owner:
+                        raise Conflict("taken over")
+                    self.etag = self.store.replace(GC_LEASE, self._document())
+            except (Conflict, ObjectNotFound, IntegrityError):
+                raise CollectionRefused("another sweep took over this sweep's lease; this one stopped") from None
+
+    def release(self) -> None:
+        with phase("gc-lease"):
+            try:
+                held = self.store.get(GC_LEASE)
+                if load_document(GCLease, held, GC_LEASE).owner == self.owner:
+                    self.store.delete(GC_LEASE)
+            except (ObjectNotFound, IntegrityError):
+                pass
+
+
+# -- the sweep ---------------------------------------------------------------------
+
+
+def sweep(
+    store: Store, grace_seconds: float, *, clock: Callable[[], float], lease_seconds: float = LEASE_SECONDS
+) -> GCReport:
+    """Delete orphans and temp debris older than ``grace_seconds``; see the module docstring."""
+    grace = validated_grace(grace_seconds)
     sweep_id = uuid.uuid4().hex
-    report = GCReport()
-    now = clock()
-    for key in store.list(RECORDS):
+    lease = _Lease(store, clock, lease_seconds, sweep_id)
+    lease.acquire()
+    try:
+        report = GCReport()
+        survey = _survey(store)
+        _finish_tombstones(store, survey, lease, report)
+        _collect_orphans(store, survey, grace, clock, lease, sweep_id, report)
+        _remove_debris(store, grace, clock(), lease, report)
+        return report
+    finally:
+        lease.release()
+
+
+def _finish_tombstones(store: Store, survey: _Survey, lease: _Lease, report: GCReport) -> None:
+    for key in sorted(survey.records):
         with phase("gc-scan"):
             try:
                 raw = store.get(key)
@@ -86,35 +246,84 @@ def sweep(store: Store, grace_seconds: float, *, clock: Callable[[], float]) -> 
                 continue
         if not is_tombstone(raw):
             continue
-        tomb = load_document(GCTombstone, raw, key)
-        if now - tomb.claimed_at.timestamp() >= grace_seconds:
-            _collect(store, key[len(RECORDS):], key)
-            report.finished_tombstones.append(key)
-    for orphan in list_orphans(store, clock()):
-        if orphan.age_seconds < grace_seconds:
-            report.kept_young.append(orphan.key)
+        try:
+            load_document(GCTombstone, raw, key)
+        except IntegrityError:
+            report.left_alone[key] = "a malformed GC tombstone; inspect it and remove it by hand if no gc is running"
             continue
-        rkey = RECORDS + orphan.key
-        tomb = GCTombstone(sweep_id=sweep_id, claimed_at=utc_timestamp(clock()))
+        blob = key[len(RECORDS):]
+        if parse_blob_key(blob) is None:
+            report.left_alone[key] = "a GC tombstone at a key that is no blob's record key; remove it by hand"
+            continue
+        lease.check()
+        if blob not in survey.referenced:
+            with phase("gc-delete"):
+                if _still(store, key, raw):
+                    _delete_quietly(store, blob)
+        with phase("gc-release"):
+            if _still(store, key, raw):
+                _delete_quietly(store, key)
+        report.finished_tombstones.append(key)
+
+
+def _collect_orphans(
+    store: Store, survey: _Survey, grace: float, clock: Callable[[], float], lease: _Lease, sweep_id: str,
+    report: GCReport,
+) -> None:
+    for blob in survey.blobs:
+        rkey = RECORDS + blob
+        if rkey in survey.records or blob in survey.referenced:
+            continue
+        try:
+            info = store.stat(blob)
+        except ObjectNotFound:
+            continue
+        if clock() - info.modified < grace:
+            report.kept_young.append(blob)
+            continue
+        lease.check()
+        tomb = dump_document(GCTombstone(sweep_id=sweep_id, claimed_at=utc_timestamp(clock())))
         with phase("gc-claim"):
             try:
-                store.put(rkey, dump_document(tomb))
+                store.put(rkey, tomb)
             except AlreadyExists:
-                report.lost_race.append(orphan.key)
+                report.lost_race.append(blob)  # a publish recorded it meanwhile
                 continue
-        _collect(store, orphan.key, rkey)
-        report.deleted.append(orphan.key)
-    return report
+        with phase("gc-delete"):
+            _delete_quietly(store, blob)
+        with phase("gc-release"):
+            if _still(store, rkey, tomb):
+                _delete_quietly(store, rkey)
+        report.deleted.append(blob)
 
 
-def _collect(store: Store, blob: str, tombstone: str) -> None:
-    with phase("gc-delete"):
-        try:
-            store.delete(blob)
-        except ObjectNotFound:
-            pass
-    with phase("gc-release"):
-        try:
-            store.delete(tombstone)
-        except ObjectNotFound:
-            pass
+def _remove_debris(store: Store, grace: float, now: float, lease: _Lease, report: GCReport) -> None:
+    for item in store.debris():
+        if item.kind != "temp":
+            report.left_alone[item.key] = _why_left(item)
+        elif now - item.modified >= grace:
+            lease.check()
+            with phase("gc-delete"):
+                store.remove_debris(item.key)
+            report.removed_debris.append(item.key)
+
+
+def _why_left(item: Debris) -> str:
+    if item.kind == "link":
+        return "a symbolic link inside the store; pubsafe never follows or removes links: remove it by hand"
+    return f"{item.kind} entry that is not an object"
+
+
+def _still(store: Store, key: str, expected: bytes) -> bool:
+    """Does ``key`` still hold ``expected`` (our tombstone, not a record written since)?"""
+    try:
+        return store.get(key) == expected
+    except ObjectNotFound:
+        return False
+
+
+def _delete_quietly(store: Store, key: str) -> None:
+    try:
+        store.delete(key)
+    except ObjectNotFound:
+        pass

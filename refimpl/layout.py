@@ -4,6 +4,7 @@
 - registry record:   ``records/<tenant>/<surface>/<type>/<version>.json`` append-only
 - current manifest:  ``current/<tenant>/<surface>/manifest.json``       replaced whole
 - manifest history:  ``history/<tenant>/<surface>/<version>.json``      immutable (ours)
+- GC lease:          ``gc/lease.json``                                   one sweep at a time (ours)
 
 Manifests name blobs by their store-relative key, so a store copied to another root
 or bucket keeps working; ``resolve_uri`` also accepts absolute URIs under the root.
@@ -31,11 +32,15 @@ __all__ = [
     "RECORDS",
     "CURRENT",
     "HISTORY",
+    "GC",
+    "GC_LEASE",
 ]
 
 RECORDS = "records/"
 CURRENT = "current/"
 HISTORY = "history/"
+GC = "gc/"
+GC_LEASE = "gc/lease.json"
 _VERSION = re.compile(r"[0-9a-f]{64}")
 
 
@@ -73,7 +78,7 @@ class BlobRef:
 def parse_blob_key(key: str) -> BlobRef | None:
     """The parts of a blob key, or None if ``key`` is not shaped like one."""
     parts = key.split("/")
-    if len(parts) != 4 or parts[0] + "/" in (RECORDS, CURRENT, HISTORY):
+    if len(parts) != 4 or parts[0] + "/" in (RECORDS, CURRENT, HISTORY, GC):
         return None
     stem, dot, ext = parts[3].rpartition(".")
     if not dot or ext != "json" or not _VERSION.fullmatch(stem):
@@ -117,6 +122,7 @@ class Listing:
     records: set[str] = field(default_factory=set)
     currents: list[str] = field(default_factory=list)
     histories: list[str] = field(default_factory=list)
+    gc: list[str] = field(default_factory=list)  #: the sweep lease
     other: list[str] = field(default_factory=list)  #: keys that fit no part of the layout
 
 
@@ -129,6 +135,8 @@ def classify(keys: Iterable[str]) -> Listing:
             listing.currents.append(key)
         elif key.startswith(HISTORY):
             listing.histories.append(key)
+        elif key.startswith(GC):
+            listing.gc.append(key)
         elif (ref := parse_blob_key(key)) is not None:
             listing.blobs.append(ref)
         else:

@@ -12,21 +12,33 @@ Each primitive maps onto one native mechanism:
   directory created on the way is fsynced into its parent (deletions need not be
   durable; see ``delete``).
 
-Temp and lock files start with ``.`` and are invisible to ``list``.
+Confinement: nothing inside the store is followed through a symbolic link (each
+directory of a key is checked with ``lstat``, files are opened with O_NOFOLLOW), and
+a directory where an object belongs is refused, not skipped: both raise
+UnsafeStoreState and touch nothing. Temp files (``.tmp-<hex>``) of failed writes
+are removed; those of a killed process stay, invisible to ``list``, and are reported
+by ``debris`` so that audit counts them and GC removes them after its grace period.
+Lock files (``.<name>.lock``) are permanent: removing one while a writer holds it
+would let a second writer in.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import stat
 import uuid
 from pathlib import Path
 
-from .errors import AlreadyExists, Conflict, InvalidInput, ObjectNotFound, StoreError
+from .errors import AlreadyExists, Conflict, InvalidInput, ObjectNotFound, StoreError, UnsafeStoreState
 from .osio import OSOps, RealOS
-from .store import ANY, ABSENT, Capabilities, Expect, ObjectInfo, Store, StoredObject, check_key, etag_of
+from .store import ANY, ABSENT, Capabilities, Debris, Expect, ObjectInfo, Store, StoredObject, check_key, etag_of
 
-__all__ = ["LocalStore"]
+__all__ = ["LocalStore", "TEMP_PREFIX"]
+
+TEMP_PREFIX = ".tmp-"
+_TEMP = re.compile(r"\.tmp-[0-9a-f]{32}")
 
 
 class LocalStore(Store):
@@ -42,6 +54,10 @@ class LocalStore(Store):
             is_dir: bool | None = stat.S_ISDIR(self.os.stat(self.root).st_mode)
         except FileNotFoundError:
             is_dir = None
+        except NotADirectoryError:
+            raise InvalidInput(f"store root {self.root!r} is inside a file, not a directory") from None
+        except OSError as exc:
+            raise InvalidInput(f"store root {self.root!r} cannot be used: {_reason(exc)}") from None
         if is_dir is False:
             raise InvalidInput(f"store root {self.root!r} exists and is not a directory")
         if not create and not is_dir:
@@ -53,7 +69,41 @@ class LocalStore(Store):
     # -- paths ---------------------------------------------------------------
 
     def _path(self, key: str) -> str:
-        return os.path.join(self.root, *check_key(key).split("/"))
+        """The file of ``key``, after checking no directory on the way is a link or a file."""
+        parts = check_key(key).split("/")
+        path = self.root
+        for depth, part in enumerate(parts[:-1]):
+            path = f"{path}/{part}"
+            try:
+                mode = self.os.lstat(path).st_mode
+            except FileNotFoundError:
+                return os.path.join(path, *parts[depth + 1:])  # created, without following, on write
+            except OSError as exc:
+                raise StoreError(f"{key}: cannot examine {path!r}: {_reason(exc)}") from exc
+            if stat.S_ISLNK(mode):
+                raise UnsafeStoreState(
+                    f"{key}: {'/'.join(parts[:depth + 1])} is a symbolic link inside the store; pubsafe does not "
+                    "follow links (one could lead outside the store). Replace it with a real directory"
+                )
+            if not stat.S_ISDIR(mode):
+                raise UnsafeStoreState(f"{key}: {'/'.join(parts[:depth + 1])} is a file where a directory belongs")
+        return f"{path}/{parts[-1]}"
+
+    def _not_an_object(self, key: str, path: str, *, writing: bool = True) -> UnsafeStoreState | None:
+        """Why the entry at ``path`` cannot be written (a link or a directory), if it cannot.
+
+        Reading a directory is simply "not found": a key prefix, as in any object
+        store. Writing over one, or anything through a link, is refused.
+        """
+        try:
+            mode = self.os.lstat(path).st_mode
+        except OSError:
+            return None
+        if stat.S_ISLNK(mode):
+            return UnsafeStoreState(f"{key} is a symbolic link; pubsafe does not follow links inside the store")
+        if writing and stat.S_ISDIR(mode):
+            return UnsafeStoreState(f"{key} is a directory where an object belongs; move it out of the store")
+        return None
 
     def _ensure_dir(self, path: str) -> None:
         """Create ``path`` and missing parents, each made durable in its parent."""
@@ -76,13 +126,17 @@ class LocalStore(Store):
             self.os.fsync_dir(os.path.dirname(directory), "new-directory")
 
     def _write_temp(self, directory: str, data: bytes) -> str:
-        temp = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
+        temp = os.path.join(directory, f"{TEMP_PREFIX}{uuid.uuid4().hex}")
         fd = self.os.create_exclusive(temp)
         try:
-            self.os.write(fd, data)
-            self.os.fsync(fd, "file-data")
-        finally:
-            self.os.close(fd)
+            try:
+                self.os.write(fd, data)
+                self.os.fsync(fd, "file-data")
+            finally:
+                self.os.close(fd)
+        except BaseException:
+            _unlink_quietly(self.os, temp)  # a full disk must not stay full because of us
+            raise
         return temp
 
     # -- the contract --------------------------------------------------------
@@ -90,11 +144,16 @@ class LocalStore(Store):
     def get_object(self, key: str) -> StoredObject:
         path = self._path(key)
         try:
-            data, st = self.os.read(path)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+            data, _ = self.os.read(path)
+        except FileNotFoundError as exc:
             raise ObjectNotFound(key) from exc
+        except (IsADirectoryError, NotADirectoryError) as exc:
+            raise ObjectNotFound(key) from exc  # a key prefix, not an object
         except OSError as exc:
-            raise StoreError(f"reading {key}: {exc}") from exc
+            if exc.errno == errno.ELOOP:
+                raise self._not_an_object(key, path, writing=False) or StoreError(
+                    f"reading {key}: {_reason(exc)}") from exc
+            raise StoreError(f"reading {key}: {_reason(exc)}") from exc
         return StoredObject(data)  # content etag, computed only if asked for
 
     def put(self, key: str, data: bytes) -> str:
@@ -106,15 +165,15 @@ class LocalStore(Store):
             try:
                 self.os.link(temp, path)
             except FileExistsError as exc:
-                raise AlreadyExists(key) from exc
+                raise self._not_an_object(key, path) or AlreadyExists(key) from exc
             finally:
-                self.os.unlink(temp)
+                _unlink_quietly(self.os, temp)
             self.os.fsync_dir(directory, "created-entry")
             return etag_of(data)
-        except (AlreadyExists, ObjectNotFound):
+        except (AlreadyExists, ObjectNotFound, UnsafeStoreState):
             raise
         except OSError as exc:
-            raise StoreError(f"writing {key}: {exc}") from exc
+            raise StoreError(f"writing {key}: {_reason(exc)}") from exc
 
     def replace(self, key: str, data: bytes, *, expect: str | Expect = ANY) -> str:
         path = self._path(key)
@@ -132,17 +191,16 @@ class LocalStore(Store):
                     self.os.rename(temp, path)
                     etag = etag_of(data)
             except BaseException:
-                try:
-                    self.os.unlink(temp)
-                except FileNotFoundError:
-                    pass
+                _unlink_quietly(self.os, temp)
                 raise
             self.os.fsync_dir(directory, "replaced-entry")
             return etag
-        except (Conflict, ObjectNotFound):
+        except (Conflict, ObjectNotFound, UnsafeStoreState):
             raise
+        except (IsADirectoryError, NotADirectoryError) as exc:
+            raise self._not_an_object(key, path) or StoreError(f"replacing {key}: {_reason(exc)}") from exc
         except OSError as exc:
-            raise StoreError(f"replacing {key}: {exc}") from exc
+            raise StoreError(f"replacing {key}: {_reason(exc)}") from exc
 
     def _compare(self, key: str, path: str, expect: str | Expect) -> None:
         try:
@@ -153,11 +211,13 @@ class LocalStore(Store):
         if actual != wanted:
             raise Conflict(f"{key}: expected etag {wanted}, found {actual}", actual_etag=actual)
 
-    def list(self, prefix: str = "") -> list[str]:
+    def _walk(self, prefix: str = "") -> tuple[list[str], list[tuple[str, str]]]:
+        """(object keys under ``prefix``, (key, kind) of hidden or linked entries)."""
         # Start the walk at the deepest directory the prefix fully names.
         base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         start = os.path.join(self.root, *base.split("/")) if base else self.root
         keys: list[str] = []
+        odd: list[tuple[str, str]] = []
         stack = [(start, base)]
         while stack:
             directory, rel = stack.pop()
@@ -165,41 +225,90 @@ class LocalStore(Store):
                 entries = self.os.listdir(directory)
             except (FileNotFoundError, NotADirectoryError):
                 continue
-            for entry_name, is_dir in entries:
-                if entry_name.startswith("."):
-                    continue
+            except OSError as exc:
+                raise StoreError(f"listing {rel or 'the store root'}: {_reason(exc)}") from exc
+            for entry_name, kind in entries:
                 key = f"{rel}/{entry_name}" if rel else entry_name
-                if is_dir:
+                if kind == "link":
+                    odd.append((key, "link"))
+                elif entry_name.startswith("."):
+                    if kind == "file" and _TEMP.fullmatch(entry_name):
+                        odd.append((key, "temp"))
+                elif kind == "dir":
                     if key.startswith(prefix) or prefix.startswith(key + "/"):
                         stack.append((os.path.join(directory, entry_name), key))
-                elif key.startswith(prefix):
+                elif kind == "file" and key.startswith(prefix):
                     keys.append(key)
-        return sorted(keys)
+        return keys, odd
+
+    def list(self, prefix: str = "") -> list[str]:
+        return sorted(self._walk(prefix)[0])
+
+    def debris(self) -> list[Debris]:
+        found = []
+        for key, kind in self._walk("")[1]:
+            try:
+                st = self.os.lstat(os.path.join(self.root, *key.split("/")))
+            except FileNotFoundError:
+                continue  # a writer finished with its temp file meanwhile
+            found.append(Debris(key, kind, st.st_size, st.st_mtime))
+        return sorted(found, key=lambda d: d.key)
+
+    def remove_debris(self, key: str) -> None:
+        path = self._path(key)
+        if not _TEMP.fullmatch(key.rsplit("/", 1)[-1]) or self._not_an_object(key, path) is not None:
+            raise UnsafeStoreState(f"{key} is not a temp file of an interrupted write; only those are removed")
+        _unlink_quietly(self.os, path)
 
     def delete(self, key: str) -> None:
         path = self._path(key)
+        if (unsafe := self._not_an_object(key, path, writing=False)) is not None:
+            raise unsafe
         try:
             self.os.unlink(path)
-        except FileNotFoundError as exc:
-            raise ObjectNotFound(key) from exc
+        except (FileNotFoundError, IsADirectoryError) as exc:
+            raise ObjectNotFound(key) from exc  # absent, or a key prefix
         except OSError as exc:
-            raise StoreError(f"deleting {key}: {exc}") from exc
+            raise StoreError(f"deleting {key}: {_reason(exc)}") from exc
         # No directory fsync: only GC deletes, and a deletion undone by power loss
         # leaves an orphan (or a stale tombstone) that the next sweep finishes.
-        # tests/test_power_loss.py checks that no guarantee depends on it.
+        # tests/faults/test_power_loss.py checks that no guarantee depends on it.
 
     def stat(self, key: str) -> ObjectInfo:  # noqa: A003
+        path = self._path(key)
         try:
-            st = self.os.stat(self._path(key))
+            st = self.os.lstat(path)
         except (FileNotFoundError, NotADirectoryError) as exc:
             raise ObjectNotFound(key) from exc
         if not stat.S_ISREG(st.st_mode):
-            raise ObjectNotFound(key)
+            raise self._not_an_object(key, path, writing=False) or ObjectNotFound(key)
         return ObjectInfo(key, self.get_object(key).etag, st.st_size, st.st_mtime)
 
     def exists(self, key: str) -> bool:
         # Overridden: existence needs no etag, and blobs can be large.
+        path = self._path(key)
         try:
-            return stat.S_ISREG(self.os.stat(self._path(key)).st_mode)
+            mode = self.os.lstat(path).st_mode
         except (FileNotFoundError, NotADirectoryError):
             return False
+        if stat.S_ISLNK(mode):
+            raise self._not_an_object(key, path, writing=False) or UnsafeStoreState(f"{key} is a link")
+        return stat.S_ISREG(mode)
+
+
+def _unlink_quietly(os_ops: OSOps, path: str) -> None:
+    try:
+        os_ops.unlink(path)
+    except OSError:
+        pass
+
+
+def _reason(exc: OSError) -> str:
+    """An OS error in words a person can act on."""
+    return {
+        errno.ENAMETOOLONG: "the path is too long for this filesystem",
+        errno.ELOOP: "too many levels of symbolic links",
+        errno.ENOSPC: "no space left on the device",
+        errno.EACCES: "permission denied",
+        errno.EROFS: "the filesystem is read-only",
+    }.get(exc.errno or 0, exc.strerror or str(exc))

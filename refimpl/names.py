@@ -18,7 +18,7 @@ MAX_NAME_BYTES = 128
 
 #: Top-level folders the layout itself uses; a tenant of that name would mix
 #: its blobs into them.
-RESERVED_TENANTS = frozenset({"records", "current", "history"})
+RESERVED_TENANTS = frozenset({"records", "current", "history", "gc"})
 
 
 def validate_name(kind: str, name: object) -> str:

@@ -18,6 +18,16 @@ from typing import ContextManager, Protocol
 
 __all__ = ["OSOps", "RealOS", "FSYNC_LABELS"]
 
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _kind(entry: os.DirEntry[str]) -> str:
+    if entry.is_symlink():
+        return "link"
+    if entry.is_dir(follow_symlinks=False):
+        return "dir"
+    return "file" if entry.is_file(follow_symlinks=False) else "other"
+
 #: Why LocalStore fsyncs, one label per step of its durability argument:
 #: file-data       a temp file's bytes, before it is linked or renamed into place
 #: new-directory   a directory LocalStore created, made durable in its parent
@@ -40,7 +50,8 @@ class OSOps(Protocol):
     def fsync_dir(self, path: str, label: str) -> None: ...
     def read(self, path: str) -> tuple[bytes, os.stat_result]: ...
     def stat(self, path: str) -> os.stat_result: ...
-    def listdir(self, path: str) -> list[tuple[str, bool]]: ...
+    def lstat(self, path: str) -> os.stat_result: ...
+    def listdir(self, path: str) -> list[tuple[str, str]]: ...
     def lock(self, path: str) -> ContextManager[None]: ...
 
 
@@ -88,7 +99,7 @@ class RealOS:
         Plain descriptor calls: Python's buffered ``open`` adds an isatty ioctl, seeks
         and two objects per read, and a publish reads three files.
         """
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)  # a link is refused (ELOOP), never followed
         try:
             st = os.fstat(fd)
             parts, want = [], st.st_size + 1  # one read for the whole file, then EOF
@@ -102,10 +113,14 @@ class RealOS:
     def stat(self, path: str) -> os.stat_result:
         return os.stat(path)
 
-    def listdir(self, path: str) -> list[tuple[str, bool]]:
-        """(name, is_directory) for each entry of ``path``."""
+    def lstat(self, path: str) -> os.stat_result:
+        """The entry itself: a link is reported as a link, not followed."""
+        return os.lstat(path)
+
+    def listdir(self, path: str) -> list[tuple[str, str]]:
+        """(name, kind) for each entry of ``path``; kind is dir, file, link or other."""
         with os.scandir(path) as it:
-            return [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in it]
+            return [(entry.name, _kind(entry)) for entry in it]
 
     @contextlib.contextmanager
     def lock(self, path: str) -> Iterator[None]:

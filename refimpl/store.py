@@ -14,13 +14,14 @@ import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from .errors import InvalidKey, ObjectNotFound
+from .errors import InvalidKey, ObjectNotFound, UnsupportedOperation
 
 __all__ = [
     "Store",
     "Capabilities",
     "StoredObject",
     "ObjectInfo",
+    "Debris",
     "Expect",
     "ANY",
     "ABSENT",
@@ -90,6 +91,20 @@ class ObjectInfo:
     etag: str
     size: int
     modified: float  #: seconds since the epoch, by the store's clock
+
+
+@dataclass(frozen=True)
+class Debris:
+    """Something in the store that is not an object: never read, reported by audit.
+
+    kind: ``temp`` (an interrupted write's temporary file; GC removes it after the
+    grace period) or ``link`` (a symbolic link; only a person should remove it).
+    """
+
+    key: str
+    kind: str
+    size: int
+    modified: float
 
 
 def etag_of(data: bytes) -> str:
@@ -169,6 +184,17 @@ class Store(ABC):
         except ObjectNotFound:
             return False
         return True
+
+    def debris(self) -> list[Debris]:
+        """Entries that are not objects (temp files of interrupted writes, links).
+
+        Object stores have none (a PUT is whole or absent); the default says so.
+        """
+        return []
+
+    def remove_debris(self, key: str) -> None:
+        """Remove a ``temp`` entry that ``debris`` reported. Used by GC only."""
+        raise UnsupportedOperation(f"{self!r} keeps no debris")
 
     def close(self) -> None:
         """Release resources; the default has none."""

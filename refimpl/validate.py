@@ -31,14 +31,21 @@ class ArtifactValidator:
         self.store = store
         self._hashed: dict[str, bool] = {}
 
-    def problem(self, manifest: Manifest, type_: str, uri: str) -> Problem | None:
-        """Why artifact ``type_`` of ``manifest`` is unusable, or None if it is fine."""
+    def shape_problem(self, manifest: Manifest, type_: str, uri: str) -> Problem | None:
+        """Why ``uri`` cannot be a ``type_`` blob of the manifest's own slot in this store (no I/O)."""
         try:
             ref = resolve_uri(uri, tenant=manifest.tenant, surface=manifest.surface, root_uri=self.store.root_uri)
         except InvalidKey as exc:
             return Problem("G2", str(exc))
         if ref.type != type_:
             return Problem("G2", f"type {type_!r} points at a blob of type {ref.type!r} ({uri})")
+        return None
+
+    def problem(self, manifest: Manifest, type_: str, uri: str) -> Problem | None:
+        """Why artifact ``type_`` of ``manifest`` is unusable, or None if it is fine."""
+        if (shape := self.shape_problem(manifest, type_, uri)) is not None:
+            return shape
+        ref = resolve_uri(uri, tenant=manifest.tenant, surface=manifest.surface, root_uri=self.store.root_uri)
         ok = self.blob_ok(ref)
         if ok is None:
             return Problem("G2", f"artifact {ref.key} does not exist")

@@ -185,7 +185,7 @@ def test_check_exit_codes_and_reports(tmp_path, capsys):
     assert json.loads((tmp_path / "r" / "report.json").read_text())["conforming"] is True
     assert (tmp_path / "r" / "report.html").read_text().startswith("<!doctype html>")
 
-    assert main(["check", "--store", "models.mutants:OverwritingPutStore", "--profile", "quick", "--json"]) == 1
+    assert main(["check", "--store", "pubsafe.models.mutants:OverwritingPutStore", "--profile", "quick", "--json"]) == 1
     reports = json.loads(capsys.readouterr().out)
     assert reports[0]["conforming"] is False
     assert {v["guarantee"] for v in reports[0]["verdicts"] if v["status"] == "BREAKS"} >= {"G1"}
@@ -195,7 +195,7 @@ def test_check_exit_codes_and_reports(tmp_path, capsys):
     ("argv", "message"),
     [
         (["check", "--store", "nosuchmodule:factory"], "cannot import 'nosuchmodule'"),
-        (["check", "--store", "models.mutants:NOPE"], "has no attribute 'NOPE'"),
+        (["check", "--store", "pubsafe.models.mutants:NOPE"], "has no attribute 'NOPE'"),
         (["check", "--store", "memory", "--seeds", "0"], "must be at least 1"),
     ],
 )

@@ -19,9 +19,11 @@ from pubsafe.refimpl.errors import (
     InvalidName,
     InvalidPayload,
     RollbackRefused,
+    SweepInProgress,
 )
 from pubsafe.refimpl.layout import blob_key, current_key, record_key
 from pubsafe.refimpl.documents import dump_document
+from pubsafe.refimpl.gc import LEASE_SECONDS
 from pubsafe.models.scenarios import RACES, StepClock
 from support import DATA, snapshot
 
@@ -304,7 +306,7 @@ def test_gc_deletes_old_orphans_and_keeps_young_ones_and_everything_recorded(clo
     assert report.deleted == [old] and report.kept_young == [young]
     assert not store.exists(old) and store.exists(young)
     assert store.list("records/") and not [k for k in store.list("records/") if b"gc_tombstone" in store.get(k)]
-    assert engine.audit() == []
+    assert [(f.guarantee, f.severity, f.key) for f in engine.audit()] == [("R4", "notice", young)]
 
 
 def test_audit_finds_a_tampered_blob(store, clock):
@@ -355,7 +357,10 @@ def test_publish_backs_off_from_a_version_a_sweep_has_claimed(clock):
         engine.publish(T, S, {"model": 2})
     assert store.get(current_key(T, S)) == before
     assert any(f.guarantee == "G3" for f in engine.audit())
-    report = engine.gc(grace_seconds=0)  # the next sweep finishes the stale claim
+    with pytest.raises(SweepInProgress, match="holds the lease until"):
+        engine.gc(grace_seconds=0)  # the crashed sweep's lease has not expired yet
+    clock.advance(LEASE_SECONDS)
+    report = engine.gc(grace_seconds=0)  # the next sweep takes the lease over and finishes the claim
     assert report.finished_tombstones == [record_key(T, S, "model", orphan.split("/")[-1][:-5])]
     assert engine.publish(T, S, {"model": 2}).swapped
     assert engine.audit() == []
