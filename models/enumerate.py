@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pubsafe.faults import Crash, FaultyStore, Interleaving, RunResult, explore, explore_reduced
 from pubsafe.faults.scheduler import Policy
 from pubsafe.refimpl import Engine, MemoryStore
+from pubsafe.refimpl.gc import LEASE_SECONDS
 from pubsafe.refimpl.store import Store
 
 from .checkers import check_store
@@ -64,12 +65,14 @@ def _run(race: Race, prepared: MemoryStore, schedule: str, fault: tuple[str, str
     return Interleaving(copy.store, copy.actors, wrap=wrap).run(schedule, policy), copy
 
 
-def _check(race: Race, result: RunResult) -> list[str]:
+def _check(race: Race, result: RunResult, clock: StepClock) -> list[str]:
     problems = [str(v) for v in race.judge(result, guarded=False)[0]]
+    # Recovery comes later: once a crashed sweep's lease has expired.
+    later = lambda: clock() + LEASE_SECONDS + 1  # noqa: E731
     for name, outcome in result.outcomes.items():
         if isinstance(outcome.error, Crash):
             try:
-                race.actors[name](race.store)  # recovery: the same request, a fresh engine
+                race.actions[name](Engine(race.store, clock=later))  # the same request, a fresh engine
             except Exception as exc:  # noqa: BLE001 - a failed recovery is a finding
                 problems.append(str(retry_failed(f"a crash of {name}", exc)))
     return problems + [str(v) for v in check_store(race.store, Oracle())]
@@ -101,7 +104,7 @@ def enumerate_race(
     for result in results:
         counts.runs += 1
         progress(1)
-        counts.violations += [f"{result.schedule}: {p}" for p in _check(finished[result.schedule], result)]
+        counts.violations += [f"{result.schedule}: {p}" for p in _check(finished[result.schedule], result, clock)]
     if crashes:
         points = list(crash_points([result.schedule for result in results]))
         counts.crash_points = len(points)
@@ -109,7 +112,7 @@ def enumerate_race(
             result, copy = _run(race, prepared, prefix, fault)
             counts.runs += 1
             progress(1)
-            counts.violations += [f"{prefix} {fault[1]} on {fault[0]}: {p}" for p in _check(copy, result)]
+            counts.violations += [f"{prefix} {fault[1]} on {fault[0]}: {p}" for p in _check(copy, result, clock)]
     counts.seconds = time.perf_counter() - started
     return counts
 

@@ -104,10 +104,16 @@ class Race:
 
     scenario: RaceScenario
     store: Store
-    actors: dict[str, Callable[[Store], Any]]
+    engine: EngineFor
+    actions: dict[str, Callable[[Any], Any]]  #: actor -> what it does with an engine
     before: dict[str, str]  #: the mapping current before the race
     effects: dict[str, tuple[str, dict[str, str]]]  #: actor -> ("publish" | "rollback", mapping)
     acked_payloads: dict[str, dict[str, Any]] = field(default_factory=dict)  #: actor -> {type: payload}
+
+    @property
+    def actors(self) -> dict[str, Callable[[Store], Any]]:
+        """For the scheduler: each actor runs its action with a fresh engine over its view of the store."""
+        return {name: (lambda store, act=act: act(self.engine(store))) for name, act in self.actions.items()}
 
     def judge(self, run: RunResult, *, guarded: bool) -> tuple[list[Violation], str | None]:
         """What the run broke, and (default mode) the documented race it showed, if any."""
@@ -182,19 +188,19 @@ class RaceScenario:
                 pass
             clock.advance(2 * GRACE)
         other = {"same-type": {"model": payload(base + 101)}, "cross-type": {"items": payload(base + 101)}}.get(self.name)
-        actors: dict[str, Callable[[Store], Any]] = {"A": lambda s: engine(s).publish(T, S, mine)}
+        actions: dict[str, Callable[[Any], Any]] = {"A": lambda e: e.publish(T, S, mine)}
         effects = {"A": ("publish", _keys(mine))}
         acked = {"A": mine}
         if other is not None:
-            actors["B"] = lambda s: engine(s).publish(T, S, other)
+            actions["B"] = lambda e: e.publish(T, S, other)
             effects["B"] = ("publish", _keys(other))
             acked["B"] = other
         elif self.name == "publish-rollback":
-            actors["B"] = lambda s: engine(s).rollback(T, S, to=first)
+            actions["B"] = lambda e: e.rollback(T, S, to=first)
             effects["B"] = ("rollback", first_mapping or {})
         else:
-            actors["B"] = lambda s: engine(s).gc(GRACE)
-        return Race(self, store, actors, before, effects, acked)
+            actions["B"] = lambda e: e.gc(GRACE)
+        return Race(self, store, engine, actions, before, effects, acked)
 
 
 RACES = {

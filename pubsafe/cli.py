@@ -1,6 +1,7 @@
 """The operator CLI: ``pubsafe publish | rollback | current | history | orphans | gc | audit | check | demo``.
 
-Exit codes: 0 ok, 1 refused or findings, 2 usage or input error.
+The parser and error handling live here; the commands in ``commands``, what they
+read in ``inputs``, exit and error codes in ``exits``.
 """
 
 from __future__ import annotations
@@ -8,17 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from collections.abc import Sequence
-from typing import Any
 
-from pubsafe.refimpl import Engine, open_store
-from pubsafe.refimpl.errors import InvalidInput, PubsafeError
+from pubsafe.refimpl.errors import PubsafeError
+
+from .commands import run_command
+from .exits import EXIT_INTERRUPTED, EXIT_USAGE, classify, report
 
 __all__ = ["main", "build_parser"]
-
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
 MODEL = """\
 The safety model, in four lines:
@@ -28,7 +27,9 @@ The safety model, in four lines:
   3. re-running a publish is safe: every step is idempotent;
   4. rollback only re-points current at a manifest from history.
 Store layout: <tenant>/<surface>/<type>/<version>.json (blobs), records/..., history/...,
-current/<tenant>/<surface>/manifest.json.  Exit codes: 0 ok, 1 refused or findings, 2 usage.
+current/<tenant>/<surface>/manifest.json.
+Exit codes: 0 ok, 1 refused or audit errors, 2 usage or input error, 3 store unavailable,
+130 interrupted. With --json, an error is one JSON object: {"error": CODE, "message", "exit"}.
 """
 
 
@@ -53,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--store",
             default=os.environ.get("PUBSAFE_STORE"),
-            help="directory path, file://, memory:// or fsspec URL (default: $PUBSAFE_STORE)",
+            help="an existing directory, ./new-dir, file:// or s3:// or another fsspec URL (default: $PUBSAFE_STORE)",
         )
         p.add_argument("--json", action="store_true", help="print machine-readable JSON")
         if slot:
@@ -94,10 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
             "List blobs that no registry record and no manifest references: what crashed\n"
             "publishes leave behind. Listing never deletes.", slot=False)
     p = command("gc", "delete orphans older than a grace period",
-                "Delete orphan blobs older than --grace. Never deletes a blob that a publish in\n"
-                "flight will reference, however long that publish is paused. Run one gc at a time.",
+                "Delete orphan blobs and temp files of interrupted writes older than --grace. Never\n"
+                "deletes a blob that a manifest names or a publish in flight will reference, however\n"
+                "long that publish is paused. Takes a lease so two sweeps never run at once, and stops\n"
+                "before deleting anything if a manifest does not parse.",
                 slot=False)
     p.add_argument("--grace", default="1h", help="minimum orphan age: 90s, 30m, 1h, 2d (default 1h)")
+    p.add_argument("--lease", default="5m",
+                   help="how long the sweep's lease lasts unless renewed; a sweep that crashed blocks the next "
+                        "one this long (default 5m)")
     command("audit", "check G1-G4 on the store's current state",
             "Check every current and historic manifest, record and blob: manifests parse,\n"
             "every referenced blob exists, hashes to its version and is recorded. Exit 1 if\n"
@@ -137,47 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _duration(text: str) -> float:
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
-    if not match:
-        raise InvalidInput(f"cannot read duration {text!r}: use a number with s, m, h or d, e.g. 90s or 1h")
-    return float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
-
-
-def _read_artifacts(specs: Sequence[str]) -> dict[str, Any]:
-    artifacts: dict[str, Any] = {}
-    for spec in specs:
-        type_, eq, source = spec.partition("=")
-        if not eq or not type_ or not source:
-            raise InvalidInput(f"artifact {spec!r} must be TYPE=FILE (or TYPE=- for stdin)")
-        if type_ in artifacts:
-            raise InvalidInput(f"artifact type {type_!r} given twice")
-        try:
-            text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()
-        except OSError as exc:
-            raise InvalidInput(f"cannot read {source!r} for {type_!r}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise InvalidInput(f"{source!r} is not UTF-8 text; artifacts are JSON documents") from None
-        try:
-            artifacts[type_] = json.loads(text, parse_constant=_refuse_constant)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"{source!r} is not valid JSON: {exc}") from None
-    return artifacts
-
-
-def _refuse_constant(name: str) -> Any:
-    raise InvalidInput(f"{name} is not valid JSON and has no canonical form; use null or a string")
-
-
-def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
-    if args.json:
-        print(json.dumps(data, indent=2, sort_keys=True, default=str))
-    else:
-        print(text)
-
-
-def _dump(model: Any) -> Any:
-    return model.model_dump(mode="json")
+def _wants_json(argv: Sequence[str]) -> bool:
+    return "--json" in argv
 
 
 def run(args: argparse.Namespace) -> int:
@@ -189,80 +156,36 @@ def run(args: argparse.Namespace) -> int:
         from .check import check_command
 
         return check_command(args)
-    if not args.store:
-        raise InvalidInput("no store given: pass --store PATH_OR_URL or set PUBSAFE_STORE")
-    store = open_store(args.store, create=args.command == "publish")
-    engine = Engine(store, guarded=getattr(args, "guarded", False))
-    cmd = args.command
-    if cmd == "publish":
-        receipt = engine.publish(args.tenant, args.surface, _read_artifacts(args.artifacts))
-        lines = [f"{t}: {v}" for t, v in sorted(receipt.artifacts.items())]
-        state = "swapped in" if receipt.swapped else "already current (nothing swapped)"
-        _emit(args, _dump(receipt), "\n".join(lines + [f"manifest {receipt.manifest_version}: {state}"]))
-        return EXIT_OK
-    if cmd == "rollback":
-        receipt = engine.rollback(args.tenant, args.surface, to=args.to, steps=args.steps)
-        state = "rolled back" if receipt.swapped else "already current (nothing written)"
-        _emit(args, _dump(receipt), f"{state}: {receipt.from_version} -> {receipt.to_version}")
-        return EXIT_OK
-    if cmd == "current":
-        manifest = engine.current(args.tenant, args.surface)
-        if manifest is None:
-            _emit(args, None, f"{args.tenant}/{args.surface} has no current manifest")
-            return EXIT_REFUSED
-        lines = [f"manifest {manifest.version} (updated {manifest.updated_at.isoformat()})"]
-        lines += [f"  {t}: {uri}" for t, uri in sorted(manifest.current.items())]
-        _emit(args, {"version": manifest.version, "manifest": _dump(manifest)}, "\n".join(lines))
-        return EXIT_OK
-    if cmd == "history":
-        entries = engine.history(args.tenant, args.surface)
-        current = engine.current(args.tenant, args.surface)
-        current_version = current.version if current else None
-        lines = [
-            f"{'*' if e.manifest.version == current_version else ' '} {e.manifest.version}  "
-            f"{e.manifest.updated_at.isoformat()}  {', '.join(sorted(e.manifest.current))}"
-            for e in entries
-        ]
-        data = [{"version": e.manifest.version, "current": e.manifest.version == current_version, **_dump(e)}
-                for e in entries]
-        _emit(args, data, "\n".join(lines) or "no history")
-        return EXIT_OK
-    if cmd == "orphans":
-        orphans = engine.orphans()
-        lines = [f"{o.key}  {o.size} bytes  {o.age_seconds:.0f}s old" for o in orphans]
-        _emit(args, [_dump(o) for o in orphans], "\n".join(lines) or "no orphans")
-        return EXIT_OK
-    if cmd == "gc":
-        report = engine.gc(_duration(args.grace))
-        text = (f"deleted {len(report.deleted)}, kept {len(report.kept_young)} younger than the grace "
-                f"period, {len(report.lost_race)} recorded mid-sweep and kept")
-        _emit(args, _dump(report), text)
-        return EXIT_OK
-    if cmd == "audit":
-        findings = engine.audit()
-        lines = [f"{f.guarantee}  {f.key}: {f.message}" for f in findings]
-        _emit(args, [_dump(f) for f in findings], "\n".join(lines) or "audit clean: G1-G4 hold on this store")
-        return EXIT_REFUSED if findings else EXIT_OK
-    raise AssertionError(cmd)
+    outcome = run_command(args)
+    if args.json:
+        print(json.dumps(outcome.data, indent=2, sort_keys=True, default=str))
+    else:
+        print(outcome.text)
+    return outcome.exit
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_USAGE
     try:
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # argparse has printed its usage message
+            code = exc.code if isinstance(exc.code, int) else EXIT_USAGE
+            if code != 0 and _wants_json(argv):
+                print(json.dumps({"error": "usage", "message": "invalid command line (see stderr)", "exit": code}))
+            return code
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
         return run(args)
-    except InvalidInput as exc:
-        print(f"pubsafe: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except PubsafeError as exc:
-        print(f"pubsafe: refused: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
-    except ValueError as exc:  # bad option values caught below the parser
-        print(f"pubsafe: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return report("interrupted", EXIT_INTERRUPTED,
+                      "stopped by Ctrl-C; a publish is visible only once complete, so re-running the same "
+                      "command is safe", as_json=_wants_json(argv))
+    except (PubsafeError, ValueError) as exc:
+        code, exit_code = classify(exc)
+        return report(code, exit_code, str(exc), as_json=_wants_json(argv))
 
 
 if __name__ == "__main__":

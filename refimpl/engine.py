@@ -233,23 +233,42 @@ class Engine:
         return canonicalize(payload)
 
     def _write_blob(self, art: _Artifact, written: list[str]) -> None:
-        with phase("blob-write"):
-            try:
-                self.store.put(art.key, art.data)
-                written.append(art.key)
-            except AlreadyExists:
-                pass  # same key, same content: an earlier run or another publisher
-        with phase("validate-read"):
-            ok = self._blob_matches(art)
-        if not ok:
-            self._repair_blob(art, written)
+        for _ in range(3):
+            with phase("blob-write"):
+                try:
+                    self.store.put(art.key, art.data)
+                    written.append(art.key)
+                except AlreadyExists:
+                    pass  # same key, same content: an earlier run or another publisher
+            with phase("validate-read"):
+                state = self._blob_state(art)
+            if state == "ok":
+                return
+            if state == "altered":
+                self._repair_blob(art, written)
+                return
+            # Gone between our put and our read: a sweep collected it as an orphan
+            # (nothing records it yet). Write it again.
+        raise self._collected(art)
 
-    def _blob_matches(self, art: _Artifact) -> bool:
+    def _blob_state(self, art: _Artifact) -> str:
+        """ok, missing, or altered (bytes that do not hash to the version: torn, or foreign)."""
         try:
             data = self.store.get(art.key)
         except ObjectNotFound:
-            return False
-        return version_of_bytes(data) == art.version
+            return "missing"
+        return "ok" if version_of_bytes(data) == art.version else "altered"
+
+    def _blob_matches(self, art: _Artifact) -> bool:
+        return self._blob_state(art) == "ok"
+
+    @staticmethod
+    def _collected(art: _Artifact) -> IntegrityError:
+        return IntegrityError(
+            f"{art.key} does not read back as written (it reads as missing): the store does not give "
+            "read-after-write consistency, or a gc sweep with a grace period shorter than a publish keeps "
+            "collecting it. Nothing was swapped; retry, and give gc a longer grace period"
+        )
 
     def _repair_blob(self, art: _Artifact, written: list[str]) -> None:
         """Rewrite a missing or torn blob; refuse to touch an acknowledged one."""
@@ -266,8 +285,11 @@ class Engine:
             self.store.replace(art.key, art.data)
         written.append(art.key)
         with phase("validate-read"):
-            if not self._blob_matches(art):
-                raise IntegrityError(f"{art.key} does not read back as written; the store is unreliable")
+            state = self._blob_state(art)
+        if state == "missing":
+            raise self._collected(art)
+        if state == "altered":
+            raise IntegrityError(f"{art.key} does not read back as written; the store is unreliable")
 
     def _write_record(self, tenant: str, surface: str, art: _Artifact, written: list[str]) -> None:
         key = record_key_of(art)

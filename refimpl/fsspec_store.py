@@ -14,7 +14,7 @@ from typing import Any
 
 import fsspec
 
-from .errors import AlreadyExists, ObjectNotFound, StoreError, UnsupportedOperation
+from .errors import AlreadyExists, InvalidInput, ObjectNotFound, StoreError, UnsupportedOperation
 from .store import ANY, Capabilities, Expect, ObjectInfo, Store, StoredObject, check_key, etag_of
 
 __all__ = ["FsspecStore", "KNOWN_CAPABILITIES", "NO_CAPABILITIES"]
@@ -43,7 +43,7 @@ class FsspecStore(Store):
         try:
             fs, path = fsspec.core.url_to_fs(url, **storage_options)
         except (ValueError, ImportError) as exc:
-            raise StoreError(f"cannot open fsspec URL {url!r}: {exc}") from exc
+            raise InvalidInput(f"cannot open fsspec URL {url!r}: {exc}") from exc
         self.fs = fs
         self.root = path.rstrip("/")
         protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]

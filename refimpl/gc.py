@@ -159,13 +159,20 @@ class _Lease:
                                      expires_at=utc_timestamp(now + self.seconds)))
 
     def acquire(self) -> None:
-        with phase("gc-lease"):
-            try:
-                self.etag = self.store.put(GC_LEASE, self._document())
-                return
-            except AlreadyExists:
-                pass
-            held = self.store.get_object(GC_LEASE)
+        for _ in range(3):
+            with phase("gc-lease"):
+                try:
+                    self.etag = self.store.put(GC_LEASE, self._document())
+                    return
+                except AlreadyExists:
+                    pass
+                try:
+                    held = self.store.get_object(GC_LEASE)
+                    break
+                except ObjectNotFound:
+                    continue  # released between our put and our read: try again
+        else:
+            raise SweepInProgress("other gc sweeps keep taking the lease; try again later")
         try:
             lease = load_document(GCLease, held.data, GC_LEASE)
         except IntegrityError:

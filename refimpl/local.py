@@ -31,7 +31,15 @@ import stat
 import uuid
 from pathlib import Path
 
-from .errors import AlreadyExists, Conflict, InvalidInput, ObjectNotFound, StoreError, UnsafeStoreState
+from .errors import (
+    AlreadyExists,
+    Conflict,
+    InvalidInput,
+    ObjectNotFound,
+    RetryableStoreError,
+    StoreError,
+    UnsafeStoreState,
+)
 from .osio import OSOps, RealOS
 from .store import ANY, ABSENT, Capabilities, Debris, Expect, ObjectInfo, Store, StoredObject, check_key, etag_of
 
@@ -166,11 +174,13 @@ class LocalStore(Store):
                 self.os.link(temp, path)
             except FileExistsError as exc:
                 raise self._not_an_object(key, path) or AlreadyExists(key) from exc
+            except FileNotFoundError as exc:
+                raise _temp_vanished(key) from exc
             finally:
                 _unlink_quietly(self.os, temp)
             self.os.fsync_dir(directory, "created-entry")
             return etag_of(data)
-        except (AlreadyExists, ObjectNotFound, UnsafeStoreState):
+        except (AlreadyExists, ObjectNotFound, UnsafeStoreState, RetryableStoreError):
             raise
         except OSError as exc:
             raise StoreError(f"writing {key}: {_reason(exc)}") from exc
@@ -188,14 +198,17 @@ class LocalStore(Store):
                 with self.os.lock(os.path.join(directory, f".{name}.lock")):
                     if expect is not ANY:
                         self._compare(key, path, expect)
-                    self.os.rename(temp, path)
+                    try:
+                        self.os.rename(temp, path)
+                    except FileNotFoundError as exc:
+                        raise _temp_vanished(key) from exc
                     etag = etag_of(data)
             except BaseException:
                 _unlink_quietly(self.os, temp)
                 raise
             self.os.fsync_dir(directory, "replaced-entry")
             return etag
-        except (Conflict, ObjectNotFound, UnsafeStoreState):
+        except (Conflict, ObjectNotFound, UnsafeStoreState, RetryableStoreError):
             raise
         except (IsADirectoryError, NotADirectoryError) as exc:
             raise self._not_an_object(key, path) or StoreError(f"replacing {key}: {_reason(exc)}") from exc
@@ -294,6 +307,13 @@ class LocalStore(Store):
         if stat.S_ISLNK(mode):
             raise self._not_an_object(key, path, writing=False) or UnsafeStoreState(f"{key} is a link")
         return stat.S_ISREG(mode)
+
+
+def _temp_vanished(key: str) -> RetryableStoreError:
+    return RetryableStoreError(
+        f"writing {key}: its temp file vanished before it was put in place (a `pubsafe gc` with a grace period "
+        "shorter than a write removes temp files in flight); nothing was written, retry"
+    )
 
 
 def _unlink_quietly(os_ops: OSOps, path: str) -> None:

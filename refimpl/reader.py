@@ -96,7 +96,10 @@ class ServingReader:
         data = self.store.get(ref.key)
         if version_of_bytes(data) != ref.version:
             raise IntegrityError(f"{ref.key} does not hash to its version; refusing to serve it")
-        value = json.loads(data)
+        try:
+            value = json.loads(data)
+        except RecursionError:
+            raise IntegrityError(f"{ref.key} is nested too deeply to parse; refusing to serve it") from None
         self._artifacts[ref.key] = _Cached(value, now)
         return value
 

@@ -1,0 +1,129 @@
+"""The operator commands: each takes parsed arguments and returns what to print.
+
+``Outcome.data`` is what ``--json`` prints, ``Outcome.text`` what a person reads,
+``Outcome.exit`` the exit code (see ``pubsafe.exits``). Errors are raised, not
+returned; ``pubsafe.cli`` turns them into messages and exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any
+
+from pubsafe.refimpl import Engine
+from pubsafe.refimpl.errors import InvalidInput
+
+from .exits import EXIT_OK, EXIT_REFUSED
+from .inputs import duration, open_cli_store, read_artifacts
+
+__all__ = ["Outcome", "run_command", "OPERATOR_COMMANDS"]
+
+OPERATOR_COMMANDS = ("publish", "rollback", "current", "history", "orphans", "gc", "audit")
+
+
+@dataclass
+class Outcome:
+    data: Any
+    text: str
+    exit: int = EXIT_OK
+
+
+def _dump(model: Any) -> Any:
+    return model.model_dump(mode="json")
+
+
+def run_command(args: argparse.Namespace) -> Outcome:
+    artifacts = read_artifacts(args.artifacts) if args.command == "publish" else None  # before opening the store
+    grace = duration(args.grace) if args.command == "gc" else None
+    lease = duration(args.lease) if args.command == "gc" else None
+    store = open_cli_store(args.store, create=args.command == "publish")
+    engine = Engine(store, guarded=getattr(args, "guarded", False))
+    if args.command == "publish":
+        return _publish(engine, args, artifacts)
+    if args.command == "rollback":
+        return _rollback(engine, args)
+    if args.command == "current":
+        return _current(engine, args)
+    if args.command == "history":
+        return _history(engine, args)
+    if args.command == "orphans":
+        return _orphans(engine)
+    if args.command == "gc":
+        assert grace is not None and lease is not None
+        return _gc(engine, grace, lease)
+    return _audit(engine)
+
+
+def _publish(engine: Engine, args: argparse.Namespace, artifacts: Any) -> Outcome:
+    receipt = engine.publish(args.tenant, args.surface, artifacts)
+    lines = [f"{t}: {v}" for t, v in sorted(receipt.artifacts.items())]
+    state = "swapped in" if receipt.swapped else "already current (nothing swapped)"
+    return Outcome(_dump(receipt), "\n".join(lines + [f"manifest {receipt.manifest_version}: {state}"]))
+
+
+def _rollback(engine: Engine, args: argparse.Namespace) -> Outcome:
+    receipt = engine.rollback(args.tenant, args.surface, to=args.to, steps=args.steps)
+    state = "rolled back" if receipt.swapped else "already current (nothing written)"
+    return Outcome(_dump(receipt), f"{state}: {receipt.from_version or '(no readable current)'} -> {receipt.to_version}")
+
+
+def _current(engine: Engine, args: argparse.Namespace) -> Outcome:
+    manifest = engine.current(args.tenant, args.surface)
+    if manifest is None:
+        return Outcome(None, f"{args.tenant}/{args.surface} has no current manifest", EXIT_REFUSED)
+    lines = [f"manifest {manifest.version} (updated {manifest.updated_at.isoformat()})"]
+    lines += [f"  {t}: {uri}" for t, uri in sorted(manifest.current.items())]
+    return Outcome({"version": manifest.version, "manifest": _dump(manifest)}, "\n".join(lines))
+
+
+_MARK = {"current": "*", "replaced": " ", "unconfirmed": "?"}
+
+
+def _history(engine: Engine, args: argparse.Namespace) -> Outcome:
+    listing = engine.history_listing(args.tenant, args.surface)
+    lines = [
+        f"{_MARK[item.status]} {item.entry.manifest.version}  {item.entry.manifest.updated_at.isoformat()}  "
+        f"{', '.join(sorted(item.entry.manifest.current))}"
+        for item in listing.items
+    ]
+    if any(item.status == "unconfirmed" for item in listing.items):
+        lines.append("* current; ? no later manifest names it as previous: it lost a guarded race or was "
+                     "rolled back from (it may never have been current); any entry is a rollback target")
+    lines += [f"skipped {key}: {why}" for key, why in listing.problems]
+    data = [{"version": item.entry.manifest.version, "current": item.status == "current", "status": item.status,
+             **_dump(item.entry)} for item in listing.items]
+    if listing.problems:
+        data.append({"skipped": [{"key": key, "reason": why} for key, why in listing.problems]})
+    return Outcome(data, "\n".join(lines) or "no history")
+
+
+def _orphans(engine: Engine) -> Outcome:
+    orphans = engine.orphans()
+    temps = [d for d in engine.store.debris() if d.kind == "temp"]
+    lines = [f"{o.key}  {o.size} bytes  {o.age_seconds:.0f}s old" for o in orphans]
+    if temps:
+        lines.append(f"{len(temps)} temp file(s) of interrupted writes, {sum(t.size for t in temps)} bytes "
+                     "(`pubsafe gc` removes those older than its grace period)")
+    data = [_dump(o) for o in orphans] + [{"key": t.key, "size": t.size, "temp": True} for t in temps]
+    return Outcome(data, "\n".join(lines) or "no orphans")
+
+
+def _gc(engine: Engine, grace: float, lease: float) -> Outcome:
+    if lease <= 0:
+        raise InvalidInput("--lease must be longer than 0s: the lease is what keeps two sweeps apart")
+    report = engine.gc(grace, lease_seconds=lease)
+    text = (f"deleted {len(report.deleted)} orphan(s), finished {len(report.finished_tombstones)} crashed "
+            f"sweep(s)' tombstone(s), removed {len(report.removed_debris)} temp file(s); kept "
+            f"{len(report.kept_young)} younger than the grace period, {len(report.lost_race)} recorded mid-sweep")
+    text += "".join(f"\nleft alone {key}: {why}" for key, why in sorted(report.left_alone.items()))
+    return Outcome(_dump(report), text)
+
+
+def _audit(engine: Engine) -> Outcome:
+    findings = engine.audit()
+    errors = [f for f in findings if f.severity == "error"]
+    lines = [f"{f.guarantee}  {f.key}: {f.message}" + ("" if f.severity == "error" else "  (notice)") for f in findings]
+    if not errors:
+        lines.append("audit clean: G1-G4 hold on this store" + (" (notices above are expected leftovers)" if findings else ""))
+    return Outcome([_dump(f) for f in findings], "\n".join(lines), EXIT_REFUSED if errors else EXIT_OK)

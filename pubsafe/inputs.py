@@ -1,0 +1,112 @@
+"""What the operator commands read from the command line: stores, artifact files, durations.
+
+Each refusal is an InvalidInput whose message says what was wrong and what to write
+instead; nothing is opened for writing until everything has been read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pubsafe.refimpl import open_store
+from pubsafe.refimpl.errors import InvalidInput
+from pubsafe.refimpl.store import Store
+
+__all__ = ["MAX_DEPTH", "open_cli_store", "read_artifacts", "parse_json", "duration"]
+
+#: Artifacts nested deeper than this are refused (no real payload needs it, and
+#: deeper ones exhaust recursion in JSON libraries, readers included).
+MAX_DEPTH = 256
+
+
+def open_cli_store(spec: str | None, *, create: bool) -> Store:
+    """The store a command-line ``--store`` names (or ``$PUBSAFE_STORE``)."""
+    if not spec:
+        raise InvalidInput("no store given: pass --store PATH_OR_URL or set PUBSAFE_STORE")
+    if spec.startswith("memory://"):
+        raise InvalidInput(
+            f"{spec!r}: a memory store lives inside one process, and each pubsafe command is a new process, so "
+            "what it wrote would vanish. Use a directory (./pub), file:// or s3:// URL; memory stores are for the "
+            "Python API and for `pubsafe check --store memory`"
+        )
+    if "://" not in spec and "/" not in spec and os.sep not in spec and not os.path.exists(spec):
+        hint = " (memory stores exist only inside one process: see `pubsafe check --store memory`)" if (
+            spec == "memory") else ""
+        raise InvalidInput(
+            f"{spec!r} is neither an existing directory nor a URL; to create a new store in the current "
+            f"directory write ./{spec}{hint}"
+        )
+    return open_store(spec, create=create)
+
+
+class _Pairs(list):  # type: ignore[type-arg]
+    """A JSON object as parsed, before duplicate keys are checked."""
+
+
+def parse_json(text: str, source: str) -> Any:
+    """JSON text as a value; NaN, duplicate keys and excessive nesting refused, with the path."""
+    try:
+        tree = json.loads(text, object_pairs_hook=_Pairs, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{source} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidInput(f"{source} is nested deeper than {MAX_DEPTH} levels (too deep to read)") from None
+    return _build(tree, "$", 0, source)
+
+
+def _build(value: Any, path: str, depth: int, source: str) -> Any:
+    if depth > MAX_DEPTH:
+        raise InvalidInput(f"{source}: {path} is nested deeper than {MAX_DEPTH} levels; flatten the document")
+    if isinstance(value, _Pairs):
+        built: dict[str, Any] = {}
+        for key, item in value:
+            if key in built:
+                raise InvalidInput(
+                    f"{source}: {path} has the key {key!r} twice; JSON readers disagree on which one wins, so "
+                    "pubsafe refuses rather than guess"
+                )
+            built[key] = _build(item, _child(path, key), depth + 1, source)
+        return built
+    if isinstance(value, list):
+        return [_build(item, f"{path}[{i}]", depth + 1, source) for i, item in enumerate(value)]
+    return value
+
+
+def _child(path: str, key: str) -> str:
+    return f"{path}.{key}" if key.isidentifier() else f"{path}[{key!r}]"
+
+
+def _refuse_constant(name: str) -> Any:
+    raise InvalidInput(f"{name} is not valid JSON and has no canonical form; use null or a string")
+
+
+def read_artifacts(specs: Sequence[str]) -> dict[str, Any]:
+    """``TYPE=FILE`` arguments (``-`` for stdin) as ``{type: payload}``."""
+    artifacts: dict[str, Any] = {}
+    for spec in specs:
+        type_, eq, source = spec.partition("=")
+        if not eq or not type_ or not source:
+            raise InvalidInput(f"artifact {spec!r} must be TYPE=FILE (or TYPE=- for stdin)")
+        if type_ in artifacts:
+            raise InvalidInput(f"artifact type {type_!r} given twice")
+        try:
+            text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {source!r} for {type_!r}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{source!r} is not UTF-8 text; artifacts are JSON documents") from None
+        artifacts[type_] = parse_json(text, repr(source))
+    return artifacts
+
+
+def duration(text: str) -> float:
+    """``90s``, ``30m``, ``1h``, ``2d`` or plain seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if not match:
+        raise InvalidInput(f"cannot read duration {text!r}: use a number with s, m, h or d, e.g. 90s or 1h")
+    return float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
