@@ -12,9 +12,6 @@ import os
 import sys
 from collections.abc import Sequence
 
-from pubsafe.refimpl.errors import PubsafeError
-
-from .commands import run_command
 from .exits import EXIT_INTERRUPTED, EXIT_USAGE, classify, report
 
 __all__ = ["main", "build_parser"]
@@ -156,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
         from .check import check_command
 
         return check_command(args)
+    from .commands import run_command  # imported here, so that a Ctrl-C while importing is caught too
+
     outcome = run_command(args)
     if args.json:
         print(json.dumps(outcome.data, indent=2, sort_keys=True, default=str))
@@ -183,7 +182,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return report("interrupted", EXIT_INTERRUPTED,
                       "stopped by Ctrl-C; a publish is visible only once complete, so re-running the same "
                       "command is safe", as_json=_wants_json(argv))
-    except (PubsafeError, ValueError) as exc:
+    except Exception as exc:
+        from pubsafe.refimpl.errors import PubsafeError
+
+        if not isinstance(exc, (PubsafeError, ValueError)):
+            raise  # a bug: the traceback is the most useful thing to show
         code, exit_code = classify(exc)
         return report(code, exit_code, str(exc), as_json=_wants_json(argv))
 

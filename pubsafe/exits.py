@@ -16,49 +16,58 @@ from __future__ import annotations
 import json
 import sys
 
-from pubsafe.refimpl.errors import (
-    CollectionInProgress,
-    CollectionRefused,
-    IntegrityError,
-    InvalidInput,
-    PublishConflict,
-    PubsafeError,
-    Refused,
-    RetryableStoreError,
-    RollbackRefused,
-    StoreError,
-    SweepInProgress,
-    UnsafeStoreState,
-)
-
 __all__ = ["EXIT_OK", "EXIT_REFUSED", "EXIT_USAGE", "EXIT_STORE", "EXIT_INTERRUPTED", "ERROR_CODES", "classify", "report"]
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_STORE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
-#: (exception class, error code, exit code), most specific first
-_TABLE: list[tuple[type[BaseException], str, int]] = [
-    (InvalidInput, "invalid-input", EXIT_USAGE),
-    (SweepInProgress, "sweep-in-progress", EXIT_REFUSED),
-    (CollectionRefused, "gc-refused", EXIT_REFUSED),
-    (CollectionInProgress, "collection-in-progress", EXIT_REFUSED),
-    (RollbackRefused, "rollback-refused", EXIT_REFUSED),
-    (PublishConflict, "publish-conflict", EXIT_REFUSED),
-    (Refused, "refused", EXIT_REFUSED),
-    (IntegrityError, "integrity", EXIT_REFUSED),
-    (UnsafeStoreState, "unsafe-store-state", EXIT_REFUSED),
-    (RetryableStoreError, "store-unavailable", EXIT_STORE),
-    (StoreError, "store-error", EXIT_STORE),
-    (PubsafeError, "error", EXIT_REFUSED),
-    (ValueError, "invalid-input", EXIT_USAGE),
-    (KeyboardInterrupt, "interrupted", EXIT_INTERRUPTED),
-]
 
-ERROR_CODES = sorted({code for _, code, _ in _TABLE} | {"usage"})
+def _table() -> list[tuple[type[BaseException], str, int]]:
+    """(exception class, error code, exit code), most specific first (imported late: a
+    command line that fails to parse should not pay for loading the engine)."""
+    from pubsafe.refimpl.errors import (
+        CollectionInProgress,
+        CollectionRefused,
+        IntegrityError,
+        InvalidInput,
+        PublishConflict,
+        PubsafeError,
+        Refused,
+        RetryableStoreError,
+        RollbackRefused,
+        StoreError,
+        SweepInProgress,
+        UnsafeStoreState,
+    )
+
+    return [
+        (InvalidInput, "invalid-input", EXIT_USAGE),
+        (SweepInProgress, "sweep-in-progress", EXIT_REFUSED),
+        (CollectionRefused, "gc-refused", EXIT_REFUSED),
+        (CollectionInProgress, "collection-in-progress", EXIT_REFUSED),
+        (RollbackRefused, "rollback-refused", EXIT_REFUSED),
+        (PublishConflict, "publish-conflict", EXIT_REFUSED),
+        (Refused, "refused", EXIT_REFUSED),
+        (IntegrityError, "integrity", EXIT_REFUSED),
+        (UnsafeStoreState, "unsafe-store-state", EXIT_REFUSED),
+        (RetryableStoreError, "store-unavailable", EXIT_STORE),
+        (StoreError, "store-error", EXIT_STORE),
+        (PubsafeError, "error", EXIT_REFUSED),
+        (ValueError, "invalid-input", EXIT_USAGE),
+        (KeyboardInterrupt, "interrupted", EXIT_INTERRUPTED),
+    ]
+
+
+#: Every code an error object may carry (a test keeps it in step with ``_table``).
+ERROR_CODES = sorted({
+    "invalid-input", "sweep-in-progress", "gc-refused", "collection-in-progress", "rollback-refused",
+    "publish-conflict", "refused", "integrity", "unsafe-store-state", "store-unavailable", "store-error", "error",
+    "interrupted", "usage",
+})
 
 
 def classify(error: BaseException) -> tuple[str, int]:
     """The stable error code and the exit code of ``error``."""
-    for kind, code, exit_code in _TABLE:
+    for kind, code, exit_code in _table():
         if isinstance(error, kind):
             return code, exit_code
     raise error

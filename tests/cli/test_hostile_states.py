@@ -418,3 +418,9 @@ def test_readme_lists_every_hostile_row():
         line = next((line for line in text.splitlines() if line.startswith(f"| {row_id} |")), None)
         assert line is not None, f"README bad-input table lacks the row {row_id!r}"
         assert f"| {code} |" in line and message.replace("|", "\\|") in line, line
+
+
+def test_the_documented_error_codes_are_the_ones_used():
+    from pubsafe.exits import ERROR_CODES, _table
+
+    assert set(ERROR_CODES) == {code for _, code, _ in _table()} | {"usage"}
