@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
 from hypothesis import HealthCheck, Phase, seed, settings
+from hypothesis.errors import Unsatisfiable
 from hypothesis.reporting import with_reporter
 from hypothesis.stateful import run_state_machine_as_test
 
@@ -101,6 +102,8 @@ def run_conformance(
             break
         try:
             scenario(target, sink, broken, replay)
+        except GuaranteeViolation as exc:  # the system under test failed where it must not
+            _record(broken, exc.violation, [f"the {name} scenarios (models.scenarios)"], replay, [])
         except Exception as exc:  # noqa: BLE001 - a broken checker is reported, not lost
             unknown[name] = f"the {name} scenarios crashed: {type(exc).__name__}: {exc}"
 
@@ -122,6 +125,9 @@ def run_conformance(
                 timeline=list(sink.last_history[-80:]),
             )
             continue
+        except Unsatisfiable:
+            unknown["machine"] = (f"not checked by the state machine: every example it tried ran into a guarantee "
+                                  f"already found broken ({', '.join(sorted(g.value for g in broken))})")
         except Exception as exc:  # noqa: BLE001
             unknown["machine"] = f"the state machine crashed: {type(exc).__name__}: {exc}"
         break

@@ -1,9 +1,10 @@
 """The scenario catalogue: every fixed scenario the checker runs, defined once.
 
 - **Races** (``RACES``): two actors over one slot whose history holds two manifests,
-  interleaved at store-operation granularity: two publishers of the same type (R1),
-  of different types (R2), a publish and a rollback (R3), a publish adopting an
-  orphan and a GC sweep (R5). ``Race.judge`` says what a run broke.
+  interleaved at store-operation granularity: two publishers of the same type (R1;
+  one also publishes a second type, so that a lost update shows in the outcome), of
+  different types (R2), a publish and a rollback (R3), a publish adopting an orphan
+  and a GC sweep (R5). ``Race.judge`` says what a run broke, from outcomes.
 - **Crash sweep** (``crash_sweep``): a two-type publish over an existing manifest,
   killed before and after every store operation (and timed out after it), then
   retried by a fresh engine.
@@ -34,7 +35,7 @@ from pubsafe.refimpl.errors import (
 )
 from pubsafe.refimpl.store import Store
 
-from .checkers import Violation, check_store
+from .checkers import GuaranteeViolation, Violation, check_store
 from .checkers.gc_race import attribute_to_gc
 from .checkers.manifest_last import check_currents, check_failed_publish, check_mapping, mapping_keys
 from .checkers.races import RaceOp, lost_update, stale_swap
@@ -89,6 +90,15 @@ class StepClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def target_call(guarantee: Guarantee, what: str, run: Callable[[], Any]) -> Any:
+    """Call the system under test outside the machine: an error it is not documented to
+    raise is a counterexample (GuaranteeViolation), not a crash of the checker."""
+    try:
+        return run()
+    except Exception as exc:  # noqa: BLE001 - whatever the target raises is judged
+        raise GuaranteeViolation(Violation(guarantee, f"{what} raised {type(exc).__name__}: {exc}")) from exc
 
 
 # -- races ------------------------------------------------------------------------
@@ -147,10 +157,10 @@ class Race:
         key = current_key(T, S)
         final = mapping_keys(_get(self.store, key), self.store.root_uri)
         outcome = lost_update(self.before, ops, final)
+        if outcome is None:
+            return None  # judged from outcomes only; the history explains, it does not decide
         how = stale_swap(run.trace, key)
-        if outcome is None and how is None:
-            return None
-        return "; ".join(text for text in (outcome, how) if text)
+        return outcome if how is None else f"{outcome}; {how}"
 
 
 @dataclass(frozen=True)
@@ -175,12 +185,15 @@ class RaceScenario:
         key = current_key(T, S)
         for n in (base, base + 1):
             artifacts = {"model": payload(n), "items": payload(n + 50)}
-            engine(store).publish(T, S, artifacts)
+            target_call(Guarantee.G3, f"a publish that sets up the {self.name} race",
+                        lambda: engine(store).publish(T, S, artifacts))
             acknowledge(artifacts)
             if n == base:
                 first, first_mapping = parse_manifest(store.get(key)).version, mapping_keys(store.get(key), store.root_uri)
         before = mapping_keys(store.get(key), store.root_uri) or {}
         mine = {"items" if self.name == "publish-rollback" else "model": payload(base + 100)}
+        if self.name == "same-type":  # a second type makes a lost update visible in the outcome
+            mine["items"] = payload(base + 150)
         if self.name == "publish-gc":
             try:  # the publish A is about to run crashed once: its blob is an orphan
                 engine(FaultyStore(store, "crash@record-write")).publish(T, S, mine)
@@ -227,7 +240,8 @@ def _get(store: Store, key: str) -> bytes | None:
 
 # -- the crash sweep --------------------------------------------------------------
 
-CRASH_KINDS = ("crash", "lost-ack")
+#: before the operation; after it landed (lost ack); after it landed, reported as a timeout
+CRASH_KINDS = ("crash", "lost-ack", "error-after")
 
 
 @dataclass
@@ -245,19 +259,24 @@ def crash_sweep(
     cleanup: Callable[[Store], None] = lambda store: None,
     kinds: tuple[str, ...] = CRASH_KINDS,
 ) -> Iterator[CrashPoint]:
-    """A two-type publish over an existing manifest, faulted at every store operation."""
+    """A two-type publish over an existing manifest, faulted at every store operation.
+
+    Each operation is crashed before it, crashed after it landed (lost ack), and
+    answered with a timeout after it landed (error-after), then the publish is retried.
+    """
     artifacts = {"model": payload(5), "items": payload(6)}
 
     def fresh() -> tuple[Store, EngineFor, StepClock]:
         clock = StepClock()
         store = make_store()
         engine = engine_for(clock)
-        engine(store).publish(T, S, {"model": payload(1), "items": payload(2)})
+        target_call(Guarantee.G3, "the publish before the crash sweep",
+                    lambda: engine(store).publish(T, S, {"model": payload(1), "items": payload(2)}))
         return store, engine, clock
 
     store, engine, _ = fresh()
     counter = FaultyStore(store)
-    engine(counter).publish(T, S, artifacts)
+    target_call(Guarantee.G3, "a publish over an existing manifest", lambda: engine(counter).publish(T, S, artifacts))
     operations = len(counter.events)
     cleanup(store)
     for index in range(operations):
@@ -276,8 +295,11 @@ def _crash_point(store: Store, engine: EngineFor, clock: StepClock, artifacts: d
     complete = (mapping_keys(before, store.root_uri) or {}) | _keys(artifacts)
     faulty = FaultyStore(store, fault)
     try:
-        engine(faulty).publish(*slot, artifacts)
-    except (Crash, RetryableStoreError):
+        target_call(Guarantee.G3, f"a publish with fault plan {fault!r}", lambda: engine(faulty).publish(*slot, artifacts))
+    except GuaranteeViolation as exc:
+        if not isinstance(exc.__cause__, (Crash, RetryableStoreError)):
+            raise
+    except Crash:
         pass
     problems = []
     if (v := check_failed_publish(slot, before, _get(store, current_key(*slot)), complete, store.root_uri, fault)):
@@ -304,26 +326,30 @@ def _crash_point(store: Store, engine: EngineFor, clock: StepClock, artifacts: d
 def serving_violations(reader_factory: Callable[..., Any]) -> list[Violation]:
     """The sharpest G5 failures, found on every run in milliseconds: a cache that never
     expires, a reader that follows a manifest anywhere or skips the hash check."""
-    return _staleness(reader_factory) + _hostile(reader_factory)
+    return target_call(Guarantee.G5, "the reader", lambda: _staleness(reader_factory) + _hostile(reader_factory))
 
 
 def _hostile(reader_factory: Callable[..., Any]) -> list[Violation]:
-    """A manifest pointing into another tenant, and a tampered blob, must be refused."""
+    """Manifests pointing into another tenant or another surface of the same tenant, and
+    a tampered blob, must be refused."""
     clock = StepClock()
     store = MemoryStore()
     setup = Engine(store, clock=clock)
-    setup.publish("acme", "home", {"model": {"seed": 1}})
-    setup.publish("beta", "home", {"model": {"seed": 2}})
+    for tenant, surface, seed in (("acme", "home", 1), ("beta", "home", 2), ("acme", "feed", 3)):
+        setup.publish(tenant, surface, {"model": {"seed": seed}})
     acme_blob = blob_key("acme", "home", "model", payload_version({"seed": 1}))
-    evil = json.loads(store.get(current_key("beta", "home")))
-    evil["current"] = {"model": acme_blob}
-    store.replace(current_key("beta", "home"), json.dumps(evil).encode())
+    for tenant, surface in (("beta", "home"), ("acme", "feed")):
+        evil = json.loads(store.get(current_key(tenant, surface)))
+        evil["current"] = {"model": acme_blob}
+        store.replace(current_key(tenant, surface), json.dumps(evil).encode())
     reader = reader_factory(store, manifest_ttl=TTL, clock=clock)
     found = []
-    try:
-        found.append(refused("followed beta/home's manifest into acme's blob", reader.artifact("beta", "home", "model")))
-    except (PubsafeError, ValueError):
-        pass
+    for tenant, surface in (("beta", "home"), ("acme", "feed")):
+        try:
+            served = reader.artifact(tenant, surface, "model")
+            found.append(refused(f"followed {tenant}/{surface}'s manifest into acme/home's blob", served))
+        except (PubsafeError, ValueError):
+            pass
     store.delete(acme_blob)
     store.put(acme_blob, b'{"seed":666}')
     try:
@@ -335,21 +361,27 @@ def _hostile(reader_factory: Callable[..., Any]) -> list[Violation]:
 
 
 def _staleness(reader_factory: Callable[..., Any]) -> list[Violation]:
-    """After the TTL the reader serves current; after invalidate() at once."""
+    """After the TTL the reader serves current; after invalidate() at once, also when
+    the reader first looked before anything was published."""
     clock = StepClock()
     store = MemoryStore()
     engine = Engine(store, clock=clock)
-    engine.publish("acme", "home", {"model": {"v": 1}})
     reader = reader_factory(store, manifest_ttl=TTL, clock=clock)
-    reader.manifest("acme", "home")
 
     def serves_current() -> bool:
         got = reader.manifest("acme", "home")
         return got is not None and dict(got.current) == parse_manifest(store.get(current_key("acme", "home"))).current
 
+    found = []
+    if reader.manifest("acme", "home") is not None:
+        found.append(Violation(Guarantee.G5, "the reader serves a manifest before anything was published"))
+    engine.publish("acme", "home", {"model": {"v": 1}})
+    reader.invalidate("acme", "home")
+    if not serves_current():
+        found.append(Violation(Guarantee.G5, "after invalidate() the reader still serves no manifest (it cached "
+                                             "the absence from before the first publish)"))
     engine.publish("acme", "home", {"model": {"v": 2}})
     clock.advance(TTL)
-    found = []
     if not serves_current():
         found.append(Violation(Guarantee.G5, f"{TTL}s after a publish the reader still serves the old manifest"))
     engine.publish("acme", "home", {"model": {"v": 3}})

@@ -48,7 +48,7 @@ def test_a_store_without_atomic_replace_is_reported_on_g2():
     assert any(p.capability == "create_only" and not p.claimed for p in report.probes)
 
 
-def test_a_crashing_checker_gives_unknown_not_a_lost_report():
+def test_an_engine_that_fails_unexpectedly_is_a_counterexample_not_unknown():
     calls = []
 
     def flaky_engine(store, *, guarded=False, clock):
@@ -60,8 +60,22 @@ def test_a_crashing_checker_gives_unknown_not_a_lost_report():
         return Engine(store, clock=clock)
 
     report = run_conformance(Target("flaky", MemoryStore, flaky_engine), "quick")
+    assert Status.UNKNOWN not in {v.status for v in report.verdicts}
+    verdict = report.verdict("G3")
+    assert verdict.status == Status.BREAKS and "engine factory exploded" in verdict.counterexample.message
+    assert not report.conforming
+
+
+def test_a_crashing_checker_gives_unknown_not_a_lost_report(monkeypatch):
+    from pubsafe.models import machine
+
+    def broken_checker(*args, **kwargs):
+        raise RuntimeError("checker exploded")
+
+    monkeypatch.setattr(machine, "check_store", broken_checker)
+    report = run_conformance(target_from_spec("memory"), "quick")
     assert {v.status for v in report.verdicts} == {Status.UNKNOWN}
-    assert "engine factory exploded" in report.verdicts[0].error
+    assert "checker exploded" in report.verdicts[0].error
     assert not report.conforming
 
 

@@ -1,0 +1,76 @@
+"""Hypothesis strategies for the inputs the machine publishes: names and payloads, drawn wide.
+
+Bugs hide in the inputs a test never draws: a store that folds case or Unicode
+normalisation, a key builder confused by one name being a prefix of another, a
+canonicaliser that escapes non-ASCII or spells 1e21 or -0.0 its own way. So names
+come from the whole valid name space (case variants, accents in both Unicode forms,
+other scripts, astral characters, long names, prefixes of each other) and payloads
+include non-ASCII and astral text, escapes, awkward numbers and nesting. Most draws
+stay small and familiar, so the checker stays fast; a few go wide.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from hypothesis import strategies as st
+
+from pubsafe.refimpl.errors import InvalidName
+from pubsafe.refimpl.names import MAX_NAME_BYTES, validate_name
+
+__all__ = ["names", "type_names", "wide_payloads", "AWKWARD_NUMBERS"]
+
+#: Numbers whose canonical spelling differs between JSON encoders (RFC 8785 vs Python,
+#: Go, JavaScript), or that sit on a double's edge.
+AWKWARD_NUMBERS = [-0.0, 0.1, 1e21, 1e-7, 5e-324, 1.7976931348623157e308, 2**53, 2**53 - 1, -(2**53), 2**60,
+                   1e20, 123456789012345680000.0, 0.000001, 4.35, 1.0, 100.0]
+
+_FAMILIAR = ["acme", "home", "feed", "model", "items"]
+# Pairs that collide on a store that folds case or normalises Unicode, or that are
+# prefixes of one another.
+_TRICKY = ["Acme", "ACME", "acme-1", "acm", "acme.v2", "acme_b", "caf\u00e9", "cafe\u0301", "\u00c5ngstr\u00f6m",
+           "\u212bngstr\u00f6m", "\u0394\u03b5\u03bb\u03c4\u03b1", "\u65e5\u672c", "\U0001f600smile", "x" * MAX_NAME_BYTES,
+           "\u00e9" * (MAX_NAME_BYTES // 2), "a b", "100%", "semi;colon", "tab-free~", "ß", "SS", "ﬁ", "fi"]
+
+
+def _valid(name: str) -> bool:
+    try:
+        validate_name("surface", name)
+    except InvalidName:
+        return False
+    return True
+
+
+_drawn_names = st.text(
+    st.characters(codec="utf-8", categories=["L", "M", "N", "P", "S", "Zs"], exclude_characters="/\\"),
+    min_size=1, max_size=12,
+).map(lambda text: unicodedata.normalize("NFC", text) if len(text) % 2 else text).filter(_valid)
+
+
+def names() -> st.SearchStrategy[str]:
+    """Tenant or surface names: mostly familiar, sometimes tricky, sometimes anything valid."""
+    tricky = [n for n in _TRICKY if _valid(n)]
+    return st.one_of(st.sampled_from(_FAMILIAR), st.sampled_from(tricky), _drawn_names).filter(
+        lambda n: n not in ("records", "current", "history", "gc"))
+
+
+def type_names() -> st.SearchStrategy[str]:
+    """Artifact types: the two familiar ones most of the time."""
+    return st.one_of(st.sampled_from(["model", "items"]), st.sampled_from(["model", "items"]), names())
+
+
+_text = st.one_of(
+    st.sampled_from(["", "é", "e\u0301", "\U0001f600", "\u2028", "\u0000", "\\", '"', "</script>", "\t\n\r\b\f",
+                     "\ud7ff\ue000\ufffd", "\U0010ffff", "ﬁ"]),
+    st.text(st.characters(codec="utf-8"), max_size=8),
+)
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**53), 2**53), st.sampled_from(AWKWARD_NUMBERS),
+                     st.floats(allow_nan=False, allow_infinity=False), _text)
+
+
+def wide_payloads() -> st.SearchStrategy[dict[str, Any]]:
+    """JSON documents with awkward text and numbers, and some nesting (always an object)."""
+    tree = st.recursive(_scalars, lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(_text, children, max_size=4)), max_leaves=10)
+    return st.dictionaries(_text, tree, min_size=1, max_size=4).map(lambda doc: {"wide": doc})
