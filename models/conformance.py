@@ -26,8 +26,8 @@ from pubsafe.faults import Event, Interleaving, explore_reduced
 from .checkers import GuaranteeViolation, Violation
 from .guarantees import Guarantee, Status
 from .machine import PublishMachine, RunSink, replay_program
-from .probes import PROBE_GUARANTEES, probe_capabilities
-from .scenarios import RACES, Race, StepClock, crash_sweep, serving_violations
+from .probes import PROBE_GUARANTEES, check_contract, probe_capabilities
+from .scenarios import COLLIDING_SLOTS, RACES, Race, StepClock, crash_sweep, name_collisions, serving_violations
 from .target import Target
 from .verdicts import Counterexample, Report, Verdict
 
@@ -86,6 +86,7 @@ def run_conformance(
     sink = RunSink(progress=progress)
 
     probes = probe_capabilities(target.store_factory, target.cleanup)
+    contract = check_contract(target.store_factory, target.cleanup)
     for probe in probes:
         if probe.honoured is False:
             for guarantee in PROBE_GUARANTEES[probe.capability]:
@@ -97,7 +98,7 @@ def run_conformance(
                     replay=replay,
                 ))
 
-    for name, scenario in (("serving", _serving), ("crashes", _crashes), ("races", _races)):
+    for name, scenario in (("serving", _serving), ("names", _names), ("crashes", _crashes), ("races", _races)):
         if stops & broken.keys():
             break
         try:
@@ -140,6 +141,7 @@ def run_conformance(
         seed=seed_value,
         seconds=round(time.perf_counter() - started, 3),
         probes=probes,
+        contract=contract,
         verdicts=[_verdict(g, target, sink, broken, unknown) for g in Guarantee],
     )
 
@@ -208,6 +210,12 @@ def _serving(target: Target, sink: RunSink, broken: Broken, replay: str) -> None
     for violation in serving_violations(target.reader_factory):
         sink.reads += 1
         _record(broken, violation, ["serving scenario (models.scenarios.serving_violations)"], replay, [])
+
+
+def _names(target: Target, sink: RunSink, broken: Broken, replay: str) -> None:
+    for violation in name_collisions(target.store_factory, target.engine_for, target.reader_factory, target.cleanup):
+        _record(broken, violation, ["names scenario (models.scenarios.name_collisions): one publish to each of "
+                                    f"{COLLIDING_SLOTS}"], replay, [])
 
 
 def _crashes(target: Target, sink: RunSink, broken: Broken, replay: str) -> None:
@@ -279,9 +287,14 @@ def merge_reports(reports: list[Report]) -> Report:
         next((p for p in (r.probes[i] for r in reports) if p.honoured is False), first.probes[i])
         for i in range(len(first.probes))
     ]
+    contract = [
+        next((c for c in (r.contract[i] for r in reports) if c.status == "failed"), first.contract[i])
+        for i in range(len(first.contract))
+    ]
     return first.model_copy(update={
         "verdicts": merged,
         "probes": probes,
+        "contract": contract,
         "seconds": max(r.seconds for r in reports),
         "seed": first.seed,
     })

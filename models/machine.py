@@ -16,6 +16,7 @@ checked, so a second run can hunt for the next one.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -26,7 +27,8 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 from pubsafe.faults import Crash, Event, FaultyStore, Interleaving
 from pubsafe.faults.strategies import fault_plans, schedules
-from pubsafe.refimpl.errors import ObjectNotFound, PubsafeError, RetryableStoreError
+from pubsafe.refimpl.errors import InvalidName, ObjectNotFound, PubsafeError, RetryableStoreError
+from pubsafe.refimpl.names import validate_name
 
 from .checkers import GuaranteeViolation, Violation, check_store
 from .checkers.immutability import check_receipt_versions
@@ -45,10 +47,20 @@ __all__ = ["PublishMachine", "RunSink", "replay_program", "SLOTS"]
 
 #: The slots every example starts with; ``add_slot`` adds drawn ones. Rules name a slot
 #: by its index (modulo the number of slots), so a printed program stays plain data.
-SLOTS = [("acme", "home"), ("acme", "feed"), ("beta", "home")]
+SLOTS = [("acme", "home"), ("acme", "feed"), ("beta", "home"), ("caf\u00e9", "home")]
+#: How ``add_variant_slot`` derives a new name from an existing one: the pairs that a
+#: store folding case or Unicode normalisation, or a careless prefix match, conflates.
+VARIANTS = {
+    "upper": str.upper,
+    "title": str.title,
+    "nfd": lambda name: unicodedata.normalize("NFD", name),
+    "longer": lambda name: name + "-2",
+    "shorter": lambda name: name[:-1] or name + "x",
+}
 #: A payload is a seed of the familiar payload or a drawn document (always an object).
 Payload = int | dict[str, Any]
-_payloads = st.one_of(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3), wide_payloads())
+_seeds = st.integers(0, 3)
+_payloads = st.one_of(_seeds, _seeds, _seeds, _seeds, _seeds, wide_payloads())
 FAULT_KINDS = ("crash", "lost-ack", "error", "error-after", "torn")
 _ROLES = {"same-type": "publish", "cross-type": "publish", "publish-rollback": "rollback", "publish-gc": "gc"}
 
@@ -188,6 +200,17 @@ class PublishMachine(RuleBasedStateMachine):
             self.slots.append((tenant, surface))
         self.after_step()
 
+    @rule(base=st.integers(0, 7), change=st.sampled_from(sorted(VARIANTS)), of=st.sampled_from(["tenant", "surface"]))
+    def add_variant_slot(self, base: int, change: str, of: str) -> None:
+        tenant, surface = self.slot(base)
+        if of == "tenant":
+            tenant = VARIANTS[change](tenant)
+        else:
+            surface = VARIANTS[change](surface)
+        if (tenant, surface) not in self.slots and _valid_slot(tenant, surface):
+            self.slots.append((tenant, surface))
+        self.after_step()
+
     @rule(slot=st.integers(0, 7), types=st.lists(type_names(), min_size=1, max_size=2, unique=True),
           values=st.lists(_payloads, min_size=2, max_size=2), variant=st.integers(0, 1))
     def publish(self, slot: int, types: list[str], values: list[Payload], variant: int) -> None:
@@ -317,15 +340,17 @@ class PublishMachine(RuleBasedStateMachine):
                     self.fail(violation)
         self.after_step()
 
-    @rule()
-    def serve_hostile_manifests(self) -> None:
-        from .scenarios import serving_violations
-
-        self.fail_all(serving_violations(self.target.reader_factory))
-        self.after_step()
-
     def teardown(self) -> None:
         self.target.cleanup(self.store)
+
+
+def _valid_slot(tenant: str, surface: str) -> bool:
+    try:
+        validate_name("tenant", tenant)
+        validate_name("surface", surface)
+    except InvalidName:
+        return False
+    return True
 
 
 def replay_program(target: Target, steps: list[str]) -> list[str]:
@@ -338,4 +363,6 @@ def replay_program(target: Target, steps: list[str]) -> list[str]:
         factory = target.rebuild.split("(", 1)[0]
         module = "mutants" if factory == "mutant_target" else "target"
         imports = [f"from pubsafe.models.{module} import {factory}"]
-    return ["from pubsafe.models.machine import PublishMachine", *imports, *bind, *steps]
+    paths = [f"sys.path.insert(0, {path!r})" for path in target.import_paths]
+    head = ["import sys", *paths] if paths else []
+    return [*head, "from pubsafe.models.machine import PublishMachine", *imports, *bind, *steps]

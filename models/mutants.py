@@ -10,21 +10,35 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pubsafe.faults.delegate import DelegatingStore
 from pubsafe.refimpl import Engine, LocalStore, MemoryStore, ServingReader
-from pubsafe.refimpl.errors import ObjectNotFound
+from pubsafe.refimpl._serialise import dump_record
+from pubsafe.refimpl.canonical import canonical_bytes
+from pubsafe.refimpl.documents import utc_timestamp
+from pubsafe.refimpl.errors import (
+    AlreadyExists,
+    Conflict,
+    IntegrityError,
+    InvalidKey,
+    ObjectNotFound,
+    PublishConflict,
+    RetryableStoreError,
+)
 from pubsafe.refimpl.osio import OSOps, RealOS
 from pubsafe.refimpl.layout import history_key
 from pubsafe.refimpl.documents import GCReport
-from pubsafe.refimpl.store import ANY, Expect
+from pubsafe.refimpl.store import ABSENT, ANY, Expect, ObjectInfo, StoredObject, check_key
 
 from .target import Target, _local_factory
 
-__all__ = ["Mutant", "MUTANTS", "mutant_target"]
+__all__ = ["Mutant", "MUTANTS", "BENIGN", "mutant_target"]
 
 
 # -- stores ----------------------------------------------------------------------
@@ -203,6 +217,279 @@ class TrustingReader(ServingReader):
         return json.loads(self.store.get(manifest.current[type_]))
 
 
+# -- races inside one store operation ----------------------------------------------
+
+
+class CheckThenWritePutStore(MemoryStore):
+    """Claims create-only, but checks for the key, then writes (fsspec's pipe_file(mode="create"))."""
+
+    def put(self, key: str, data: bytes) -> str:
+        if self.exists(key):
+            raise AlreadyExists(key)
+        return super().replace(key, data)
+
+
+class CheckThenWriteCASStore(MemoryStore):
+    """Claims compare-and-swap, but compares, then writes (a server's If-Match without a lock)."""
+
+    def replace(self, key: str, data: bytes, *, expect: str | Expect = ANY) -> str:
+        if expect is not ANY:
+            actual = self.stat(key).etag if self.exists(key) else None
+            if actual != (None if expect is ABSENT else expect):
+                raise Conflict(f"{key}: expected {expect}, found {actual}", actual_etag=actual)
+        return super().replace(key, data)
+
+
+class TearsLargeValuesStore(MemoryStore):
+    """Replaces values over 1 MiB in two parts, like a multipart upload made visible early."""
+
+    def replace(self, key: str, data: bytes, *, expect: str | Expect = ANY) -> str:
+        if len(data) > 2**20:
+            super().replace(key, data[: len(data) // 2], expect=expect)
+            time.sleep(0.001)
+            return super().replace(key, data)
+        return super().replace(key, data, expect=expect)
+
+
+# -- stores and engines whose bugs need particular names or payloads ----------------
+
+
+class _FoldingStore(MemoryStore):
+    """A store whose keys are compared after a fold, and listed as first written."""
+
+    def fold(self, key: str) -> str:
+        raise NotImplementedError
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._first: dict[str, str] = {}
+
+    def _canonical(self, key: str) -> str:
+        folded = self.fold(check_key(key))
+        return self._first.setdefault(folded, key)
+
+    def get_object(self, key: str) -> StoredObject:
+        return super().get_object(self._canonical(key))
+
+    def get(self, key: str) -> bytes:
+        return super().get(self._canonical(key))
+
+    def put(self, key: str, data: bytes) -> str:
+        return super().put(self._canonical(key), data)
+
+    def replace(self, key: str, data: bytes, *, expect: str | Expect = ANY) -> str:
+        return super().replace(self._canonical(key), data, expect=expect)
+
+    def delete(self, key: str) -> None:
+        super().delete(self._canonical(key))
+
+    def exists(self, key: str) -> bool:
+        return super().exists(self._canonical(key))
+
+    def stat(self, key: str) -> ObjectInfo:
+        info = super().stat(self._canonical(key))
+        return ObjectInfo(key, info.etag, info.size, info.modified)
+
+
+class CaseInsensitiveStore(_FoldingStore):
+    """Keys that differ only in case are the same object (a default macOS or Windows volume)."""
+
+    def fold(self, key: str) -> str:
+        return key.casefold()
+
+
+class NormalizingStore(_FoldingStore):
+    """Keys are compared in Unicode NFC (macOS APFS): "café" in both forms is one object."""
+
+    def fold(self, key: str) -> str:
+        return unicodedata.normalize("NFC", key)
+
+
+class AsciiEscapingEngine(Engine):
+    """Canonical JSON, but non-ASCII text written as \\u escapes (json.dumps' default)."""
+
+    def _encode(self, payload: Any) -> tuple[bytes, str]:
+        text = canonical_bytes(payload).decode()
+        data = "".join(ch if ord(ch) < 128 else json.dumps(ch)[1:-1] for ch in text).encode()
+        return data, hashlib.sha256(data).hexdigest()
+
+
+class PythonNumbersEngine(Engine):
+    """Sorted compact JSON with Python's spelling of numbers (-0.0, 1e-07, 1e+16)."""
+
+    def _encode(self, payload: Any) -> tuple[bytes, str]:
+        integral = _integral_floats_as_ints(payload)
+        data = json.dumps(integral, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        return data, hashlib.sha256(data).hexdigest()
+
+
+def _integral_floats_as_ints(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16 and str(value) != "-0.0":
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral_floats_as_ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral_floats_as_ints(v) for v in value]
+    return value
+
+
+# -- engines that fail in ways the old checker called UNKNOWN or misattributed --------
+
+
+class TimeoutRetryEngine(Engine):
+    """Retries a record write that timed out, then takes its own record for a stranger's."""
+
+    def _write_record(self, tenant, surface, art, written):  # type: ignore[no-untyped-def]
+        key = "records/" + art.key
+        record = dump_record(tenant, surface, art.type, art.version, art.key, len(art.data), utc_timestamp(self.clock()))
+        try:
+            self.store.put(key, record)
+            written.append(key)
+            return
+        except RetryableStoreError:
+            pass
+        except AlreadyExists:
+            return super()._write_record(tenant, surface, art, written)
+        try:
+            self.store.put(key, record)  # the retry
+        except AlreadyExists:
+            raise IntegrityError(f"{key} was created by another writer while we retried") from None
+        written.append(key)
+
+
+class CleansUpOnConflictEngine(Engine):
+    """Guarded; on its first lost swap it deletes what it wrote and raises its own error."""
+
+    def publish(self, tenant, surface, artifacts):  # type: ignore[no-untyped-def]
+        self.max_attempts = 1
+        recorder = _WrittenKeys(self.store)
+        store, self.store = self.store, recorder
+        try:
+            return super().publish(tenant, surface, artifacts)
+        except PublishConflict:
+            for key in recorder.created:
+                try:
+                    store.delete(key)
+                except ObjectNotFound:
+                    pass
+            raise RuntimeError(f"publish to {tenant}/{surface} conflicted; cleaned up") from None
+        finally:
+            self.store = store
+
+
+class _WrittenKeys(DelegatingStore):
+    """A pass-through that remembers the keys it created (a helper of the mutant above)."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self.created: list[str] = []
+
+    def put(self, key: str, data: bytes) -> str:
+        etag = self.inner.put(key, data)
+        self.created.append(key)
+        return etag
+
+
+class StaleEtagSwapEngine(Engine):
+    """Guarded, but compares against an etag read just before the swap, not the one merged into."""
+
+    def _swap(self, manifest, current):  # type: ignore[no-untyped-def]
+        super()._swap(manifest, self._read_current(manifest.tenant, manifest.surface))
+
+
+class AssumesExistingBlobIsRecordedEngine(Engine):
+    """Skips the record when the blob already exists ("someone recorded it")."""
+
+    def _write_blob(self, art, written):  # type: ignore[no-untyped-def]
+        self._existing = getattr(self, "_existing", set())
+        try:
+            self.store.put(art.key, art.data)
+            written.append(art.key)
+        except AlreadyExists:
+            self._existing.add(art.key)
+
+    def _write_record(self, tenant, surface, art, written):  # type: ignore[no-untyped-def]
+        if art.key not in getattr(self, "_existing", set()):
+            super()._write_record(tenant, surface, art, written)
+
+
+# -- readers whose bugs need particular names or scenarios ----------------------------
+
+
+class SurfaceBlindReader(ServingReader):
+    """Confines URIs to the manifest's tenant, but not to its surface."""
+
+    def artifact(self, tenant: str, surface: str, type_: str) -> Any:
+        manifest = self.manifest(tenant, surface)
+        if manifest is None or type_ not in manifest.current:
+            raise KeyError(type_)
+        key = manifest.current[type_].removeprefix(self.store.root_uri.rstrip("/") + "/")
+        if not key.startswith(f"{tenant}/"):
+            raise InvalidKey(f"{key} is outside {tenant}")
+        data = self.store.get(key)
+        if hashlib.sha256(data).hexdigest() != key.rsplit("/", 1)[-1][:-5]:
+            raise IntegrityError(key)
+        return json.loads(data)
+
+
+class CachesAbsenceReader(ServingReader):
+    """Remembers "no manifest yet" for good: invalidate() forgets only manifests it found."""
+
+    def manifest(self, tenant: str, surface: str):  # type: ignore[no-untyped-def]
+        if (tenant, surface) in getattr(self, "_absent", set()):
+            return None
+        found = super().manifest(tenant, surface)
+        if found is None:
+            self._absent = getattr(self, "_absent", set()) | {(tenant, surface)}
+        return found
+
+
+class CaseFoldingReader(ServingReader):
+    """Looks manifests up by the lower-cased tenant (a case-insensitive cache key)."""
+
+    def manifest(self, tenant: str, surface: str):  # type: ignore[no-untyped-def]
+        return super().manifest(tenant.lower(), surface) if tenant.lower() != tenant else super().manifest(tenant, surface)
+
+
+# -- benign variants: a correct checker must call these CONFORMING ----------------------
+
+
+class ExtraReadsEngine(Engine):
+    """Reads current and stats every blob once more than it needs to: harmless."""
+
+    def publish(self, tenant, surface, artifacts):  # type: ignore[no-untyped-def]
+        self.read_current(tenant, surface)
+        receipt = super().publish(tenant, surface, artifacts)
+        for version_key in receipt.written:
+            self.store.exists(version_key)
+        return receipt
+
+
+class UnorderedSlowStore(MemoryStore):
+    """Lists in no particular order and takes a little time over every call: harmless."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._shuffle = random.Random(7).shuffle
+
+    def _pause(self) -> None:
+        time.sleep(0.00005)
+
+    def list(self, prefix: str = "") -> list[str]:
+        self._pause()
+        keys = super().list(prefix)
+        self._shuffle(keys)
+        return keys
+
+    def get(self, key: str) -> bytes:
+        self._pause()
+        return super().get(key)
+
+    def put(self, key: str, data: bytes) -> str:
+        self._pause()
+        return super().put(key, data)
+
+
 # -- the catalogue ---------------------------------------------------------------
 
 
@@ -216,6 +503,7 @@ class Mutant:
     reader: type[ServingReader] = ServingReader
     guarded: bool = False
     local: bool = False
+    benign: bool = False  #: a harmless variant: every guarantee must stay as expected
 
 
 MUTANTS = [
@@ -234,13 +522,46 @@ MUTANTS = [
     Mutant("gc-without-protection", "R5", "GC deletes orphans without a claim", engine=UnprotectedGCEngine),
     Mutant("reader-cache-never-expires", "G5", "serving cache ignores its TTL", reader=NeverExpiringReader),
     Mutant("reader-trusts-uris", "G5", "serving follows any URI, no hash check", reader=TrustingReader),
+    # guarded races judged from outcomes
+    Mutant("cas-against-fresh-etag", "R1", "guarded swap compares against an etag re-read just before it",
+           engine=StaleEtagSwapEngine, guarded=True),
+    # races inside one store operation
+    Mutant("check-then-write-put", "G1", "create-only put checks, then writes", store=CheckThenWritePutStore),
+    Mutant("check-then-write-cas", "R1", "compare-and-swap compares, then writes (guarded mode)",
+           store=CheckThenWriteCASStore, guarded=True),
+    Mutant("tears-large-values", "G2", "replaces over 1 MiB become visible half-written", store=TearsLargeValuesStore),
+    # bugs that need particular names or payloads
+    Mutant("case-insensitive-keys", "G2", "keys differing only in case are one object", store=CaseInsensitiveStore),
+    Mutant("unicode-normalizing-keys", "G2", "keys are compared in NFC", store=NormalizingStore),
+    Mutant("ascii-escaping-canonical", "G1", "non-ASCII text hashed as \\u escapes", engine=AsciiEscapingEngine),
+    Mutant("python-number-spelling", "G1", "numbers hashed as Python spells them", engine=PythonNumbersEngine),
+    Mutant("reader-surface-blind", "G5", "serving confines URIs to the tenant, not the surface",
+           reader=SurfaceBlindReader),
+    Mutant("reader-caches-absence", "G5", "invalidate() forgets found manifests, not absent ones",
+           reader=CachesAbsenceReader),
+    Mutant("reader-folds-tenant-case", "G5", "serving looks manifests up by lower-cased tenant",
+           reader=CaseFoldingReader),
+    # the retry path after a timeout, and errors that used to read as UNKNOWN
+    Mutant("retry-after-timeout-refuses", "G3", "a record write retried after a timeout calls itself foreign",
+           engine=TimeoutRetryEngine),
+    Mutant("cleans-up-on-conflict", "G3", "on a lost guarded swap, deletes its writes and raises its own error",
+           engine=CleansUpOnConflictEngine, guarded=True),
+    Mutant("existing-blob-assumed-recorded", "G2", "an existing blob is taken as recorded (no R5 blamed)",
+           engine=AssumesExistingBlobIsRecordedEngine),
+]
+
+#: Harmless variants: a checker that flags them raises false alarms.
+BENIGN = [
+    Mutant("extra-harmless-reads", "", "reads current and stats blobs more than needed", engine=ExtraReadsEngine,
+           benign=True),
+    Mutant("unordered-slow-listings", "", "lists in no order, 50 µs per call", store=UnorderedSlowStore, benign=True),
 ]
 
 
 def mutant_target(mutant: Mutant | str) -> Target:
     """The conformance target of a mutant (or of the mutant of that name)."""
     if isinstance(mutant, str):
-        mutant = next(m for m in MUTANTS if m.name == mutant)
+        mutant = next(m for m in [*MUTANTS, *BENIGN] if m.name == mutant)
     rebuild = f"mutant_target({mutant.name!r})"
 
     def engine_factory(store, *, clock, guarded=False):  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ records as first seen), so the checkers can compare what the store holds with it
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -59,9 +60,11 @@ def canonical(payload: Any) -> bytes:
 
 
 def _big_ints_as_floats(value: Any) -> Any:
+    """Integers beyond 2**53 as the doubles they name: exactly, or as that double's
+    shortest spelling (which is what a canonical form read back gives)."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53 - 1:
-        as_float = float(value)
-        if math.isfinite(as_float) and int(as_float) == value:
+        as_float = float(value) if abs(value) < 2**1024 else math.inf
+        if math.isfinite(as_float) and (int(as_float) == value or rfc8785.dumps(as_float) == str(value).encode()):
             return as_float
         raise ValueError(f"integer {value} has no exact JSON form")
     if isinstance(value, dict):
@@ -87,8 +90,25 @@ class ParsedManifest(NamedTuple):
     version: str
 
 
+_PARSED: dict[bytes, ParsedManifest] = {}
+
+
 def parse_manifest(data: bytes) -> ParsedManifest:
-    """A ManifestV1 document, or ValueError saying what is wrong with it."""
+    """A ManifestV1 document, or ValueError saying what is wrong with it.
+
+    Remembered by its exact bytes (the checker's own memo: every step re-reads every
+    current manifest); the engine's parser and its memo are never consulted.
+    """
+    parsed = _PARSED.get(data)
+    if parsed is None:
+        parsed = _parse_manifest(data)
+        if len(_PARSED) > 4096:
+            _PARSED.clear()
+        _PARSED[data] = parsed
+    return ParsedManifest(parsed.tenant, parsed.surface, dict(parsed.current), parsed.version)
+
+
+def _parse_manifest(data: bytes) -> ParsedManifest:
     doc = json.loads(data)
     if not isinstance(doc, dict):
         raise ValueError("not a JSON object")
@@ -139,6 +159,7 @@ def history_key(tenant: str, surface: str, version: str) -> str:
     return f"{HISTORY}{tenant}/{surface}/{version}.json"
 
 
+@functools.lru_cache(maxsize=65536)  # the checker's own memo: every step looks at every key
 def parse_blob_key(key: str) -> BlobKey | None:
     parts = key.split("/")
     if len(parts) != 4 or parts[0] in ("records", "current", "history", "gc") or not parts[3].endswith(".json"):

@@ -1,15 +1,22 @@
-"""The conformance suite as a pytest mixin, for store-adapter authors.
+"""The conformance suite and the Store contract as pytest mixins, for adapter authors.
 
-    from pubsafe.models.pytest_suite import ConformanceTests
+    from pubsafe.models.pytest_suite import ConformanceTests, StoreContractTests
 
     class TestMyStore(ConformanceTests):
         @pytest.fixture(scope="class")
         def store_factory(self):
             return lambda: MyStore(...)      # a fresh, empty store per call
 
-Override ``engine_factory``, ``reader_factory`` or ``guarded`` the same way. One
-conformance run per class; one test per guarantee, failing with the counterexample
-and the replay command. ``--pubsafe-profile`` and ``--pubsafe-seed`` choose how hard.
+    class TestMyStoreContract(StoreContractTests):
+        @pytest.fixture
+        def store(self):
+            return MyStore(...)              # a fresh, empty store
+
+``ConformanceTests``: override ``engine_factory``, ``reader_factory`` or ``guarded`` the
+same way. One conformance run per class; one test per guarantee, failing with the
+counterexample and the replay command. ``--pubsafe-profile`` and ``--pubsafe-seed``
+choose how hard. ``StoreContractTests``: one test per check of ``models.contract``
+(the checks ``pubsafe check`` runs too); ``skip_checks`` opts out of named checks.
 """
 
 from __future__ import annotations
@@ -19,11 +26,30 @@ import pytest
 from pubsafe.refimpl import ServingReader
 
 from .conformance import run_conformance
-from .target import Target, default_engine
+from .contract import CHECKS_BY_NAME, CONTRACT, run_check
 from .guarantees import Guarantee
+from .target import Target, default_engine
 from .verdicts import Report
 
-__all__ = ["ConformanceTests"]
+__all__ = ["ConformanceTests", "StoreContractTests"]
+
+
+class StoreContractTests:
+    #: check name -> why this backend opts out of it (shown as the skip reason)
+    skip_checks: dict[str, str] = {}
+
+    @pytest.fixture
+    def store(self):  # type: ignore[no-untyped-def]
+        raise NotImplementedError("override the `store` fixture: return a fresh, empty Store")
+
+    @pytest.mark.parametrize("check", [check.name for check in CONTRACT])
+    def test_store_contract(self, store, check: str) -> None:  # type: ignore[no-untyped-def]
+        if check in self.skip_checks:
+            pytest.skip(self.skip_checks[check])
+        status, detail = run_check(CHECKS_BY_NAME[check], store)
+        if status == "skipped":
+            pytest.skip(detail)
+        assert status == "passed", f"{check} ({CHECKS_BY_NAME[check].doc}): {detail}"
 
 
 class ConformanceTests:

@@ -37,7 +37,7 @@ from pubsafe.refimpl.store import Store
 
 from .checkers import GuaranteeViolation, Violation, check_store
 from .checkers.gc_race import attribute_to_gc
-from .checkers.manifest_last import check_currents, check_failed_publish, check_mapping, mapping_keys
+from .checkers.manifest_last import as_keys, check_currents, check_failed_publish, check_mapping, mapping_keys
 from .checkers.races import RaceOp, lost_update, stale_swap
 from .checkers.retry import retry_failed
 from .checkers.serving import refused
@@ -318,6 +318,41 @@ def _crash_point(store: Store, engine: EngineFor, clock: StepClock, artifacts: d
             problems.append(v)
     problems += check_store(store, oracle)
     return CrashPoint(fault, problems, list(faulty.events))
+
+
+# -- names that a careless store or reader conflates --------------------------------
+
+#: Slots whose names differ only in case, in Unicode normalisation, or by a prefix.
+COLLIDING_SLOTS = [("acme", "home"), ("ACME", "home"), ("Acme", "home"), ("caf\u00e9", "home"),
+                   ("cafe\u0301", "home"), ("acme", "home-2"), ("acme", "hom"), ("acme-2", "home")]
+
+
+def name_collisions(make_store: Callable[[], Store], engine_for: Callable[[StepClock], EngineFor],
+                    reader_factory: Callable[..., Any], cleanup: Callable[[Store], None] = lambda s: None
+                    ) -> list[Violation]:
+    """Publish a different payload to each of ``COLLIDING_SLOTS``: each must keep its own
+    current manifest and blobs, and a reader must serve each its own."""
+    clock = StepClock()
+    store = make_store()
+    try:
+        engine = engine_for(clock)
+        oracle = Oracle()
+        for n, slot in enumerate(COLLIDING_SLOTS):
+            artifacts = {"model": {"slot": list(slot), "n": n}}
+            target_call(Guarantee.G3, f"a publish to {slot}", lambda: engine(store).publish(*slot, artifacts))
+            oracle.ack_payload(*slot, "model", artifacts["model"])
+        found = check_store(store, oracle)
+        reader = target_call(Guarantee.G5, "the reader factory",
+                             lambda: reader_factory(store, manifest_ttl=TTL, clock=clock))
+        for slot in COLLIDING_SLOTS:
+            got = target_call(Guarantee.G5, f"reading the manifest of {slot}", lambda: reader.manifest(*slot))
+            want = mapping_keys(_get(store, current_key(*slot)), store.root_uri)
+            if got is None or as_keys(got.current, store.root_uri) != want:
+                found.append(Violation(Guarantee.G5, f"the reader serves {slot[0]}/{slot[1]} a manifest that is not its "
+                                                     f"current one ({None if got is None else dict(got.current)})"))
+        return found
+    finally:
+        cleanup(store)
 
 
 # -- serving ----------------------------------------------------------------------

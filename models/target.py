@@ -12,7 +12,10 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pubsafe.refimpl import Engine, LocalStore, MemoryStore, ServingReader, open_store
@@ -36,6 +39,8 @@ class Target:
     cleanup: Callable[[Store], None] = lambda store: None
     #: a Python expression that rebuilds this target in a fresh interpreter (for replay)
     rebuild: str | None = None
+    #: directories a fresh interpreter must have on sys.path to import the target's factories
+    import_paths: list[str] = field(default_factory=list)
 
     @property
     def mode(self) -> str:
@@ -47,10 +52,15 @@ class Target:
 
 
 def load_factory(spec: str) -> Callable[..., Any]:
-    """``package.module:callable`` -> the callable, with errors that say what to fix."""
+    """``package.module:callable`` -> the callable, with errors that say what to fix.
+
+    The current directory is importable, as for ``python -m``.
+    """
     module_name, colon, attr = spec.partition(":")
     if not colon or not module_name or not attr:
         raise InvalidInput(f"{spec!r} is not an import path: write package.module:factory")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -62,6 +72,16 @@ def load_factory(spec: str) -> Callable[..., Any]:
     if not callable(factory):
         raise InvalidInput(f"{spec!r} is not callable")
     return factory
+
+
+def import_root(spec: str) -> str | None:
+    """The sys.path entry that ``package.module:factory`` was imported from, unless it is installed."""
+    module = sys.modules.get(spec.partition(":")[0])
+    origin = getattr(module, "__file__", None)
+    if not origin or "site-packages" in origin:
+        return None
+    depth = spec.partition(":")[0].count(".") + (2 if origin.endswith("__init__.py") else 1)
+    return str(Path(origin).resolve().parents[depth - 1])
 
 
 def _local_factory() -> tuple[Callable[[], Store], Callable[[Store], None]]:
@@ -83,7 +103,7 @@ def target_from_spec(
         factory: Callable[[], Store] = MemoryStore
     elif store == "local":
         factory, cleanup = _local_factory()
-    elif ":" in store and "://" not in store and not store.startswith(("/", ".")):
+    elif _is_factory(store):
         factory = load_factory(store)
     else:
         base = store.rstrip("/")
@@ -106,4 +126,11 @@ def target_from_spec(
         target.engine_factory = load_factory(engine)
     if reader:
         target.reader_factory = load_factory(reader)
+    for spec in (store, engine, reader):
+        if spec and _is_factory(spec) and (root := import_root(spec)) and root not in target.import_paths:
+            target.import_paths.append(root)
     return target
+
+
+def _is_factory(spec: str) -> bool:
+    return ":" in spec and "://" not in spec and not spec.startswith(("/", "."))

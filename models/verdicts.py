@@ -17,6 +17,7 @@ __all__ = [
     "Counterexample",
     "Verdict",
     "ProbeResult",
+    "ContractResult",
     "Report",
 ]
 
@@ -50,6 +51,13 @@ class ProbeResult(BaseModel):
     evidence: str
 
 
+class ContractResult(BaseModel):
+    check: str = Field(description="a check of pubsafe.models.contract")
+    status: str = Field(description="passed, failed or skipped")
+    detail: str
+    guarantees: list[Guarantee] = Field(description="what a store failing this check cannot keep")
+
+
 class Report(BaseModel):
     pubsafe_version: str
     target: str
@@ -58,11 +66,13 @@ class Report(BaseModel):
     seed: int
     seconds: float
     probes: list[ProbeResult]
+    contract: list[ContractResult] = []
     verdicts: list[Verdict]
 
     @property
     def conforming(self) -> bool:
-        return all(p.honoured is not False for p in self.probes) and all(v.as_expected for v in self.verdicts)
+        return (all(p.honoured is not False for p in self.probes) and all(c.status != "failed" for c in self.contract)
+                and all(v.as_expected for v in self.verdicts))
 
     def verdict(self, guarantee: str | Guarantee) -> Verdict:
         return next(v for v in self.verdicts if v.guarantee == guarantee)

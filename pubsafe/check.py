@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -15,14 +17,19 @@ __all__ = ["check_command"]
 
 def _run_one(spec: str, engine: str | None, reader: str | None, guarded: bool, profile: str, seed: int) -> Report:
     target = target_from_spec(spec, engine=engine, reader=reader, guarded=guarded)
-    return run_conformance(target, profile, seed_value=seed, replay=_replay(spec, engine, reader, guarded, profile, seed))
+    return run_conformance(target, profile, seed_value=seed,
+                           replay=_replay(target, spec, engine, reader, guarded, profile, seed))
 
 
-def _replay(spec: str, engine: str | None, reader: str | None, guarded: bool, profile: str, seed: int) -> str:
-    words = ["pubsafe check", f"--store {spec}", f"--profile {profile}", f"--seed {seed}"]
-    words += [f"--engine {engine}"] if engine else []
-    words += [f"--reader {reader}"] if reader else []
+def _replay(target, spec: str, engine: str | None, reader: str | None, guarded: bool, profile: str,  # type: ignore[no-untyped-def]
+            seed: int) -> str:
+    """One command that replays the run from a fresh shell (the import path included)."""
+    words = ["pubsafe check", f"--store {shlex.quote(spec)}", f"--profile {profile}", f"--seed {seed}"]
+    words += [f"--engine {shlex.quote(engine)}"] if engine else []
+    words += [f"--reader {shlex.quote(reader)}"] if reader else []
     words += ["--guarded"] if guarded else []
+    if target.import_paths:
+        words.insert(0, "PYTHONPATH=" + shlex.quote(os.pathsep.join(target.import_paths)))
     return " ".join(words)
 
 
@@ -36,7 +43,7 @@ def _run_with_progress(spec: str, args, seed: int) -> Report:  # type: ignore[no
         task = bar.add_task(f"checking {spec} (seed {seed})", total=None)
         return run_conformance(
             target, args.profile, seed_value=seed, progress=lambda n: bar.advance(task, n),
-            replay=_replay(spec, args.engine, args.reader, args.guarded, args.profile, seed),
+            replay=_replay(target, spec, args.engine, args.reader, args.guarded, args.profile, seed),
         )
 
 

@@ -163,7 +163,11 @@ class Store(ABC):
 
     @abstractmethod
     def list(self, prefix: str = "") -> list[str]:
-        """Every key starting with ``prefix`` (a plain string prefix), sorted."""
+        """Every key starting with ``prefix`` (a plain string prefix), each once.
+
+        In no promised order: S3 lists lexicographically, other backends need not, and
+        nothing in pubsafe depends on it (the built-in stores sort anyway).
+        """
 
     @abstractmethod
     def delete(self, key: str) -> None:

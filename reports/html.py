@@ -34,6 +34,11 @@ def render(report: Report) -> str:
         f"<td>{ {True: 'yes', False: '<b>no</b>', None: '–'}[p.honoured] }</td><td>{escape(p.evidence)}</td></tr>"
         for p in report.probes
     )
+    contract_rows = "".join(
+        f"<tr><td>{escape(c.check)}</td><td>{'<b>failed</b>' if c.status == 'failed' else c.status}</td>"
+        f"<td>{escape(c.detail)}</td><td>{', '.join(g.value for g in c.guarantees)}</td></tr>"
+        for c in report.contract
+    )
     sections = []
     for v in report.verdicts:
         if v.counterexample:
@@ -57,6 +62,8 @@ def render(report: Report) -> str:
         f"{verdict_rows}</table><h2>Capability probes</h2>"
         "<table><tr><th>capability</th><th>claimed</th><th>honoured</th><th>evidence</th></tr>"
         f"{probe_rows}</table>"
+        + ("<h2>Store contract</h2><table><tr><th>check</th><th>result</th><th>detail</th><th>at stake</th></tr>"
+           f"{contract_rows}</table>" if contract_rows else "")
         + (f"<h2>Counterexamples</h2>{''.join(sections)}" if sections else "")
         + "</body></html>\n"
     )

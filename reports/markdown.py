@@ -34,6 +34,14 @@ def render(report: Report) -> str:
     for p in report.probes:
         honoured = {True: "yes", False: "**no**", None: "–"}[p.honoured]
         lines.append(f"| {p.capability} | {'yes' if p.claimed else 'no'} | {honoured} | {_cell(p.evidence)} |")
+    if report.contract:
+        passed = sum(c.status == "passed" for c in report.contract)
+        lines += ["", "## Store contract", "", f"{passed} of {len(report.contract)} checks passed.", ""]
+        others = [c for c in report.contract if c.status != "passed"]
+        if others:
+            lines += ["| check | result | detail | at stake |", "|---|---|---|---|"]
+            lines += [f"| {c.check} | {'**failed**' if c.status == 'failed' else c.status} | {_cell(c.detail)} | "
+                      f"{', '.join(g.value for g in c.guarantees)} |" for c in others]
     broken = [v for v in report.verdicts if v.counterexample]
     if broken:
         lines += ["", "## Counterexamples"]

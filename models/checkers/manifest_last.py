@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..guarantees import Guarantee
-from ..oracle import CURRENT, RECORDS, Oracle, is_tombstone, key_of_uri, parse_blob_key, parse_manifest
+from ..oracle import CURRENT, RECORDS, Oracle, current_key, is_tombstone, key_of_uri, parse_blob_key, parse_manifest
 from .violation import Violation
 
-__all__ = ["check_currents", "check_failed_publish", "check_mapping", "mapping_keys"]
+__all__ = ["check_currents", "check_failed_publish", "check_mapping", "mapping_keys", "as_keys"]
 
 G2 = Guarantee.G2
 
@@ -31,6 +31,8 @@ def _check_current(key: str, data: bytes, contents: Mapping[str, bytes], root_ur
         manifest = parse_manifest(data)
     except ValueError as exc:
         return [Violation(G2, f"current {key} does not parse: {exc}")]
+    if key != current_key(manifest.tenant, manifest.surface):
+        return [Violation(G2, f"{key} holds the manifest of {manifest.tenant}/{manifest.surface}")]
     found = []
     for type_, uri in sorted(manifest.current.items()):
         blob = key_of_uri(uri, root_uri)
@@ -54,9 +56,14 @@ def mapping_keys(data: bytes | None, root_uri: str) -> dict[str, str] | None:
     if data is None:
         return None
     try:
-        return {t: key_of_uri(uri, root_uri) for t, uri in parse_manifest(data).current.items()}
+        return as_keys(parse_manifest(data).current, root_uri)
     except ValueError:
         return None
+
+
+def as_keys(mapping: Mapping[str, str], root_uri: str) -> dict[str, str]:
+    """A manifest mapping with every URI as the store key it names."""
+    return {t: key_of_uri(uri, root_uri) for t, uri in mapping.items()}
 
 
 def check_failed_publish(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from support.store_contract import StoreContractTests
 
+from pubsafe.models.pytest_suite import StoreContractTests
 from pubsafe.refimpl import FsspecStore, LocalStore, MemoryStore
 from pubsafe.refimpl.store import Capabilities
 
