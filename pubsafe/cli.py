@@ -54,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
             help="an existing directory, ./new-dir, file:// or s3:// or another fsspec URL (default: $PUBSAFE_STORE)",
         )
         p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+        p.add_argument("--blob-store", metavar="PATH_OR_URL",
+                       help="blobs live under this separate root; --store is then the registry root (records, "
+                            "current), as recsys-pipelines deploys it")
+        p.add_argument("--root-map", action="append", default=[], metavar="ORIGINAL=LOCAL",
+                       help="manifests name blobs under ORIGINAL (the root their writer knew); they are now "
+                            "under LOCAL (repeatable)")
+        p.add_argument("--dialect", choices=["auto", "pubsafe", "recsys-pipelines"], default="auto",
+                       help="who writes this store (default: detected from its records)")
         if slot:
             p.add_argument("--tenant", required=True, help="tenant name (one path segment)")
             p.add_argument("--surface", required=True, help="surface name (one path segment)")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pubsafe.refimpl import Engine
+from pubsafe.refimpl.dialects import DIALECTS
 from pubsafe.refimpl.errors import InvalidInput
 
 from .exits import EXIT_OK, EXIT_REFUSED
@@ -37,8 +38,10 @@ def run_command(args: argparse.Namespace) -> Outcome:
     artifacts = read_artifacts(args.artifacts) if args.command == "publish" else None  # before opening the store
     grace = duration(args.grace) if args.command == "gc" else None
     lease = duration(args.lease) if args.command == "gc" else None
-    store = open_cli_store(args.store, create=args.command == "publish")
-    engine = Engine(store, guarded=getattr(args, "guarded", False))
+    store = open_cli_store(args.store, create=args.command == "publish", blob_store=args.blob_store,
+                           root_map=args.root_map)
+    dialect = None if args.dialect == "auto" else DIALECTS[args.dialect]
+    engine = Engine(store, guarded=getattr(args, "guarded", False), dialect=dialect)
     if args.command == "publish":
         return _publish(engine, args, artifacts)
     if args.command == "rollback":
@@ -123,7 +126,8 @@ def _gc(engine: Engine, grace: float, lease: float) -> Outcome:
 def _audit(engine: Engine) -> Outcome:
     findings = engine.audit()
     errors = [f for f in findings if f.severity == "error"]
-    lines = [f"{f.guarantee}  {f.key}: {f.message}" + ("" if f.severity == "error" else "  (notice)") for f in findings]
+    lines = [f"store written by {engine.dialect.name}"]
+    lines += [f"{f.guarantee}  {f.key}: {f.message}" + ("" if f.severity == "error" else "  (notice)") for f in findings]
     if not errors:
         lines.append("audit clean: G1-G4 hold on this store" + (" (notices above are expected leftovers)" if findings else ""))
     return Outcome([_dump(f) for f in findings], "\n".join(lines), EXIT_REFUSED if errors else EXIT_OK)

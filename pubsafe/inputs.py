@@ -24,10 +24,19 @@ __all__ = ["MAX_DEPTH", "open_cli_store", "read_artifacts", "parse_json", "durat
 MAX_DEPTH = 256
 
 
-def open_cli_store(spec: str | None, *, create: bool) -> Store:
-    """The store a command-line ``--store`` names (or ``$PUBSAFE_STORE``)."""
+def open_cli_store(spec: str | None, *, create: bool, blob_store: str | None = None,
+                   root_map: Sequence[str] = ()) -> Store:
+    """The store a command-line ``--store`` names (or ``$PUBSAFE_STORE``), with its
+    separate blob root and root map if given."""
     if not spec:
         raise InvalidInput("no store given: pass --store PATH_OR_URL or set PUBSAFE_STORE")
+    for where in (spec, blob_store):
+        if where is not None:
+            _refuse_unopenable(where)
+    return open_store(spec, create=create, blob_store=blob_store, root_map=root_map)
+
+
+def _refuse_unopenable(spec: str) -> None:
     if spec.startswith("memory://"):
         raise InvalidInput(
             f"{spec!r}: a memory store lives inside one process, and each pubsafe command is a new process, so "
@@ -41,7 +50,6 @@ def open_cli_store(spec: str | None, *, create: bool) -> Store:
             f"{spec!r} is neither an existing directory nor a URL; to create a new store in the current "
             f"directory write ./{spec}{hint}"
         )
-    return open_store(spec, create=create)
 
 
 class _Pairs(list):  # type: ignore[type-arg]

@@ -9,14 +9,29 @@ cleans up.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import datetime
 
 from ._memo import MANIFESTS
-from .documents import Finding, GCLease, GCTombstone, HistoryEntry, RegistryRecord, is_tombstone, load_document
-from .errors import IntegrityError, ObjectNotFound
+from .dialects import Dialect, detect, parse_any_record
+from .documents import Finding, GCLease, GCTombstone, HistoryEntry, is_tombstone, load_document
+from .errors import IntegrityError, InvalidKey, ObjectNotFound
 from .history import read_entry
-from .layout import GC_LEASE, RECORDS, Listing, classify, current_key, history_key, parse_blob_key
+from .layout import (
+    GC_LEASE,
+    RECORDS,
+    Listing,
+    Locator,
+    blob_key,
+    classify,
+    current_key,
+    current_keys,
+    history_key,
+    parse_blob_key,
+    record_keys,
+)
 from .store import Store
 from .validate import ArtifactValidator
 
@@ -34,17 +49,20 @@ class _Findings:
             self.items.append(Finding(guarantee=guarantee, key=key, message=message, severity=severity))
 
 
-def audit_store(store: Store, now: float | None = None) -> list[Finding]:
+def audit_store(store: Store, now: float | None = None, dialect: Dialect | None = None) -> list[Finding]:
+    """``dialect``: the store's writer (default: detected from its records)."""
     listing = classify(store.list(""))
+    dialect = dialect or detect(store)
     validator = ArtifactValidator(store)
     found = _Findings()
-    referenced = _currents(store, listing, validator, found)
+    referenced = _currents(store, listing, validator, found, dialect)
     referenced |= _histories(store, listing, validator, found)
     _records(store, listing, validator, found)
     for ref in listing.blobs:
         if validator.blob_ok(ref) is False:
             found.add("G1", ref.key, "blob does not hash to the version in its key (altered or torn)")
-    orphans = [ref.key for ref in listing.blobs if RECORDS + ref.key not in listing.records and ref.key not in referenced]
+    orphans = [ref.key for ref in listing.blobs
+               if not any(k in listing.records for k in record_keys(ref)) and ref.key not in referenced]
     if orphans:
         found.add("R4", orphans[0], f"{len(orphans)} orphan blob(s) from crashed publishes; `pubsafe orphans` lists "
                                     "them, `pubsafe gc` deletes those older than its grace period", "notice")
@@ -56,7 +74,8 @@ def audit_store(store: Store, now: float | None = None) -> list[Finding]:
     return found.items
 
 
-def _currents(store: Store, listing: Listing, validator: ArtifactValidator, found: _Findings) -> set[str]:
+def _currents(store: Store, listing: Listing, validator: ArtifactValidator, found: _Findings,
+              dialect: Dialect) -> set[str]:
     referenced: set[str] = set()
     histories = set(listing.histories)
     slots_with_current = set()
@@ -75,14 +94,19 @@ def _currents(store: Store, listing: Listing, validator: ArtifactValidator, foun
         except IntegrityError as exc:
             found.add("G2", key, f"current manifest does not parse: {exc}; restore one with `pubsafe rollback --to`")
             continue
-        if current_key(manifest.tenant, manifest.surface) != key:
+        if key not in current_keys(manifest.tenant, manifest.surface):
             found.add("G2", key, f"manifest names {manifest.tenant}/{manifest.surface} but lives at {key}")
         for type_, uri in sorted(manifest.current.items()):
             if problem := validator.problem(manifest, type_, uri):
                 found.add(problem.guarantee, key, problem.message)
-        referenced |= _keys(store, manifest.current.values())
-        if history_key(manifest.tenant, manifest.surface, manifest.version) not in histories:
+        referenced |= _keys(validator.locator, manifest.current.values())
+        if history_key(manifest.tenant, manifest.surface, manifest.version) in histories:
+            continue
+        if dialect.keeps_history:
             found.add("G4", key, f"current manifest {manifest.version} has no history entry; rollback cannot return to it")
+        else:
+            found.add("G4", key, f"written by {dialect.name}, which keeps no manifest history: `pubsafe rollback "
+                                 "--to` can return only to manifests pubsafe swapped in", "notice")
     slots_with_history = {tuple(k.split("/")[1:3]) for k in listing.histories if len(k.split("/")) == 4}
     for tenant, surface in sorted(slots_with_history - slots_with_current):
         found.add("G2", current_key(tenant, surface), f"no current manifest, but {tenant}/{surface} has history; "
@@ -105,13 +129,14 @@ def _histories(store: Store, listing: Listing, validator: ArtifactValidator, fou
         except IntegrityError as exc:
             found.add("G4", key, f"history entry cannot be trusted: {exc}")
             try:  # it may still name blobs: they are not orphans
-                referenced |= _keys(store, load_document(HistoryEntry, store.get(key), key).manifest.current.values())
+                referenced |= _keys(validator.locator,
+                                    load_document(HistoryEntry, store.get(key), key).manifest.current.values())
             except (IntegrityError, ObjectNotFound):
                 pass
             continue
         manifest = entry.manifest
         chains[(manifest.tenant, manifest.surface)][manifest.version] = entry.previous
-        referenced |= _keys(store, manifest.current.values())
+        referenced |= _keys(validator.locator, manifest.current.values())
         for type_, uri in sorted(manifest.current.items()):
             if problem := validator.problem(manifest, type_, uri):
                 guarantee = "G4" if problem.guarantee == "G2" else problem.guarantee
@@ -159,16 +184,19 @@ def _records(store: Store, listing: Listing, validator: ArtifactValidator, found
             found.add("G3", key, "GC tombstone left by an unfinished sweep blocks republishing this version; "
                                  "`pubsafe gc` finishes it once no sweep holds the lease")
             continue
-        try:
-            record = load_document(RegistryRecord, raw, key)
-        except IntegrityError as exc:
-            found.add("G3", key, f"registry record does not parse: {exc}")
+        record = parse_any_record(raw)
+        if record is None:
+            found.add("G3", key, "registry record does not parse as a record of pubsafe or recsys-pipelines")
             continue
         if ref is None or (record.type, record.version) != (ref.type, ref.version):
             found.add("G3", key, "registry record does not describe the blob its key names")
             continue
-        if validator.blob_ok(ref) is None:
+        blob = parse_blob_key(blob_key(record.tenant, record.surface, record.type, record.version).strip())
+        if blob is None or validator.blob_ok(blob) is None:
             found.add("G1", key, f"recorded artifact {ref.key} is missing")
+            continue
+        if record.built_at and (rewritten := _republished(store, blob.key, record.built_at)):
+            found.add("G1", blob.key, rewritten, "notice")
 
 
 def _debris(store: Store, found: _Findings) -> None:
@@ -200,6 +228,29 @@ def _lease(store: Store, listing: Listing, now: float | None, found: _Findings) 
                   "notice")
 
 
-def _keys(store: Store, uris: Iterable[str]) -> set[str]:
-    root = store.root_uri.rstrip("/") + "/"
-    return {uri.removeprefix(root) for uri in uris}
+def _keys(locator: Locator, uris: Iterable[str]) -> set[str]:
+    """The store keys that manifest URIs name (URIs outside the store are reported elsewhere)."""
+    keys = set()
+    for uri in uris:
+        try:
+            keys.add(locator.key(uri))
+        except InvalidKey:
+            continue
+    return keys
+
+
+def _republished(store: Store, key: str, first_built: str) -> str | None:
+    """recsys-pipelines rewrites a blob when the same version is published again (its
+    version leaves out ``build``): say so when the blob was built well after the first
+    publish its record remembers."""
+    try:
+        built = json.loads(store.get(key)).get("build", {}).get("built_at", "")
+        later = datetime.fromisoformat(built.replace("Z", "+00:00")).timestamp()
+        first = datetime.fromisoformat(first_built[:19] + "+00:00").timestamp()
+    except (ValueError, AttributeError, TypeError, ObjectNotFound):
+        return None
+    if later <= first + 1:
+        return None
+    return (f"same version, different bytes: a republish of this version rewrote the blob (build.built_at {built} "
+            f"is later than the first publish its record remembers, {first_built}); the versioned content is "
+            "unchanged, the build fields are not")

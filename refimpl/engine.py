@@ -29,6 +29,7 @@ from ._memo import MANIFESTS
 from ._serialise import dump_history_entry, dump_record
 from .audit import audit_store
 from .canonical import canonicalize, version_of_bytes
+from .dialects import Dialect, detect, parse_any_record
 from .documents import (
     Finding,
     GCReport,
@@ -45,6 +46,7 @@ from .documents import (
 from .errors import (
     AlreadyExists,
     CollectionInProgress,
+    CollectionRefused,
     Conflict,
     IntegrityError,
     InvalidInput,
@@ -93,6 +95,8 @@ class Engine:
                   documented races R1–R3 into detected conflicts. Needs a store that
                   declares compare_and_swap.
     clock:        seconds since the epoch; used for ``updated_at``, record times and GC age.
+    dialect:      who writes this store (``dialects``), for audit and GC; detected from
+                  its records when not given.
     """
 
     def __init__(
@@ -102,6 +106,7 @@ class Engine:
         guarded: bool = False,
         max_attempts: int = 5,
         clock: Callable[[], float] = time.time,
+        dialect: Dialect | None = None,
     ) -> None:
         if guarded and not store.capabilities.compare_and_swap:
             raise InvalidInput(
@@ -114,6 +119,14 @@ class Engine:
         self.guarded = guarded
         self.max_attempts = max_attempts
         self.clock = clock
+        self._dialect = dialect
+
+    @property
+    def dialect(self) -> Dialect:
+        """The writer of this store's records: as given, or detected from them."""
+        if self._dialect is None:
+            self._dialect = detect(self.store)
+        return self._dialect
 
     # -- publish -------------------------------------------------------------
 
@@ -309,14 +322,12 @@ class Engine:
                     continue  # a sweep's tombstone, released in between: try again
             if is_tombstone(existing):
                 break
-            try:
-                load_document(RegistryRecord, existing, key)
-            except IntegrityError:
+            if parse_any_record(existing) is None:
                 # A torn record from a crashed run on a store without atomic writes.
                 with phase("record-repair"):
                     self.store.replace(key, record)
                 written.append(key)
-            return  # recorded before: append-only, so nothing to do
+            return  # recorded before (by us or by another writer): append-only, so nothing to do
         raise CollectionInProgress(
             f"{art.key} is being garbage-collected (tombstone at {key}); nothing was "
             "swapped. Retry once the sweep has finished; if no sweep is running, the "
@@ -480,10 +491,15 @@ class Engine:
 
     def audit(self) -> list[Finding]:
         """Check G1–G4 on what the store holds now; one finding per problem (see ``refimpl.audit``)."""
-        return audit_store(self.store, self.clock())
+        return audit_store(self.store, self.clock(), self.dialect)
 
     def gc(self, grace_seconds: float, *, lease_seconds: float = LEASE_SECONDS) -> GCReport:
         """Delete orphans and temp debris older than ``grace_seconds``; see ``refimpl.gc``."""
+        if not self.dialect.honours_claims:
+            raise CollectionRefused(
+                f"this store is written by {self.dialect.name}, whose publish does not honour gc's claims (R5): gc "
+                "cannot prove a deletion safe there, so it deletes nothing"
+            )
         return sweep(self.store, grace_seconds, clock=self.clock, lease_seconds=lease_seconds)
 
 

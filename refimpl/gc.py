@@ -23,6 +23,8 @@ a listing that fails, stop it before it deletes anything (CollectionRefused).
   or one that does not parse, is reported and left alone.
 - **Debris.** Temp files of interrupted writes older than the grace period are
   removed; links are reported and left to a person.
+- **Other writers.** A store with recsys-pipelines records is refused: that writer
+  does not honour claims. So is an object-store root seen without its registry.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ from .errors import (
     ObjectNotFound,
     SweepInProgress,
 )
-from .layout import CURRENT, GC_LEASE, RECORDS, classify, parse_blob_key
+from .dialects import DIALECTS, parse_any_record
+from .layout import CURRENT, GC_LEASE, RECORDS, Listing, Locator, classify, parse_blob_key, record_keys
 from .phases import phase
 from .store import Debris, Store
 
@@ -84,10 +87,29 @@ class _Survey:
     referenced: set[str] = field(default_factory=set)
 
 
+def _refuse_half_a_store(store: Store, listing: Listing) -> None:
+    if listing.blobs and not (listing.records or listing.currents or listing.histories):
+        raise CollectionRefused(
+            f"{store.root_uri} holds blobs but no registry (no records/, current/ or history/): this looks like the "
+            "object-store root of a store whose registry lives elsewhere, and every blob would look like an orphan. "
+            "Give the registry root with --store and this one with --blob-store"
+        )
+
+
 def _survey(store: Store) -> _Survey:
     listing = classify(store.list(""))
+    _refuse_half_a_store(store, listing)
+    writers = {record.dialect for key in sorted(listing.records)[:_SAMPLE]
+               if (record := parse_any_record(_quietly(store, key))) is not None}
+    if any(not DIALECTS[name].honours_claims for name in writers):
+        raise CollectionRefused(
+            "records written by recsys-pipelines are here, and its publish does not honour gc's claims: it takes "
+            "any file at a record path as 'already recorded' and swaps in a blob that a sweep may be deleting "
+            "(R5). gc cannot prove a deletion safe on a store such a writer may publish to, so it deletes "
+            "nothing. What would make it safe: a store that only pubsafe publishes to"
+        )
     survey = _Survey([ref.key for ref in listing.blobs], listing.records)
-    root = store.root_uri.rstrip("/") + "/"
+    locator = Locator.of(store)
     for key in [*listing.currents, *listing.histories]:
         try:
             raw = store.get(key)
@@ -101,23 +123,35 @@ def _survey(store: Store) -> _Survey:
                 "current manifest from history"
             ) from None
         for uri in doc.current.values():
-            blob = uri.removeprefix(root) if uri.startswith(root) else uri
-            if "://" in blob or blob.startswith("/"):
+            try:
+                survey.referenced.add(locator.key(uri))
+            except InvalidKey:
                 raise CollectionRefused(
                     f"{key} names {uri!r}, which is not a key of this store ({store.root_uri}); gc cannot tell "
-                    "whether that is one of this store's blobs under another name, so it deletes nothing"
-                )
-            survey.referenced.add(blob)
+                    "whether that is one of this store's blobs under another name, so it deletes nothing "
+                    "(a copied store: map its old root with --root-map OLD=NEW)"
+                ) from None
     return survey
+
+
+_SAMPLE = 50  # records looked at to learn who writes this store
+
+
+def _quietly(store: Store, key: str) -> bytes:
+    try:
+        return store.get(key)
+    except ObjectNotFound:
+        return b""
 
 
 def list_orphans(store: Store, now: float) -> list[OrphanInfo]:
     """Blobs that no record and no current or historic manifest references (R4)."""
     listing = classify(store.list(""))
+    _refuse_half_a_store(store, listing)
     referenced = _referenced_lenient(store, listing.currents, listing.histories)
     found = []
     for ref in listing.blobs:
-        if RECORDS + ref.key in listing.records or ref.key in referenced:
+        if any(k in listing.records for k in record_keys(ref)) or ref.key in referenced:
             continue
         try:
             info = store.stat(ref.key)
@@ -129,7 +163,7 @@ def list_orphans(store: Store, now: float) -> list[OrphanInfo]:
 
 def _referenced_lenient(store: Store, currents: list[str], histories: list[str]) -> set[str]:
     """Blob keys named by the manifests that parse (listing orphans never deletes)."""
-    root = store.root_uri.rstrip("/") + "/"
+    locator = Locator.of(store)
     referenced: set[str] = set()
     for key in [*currents, *histories]:
         try:
@@ -137,7 +171,11 @@ def _referenced_lenient(store: Store, currents: list[str], histories: list[str])
             doc = MANIFESTS.load(raw, key) if key.startswith(CURRENT) else load_document(HistoryEntry, raw, key).manifest
         except (IntegrityError, ObjectNotFound, InvalidKey):
             continue  # audit reports unreadable manifests
-        referenced.update(uri.removeprefix(root) for uri in doc.current.values())
+        for uri in doc.current.values():
+            try:
+                referenced.add(locator.key(uri))
+            except InvalidKey:
+                continue
     return referenced
 
 

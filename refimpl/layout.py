@@ -7,7 +7,8 @@
 - GC lease:          ``gc/lease.json``                                   one sweep at a time (ours)
 
 Manifests name blobs by their store-relative key, so a store copied to another root
-or bucket keeps working; ``resolve_uri`` also accepts absolute URIs under the root.
+or bucket keeps working; ``Locator`` also accepts absolute URIs under the root, and
+the raw ``file://`` paths recsys-pipelines writes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ __all__ = [
     "BlobRef",
     "parse_blob_key",
     "resolve_uri",
+    "Locator",
+    "record_keys",
+    "current_keys",
     "Listing",
     "classify",
     "RECORDS",
@@ -88,30 +92,82 @@ def parse_blob_key(key: str) -> BlobRef | None:
     return BlobRef(parts[0], parts[1], parts[2], stem)
 
 
-def resolve_uri(uri: str, *, tenant: str, surface: str, root_uri: str | None = None) -> BlobRef:
-    """Turn a manifest's artifact URI into a blob under ``tenant/surface``, or refuse.
+class Locator:
+    """Where a manifest's artifact URI points, as a key of one store.
 
-    Serving must never follow a manifest out of the store root or into another
-    tenant's data, whoever wrote the manifest.
+    A URI is a store-relative key (what pubsafe writes), a URI under the store's root
+    URI, or (as recsys-pipelines writes) ``file://`` followed by the raw absolute path
+    under the blob root: compared as a path, never percent-decoded (a directory named
+    ``a%41`` stays ``a%41``). ``rewrites`` map the roots a store's writers knew to
+    where the store is now (a store copied elsewhere keeps naming its old place).
     """
-    key = uri
-    if "://" in uri or uri.startswith("/"):
-        prefix = (root_uri or "").rstrip("/") + "/"
-        if root_uri is None or not uri.startswith(prefix):
-            raise InvalidKey(f"artifact URI {uri!r} is outside the store root {root_uri!r}")
-        key = uri[len(prefix):]
-    ref = parse_blob_key(key)
-    if ref is None:
-        raise InvalidKey(
-            f"artifact URI {uri!r} is not a blob key of the form "
-            "<tenant>/<surface>/<type>/<sha256>.json"
-        )
-    if (ref.tenant, ref.surface) != (tenant, surface):
-        raise InvalidKey(
-            f"artifact URI {uri!r} points outside {tenant}/{surface}; a manifest may "
-            "only name its own tenant and surface's blobs"
-        )
-    return ref
+
+    def __init__(self, root_uri: str, root_path: str | None = None,
+                 rewrites: tuple[tuple[str, str], ...] = ()) -> None:
+        self.root_uri = root_uri.rstrip("/") + "/"
+        self.root_path = None if root_path is None else root_path.rstrip("/") + "/"
+        self.rewrites = tuple((old.rstrip("/") + "/", new.rstrip("/") + "/") for old, new in rewrites)
+
+    @classmethod
+    def of(cls, store: object) -> Locator:
+        root = getattr(store, "blob_root", None) or getattr(store, "root", None)
+        return cls(getattr(store, "root_uri"), root if isinstance(root, str) else None,
+                   getattr(store, "uri_rewrites", ()))
+
+    def key(self, uri: str) -> str:
+        """The store key ``uri`` names; InvalidKey if it is not in this store."""
+        if "://" not in uri and not uri.startswith("/"):
+            return uri
+        for old, new in self.rewrites:
+            if uri.startswith(old):
+                uri = new + uri[len(old):]
+                break
+        if uri.startswith(self.root_uri):
+            return uri[len(self.root_uri):]
+        path = uri[len("file://"):] if uri.startswith("file://") else uri if uri.startswith("/") else None
+        if path is not None and self.root_path is not None and path.startswith(self.root_path):
+            return path[len(self.root_path):]
+        hint = " (a copied store? map the root its writers knew with --root-map OLD=NEW)" if "://" in uri else ""
+        raise InvalidKey(f"artifact URI {uri!r} is outside the store root {self.root_uri.rstrip('/')!r}{hint}")
+
+    def resolve(self, uri: str, *, tenant: str, surface: str) -> BlobRef:
+        """The blob ``uri`` names, refused unless it lies under ``tenant/surface``.
+
+        Serving must never follow a manifest out of the store root or into another
+        tenant's or surface's data, whoever wrote the manifest.
+        """
+        key = self.key(uri)
+        ref = parse_blob_key(key)
+        if ref is None:
+            raise InvalidKey(
+                f"artifact URI {uri!r} is not a blob key of the form <tenant>/<surface>/<type>/<sha256>.json"
+            )
+        own = blob_key(tenant, surface, ref.type, ref.version)
+        if key not in (own, own.strip()):  # recsys-pipelines trims the ends of the whole key
+            raise InvalidKey(
+                f"artifact URI {uri!r} points outside {tenant}/{surface}; a manifest may only name its own "
+                "tenant and surface's blobs"
+            )
+        return ref
+
+
+def resolve_uri(uri: str, *, tenant: str, surface: str, root_uri: str) -> BlobRef:
+    """``Locator(root_uri).resolve(...)`` for a store known only by its root URI."""
+    return Locator(root_uri).resolve(uri, tenant=tenant, surface=surface)
+
+
+def record_keys(ref: BlobRef) -> tuple[str, ...]:
+    """Where the registry record of a blob may be: pubsafe's key, and recsys-pipelines'
+    key built from trimmed names (they differ only for untrimmed names)."""
+    own = RECORDS + ref.key
+    trimmed = record_key(ref.tenant.strip(), ref.surface.strip(), ref.type.strip(), ref.version)
+    return (own,) if trimmed == own else (own, trimmed)
+
+
+def current_keys(tenant: str, surface: str) -> tuple[str, ...]:
+    """Where the current manifest of a slot may be (recsys-pipelines trims the names)."""
+    own, trimmed = current_key(tenant, surface), current_key(tenant.strip(), surface.strip())
+    return (own,) if own == trimmed else (own, trimmed)
 
 
 @dataclass

@@ -46,7 +46,8 @@ from .store import ANY, ABSENT, Capabilities, Debris, Expect, ObjectInfo, Store,
 __all__ = ["LocalStore", "TEMP_PREFIX"]
 
 TEMP_PREFIX = ".tmp-"
-_TEMP = re.compile(r"\.tmp-[0-9a-f]{32}")
+#: Temp files of interrupted writes: pubsafe's, and recsys-pipelines' (``.<name>.tmp-<digits>``).
+_TEMP = re.compile(r"\.tmp-[0-9a-f]{32}|\..+\.tmp-[0-9]{1,10}")
 
 
 class LocalStore(Store):

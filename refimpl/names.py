@@ -21,11 +21,15 @@ MAX_NAME_BYTES = 128
 RESERVED_TENANTS = frozenset({"records", "current", "history", "gc"})
 
 
-def validate_name(kind: str, name: object) -> str:
-    """Return ``name`` if it is a valid ``kind`` (tenant/surface/type), else raise."""
+def validate_name(kind: str, name: object, *, reading: bool = False) -> str:
+    """Return ``name`` if it is a valid ``kind`` (tenant/surface/type), else raise.
+
+    ``reading``: also accept the names recsys-pipelines writes with surrounding
+    whitespace (it trims them in some paths only), so its stores can be read.
+    """
     if not isinstance(name, str):
         raise InvalidName(f"{kind} must be a string, got {type(name).__name__}")
-    problem = _problem(name)
+    problem = _problem(name.strip() if reading and name.strip() else name)
     if problem is None and kind == "tenant" and name in RESERVED_TENANTS:
         problem = f"is reserved for the store layout ({', '.join(sorted(RESERVED_TENANTS))})"
     if problem is not None:

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .canonical import version_of_bytes
+from .dialects import blob_version_matches
 from .errors import IntegrityError, ObjectNotFound, PubsafeError
-from .layout import current_key, resolve_uri
+from .layout import Locator, current_keys
 from .names import validate_name
 from .documents import Manifest, load_document
 from .store import Store
@@ -54,12 +54,12 @@ class ServingReader:
 
     def manifest(self, tenant: str, surface: str) -> Manifest | None:
         """Current manifest, at most ``manifest_ttl`` seconds stale; None if none yet."""
-        slot = (validate_name("tenant", tenant), validate_name("surface", surface))
+        slot = (validate_name("tenant", tenant, reading=True), validate_name("surface", surface, reading=True))
         now = self.clock()
         cached = self._manifests.get(slot)
         if cached is not None and now - cached.loaded_at < self.manifest_ttl:
             return cached.value
-        key = current_key(tenant, surface)
+        key = current_keys(tenant, surface)[-1]  # recsys-pipelines trims the names of this path
         try:
             manifest: Manifest | None = load_document(Manifest, self.store.get(key), key)
             if manifest is not None and (manifest.tenant, manifest.surface) != slot:
@@ -86,15 +86,13 @@ class ServingReader:
         manifest = self.manifest(tenant, surface)
         if manifest is None or type_ not in manifest.current:
             raise KeyError(f"{tenant}/{surface} has no current artifact of type {type_!r}")
-        ref = resolve_uri(
-            manifest.current[type_], tenant=tenant, surface=surface, root_uri=self.store.root_uri
-        )
+        ref = Locator.of(self.store).resolve(manifest.current[type_], tenant=tenant, surface=surface)
         now = self.clock()
         cached = self._artifacts.get(ref.key)
         if cached is not None and now - cached.loaded_at < self.artifact_ttl:
             return cached.value
         data = self.store.get(ref.key)
-        if version_of_bytes(data) != ref.version:
+        if not blob_version_matches(data, ref.version):
             raise IntegrityError(f"{ref.key} does not hash to its version; refusing to serve it")
         try:
             value = json.loads(data)

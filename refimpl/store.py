@@ -135,6 +135,9 @@ class Store(ABC):
     capabilities: Capabilities
     #: Where this store's keys live, as a URI (``file:///srv/pub``, ``s3://b/p``).
     root_uri: str
+    #: (old root, where it is now) pairs for a store copied elsewhere: its manifests may
+    #: still name blobs by absolute URIs under the old root (``--root-map``).
+    uri_rewrites: tuple[tuple[str, str], ...] = ()
 
     @abstractmethod
     def get_object(self, key: str) -> StoredObject:

@@ -66,8 +66,11 @@ def test_round_trip_in_a_subprocess(tmp_path):
 
 def test_orphans_and_gc_commands(tmp_path, capsys):
     store = tmp_path / "store"
+    from pubsafe.refimpl import Engine, LocalStore
+
+    Engine(LocalStore(store)).publish("acme", "home", {"model": 1})
     orphan = store / "acme" / "home" / "model" / ("ab" * 32 + ".json")
-    orphan.parent.mkdir(parents=True)
+    orphan.parent.mkdir(parents=True, exist_ok=True)
     orphan.write_text("{}")
     assert main(["orphans", "--store", str(store), "--json"]) == 0
     assert [o["key"] for o in json.loads(capsys.readouterr().out)] == ["acme/home/model/" + "ab" * 32 + ".json"]
