@@ -18,6 +18,7 @@ import json
 import math
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -191,8 +192,15 @@ def read_store(store: Store) -> dict[str, bytes]:
 
 @dataclass
 class Oracle:
-    """What the system under test acknowledged, and what the checker has seen."""
+    """What the system under test acknowledged, and what the checker has seen.
 
+    ``dialect`` says which writer's rules a store follows (``pubsafe``, or
+    ``recsys-pipelines``: blobs versioned by ``models.upstream``, records with Go field
+    names at trimmed paths, raw ``file://`` URIs under ``root_path``).
+    """
+
+    dialect: str = "pubsafe"
+    root_path: str | None = None  #: the local directory blobs live in, for raw file:// URIs
     acked_blobs: dict[str, bytes] = field(default_factory=dict)
     first_seen_records: dict[str, bytes] = field(default_factory=dict)
     first_seen_blobs: dict[str, bytes] = field(default_factory=dict)
@@ -210,6 +218,34 @@ class Oracle:
                 self._hashes.clear()
             version = self._hashes[data] = sha256_hex(data)
         return version
+
+    def valid(self, data: bytes, version: str) -> bool:
+        """Do the stored bytes hash to ``version`` under this store's writer's rule?"""
+        if self.hash(data) == version:
+            return True
+        if self.dialect == "recsys-pipelines":
+            from .upstream import go_blob_version
+
+            return go_blob_version(data) == version
+        return False
+
+    def key_of(self, uri: str, root_uri: str) -> str:
+        """The store key a manifest URI names (a raw file:// path too, never decoded)."""
+        key = key_of_uri(uri, root_uri)
+        if key.startswith("file://") and self.root_path is not None:
+            path, root = key[len("file://"):], self.root_path.rstrip("/") + "/"
+            if path.startswith(root):
+                return path[len(root):]
+        return key
+
+    def record(self, blob: str, contents: Mapping[str, bytes]) -> bytes | None:
+        """The registry record of a blob key: at ``records/<key>``, or (recsys-pipelines)
+        at the path built from trimmed names."""
+        ref = parse_blob_key(blob)
+        keys = [RECORDS + blob]
+        if ref is not None:
+            keys.append(record_key(ref.tenant.strip(), ref.surface.strip(), ref.type.strip(), ref.version))
+        return next((contents[k] for k in keys if k in contents), None)
 
     def ack_payload(self, tenant: str, surface: str, type_: str, payload: Any) -> str:
         data = canonical(payload)

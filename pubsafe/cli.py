@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from .blackbox import add_parser as add_blackbox_parser
 from .exits import EXIT_INTERRUPTED, EXIT_USAGE, classify, report
 
 __all__ = ["main", "build_parser"]
@@ -142,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="parallel processes for --seeds")
     p.add_argument("--guarded", action="store_true", help="check guarded (compare-and-swap) mode")
     p.add_argument("--json", action="store_true", help="print the reports as JSON instead of Markdown")
+    add_blackbox_parser(sub)
     p = sub.add_parser("demo", help="narrated publish -> crash -> retry -> rollback -> audit",
                        description="Run the safety model end to end on a temporary local store.")
     p.add_argument("--dir", help="store directory to use (default: a new temporary directory)")
@@ -161,6 +163,10 @@ def run(args: argparse.Namespace) -> int:
         from .check import check_command
 
         return check_command(args)
+    if args.command == "blackbox":
+        from .blackbox import blackbox_command
+
+        return blackbox_command(args)
     from .commands import run_command  # imported here, so that a Ctrl-C while importing is caught too
 
     outcome = run_command(args)

@@ -59,9 +59,9 @@ def render(report: Report) -> str:
         f"<p><b>{verdict}</b> · {report.mode} mode · profile <code>{report.profile}</code> · seed {report.seed} · "
         f"{report.seconds:.1f}s · pubsafe {escape(report.pubsafe_version)}</p>"
         "<table><tr><th>ID</th><th>guarantee</th><th>verdict</th><th>expected</th><th>evidence</th></tr>"
-        f"{verdict_rows}</table><h2>Capability probes</h2>"
-        "<table><tr><th>capability</th><th>claimed</th><th>honoured</th><th>evidence</th></tr>"
-        f"{probe_rows}</table>"
+        f"{verdict_rows}</table>"
+        + ("<h2>Capability probes</h2><table><tr><th>capability</th><th>claimed</th><th>honoured</th>"
+           f"<th>evidence</th></tr>{probe_rows}</table>" if probe_rows else "")
         + ("<h2>Store contract</h2><table><tr><th>check</th><th>result</th><th>detail</th><th>at stake</th></tr>"
            f"{contract_rows}</table>" if contract_rows else "")
         + (f"<h2>Counterexamples</h2>{''.join(sections)}" if sections else "")

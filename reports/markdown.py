@@ -30,7 +30,8 @@ def render(report: Report) -> str:
             evidence = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in v.coverage.items())
         lines.append(f"| {v.guarantee} | {v.title} | {_ICON[v.status]} {v.status.value} | {v.expected.value} | "
                      f"{_cell(evidence)} |")
-    lines += ["", "## Capability probes", "", "| capability | claimed | honoured | evidence |", "|---|---|---|---|"]
+    if report.probes:
+        lines += ["", "## Capability probes", "", "| capability | claimed | honoured | evidence |", "|---|---|---|---|"]
     for p in report.probes:
         honoured = {True: "yes", False: "**no**", None: "–"}[p.honoured]
         lines.append(f"| {p.capability} | {'yes' if p.claimed else 'no'} | {honoured} | {_cell(p.evidence)} |")

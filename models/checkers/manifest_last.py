@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..guarantees import Guarantee
-from ..oracle import CURRENT, RECORDS, Oracle, current_key, is_tombstone, key_of_uri, parse_blob_key, parse_manifest
+from ..oracle import CURRENT, Oracle, current_key, is_tombstone, key_of_uri, parse_blob_key, parse_manifest
 from .violation import Violation
 
 __all__ = ["check_currents", "check_failed_publish", "check_mapping", "mapping_keys", "as_keys"]
@@ -31,21 +31,23 @@ def _check_current(key: str, data: bytes, contents: Mapping[str, bytes], root_ur
         manifest = parse_manifest(data)
     except ValueError as exc:
         return [Violation(G2, f"current {key} does not parse: {exc}")]
-    if key != current_key(manifest.tenant, manifest.surface):
-        return [Violation(G2, f"{key} holds the manifest of {manifest.tenant}/{manifest.surface}")]
+    tenant, surface = manifest.tenant, manifest.surface
+    if key not in (current_key(tenant, surface), current_key(tenant.strip(), surface.strip())):
+        return [Violation(G2, f"{key} holds the manifest of {tenant}/{surface}")]
     found = []
     for type_, uri in sorted(manifest.current.items()):
-        blob = key_of_uri(uri, root_uri)
+        blob = oracle.key_of(uri, root_uri)
         ref = parse_blob_key(blob)
-        if ref is None or (ref.tenant, ref.surface, ref.type) != (manifest.tenant, manifest.surface, type_):
+        own = f"{tenant}/{surface}/{type_}/"
+        if ref is None or not (blob.startswith(own) or blob.startswith(own.strip())):
             found.append(Violation(G2, f"{key} names {uri!r} for {type_}, which is not a {type_} blob of its own tenant/surface"))
             continue
         if blob not in contents:
             found.append(Violation(G2, f"{key} names {blob} ({type_}), which does not exist", blob))
             continue
-        if oracle.hash(contents[blob]) != ref.version:
+        if not oracle.valid(contents[blob], ref.version):
             found.append(Violation(G2, f"{key} names {blob}, which does not validate", blob))
-        record = contents.get(RECORDS + blob)
+        record = oracle.record(blob, contents)
         if record is None or is_tombstone(record):
             found.append(Violation(G2, f"{key} names {blob}, which is not recorded", blob))
     return found

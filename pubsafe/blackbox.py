@@ -1,0 +1,120 @@
+"""``pubsafe blackbox``: test a publisher program in any language from the outside."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from pubsafe.refimpl.errors import InvalidInput
+
+__all__ = ["add_parser", "blackbox_command"]
+
+DESCRIPTION = """\
+Run a publisher program many times, several at once, SIGKILL some at random moments,
+and judge G1-G3 and the races from what the runs acknowledged (exit 0) and what the
+store holds (Jepsen's black-box method). The publisher is a command template:
+
+  {store} {blob_store}  the store (a new or empty directory, or an s3:// prefix)
+  {tenant} {surface}    the slot (acme/home)
+  {artifacts}           one TYPE=FILE word per artifact (JSON input files), or
+  {type} {file}         for a publisher of one artifact per run
+  {version}             (--rollback only) the manifest version to return to
+
+  pubsafe blackbox --store ./bb --publish 'pubsafe publish --store {store} --tenant {tenant} --surface {surface} {artifacts}'
+  pubsafe blackbox --store ./bb --dialect recsys-pipelines --publish './uppub -store {store} -tenant {tenant} -surface {surface} {artifacts}'
+
+Inputs and kills follow from --seed and the round number: --start-round R --rounds 1
+replays round R's inputs and kill decisions (a real process's timing never replays
+exactly). Exit 0 when every judged guarantee is as expected, 1 when one breaks."""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("blackbox", help="test a publisher program in any language, with kills and races",
+                       description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--publish", required=True, metavar="TEMPLATE", help="command template of one publish")
+    p.add_argument("--rollback", metavar="TEMPLATE", help="command template of a rollback to {version}")
+    p.add_argument("--store", required=True, help="a new or empty directory, or an empty s3:// prefix")
+    p.add_argument("--blob-store", help="blobs in a separate root ({blob_store}), as recsys-pipelines deploys it")
+    p.add_argument("--dialect", choices=["pubsafe", "recsys-pipelines"], default="pubsafe",
+                   help="the rules the publisher writes by (default: %(default)s)")
+    p.add_argument("--guarded", action="store_true",
+                   help="the publisher claims to detect concurrent publishes: a lost update then breaks R1-R3")
+    p.add_argument("--rounds", type=int, default=50, help="rounds to run (default: %(default)s)")
+    p.add_argument("--concurrency", type=int, default=2, help="publishers per round (default: %(default)s)")
+    p.add_argument("--kill-probability", type=float, default=0.3, help="chance each run is killed (default: %(default)s)")
+    p.add_argument("--kill-delay", default="auto", metavar="LO-HI",
+                   help="a kill comes this many seconds into the round (default: calibrated on the publisher's "
+                        "own runs, so that kills land in its work rather than its start-up)")
+    p.add_argument("--seed", type=int, default=0, help="the same seed, the same inputs and kill decisions")
+    p.add_argument("--start-round", type=int, default=0, help="the first round's number (replay one round)")
+    p.add_argument("--report", metavar="DIR", help="write report.json, report.md and report.html here")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def blackbox_command(args: argparse.Namespace) -> int:
+    from pubsafe.models.blackbox import Budget, Publisher, run_blackbox
+    from pubsafe.refimpl import open_store
+    from pubsafe.reports import markdown, write_reports
+
+    match = re.fullmatch(r"\s*([0-9.]+)\s*-\s*([0-9.]+)\s*", args.kill_delay)
+    if args.kill_delay != "auto" and (not match or float(match[1]) > float(match[2])):
+        raise InvalidInput(f"--kill-delay {args.kill_delay!r} must be auto or LO-HI seconds, e.g. 0-0.5")
+    delay = None if args.kill_delay == "auto" else (float(match[1]), float(match[2]))  # type: ignore[index]
+    if args.rounds < 1 or args.concurrency < 1 or not 0 <= args.kill_probability <= 1:
+        raise InvalidInput("--rounds and --concurrency must be at least 1, --kill-probability between 0 and 1")
+    if "{artifacts}" not in args.publish and "{file}" not in args.publish:
+        raise InvalidInput("the --publish template must contain {artifacts} (TYPE=FILE words) or {file}")
+    if args.rollback and "{version}" not in args.rollback:
+        raise InvalidInput("the --rollback template must contain {version}")
+    if args.rollback and args.dialect != "pubsafe":
+        raise InvalidInput("--rollback needs a writer that keeps manifest history (the pubsafe dialect)")
+    store_spec, blob_spec = _fresh(args.store), _fresh(args.blob_store) if args.blob_store else None
+    root_path = blob_spec if blob_spec and "://" not in blob_spec else store_spec if "://" not in store_spec else None
+    budget = Budget(rounds=args.rounds, concurrency=args.concurrency, kill_probability=args.kill_probability,
+                    kill_delay=delay, seed=args.seed, start_round=args.start_round)
+    publisher = Publisher(args.publish, args.rollback, args.guarded)
+    prefix = _replay_prefix(args)
+    result = run_blackbox(publisher, store_spec, dialect=args.dialect, budget=budget, blob_spec=blob_spec,
+                          root_path=root_path, replay_prefix=prefix,
+                          open_store=lambda: open_store(store_spec, blob_store=blob_spec),
+                          progress=lambda n: print(".", end="", file=sys.stderr, flush=True))
+    print(file=sys.stderr)
+    if args.report:
+        paths = write_reports(result.report, args.report)
+        print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
+    print(f"{result.rounds} rounds in {result.report.seconds:.1f}s; the harness itself took "
+          f"{result.harness_seconds_per_round * 1000:.0f} ms per round; the store is left at {store_spec}",
+          file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.report.model_dump(mode="json") | {"conforming": result.report.conforming}, indent=2))
+    else:
+        print(markdown.render(result.report))
+    return 0 if result.report.conforming else 1
+
+
+def _fresh(spec: str) -> str:
+    """A store the harness may fill: a new or empty directory (absolute), or an s3:// prefix."""
+    if "://" in spec and not spec.startswith("file://"):
+        return spec
+    path = Path(spec.removeprefix("file://")).resolve()
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise InvalidInput(f"{spec!r} is not a new or empty directory; blackbox fills its store with test data, so "
+                           "give it one of its own")
+    return str(path)
+
+
+def _replay_prefix(args: argparse.Namespace) -> str:
+    import shlex
+
+    words = ["pubsafe blackbox", "--publish", shlex.quote(args.publish), "--store", shlex.quote(args.store + "-replay")]
+    if args.rollback:
+        words += ["--rollback", shlex.quote(args.rollback)]
+    if args.blob_store:
+        words += ["--blob-store", shlex.quote(args.blob_store + "-replay")]
+    words += ["--dialect", args.dialect] + (["--guarded"] if args.guarded else [])
+    words += ["--concurrency", str(args.concurrency), "--kill-probability", str(args.kill_probability),
+              "--kill-delay", args.kill_delay]
+    return " ".join(words)
