@@ -1,0 +1,86 @@
+"""pubsafe blackbox against real publisher processes: pubsafe's own CLI (default and
+guarded), two broken publishers, and one following upstream's documented protocol.
+Each must get its expected verdicts on three seeds."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+PUBLISHERS = Path(__file__).resolve().parents[1] / "support" / "publishers"
+PUBSAFE = f"{shlex.quote(sys.executable)} -m pubsafe"
+SLOT = "--store {store} --tenant {tenant} --surface {surface}"
+
+
+def blackbox(tmp_path, *argv: str, seed: int, rounds: int = 8) -> dict:
+    done = subprocess.run([sys.executable, "-m", "pubsafe", "blackbox", "--store", str(tmp_path / f"store-{seed}"),
+                           "--rounds", str(rounds), "--seed", str(seed), "--json", *argv],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode in (0, 1), done.stderr
+    report = json.loads(done.stdout)
+    assert (done.returncode == 0) == report["conforming"]
+    return report
+
+
+def statuses(report: dict) -> dict[str, str]:
+    return {v["guarantee"]: v["status"] for v in report["verdicts"]}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pubsafe_cli_in_default_mode_loses_updates_as_documented(tmp_path, seed):
+    report = blackbox(tmp_path, "--publish", f"{PUBSAFE} publish {SLOT} {{artifacts}}",
+                      "--rollback", f"{PUBSAFE} rollback {SLOT} --to {{version}}", seed=seed)
+    got = statuses(report)
+    assert {g: got[g] for g in ("G1", "G2", "G3")} == dict.fromkeys(("G1", "G2", "G3"), "HOLDS")
+    assert got["R1"] == got["R2"] == got["R3"] == "DOCUMENTED"
+    assert report["conforming"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pubsafe_cli_in_guarded_mode_loses_nothing(tmp_path, seed):
+    report = blackbox(tmp_path, "--guarded", "--publish", f"{PUBSAFE} publish --guarded {SLOT} {{artifacts}}",
+                      "--rollback", f"{PUBSAFE} rollback --guarded {SLOT} --to {{version}}", seed=seed)
+    got = statuses(report)
+    assert {g: got[g] for g in ("G1", "G2", "G3", "R1", "R2", "R3")} == dict.fromkeys(
+        ("G1", "G2", "G3", "R1", "R2", "R3"), "HOLDS")
+    assert report["verdicts"][0]["coverage"]["lost_updates"] == 0 and report["conforming"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("script", ["torn_current.py", "swap_first.py"])
+def test_a_broken_publisher_is_caught_on_g2(tmp_path, script, seed):
+    report = blackbox(tmp_path, "--kill-probability", "0.9", "--publish",
+                      f"{shlex.quote(sys.executable)} {PUBLISHERS / script} {{store}} {{tenant}} {{surface}} {{artifacts}}",
+                      seed=seed)
+    verdict = next(v for v in report["verdicts"] if v["guarantee"] == "G2")
+    assert verdict["status"] == "BREAKS" and not report["conforming"]
+    counterexample = verdict["counterexample"]
+    assert counterexample["steps"] and "--seed" in counterexample["replay"]
+    assert any(step.startswith("store:") for step in counterexample["steps"])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_publisher_following_upstreams_protocol_is_judged_under_its_dialect(tmp_path, seed):
+    report = blackbox(tmp_path, "--dialect", "recsys-pipelines", "--kill-probability", "0.9", "--publish",
+                      f"{shlex.quote(sys.executable)} {PUBLISHERS / 'upstream_protocol.py'} {{store}} {{tenant}} "
+                      "{surface} {artifacts}", seed=seed)
+    got = statuses(report)
+    assert {g: got[g] for g in ("G1", "G2", "G3")} == dict.fromkeys(("G1", "G2", "G3"), "HOLDS")
+    assert got["R1"] == got["R2"] == "DOCUMENTED"  # read-modify-write of current, as measured on upstream
+    assert report["conforming"]
+
+
+def test_the_store_must_be_new_or_empty(tmp_path):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "precious.json").write_text("{}")
+    done = subprocess.run([sys.executable, "-m", "pubsafe", "blackbox", "--store", str(tmp_path / "full"), "--publish",
+                           "true {artifacts}"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "not a new or empty directory" in done.stderr
+    assert (tmp_path / "full" / "precious.json").read_text() == "{}"
