@@ -21,6 +21,8 @@ choose how hard. ``StoreContractTests``: one test per check of ``models.contract
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pubsafe.refimpl import ServingReader
@@ -52,39 +54,59 @@ class StoreContractTests:
         assert status == "passed", f"{check} ({CHECKS_BY_NAME[check].doc}): {detail}"
 
 
+_REPORTS: dict[type, Report] = {}
+
+
 class ConformanceTests:
-    @pytest.fixture(scope="class")
+    """One conformance run per class (run once, shared by its tests); one test per guarantee.
+
+    The fixtures are function-scoped (plain methods, as pytest wants) and the run is
+    cached per class, so overriding one is a plain ``@pytest.fixture`` method.
+    """
+
+    @pytest.fixture
     def store_factory(self):  # type: ignore[no-untyped-def]
         raise NotImplementedError("override the `store_factory` fixture: return a callable making a fresh Store")
 
-    @pytest.fixture(scope="class")
+    @pytest.fixture
     def engine_factory(self):  # type: ignore[no-untyped-def]
         return default_engine
 
-    @pytest.fixture(scope="class")
+    @pytest.fixture
     def reader_factory(self):  # type: ignore[no-untyped-def]
         return ServingReader
 
-    @pytest.fixture(scope="class")
+    @pytest.fixture
     def guarded(self) -> bool:
         return False
 
-    @pytest.fixture(scope="class")
+    @pytest.fixture
     def conformance_report(self, request, store_factory, engine_factory, reader_factory, guarded) -> Report:  # type: ignore[no-untyped-def]
-        target = Target(request.cls.__name__, store_factory, engine_factory, reader_factory, guarded)
-        return run_conformance(
-            target,
-            request.config.getoption("pubsafe_profile"),
-            seed_value=request.config.getoption("pubsafe_seed"),
-            replay=f"pytest {request.node.nodeid}",
-        )
+        if request.cls not in _REPORTS:
+            target = Target(request.cls.__name__, store_factory, engine_factory, reader_factory, guarded)
+            report = run_conformance(
+                target,
+                request.config.getoption("pubsafe_profile"),
+                seed_value=request.config.getoption("pubsafe_seed"),
+                replay=f"pytest {request.node.nodeid.split('::')[0]}::{request.cls.__name__} "
+                       f"--pubsafe-profile {request.config.getoption('pubsafe_profile')} "
+                       f"--pubsafe-seed {request.config.getoption('pubsafe_seed')}",
+            )
+            directory = request.config.getoption("pubsafe_report")
+            if directory:  # the plugin renders (the checker's layer does not import the renderers)
+                request.getfixturevalue("pubsafe_write_report")(report, Path(directory) / request.cls.__name__)
+            _REPORTS[request.cls] = report
+        return _REPORTS[request.cls]
 
-    def test_claimed_capabilities_are_honoured(self, conformance_report: Report) -> None:
+    def test_claimed_capabilities_are_honoured(self, conformance_report: Report, request) -> None:  # type: ignore[no-untyped-def]
         dishonoured = [p for p in conformance_report.probes if p.honoured is False]
-        assert not dishonoured, "; ".join(f"{p.capability}: {p.evidence}" for p in dishonoured)
+        failed = [c for c in conformance_report.contract if c.status == "failed"]
+        if dishonoured or failed:
+            lines = [f"{p.capability}: {p.evidence}" for p in dishonoured] + [f"{c.check}: {c.detail}" for c in failed]
+            pytest.fail("\n".join(lines) + _footer(conformance_report, request), pytrace=False)
 
     @pytest.mark.parametrize("guarantee", [g.value for g in Guarantee])
-    def test_guarantee(self, conformance_report: Report, guarantee: str) -> None:
+    def test_guarantee(self, conformance_report: Report, guarantee: str, request) -> None:  # type: ignore[no-untyped-def]
         verdict = conformance_report.verdict(guarantee)
         if verdict.as_expected:
             return
@@ -92,6 +114,15 @@ class ConformanceTests:
         steps = "\n".join(verdict.counterexample.steps) if verdict.counterexample else ""
         pytest.fail(
             f"{guarantee} ({verdict.title}): {verdict.status.value}, expected {verdict.expected.value}\n"
-            f"{detail}\n{steps}",
+            f"{detail}\n{steps}" + _footer(conformance_report, request),
             pytrace=False,
         )
+
+
+def _footer(report: Report, request) -> str:  # type: ignore[no-untyped-def]
+    replay = next((v.counterexample.replay for v in report.verdicts if v.counterexample), None)
+    replay = replay or f"pytest {request.node.nodeid.split('::')[0]}::{request.cls.__name__}"
+    directory = request.config.getoption("pubsafe_report")
+    where = (f"report: {Path(directory) / request.cls.__name__ / 'report.html'}" if directory
+             else "write the HTML report with --pubsafe-report DIR")
+    return f"\nreplay: {replay}\n{where}"

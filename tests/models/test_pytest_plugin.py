@@ -12,7 +12,7 @@ from pubsafe.models.pytest_suite import ConformanceTests
 from pubsafe.refimpl import MemoryStore
 
 class TestMemory(ConformanceTests):
-    @pytest.fixture(scope="class")
+    @pytest.fixture
     def store_factory(self):
         return MemoryStore
 """
@@ -23,7 +23,7 @@ from pubsafe.models.mutants import OverwritingPutStore
 from pubsafe.models.pytest_suite import ConformanceTests
 
 class TestBroken(ConformanceTests):
-    @pytest.fixture(scope="class")
+    @pytest.fixture
     def store_factory(self):
         return OverwritingPutStore
 """
@@ -51,3 +51,25 @@ class TestNothing(ConformanceTests):
 """)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["*override the `store_factory` fixture*"])
+
+
+def test_the_mixins_are_clean_under_warnings_as_errors_and_write_reports(pytester: pytest.Pytester):
+    pytester.makepyfile(BROKEN + '''
+
+from pubsafe.models.pytest_suite import StoreContractTests
+from pubsafe.refimpl import MemoryStore
+
+
+class TestContract(StoreContractTests):
+    @pytest.fixture
+    def store(self):
+        return MemoryStore()
+''')
+    report_dir = pytester.path / "reports"
+    result = pytester.runpytest_subprocess("-W", "error", "--pubsafe-profile=quick", f"--pubsafe-report={report_dir}",
+                                           "-p", "no:cacheprovider")
+    outcomes = result.parseoutcomes()
+    assert "error" not in outcomes and "errors" not in outcomes, result.stdout.str()[-3000:]
+    assert outcomes["failed"] >= 2 and outcomes["passed"] >= 10
+    result.stdout.fnmatch_lines(["*replay: pytest *TestBroken*", f"*report: {report_dir}*TestBroken*report.html*"])
+    assert (report_dir / "TestBroken" / "report.html").read_text().startswith("<!doctype html>")

@@ -47,7 +47,7 @@ def test_the_mixin_runs_beside_a_projects_own_models_package(crowded):
         "from pubsafe.models.pytest_suite import ConformanceTests\n"
         "from pubsafe.refimpl import MemoryStore\n\n"
         "class TestMemory(ConformanceTests):\n"
-        "    @pytest.fixture(scope='class')\n"
+        "    @pytest.fixture\n"
         "    def store_factory(self):\n"
         "        return MemoryStore\n"
     )
