@@ -121,8 +121,8 @@ class Interleaving:
         actors = {name: _Actor(name, fn) for name, fn in sorted(self.actors.items())}
         trace: list[Event] = []
 
-        def gate_for(actor: _Actor) -> Callable[[str, str], TraceStep]:
-            def gate(op: str, key: str) -> TraceStep:
+        def gate_for(actor: _Actor) -> Callable[[str, str], Event]:
+            def gate(op: str, key: str) -> Event:
                 if threading.get_ident() != home_thread:
                     raise RuntimeError(
                         f"actor {actor.name} called the store from a thread of its own; the "

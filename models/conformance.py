@@ -143,6 +143,7 @@ def run_conformance(
         probes=probes,
         contract=contract,
         verdicts=[_verdict(g, target, sink, broken, unknown) for g in Guarantee],
+        leftovers=list(target.leftovers),
     )
 
 
@@ -295,6 +296,7 @@ def merge_reports(reports: list[Report]) -> Report:
         "verdicts": merged,
         "probes": probes,
         "contract": contract,
+        "leftovers": sorted({line for r in reports for line in r.leftovers}),
         "seconds": max(r.seconds for r in reports),
         "seed": first.seed,
     })

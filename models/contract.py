@@ -6,21 +6,22 @@ sentence saying what it did instead; ``Skip`` when the check does not apply (a
 capability the store does not claim). ``pubsafe check`` runs them all and reports
 each; ``pubsafe.models.pytest_suite.StoreContractTests`` runs them as pytest tests.
 
-The concurrency checks are probes with real threads, started together at a barrier
-and switching as often as the interpreter allows: ``CREATE_RACES`` trials of
-``WRITERS`` writers racing a create-only put, as many racing one compare-and-swap,
-and a reader racing replaces at sizes from 16 bytes to 8 MiB. Measured on the
-mutant catalogue's in-memory check-then-write stores (a window of a few bytecodes,
-the hardest case), one trial of 16 writers catches a racy compare-and-swap 13% of the
-time and a racy create-only put 48%: 48 trials miss them with probability under
-0.1% and 10^-13. A store behind a network has a window of a round trip. The report
-states how many trials ran.
+The concurrency checks are probes with real threads, released together and switching
+as often as the interpreter allows: ``CREATE_RACES`` trials of ``WRITERS`` writers
+racing a create-only put, as many racing one compare-and-swap, and a reader racing
+replaces at sizes from 16 bytes to 8 MiB. Measured on the mutant catalogue's
+in-memory check-then-write stores (a window of a few bytecodes, the hardest case;
+``python -m pubsafe.devtools.probe_rates``), one trial of 16 writers catches a racy
+compare-and-swap 13-18% of the time and a racy create-only put 27-34%: 96 and 64
+trials miss them with probability about 10^-6 and 10^-9. A store behind a network has a
+window of a round trip. The report states how many trials ran.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,8 +35,8 @@ __all__ = ["Skip", "ContractCheck", "CONTRACT", "CHECKS_BY_NAME", "run_check", "
            "CAS_RACES", "REPLACE_SIZES"]
 
 WRITERS = 16
-CREATE_RACES = 48
-CAS_RACES = 48
+CREATE_RACES = 64
+CAS_RACES = 96
 REPLACE_SIZES = (16, 4096, 256 * 1024, 2**20, 8 * 2**20)
 _FLIPS = 24  # replace pairs per size while a reader reads (fewer for the largest: each is a big write)
 
@@ -237,32 +238,56 @@ def keys_that_escape_the_root_are_refused(store: Store) -> str | None:
 # -- concurrency -----------------------------------------------------------------------
 
 
-def _race(writers: int, write: Callable[[int], Any], refusal: type[Exception]) -> list[int]:
-    """``writers`` threads released together, each calling ``write(i)``; who was not refused."""
-    winners: list[int] = []
+def _races(trials: int, prepare: Callable[[int], None], write: Callable[[int, int], Any],
+           refusal: type[Exception]) -> list[list[int]]:
+    """``trials`` races of ``WRITERS`` threads each calling ``write(trial, writer)``; for
+    each trial, the writers that were not refused.
+
+    The same threads run every trial (starting threads is what made a race rare: the
+    first ones finished before the last had started). Per trial they meet at a barrier,
+    then spin on one flag, all runnable, while the interpreter switches between them
+    as often as it can; the flag drops them into ``write`` together.
+    """
+    winners: list[list[int]] = [[] for _ in range(trials)]
     errors: list[BaseException] = []
-    barrier = threading.Barrier(writers)
+    state = {"go": -1, "ready": 0}
+    counting = threading.Lock()
+    start, finish = threading.Barrier(WRITERS + 1), threading.Barrier(WRITERS + 1)
 
-    def attempt(i: int) -> None:
-        barrier.wait()
-        try:
-            write(i)
-            winners.append(i)
-        except refusal:
-            pass
-        except BaseException as exc:  # noqa: BLE001 - reported by the caller
-            errors.append(exc)
+    def writer(i: int) -> None:
+        for trial in range(trials):
+            start.wait()
+            with counting:
+                state["ready"] += 1
+            while state["go"] != trial:
+                pass
+            try:
+                write(trial, i)
+                winners[trial].append(i)
+            except refusal:
+                pass
+            except BaseException as exc:  # noqa: BLE001 - reported by the caller
+                errors.append(exc)
+            finish.wait()
 
-    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(writers)]
+    threads = [threading.Thread(target=writer, args=(i,), daemon=True) for i in range(WRITERS)]
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # switch threads as often as possible, to open any window
     try:
         for t in threads:
             t.start()
-        for t in threads:
-            t.join()
+        for trial in range(trials):
+            prepare(trial)
+            state["ready"] = 0
+            start.wait()
+            while state["ready"] < WRITERS:
+                time.sleep(0)
+            state["go"] = trial
+            finish.wait()
     finally:
         sys.setswitchinterval(interval)
+        for t in threads:
+            t.join()
     if errors:
         raise errors[0]
     return winners
@@ -273,13 +298,14 @@ def create_only_has_one_winner(store: Store) -> str | None:
     """With create_only: of writers racing a put on one new key, exactly one wins."""
     if not store.capabilities.create_only:
         raise Skip("the store does not claim atomic create-only")
-    for trial in range(CREATE_RACES):
-        key = f"contract/race/put-{trial}.json"
-        winners = _race(WRITERS, lambda i: store.put(key, f"writer-{i}".encode()), AlreadyExists)
+    keys = [f"contract/race/put-{trial}.json" for trial in range(CREATE_RACES)]
+    results = _races(CREATE_RACES, lambda trial: None, lambda trial, i: store.put(keys[trial], f"writer-{i}".encode()),
+                     AlreadyExists)
+    for trial, winners in enumerate(results):
         if len(winners) != 1:
             return (f"{len(winners)} of {WRITERS} writers racing a create-only put (If-None-Match: *) on one key "
                     f"all succeeded (trial {trial + 1} of {CREATE_RACES}): the check and the write are not atomic")
-        if store.get(key) != f"writer-{winners[0]}".encode():
+        if store.get(keys[trial]) != f"writer-{winners[0]}".encode():
             return f"the winner of a create-only race is not the writer whose bytes the key holds (trial {trial + 1})"
     return None
 
@@ -289,10 +315,15 @@ def compare_and_swap_has_one_winner(store: Store) -> str | None:
     """With compare_and_swap: of writers racing one etag, exactly one wins."""
     if not store.capabilities.compare_and_swap:
         raise Skip("the store does not claim compare-and-swap")
-    for trial in range(CAS_RACES):
-        key = f"contract/race/cas-{trial}.json"
-        base = store.replace(key, b"base")
-        winners = _race(WRITERS, lambda i: store.replace(key, f"w{i}".encode(), expect=base), Conflict)
+    keys = [f"contract/race/cas-{trial}.json" for trial in range(CAS_RACES)]
+    bases: dict[int, str] = {}
+
+    def prepare(trial: int) -> None:
+        bases[trial] = store.replace(keys[trial], b"base")
+
+    results = _races(CAS_RACES, prepare, lambda trial, i: store.replace(keys[trial], f"w{i}".encode(),
+                                                                        expect=bases[trial]), Conflict)
+    for trial, winners in enumerate(results):
         if len(winners) != 1:
             return (f"{len(winners)} of {WRITERS} writers racing a compare-and-swap (If-Match) on one etag all "
                     f"succeeded (trial {trial + 1} of {CAS_RACES}): the comparison and the write are not atomic")

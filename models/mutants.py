@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import tempfile
 import time
 import unicodedata
 from collections.abc import Callable
@@ -36,7 +37,7 @@ from pubsafe.refimpl.layout import history_key
 from pubsafe.refimpl.documents import GCReport
 from pubsafe.refimpl.store import ABSENT, ANY, Expect, ObjectInfo, StoredObject, check_key
 
-from .target import Target, _local_factory
+from .target import Target, factory_target, remove_store_data
 
 __all__ = ["Mutant", "MUTANTS", "BENIGN", "mutant_target"]
 
@@ -568,12 +569,8 @@ def mutant_target(mutant: Mutant | str) -> Target:
         return mutant.engine(store, guarded=guarded, clock=clock)
 
     if mutant.local:
-        make, cleanup = _local_factory()
-
-        def store_factory():  # type: ignore[no-untyped-def]
-            return NoFsyncLocalStore(make().root)
-
-        return Target(f"mutant:{mutant.name}", store_factory, engine_factory, mutant.reader, mutant.guarded, cleanup,
-                      rebuild)
+        return factory_target(f"mutant:{mutant.name}", lambda: NoFsyncLocalStore(tempfile.mkdtemp(prefix="pubsafe-check-")),
+                              remove=remove_store_data, engine_factory=engine_factory, reader_factory=mutant.reader,
+                              guarded=mutant.guarded, rebuild=rebuild)
     return Target(f"mutant:{mutant.name}", mutant.store, engine_factory, mutant.reader, mutant.guarded,
                   rebuild=rebuild)

@@ -3,9 +3,9 @@
     from pubsafe.models.pytest_suite import ConformanceTests, StoreContractTests
 
     class TestMyStore(ConformanceTests):
-        @pytest.fixture(scope="class")
+        @pytest.fixture
         def store_factory(self):
-            return lambda: MyStore(...)      # a fresh, empty store per call
+            return lambda: MyStore(...)      # a fresh, empty store per call (closed after use)
 
     class TestMyStoreContract(StoreContractTests):
         @pytest.fixture
@@ -30,7 +30,7 @@ from pubsafe.refimpl import ServingReader
 from .conformance import run_conformance
 from .contract import CHECKS_BY_NAME, CONTRACT, run_check
 from .guarantees import Guarantee
-from .target import Target, default_engine
+from .target import default_engine, factory_target
 from .verdicts import Report
 
 __all__ = ["ConformanceTests", "StoreContractTests"]
@@ -83,7 +83,8 @@ class ConformanceTests:
     @pytest.fixture
     def conformance_report(self, request, store_factory, engine_factory, reader_factory, guarded) -> Report:  # type: ignore[no-untyped-def]
         if request.cls not in _REPORTS:
-            target = Target(request.cls.__name__, store_factory, engine_factory, reader_factory, guarded)
+            target = factory_target(request.cls.__name__, store_factory, engine_factory=engine_factory,
+                                    reader_factory=reader_factory, guarded=guarded)
             report = run_conformance(
                 target,
                 request.config.getoption("pubsafe_profile"),

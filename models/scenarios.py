@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pubsafe.faults import Crash, Event, FaultyStore, Interleaving, RunResult
+from pubsafe.faults import Crash, Event, FaultyStore, RunResult
 from pubsafe.refimpl import Engine, MemoryStore
 from pubsafe.refimpl.errors import (
     CollectionInProgress,

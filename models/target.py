@@ -1,28 +1,33 @@
 """What a conformance run points at: a store, and optionally another engine or reader.
 
-A store or engine comes from an fsspec URL / path (``open_store``) or an import path
-``package.module:factory``. Each Hypothesis example gets a fresh store, so a factory
-is called many times; ``cleanup`` runs after each example.
+A store comes from a store spec (``refimpl.open_store``: a URL, a path, a registered
+adapter scheme, or ``package.module:factory``); ``memory`` and ``local`` name fresh
+in-memory stores and fresh temporary directories. Each Hypothesis example gets a fresh
+store, so a factory is called many times; ``cleanup`` tears each one down (removes
+what the run wrote unless ``keep``, then closes it). A clean-up failure never costs
+the report: it is recorded in ``leftovers`` and reported with the verdicts.
 """
 
 from __future__ import annotations
 
-import importlib
+import contextlib
 import shutil
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable
-import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pubsafe.refimpl import Engine, LocalStore, MemoryStore, ServingReader, open_store
-from pubsafe.refimpl.errors import InvalidInput
+from pubsafe.refimpl import Engine, LocalStore, MemoryStore, ServingReader
+from pubsafe.refimpl.errors import InvalidInput, ObjectNotFound, UnsupportedOperation
+from pubsafe.refimpl.open_store import check_store_object, is_adapter_url, is_factory_spec, load_factory, open_store
+from pubsafe.refimpl.prefixed import PrefixedStore
 from pubsafe.refimpl.store import Store
 
-__all__ = ["Target", "default_engine", "load_factory", "target_from_spec"]
+__all__ = ["Target", "default_engine", "factory_target", "load_factory", "remove_everything", "remove_store_data",
+           "target_from_spec"]
 
 
 def default_engine(store: Store, *, guarded: bool = False, clock: Callable[[], float]) -> Engine:
@@ -41,6 +46,8 @@ class Target:
     rebuild: str | None = None
     #: directories a fresh interpreter must have on sys.path to import the target's factories
     import_paths: list[str] = field(default_factory=list)
+    #: what clean-up could not remove or close (reported, never raised)
+    leftovers: list[str] = field(default_factory=list)
 
     @property
     def mode(self) -> str:
@@ -51,27 +58,137 @@ class Target:
         return lambda store: self.engine_factory(store, guarded=self.guarded, clock=clock)
 
 
-def load_factory(spec: str) -> Callable[..., Any]:
-    """``package.module:callable`` -> the callable, with errors that say what to fix.
+class _Lifecycle:
+    """Makes stores, and tears each down: remove its data (unless kept), then close it.
 
-    The current directory is importable, as for ``python -m``.
+    A factory may return a Store, or a context manager that yields one (its exit runs
+    at teardown). Failures land in ``leftovers``: one line per distinct problem.
     """
-    module_name, colon, attr = spec.partition(":")
-    if not colon or not module_name or not attr:
-        raise InvalidInput(f"{spec!r} is not an import path: write package.module:factory")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise InvalidInput(f"cannot import {module_name!r} for {spec!r}: {exc}") from exc
-    try:
-        factory = getattr(module, attr)
-    except AttributeError:
-        raise InvalidInput(f"{module_name!r} has no attribute {attr!r}") from None
-    if not callable(factory):
-        raise InvalidInput(f"{spec!r} is not callable")
-    return factory
+
+    def __init__(self, make: Callable[[], Any], source: str, remove: Callable[[Store], None] | None, keep: bool):
+        self.make, self.source, self.remove, self.keep = make, source, remove, keep
+        self.leftovers: list[str] = []
+        self._problems: dict[tuple[str, str], tuple[int, str]] = {}
+        self._exits: dict[int, Any] = {}
+
+    def store(self) -> Store:
+        made = self.make()
+        if not isinstance(made, Store) and hasattr(made, "__enter__") and hasattr(made, "__exit__"):
+            manager, made = made, made.__enter__()
+            self._exits[id(made)] = manager
+        return check_store_object(made, self.source)
+
+    def cleanup(self, store: Store) -> None:
+        if self.remove is not None and not self.keep:
+            self._attempt("could not remove", self.remove, store)
+        manager = self._exits.pop(id(store), None)
+        if manager is not None:
+            self._attempt(f"closing ({self.source}'s exit) failed for", lambda _: manager.__exit__(None, None, None),
+                          store)
+        else:
+            self._attempt(f"{type(store).__name__}.close() failed for", lambda s: s.close(), store)
+
+    def _attempt(self, what: str, action: Callable[[Store], Any], store: Store) -> None:
+        try:
+            action(store)
+        except Exception as exc:  # noqa: BLE001 - reported with the verdicts, never raised
+            # One line per kind of failure, however many stores it hit.
+            kind = (what, type(exc).__name__)
+            count, first = self._problems.get(kind, (0, f"{store.root_uri}: {type(exc).__name__}: {exc}"))
+            self._problems[kind] = (count + 1, first)
+            self.leftovers[:] = [f"{what} {n} store{'s' if n > 1 else ''}, e.g. {example}"
+                                 for (what, _), (n, example) in self._problems.items()]
+
+
+def remove_everything(store: Store) -> None:
+    """Delete every object a store holds: in batches where the backend has them, else one by one."""
+    if hasattr(store, "clear"):
+        with contextlib.suppress(UnsupportedOperation):
+            store.clear()
+            return
+    for key in store.list(""):
+        with contextlib.suppress(ObjectNotFound):
+            store.delete(key)
+
+
+def target_from_spec(
+    store: str, *, engine: str | None = None, reader: str | None = None, guarded: bool = False, keep: bool = False
+) -> Target:
+    """Build a Target from CLI words: ``memory``, ``local``, a store spec, or module:factory.
+
+    The spec is opened once here, so a typo or a store that breaks the basic contract
+    is an ``InvalidInput`` before any run starts; ``keep`` leaves what the run wrote.
+    """
+    if store in ("memory", "memory://"):
+        life = _Lifecycle(MemoryStore, "memory", None, keep)
+    elif store == "local":
+        life = _Lifecycle(lambda: LocalStore(tempfile.mkdtemp(prefix="pubsafe-check-")), "local", remove_store_data, keep)
+    elif is_factory_spec(store):
+        factory = load_factory(store)
+        life = _Lifecycle(_no_arguments(factory, store), store, None, keep)
+    else:
+        life = _Lifecycle(_fresh_prefixes(store), store, remove_store_data, keep)
+    words = [repr(store)] + [f"{n}={v!r}" for n, v in (("engine", engine), ("reader", reader), ("guarded", guarded)) if v]
+    target = _managed(store, life, guarded=guarded, rebuild=f"target_from_spec({', '.join(words)})")
+    if engine:
+        target.engine_factory = load_factory(engine)
+    if reader:
+        target.reader_factory = load_factory(reader)
+    for spec in (store, engine, reader):
+        if spec and is_factory_spec(spec) and (root := import_root(spec)) and root not in target.import_paths:
+            target.import_paths.append(root)
+    return target
+
+
+def factory_target(name: str, make: Callable[[], Any], *, remove: Callable[[Store], None] | None = None,
+                   **fields: Any) -> Target:
+    """A Target over a factory of fresh stores (or of context managers yielding them),
+    each torn down after use (``remove`` first, if given, then closed); ``fields`` as
+    for ``Target`` (engine_factory, guarded...)."""
+    return _managed(name, _Lifecycle(make, name, remove, keep=False), **fields)
+
+
+def _managed(name: str, life: _Lifecycle, **fields: Any) -> Target:
+    """The Target over ``life``, after one store was made, checked and torn down: a
+    broken factory, or --guarded without compare-and-swap, fails here, before any run."""
+    first = life.store()
+    life.cleanup(first)
+    if fields.get("guarded") and not first.capabilities.compare_and_swap:
+        raise InvalidInput(f"guarded mode needs compare-and-swap, and {name} does not declare it "
+                           "(capabilities.compare_and_swap); check it in default mode")
+    return Target(name=name, store_factory=life.store, cleanup=life.cleanup, leftovers=life.leftovers, **fields)
+
+
+def _fresh_prefixes(spec: str) -> Callable[[], Store]:
+    """A fresh, empty prefix of the store ``spec`` names per call: examples stay
+    independent, and what the store already holds is never read, changed or removed."""
+    base = spec.rstrip("/")
+    open_store(base).close()  # a bare word or an unknown scheme is refused here, before any run
+    if is_adapter_url(base):  # an adapter's URL need not have room for sub-paths (one database file)
+        return lambda: PrefixedStore(open_store(base), f"pubsafe-check-{uuid.uuid4().hex[:12]}")
+    return lambda: open_store(f"{base}/pubsafe-check-{uuid.uuid4().hex[:12]}")
+
+
+def _no_arguments(factory: Callable[..., Any], spec: str) -> Callable[[], Any]:
+    def make() -> Any:
+        try:
+            return factory()
+        except TypeError as exc:
+            raise InvalidInput(f"{spec} must be callable with no arguments and return a new Store: {exc}") from exc
+        except InvalidInput:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the adapter's own failure, named
+            raise InvalidInput(f"{spec} raised {type(exc).__name__}: {exc}") from exc
+
+    return make
+
+
+def remove_store_data(store: Store) -> None:
+    """Remove what a run wrote: a local store's directory itself, else every object."""
+    if isinstance(store, LocalStore):
+        shutil.rmtree(store.root)  # the directory itself, not only its objects
+    else:
+        remove_everything(store)
 
 
 def import_root(spec: str) -> str | None:
@@ -82,55 +199,3 @@ def import_root(spec: str) -> str | None:
         return None
     depth = spec.partition(":")[0].count(".") + (2 if origin.endswith("__init__.py") else 1)
     return str(Path(origin).resolve().parents[depth - 1])
-
-
-def _local_factory() -> tuple[Callable[[], Store], Callable[[Store], None]]:
-    def make() -> Store:
-        return LocalStore(tempfile.mkdtemp(prefix="pubsafe-check-"))
-
-    def cleanup(store: Store) -> None:
-        shutil.rmtree(getattr(store, "root", ""), ignore_errors=True)
-
-    return make, cleanup
-
-
-def target_from_spec(
-    store: str, *, engine: str | None = None, reader: str | None = None, guarded: bool = False
-) -> Target:
-    """Build a Target from CLI words: ``memory``, ``local``, a URL/path, or module:factory."""
-    cleanup: Callable[[Store], None] = lambda s: None
-    if store in ("memory", "memory://"):
-        factory: Callable[[], Store] = MemoryStore
-    elif store == "local":
-        factory, cleanup = _local_factory()
-    elif _is_factory(store):
-        factory = load_factory(store)
-    else:
-        base = store.rstrip("/")
-
-        def factory() -> Store:
-            # A fresh prefix per example keeps examples independent on a shared store.
-            return open_store(f"{base}/pubsafe-check-{uuid.uuid4().hex[:12]}")
-
-        def cleanup(s: Store) -> None:
-            if hasattr(s, "clear"):  # a batched delete where the backend has one
-                s.clear()
-                return
-            for key in s.list(""):
-                s.delete(key)
-
-    words = [repr(store)] + [f"{n}={v!r}" for n, v in (("engine", engine), ("reader", reader), ("guarded", guarded)) if v]
-    target = Target(name=store, store_factory=factory, guarded=guarded, cleanup=cleanup,
-                    rebuild=f"target_from_spec({', '.join(words)})")
-    if engine:
-        target.engine_factory = load_factory(engine)
-    if reader:
-        target.reader_factory = load_factory(reader)
-    for spec in (store, engine, reader):
-        if spec and _is_factory(spec) and (root := import_root(spec)) and root not in target.import_paths:
-            target.import_paths.append(root)
-    return target
-
-
-def _is_factory(spec: str) -> bool:
-    return ":" in spec and "://" not in spec and not spec.startswith(("/", "."))

@@ -70,6 +70,8 @@ class Report(BaseModel):
     probes: list[ProbeResult]
     contract: list[ContractResult] = []
     verdicts: list[Verdict]
+    leftovers: list[str] = Field(
+        default=[], description="what the run could not remove or close after itself (never affects the verdicts)")
 
     @property
     def conforming(self) -> bool:

@@ -15,8 +15,9 @@ from pubsafe.models.conformance import merge_reports
 __all__ = ["check_command"]
 
 
-def _run_one(spec: str, engine: str | None, reader: str | None, guarded: bool, profile: str, seed: int) -> Report:
-    target = target_from_spec(spec, engine=engine, reader=reader, guarded=guarded)
+def _run_one(spec: str, engine: str | None, reader: str | None, guarded: bool, profile: str, seed: int,
+             keep: bool) -> Report:
+    target = target_from_spec(spec, engine=engine, reader=reader, guarded=guarded, keep=keep)
     return run_conformance(target, profile, seed_value=seed,
                            replay=_replay(target, spec, engine, reader, guarded, profile, seed))
 
@@ -36,7 +37,7 @@ def _replay(target, spec: str, engine: str | None, reader: str | None, guarded: 
 def _run_with_progress(spec: str, args, seed: int) -> Report:  # type: ignore[no-untyped-def]
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    target = target_from_spec(spec, engine=args.engine, reader=args.reader, guarded=args.guarded)
+    target = target_from_spec(spec, engine=args.engine, reader=args.reader, guarded=args.guarded, keep=args.keep)
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(bar_width=None),
                   TextColumn("{task.completed} steps"), TimeElapsedColumn(), transient=True,
                   disable=not sys.stderr.isatty(), console=None) as bar:
@@ -47,21 +48,32 @@ def _run_with_progress(spec: str, args, seed: int) -> Report:  # type: ignore[no
         )
 
 
+def _keep_hypothesis_out_of_the_working_directory() -> None:
+    """Hypothesis caches under ./.hypothesis unless told otherwise; a check should not
+    litter the directory it runs in (HYPOTHESIS_STORAGE_DIRECTORY, if set, wins)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(cache, "pubsafe", "hypothesis"))
+
+
 def check_command(args) -> int:  # type: ignore[no-untyped-def]
     from pubsafe.reports import markdown, write_reports
+
+    _keep_hypothesis_out_of_the_working_directory()
 
     if args.workers < 1 or args.seeds < 1:
         raise ValueError("--workers and --seeds must be at least 1")
     worst = 0
     summary = []
     for spec in args.store:
-        target_from_spec(spec, engine=args.engine, reader=args.reader, guarded=args.guarded)  # fail fast on typos
+        # Fail fast: a typo, an adapter that breaks the basic contract, --guarded without CAS.
+        target_from_spec(spec, engine=args.engine, reader=args.reader, guarded=args.guarded)
         seeds = [args.seed + i for i in range(args.seeds)]
         if args.seeds == 1:
             report = _run_with_progress(spec, args, args.seed)
         else:
             with ProcessPoolExecutor(max_workers=args.workers) as pool:
-                futures = [pool.submit(_run_one, spec, args.engine, args.reader, args.guarded, args.profile, s) for s in seeds]
+                futures = [pool.submit(_run_one, spec, args.engine, args.reader, args.guarded, args.profile, s,
+                                       args.keep) for s in seeds]
                 report = merge_reports([f.result() for f in futures])
         if args.seeds > 1:
             print(f"{spec}: {args.seeds} seeds ({args.seed}..{seeds[-1]}) merged", file=sys.stderr)
@@ -69,6 +81,8 @@ def check_command(args) -> int:  # type: ignore[no-untyped-def]
             directory = Path(args.report) / (_slug(spec) if len(args.store) > 1 else "")
             paths = write_reports(report, directory)
             print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
+        for line in report.leftovers:
+            print(f"pubsafe: warning: {spec}: {line}", file=sys.stderr)
         summary.append(report)
         worst = max(worst, 0 if report.conforming else 1)
     if args.json:

@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from . import __version__
 from .blackbox import add_parser as add_blackbox_parser
 from .exits import EXIT_INTERRUPTED, EXIT_USAGE, classify, report
 
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=MODEL,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"pubsafe {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def command(name: str, help_: str, description: str, *, slot: bool = True) -> argparse.ArgumentParser:
@@ -130,8 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--store", action="append", required=True,
-                   help="memory, local (a fresh temporary directory per example), a path or URL, or "
-                        "package.module:factory returning a new Store; repeatable")
+                   help="memory, local (a fresh temporary directory per example), a path or URL (a fresh "
+                        "prefix under it per example), a scheme an adapter registered, or package.module:factory "
+                        "returning a new Store (or a context manager yielding one); repeatable")
     p.add_argument("--engine", help="package.module:factory(store, *, guarded, clock) of another engine")
     p.add_argument("--reader", help="package.module:factory(store, *, manifest_ttl, clock) of another reader")
     p.add_argument("--profile", choices=["quick", "default", "thorough"], default="default",
@@ -142,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run this many independent seeds (from --seed on) and merge their verdicts")
     p.add_argument("--workers", type=int, default=1, help="parallel processes for --seeds")
     p.add_argument("--guarded", action="store_true", help="check guarded (compare-and-swap) mode")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the stores the run creates (temporary directories, s3:// prefixes) for inspection; "
+                        "by default every one is removed and closed")
     p.add_argument("--json", action="store_true", help="print the reports as JSON instead of Markdown")
     add_blackbox_parser(sub)
     p = sub.add_parser("demo", help="narrated publish -> crash -> retry -> rollback -> audit",

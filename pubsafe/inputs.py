@@ -7,7 +7,6 @@ instead; nothing is opened for writing until everything has been read.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from collections.abc import Sequence
@@ -43,13 +42,9 @@ def _refuse_unopenable(spec: str) -> None:
             "what it wrote would vanish. Use a directory (./pub), file:// or s3:// URL; memory stores are for the "
             "Python API and for `pubsafe check --store memory`"
         )
-    if "://" not in spec and "/" not in spec and os.sep not in spec and not os.path.exists(spec):
-        hint = " (memory stores exist only inside one process: see `pubsafe check --store memory`)" if (
-            spec == "memory") else ""
-        raise InvalidInput(
-            f"{spec!r} is neither an existing directory nor a URL; to create a new store in the current "
-            f"directory write ./{spec}{hint}"
-        )
+    if spec == "memory":
+        raise InvalidInput("'memory' is not a store here: memory stores exist only inside one process (see "
+                           "`pubsafe check --store memory`); give a directory such as ./pub, or a URL")
 
 
 class _Pairs(list):  # type: ignore[type-arg]

@@ -37,10 +37,8 @@ from .documents import (
     Manifest,
     OrphanInfo,
     PublishReceipt,
-    RegistryRecord,
     RollbackReceipt,
     is_tombstone,
-    load_document,
     utc_timestamp,
 )
 from .errors import (

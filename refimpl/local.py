@@ -40,7 +40,7 @@ from .errors import (
     StoreError,
     UnsafeStoreState,
 )
-from .osio import OSOps, RealOS
+from .osio import UNSUPPORTED, OSOps, RealOS
 from .store import ANY, ABSENT, Capabilities, Debris, Expect, ObjectInfo, Store, StoredObject, check_key, etag_of
 
 __all__ = ["LocalStore", "TEMP_PREFIX"]
@@ -57,6 +57,8 @@ class LocalStore(Store):
         self, root: str | os.PathLike[str], *, create: bool = True, os_ops: OSOps | None = None
     ) -> None:
         """``create=False`` refuses a missing root instead of making one (read-only use)."""
+        if os_ops is None and UNSUPPORTED:
+            raise InvalidInput(f"store root {os.fspath(root)!r}: {UNSUPPORTED}")
         self.os: OSOps = os_ops or RealOS()
         self.root = os.path.abspath(os.fspath(root))
         try:

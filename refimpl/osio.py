@@ -11,14 +11,23 @@ guarantee break.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 from collections.abc import Iterator
 from typing import ContextManager, Protocol
 
-__all__ = ["OSOps", "RealOS", "FSYNC_LABELS"]
+__all__ = ["OSOps", "RealOS", "FSYNC_LABELS", "UNSUPPORTED"]
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+try:
+    import fcntl
+except ImportError:  # Windows: the package imports; a real local store is refused (RealOS)
+    fcntl = None  # type: ignore[assignment]
+
+#: Why this platform cannot hold a durable local store, or None where it can.
+UNSUPPORTED = None if fcntl is not None else (
+    "a local store needs POSIX file locks and directory fsync (Linux, macOS); on this platform use an "
+    "s3:// or other fsspec URL, an adapter's scheme, or run pubsafe under WSL")
 
 
 def _kind(entry: os.DirEntry[str]) -> str:

@@ -64,6 +64,8 @@ def render(report: Report) -> str:
            f"<th>evidence</th></tr>{probe_rows}</table>" if probe_rows else "")
         + ("<h2>Store contract</h2><table><tr><th>check</th><th>result</th><th>detail</th><th>at stake</th></tr>"
            f"{contract_rows}</table>" if contract_rows else "")
+        + ("<h2>Left behind</h2><p>Clean-up after the run failed (the verdicts stand); remove these by hand:</p><ul>"
+           + "".join(f"<li>{escape(line)}</li>" for line in report.leftovers) + "</ul>" if report.leftovers else "")
         + (f"<h2>Counterexamples</h2>{''.join(sections)}" if sections else "")
         + "</body></html>\n"
     )

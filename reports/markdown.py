@@ -43,6 +43,9 @@ def render(report: Report) -> str:
             lines += ["| check | result | detail | at stake |", "|---|---|---|---|"]
             lines += [f"| {c.check} | {'**failed**' if c.status == 'failed' else c.status} | {_cell(c.detail)} | "
                       f"{', '.join(g.value for g in c.guarantees)} |" for c in others]
+    if report.leftovers:
+        lines += ["", "## Left behind", "", "Clean-up after the run failed (the verdicts stand); remove these by hand:", ""]
+        lines += [f"- {_cell(line)}" for line in report.leftovers]
     broken = [v for v in report.verdicts if v.counterexample]
     if broken:
         lines += ["", "## Counterexamples"]

@@ -370,8 +370,10 @@ def test_ctrl_c_exits_130_with_one_line(pub, monkeypatch, capsys, tmp_path):
 #: "{tmp}" are replaced by the store and its parent directory
 HOSTILE = [
     ("memory store on the CLI", ["audit", "--store", "memory://x"], 2, "each pubsafe command is a new process"),
-    ("bare word store", ["publish", "--store", "memory", *SLOT, "m={tmp}/m.json"], 2,
-     "is neither an existing directory nor a URL"),
+    ("bare word store", ["publish", "--store", "pubstore", *SLOT, "m={tmp}/m.json"], 2,
+     "'pubstore' is not a store: give an existing directory"),
+    ("memory as a store word", ["publish", "--store", "memory", *SLOT, "m={tmp}/m.json"], 2,
+     "memory stores exist only inside one process"),
     ("unknown URL scheme", ["audit", "--store", "nosuch://x"], 2, "cannot open fsspec URL"),
     ("store root under a file", ["audit", "--store", "{tmp}/m.json/pub"], 2, "is inside a file"),
     ("store path too long", ["audit", "--store", "{tmp}/" + "x" * 300], 2, "the path is too long"),
@@ -404,12 +406,12 @@ def test_input_rows_are_refused_clearly_and_nothing_is_written(pub, capsys, monk
     (tmp / "deep.json").write_text("[" * 1000 + "]" * 1000)
     monkeypatch.chdir(tmp)
     argv = [a.replace("{pub}", str(pub)).replace("{tmp}", str(tmp)) for a in argv]
-    before = {p: tree(p) for p in (pub, tmp / "memory")}
+    before = {p: tree(p) for p in (pub, tmp / "memory", tmp / "pubstore")}
     got = main(argv)
     err = capsys.readouterr().err
     assert got == code, err
     assert message in err
-    assert {p: tree(p) for p in before} == before and not (tmp / "memory").exists()
+    assert {p: tree(p) for p in before} == before and not (tmp / "memory").exists() and not (tmp / "pubstore").exists()
 
 
 def test_readme_lists_every_hostile_row():

@@ -54,7 +54,6 @@ def test_the_benchmark_suite_runs_once_through_with_timing_off():
     import os
     import subprocess
     import sys
-    from pathlib import Path
 
     root = REPO
     done = subprocess.run(

@@ -6,7 +6,7 @@ import pytest
 
 from pubsafe.faults import Crash, FaultPlan, FaultyStore
 from pubsafe.faults.stale import StaleStore
-from pubsafe.refimpl import Engine, FsspecStore, LocalStore, MemoryStore, ServingReader
+from pubsafe.refimpl import Engine, FsspecStore, MemoryStore, ServingReader
 from pubsafe.refimpl.errors import IntegrityError, InvalidInput, RetryableStoreError
 from pubsafe.refimpl.layout import current_key
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
 
 from pubsafe.faults import Crash, FaultyStore
 from pubsafe.faults.scheduler import Interleaving, explore_reduced
-from pubsafe.refimpl import Engine, LocalStore, Manifest, MemoryStore
+from pubsafe.refimpl import Engine, Manifest, MemoryStore
 from pubsafe.refimpl.canonical import canonicalize
 from pubsafe.refimpl.errors import (
     CollectionInProgress,

@@ -9,7 +9,6 @@ each acknowledged publish's blob and record; without it, some interleaving break
 
 from __future__ import annotations
 
-import pytest
 
 from pubsafe.faults import Crash, FaultyStore, Interleaving, explore_reduced
 from pubsafe.models.checkers.manifest_last import check_currents

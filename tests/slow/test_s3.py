@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import http.client
+import http.server
+import threading
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 from support import fresh_s3_url as fresh_url
 
 from pubsafe.faults import Crash, FaultyStore
 from pubsafe.models import Status, run_conformance, target_from_spec
 from pubsafe.models.conformance import Profile
+from pubsafe.models.probes import check_contract, probe_capabilities
 from pubsafe.models.pytest_suite import StoreContractTests
 from pubsafe.refimpl import Engine, open_store
 from pubsafe.refimpl.errors import AlreadyExists, Conflict, StoreError
@@ -77,7 +83,81 @@ def test_missing_bucket_is_a_clear_error(s3_endpoint):  # noqa: F811
 @pytest.mark.parametrize("guarded", [False, True], ids=["default", "guarded"])
 def test_conformance_on_s3(s3_endpoint, guarded):  # noqa: F811
     # A small profile: every request is an HTTP round trip to the server.
-    report = run_conformance(target_from_spec(fresh_url(), guarded=guarded), Profile(examples=6, steps=8))
+    url = fresh_url()
+    report = run_conformance(target_from_spec(url, guarded=guarded), Profile(examples=6, steps=8))
+    assert open_store(url).list("") == []  # every pubsafe-check-* prefix it made is gone
     assert report.conforming, [(v.guarantee, v.status, v.counterexample) for v in report.verdicts if not v.as_expected]
+    assert report.leftovers == []
     expected = Status.HOLDS if guarded else Status.DOCUMENTED
     assert [report.verdict(g).status for g in ("R1", "R2", "R3")] == [expected] * 3
+
+
+def _prefix_is_empty(url: str) -> list[str]:
+    return open_store(url).list("")
+
+
+def test_conformance_removes_every_prefix_it_created(s3_endpoint):  # noqa: F811
+    url = fresh_url()
+    open_store(url).put("live/keep.json", b"{}")  # what the bucket held before: never touched
+    target = target_from_spec(url)
+    probes = probe_capabilities(target.store_factory, target.cleanup)
+    contract = check_contract(target.store_factory, target.cleanup)
+    assert all(p.honoured is not False for p in probes) and all(c.status != "failed" for c in contract)
+    assert target.leftovers == []
+    assert _prefix_is_empty(url) == ["live/keep.json"]
+
+
+class _RefusesBatchDeletes(http.server.BaseHTTPRequestHandler):
+    """A reverse proxy to moto that answers DeleteObjects (POST ?delete) with 501
+    NotImplemented, as some S3-compatible servers do; everything else passes through."""
+
+    upstream = ""
+    refused = 0
+
+    def _forward(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.command == "POST" and "delete" in parse_qs(urlsplit(self.path).query, keep_blank_values=True):
+            type(self).refused += 1
+            payload = (b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>NotImplemented</Code>"
+                       b"<Message>DeleteObjects is not implemented</Message></Error>")
+            self.send_response(501)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return
+        connection = http.client.HTTPConnection(urlsplit(self.upstream).netloc, timeout=30)
+        connection.request(self.command, self.path, body=body, headers=dict(self.headers))
+        answer = connection.getresponse()
+        data = answer.read()
+        self.send_response(answer.status)
+        for name, value in answer.getheaders():
+            if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        connection.close()
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_server_without_batch_deletes_costs_no_report_and_leaves_nothing(s3_endpoint, monkeypatch):  # noqa: F811
+    _RefusesBatchDeletes.upstream = s3_endpoint
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RefusesBatchDeletes)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{proxy.server_address[1]}")
+        url = fresh_url()
+        target = target_from_spec(url)
+        probes = probe_capabilities(target.store_factory, target.cleanup)
+        contract = check_contract(target.store_factory, target.cleanup)
+    finally:
+        proxy.shutdown()
+    assert _RefusesBatchDeletes.refused > 0  # the batch path was tried and refused...
+    assert all(p.honoured is not False for p in probes) and all(c.status != "failed" for c in contract)
+    assert target.leftovers == []  # ...and single deletes removed everything
+    assert _prefix_is_empty(url) == []
