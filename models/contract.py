@@ -37,6 +37,7 @@ __all__ = ["Skip", "ContractCheck", "CONTRACT", "CHECKS_BY_NAME", "run_check", "
 WRITERS = 16
 CREATE_RACES = 64
 CAS_RACES = 96
+RACE_TIMEOUT = 120.0  #: seconds a racing write may take before the race is called off (a hung store)
 REPLACE_SIZES = (16, 4096, 256 * 1024, 2**20, 8 * 2**20)
 _FLIPS = 24  # replace pairs per size while a reader reads (fewer for the largest: each is a big write)
 
@@ -255,20 +256,23 @@ def _races(trials: int, prepare: Callable[[int], None], write: Callable[[int, in
     start, finish = threading.Barrier(WRITERS + 1), threading.Barrier(WRITERS + 1)
 
     def writer(i: int) -> None:
-        for trial in range(trials):
-            start.wait()
-            with counting:
-                state["ready"] += 1
-            while state["go"] != trial:
-                pass
-            try:
-                write(trial, i)
-                winners[trial].append(i)
-            except refusal:
-                pass
-            except BaseException as exc:  # noqa: BLE001 - reported by the caller
-                errors.append(exc)
-            finish.wait()
+        try:
+            for trial in range(trials):
+                start.wait(RACE_TIMEOUT)
+                with counting:
+                    state["ready"] += 1
+                while state["go"] != trial and not start.broken:
+                    pass
+                try:
+                    write(trial, i)
+                    winners[trial].append(i)
+                except refusal:
+                    pass
+                except BaseException as exc:  # noqa: BLE001 - reported by the caller
+                    errors.append(exc)
+                finish.wait(RACE_TIMEOUT)
+        except threading.BrokenBarrierError:
+            return  # the race was called off (a prepare failed, or a write hung)
 
     threads = [threading.Thread(target=writer, args=(i,), daemon=True) for i in range(WRITERS)]
     interval = sys.getswitchinterval()
@@ -279,15 +283,19 @@ def _races(trials: int, prepare: Callable[[int], None], write: Callable[[int, in
         for trial in range(trials):
             prepare(trial)
             state["ready"] = 0
-            start.wait()
+            start.wait(RACE_TIMEOUT)
             while state["ready"] < WRITERS:
                 time.sleep(0)
             state["go"] = trial
-            finish.wait()
+            finish.wait(RACE_TIMEOUT)
+    except threading.BrokenBarrierError:
+        raise TimeoutError(f"a write racing on the store did not return within {RACE_TIMEOUT:.0f} s") from None
     finally:
         sys.setswitchinterval(interval)
+        start.abort()  # never leave a writer waiting: a failed prepare must not hang the run
+        finish.abort()
         for t in threads:
-            t.join()
+            t.join(RACE_TIMEOUT)
     if errors:
         raise errors[0]
     return winners

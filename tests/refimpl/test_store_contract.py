@@ -73,3 +73,30 @@ def test_a_local_read_holds_one_copy_of_the_file_at_a_time(tmp_path):
     finally:
         tracemalloc.stop()
     assert len(data) == size and peak < 1.25 * size
+
+
+def test_a_race_whose_set_up_fails_raises_instead_of_hanging(monkeypatch):
+    """A store that fails between races (a remote store timing out) must end the check
+    with its error, not leave the racing threads waiting for ever."""
+    from pubsafe.models import contract
+
+    def prepare(trial: int) -> None:
+        if trial == 3:
+            raise ConnectionError("the store went away")
+
+    with pytest.raises(ConnectionError, match="went away"):
+        contract._races(10, prepare, lambda trial, i: None, KeyError)
+
+
+def test_a_racing_write_that_never_returns_is_a_timeout(monkeypatch):
+    import threading
+
+    from pubsafe.models import contract
+
+    monkeypatch.setattr(contract, "RACE_TIMEOUT", 0.5)
+    release = threading.Event()
+    try:
+        with pytest.raises(TimeoutError, match="did not return"):
+            contract._races(2, lambda trial: None, lambda trial, i: release.wait(30) if i == 0 else None, KeyError)
+    finally:
+        release.set()
