@@ -27,10 +27,10 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 from pubsafe.faults import Crash, Event, FaultyStore, Interleaving
 from pubsafe.faults.strategies import fault_plans, schedules
-from pubsafe.refimpl.errors import InvalidName, ObjectNotFound, PubsafeError, RetryableStoreError
+from pubsafe.refimpl.errors import InvalidName, PubsafeError, RetryableStoreError
 from pubsafe.refimpl.names import validate_name
 
-from .checkers import GuaranteeViolation, Violation, check_store
+from .checkers import GuaranteeViolation, Violation, check_contents
 from .checkers.immutability import check_receipt_versions
 from .checkers.manifest_last import check_failed_publish, check_mapping, mapping_keys
 from .checkers.orphans import orphans
@@ -38,7 +38,8 @@ from .checkers.retry import retry_failed
 from .checkers.rollback import check_refused_rollback, check_rollback
 from .checkers.serving import CurrentLog, check_served_payload, check_staleness
 from .guarantees import Guarantee
-from .oracle import Oracle, blob_key, current_key, manifest_version, parse_manifest, payload_version, read_store
+from .observed import ObservedStore, StoreView
+from .oracle import Oracle, blob_key, current_key, manifest_version, parse_manifest, payload_version
 from .scenarios import GRACE, RACES, TTL, StepClock, payload
 from .strategies import names, type_names, wide_payloads
 from .target import Target
@@ -107,7 +108,8 @@ class PublishMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = StepClock()
-        self.store = self.target.store_factory()
+        self.store = ObservedStore(self.target.store_factory())
+        self.view = StoreView(self.store)  # the checker's mirror: re-reads what each step wrote
         self.oracle = Oracle()
         self.history: list[Event] = []
         self.reader = self.target.reader_factory(self.store, manifest_ttl=TTL, clock=self.clock)
@@ -154,10 +156,7 @@ class PublishMachine(RuleBasedStateMachine):
         return {t: payload(v, variant) if isinstance(v, int) else v for t, v in zip(types, values)}
 
     def current_bytes(self, slot: tuple[str, str]) -> bytes | None:
-        try:
-            return self.store.get(current_key(*slot))
-        except ObjectNotFound:
-            return None
+        return self.view.refresh().get(current_key(*slot))
 
     def mapping(self, slot: tuple[str, str]) -> dict[str, str] | None:
         return mapping_keys(self.current_bytes(slot), self.store.root_uri)
@@ -190,7 +189,7 @@ class PublishMachine(RuleBasedStateMachine):
         self.sink.steps += 1
         self.sink.progress(1)
         self.note_current()
-        self.fail_all(check_store(self.store, self.oracle, skip=self.skip))
+        self.fail_all(check_contents(self.view.refresh(), self.store.root_uri, self.oracle, skip=self.skip))
 
     # -- rules ---------------------------------------------------------------------
 
@@ -260,7 +259,7 @@ class PublishMachine(RuleBasedStateMachine):
         self.after_step()
 
     def note_orphans(self, cause: str) -> None:
-        found = orphans(read_store(self.store), self.store.root_uri)
+        found = orphans(self.view.refresh(), self.store.root_uri)
         if found:
             self.sink.witness(Guarantee.R4, f"after {cause}: {len(found)} orphan(s), e.g. {found[0]}", self.history)
 
@@ -290,10 +289,10 @@ class PublishMachine(RuleBasedStateMachine):
         slot = slots[index % len(slots)]
         versions = self.oracle.manifests[slot]
         version = versions[pick % len(versions)]
-        before = read_store(self.store)
+        before = self.view.snapshot()
         self.call(Guarantee.G4, f"rollback of {slot} to acknowledged manifest {version[:12]}…",
                   lambda: self.engine(self.recorder("rollback")).rollback(*slot, to=version))
-        self.fail_all(check_rollback(slot, version, before, read_store(self.store), self.mapping(slot),
+        self.fail_all(check_rollback(slot, version, before, self.view.snapshot(), self.mapping(slot),
                                      self.oracle.mappings[version]))
         self.after_step()
 
@@ -301,14 +300,14 @@ class PublishMachine(RuleBasedStateMachine):
     def rollback_to_unknown(self, slot: int, fake: str) -> None:
         slot = self.slot(slot)
         if fake not in self.oracle.manifests.get(slot, []):
-            before = read_store(self.store)
+            before = self.view.snapshot()
             try:
                 self.call(Guarantee.G4, f"rollback of {slot} to an unknown manifest",
                           lambda: self.engine().rollback(*slot, to=fake), allowed=(PubsafeError, ValueError))
                 accepted = True
             except (PubsafeError, ValueError):
                 accepted = False
-            self.fail_all(check_refused_rollback(fake, accepted, before, read_store(self.store)))
+            self.fail_all(check_refused_rollback(fake, accepted, before, self.view.snapshot()))
         self.after_step()
 
     @rule(advance=st.sampled_from([0.0, 1.0, TTL / 2, TTL]))
@@ -341,7 +340,13 @@ class PublishMachine(RuleBasedStateMachine):
         self.after_step()
 
     def teardown(self) -> None:
-        self.target.cleanup(self.store)
+        """The full, independent check: the whole store read again. A key that changed
+        without a write addressed to it is invisible to the per-step checks."""
+        try:
+            if self.view.verify():
+                self.fail_all(check_contents(self.view.contents, self.store.root_uri, self.oracle, skip=self.skip))
+        finally:
+            self.target.cleanup(self.store.inner)
 
 
 def _valid_slot(tenant: str, surface: str) -> bool:

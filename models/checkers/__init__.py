@@ -12,14 +12,15 @@ Where is G*n* checked? Here, and only here:
 - R4 ``orphans``        unreferenced blobs, counted
 - R5 ``gc_race``        a sweep's deletion on the path of a broken current
 
-``check_store`` is the invariant the state machine asserts after every step (G1–G3
-on everything the store holds). Checkers parse and hash with ``models.oracle``,
+``check_contents`` is the invariant the state machine asserts after every step (G1–G3
+on everything the store holds, as mirrored by ``models.observed``); ``check_store``
+reads a store whole and runs it. Checkers parse and hash with ``models.oracle``,
 never with the engine's code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from pubsafe.refimpl.store import Store
 
@@ -30,20 +31,23 @@ from .manifest_last import check_currents
 from .retry import check_records
 from .violation import GuaranteeViolation, Violation
 
-__all__ = ["Violation", "GuaranteeViolation", "check_store"]
+__all__ = ["Violation", "GuaranteeViolation", "check_store", "check_contents"]
 
 
 def check_store(store: Store, oracle: Oracle, *, skip: Collection[Guarantee] = ()) -> list[Violation]:
-    """G1–G3 on the store's present state; guarantees in ``skip`` are not checked.
+    """G1–G3 on the store's present state, read whole (every object once)."""
+    return check_contents(read_store(store), store.root_uri, oracle, skip=skip)
 
-    Every object is read once per check (remote stores pay per request).
-    """
-    contents = read_store(store)
+
+def check_contents(contents: Mapping[str, bytes], root_uri: str, oracle: Oracle, *,
+                   skip: Collection[Guarantee] = ()) -> list[Violation]:
+    """G1–G3 on every object of a store (``contents``: key -> bytes, as read from it);
+    guarantees in ``skip`` are not checked."""
     found: list[Violation] = []
     if Guarantee.G1 not in skip:
         found += check_blobs(contents, oracle)
     if Guarantee.G2 not in skip:
-        found += check_currents(contents, store.root_uri, oracle)
+        found += check_currents(contents, root_uri, oracle)
     if Guarantee.G3 not in skip:
         found += check_records(contents, oracle)
     return found

@@ -72,7 +72,7 @@ def test_a_crashing_checker_gives_unknown_not_a_lost_report(monkeypatch):
     def broken_checker(*args, **kwargs):
         raise RuntimeError("checker exploded")
 
-    monkeypatch.setattr(machine, "check_store", broken_checker)
+    monkeypatch.setattr(machine, "check_contents", broken_checker)
     report = run_conformance(target_from_spec("memory"), "quick")
     assert {v.status for v in report.verdicts} == {Status.UNKNOWN}
     assert "checker exploded" in report.verdicts[0].error

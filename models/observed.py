@@ -1,0 +1,75 @@
+"""The checker's mirror of a store, kept current by re-reading only what changed.
+
+Reading every object after every step is what made checks of remote stores slow
+(one round trip per object per step). ``ObservedStore`` sits between the system under
+test and the store and notes every key a write, replace or delete was *addressed to*
+(whatever the call's outcome: a timed-out write may have landed). ``StoreView``
+re-reads exactly those keys from the store itself, so the mirror holds the store's
+bytes, never the engine's idea of them. What a store changes behind the calls (a
+buggy backend rewriting a neighbour) is invisible to that, so ``verify`` reads the
+whole store and names every key the mirror got wrong: the state machine calls it at
+the end of every example.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pubsafe.faults.delegate import DelegatingStore
+from pubsafe.refimpl.errors import ObjectNotFound
+from pubsafe.refimpl.store import Store
+
+from .oracle import read_store
+
+__all__ = ["ObservedStore", "StoreView"]
+
+_WRITES = frozenset({"put", "replace", "delete", "remove-debris"})
+
+
+class ObservedStore(DelegatingStore):
+    """Forwards everything; remembers which keys were addressed by a write."""
+
+    def __init__(self, inner: Store) -> None:
+        super().__init__(inner)
+        self.touched: set[str] = set()
+
+    def _call(self, op: str, key: str, run: Any, data: bytes | None = None) -> Any:
+        if op in _WRITES:
+            self.touched.add(key)
+        return run()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class StoreView:
+    """``contents``: every object of the store, as last read from the store."""
+
+    def __init__(self, store: ObservedStore) -> None:
+        self.store = store
+        self.contents: dict[str, bytes] = read_store(store.inner)
+        self.reads = 0  #: objects read so far (for the benchmarks)
+
+    def refresh(self) -> dict[str, bytes]:
+        """Re-read every key written since the last refresh; the up-to-date contents."""
+        touched, self.store.touched = self.store.touched, set()
+        for key in sorted(touched):
+            self.reads += 1
+            try:
+                self.contents[key] = self.store.inner.get(key)
+            except ObjectNotFound:
+                self.contents.pop(key, None)
+        return self.contents
+
+    def snapshot(self) -> dict[str, bytes]:
+        """A copy of the up-to-date contents (to compare before and after a step)."""
+        return dict(self.refresh())
+
+    def verify(self) -> list[str]:
+        """Read the whole store; replace the mirror with it; every key the mirror had wrong."""
+        self.refresh()
+        actual = read_store(self.store.inner)
+        self.reads += len(actual)
+        wrong = sorted(k for k in actual.keys() | self.contents.keys() if actual.get(k) != self.contents.get(k))
+        self.contents = actual
+        return wrong
