@@ -12,8 +12,6 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
-import fsspec
-
 from .errors import AlreadyExists, InvalidInput, ObjectNotFound, StoreError, UnsupportedOperation
 from .store import ANY, Capabilities, Expect, ObjectInfo, Store, StoredObject, check_key, etag_of
 
@@ -40,6 +38,8 @@ class FsspecStore(Store):
     ) -> None:
         if url.startswith(("file://", "local://")):
             storage_options.setdefault("auto_mkdir", True)  # object stores need no dirs
+        import fsspec  # here, not at import: the operator commands on a directory never need it (start-up time)
+
         try:
             fs, path = fsspec.core.url_to_fs(url, **storage_options)
         except (ValueError, ImportError) as exc:

@@ -9,9 +9,12 @@ Each primitive maps onto one native S3 request:
 - ``get`` returns the ETag of the very bytes it read; ``list`` pages through
   ListObjectsV2; ``delete`` checks existence first (S3 deletes silently).
 
-409 ConditionalRequestConflict, 503 and SlowDown become RetryableStoreError. s3fs's
-instance and listing caches are disabled: they make ``exists``, ``info`` and even
-``cat_file`` lie after another writer's change, and this store talks to S3 directly.
+409 ConditionalRequestConflict, 503 and SlowDown become RetryableStoreError. Every
+request goes to S3 itself (``_call_s3``), never through s3fs's file-level methods,
+and s3fs's listing cache is off: it makes ``exists`` and ``info`` lie after another
+writer's change. s3fs's *instance* cache stays on: stores with the same endpoint and
+options share one client and its connection pool (creating a client costs ~200 ms,
+more than twenty requests on loopback).
 Endpoint and credentials come from the standard AWS environment variables
 (``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL`` for an S3-compatible server) or
 from keyword options passed to s3fs.
@@ -53,7 +56,6 @@ class S3Store(Store):
         endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
         if endpoint:
             storage_options.setdefault("endpoint_url", endpoint)
-        storage_options.setdefault("skip_instance_cache", True)
         storage_options.setdefault("use_listings_cache", False)
         self.fs = s3fs.S3FileSystem(**storage_options)
         self.root_uri = f"s3://{self.bucket}" + (f"/{self.prefix}" if self.prefix else "")
