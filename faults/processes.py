@@ -48,7 +48,7 @@ class Invocation:
 def run_together(
     commands: Sequence[tuple[str, list[str]]], kills: dict[int, float], *, starts: Sequence[float] = (),
     pause_when: dict[int, Callable[[], bool]] | None = None, timeout: float = 120.0,
-    env: dict[str, str] | None = None,
+    env: dict[str, str] | None = None, pause_limit: float = 10.0,
 ) -> list[Invocation]:
     """Run commands together, as a nemesis would.
 
@@ -56,8 +56,10 @@ def run_together(
     SIGKILLed ``kills[i]`` seconds in if still running. With ``pause_when[i]``, it runs
     alone until that condition holds (say, its first blob is in the store), is then
     SIGSTOPped while the others run, and SIGCONTinued once they have all ended: a
-    process paused mid-publish, the interleaving that shows a lost update. Output goes
-    to files, never a full pipe.
+    process paused mid-publish, the interleaving that shows a lost update. A paused
+    process is continued after ``pause_limit`` seconds even if others still run: it may
+    hold a lock they wait for (a file lock, a lease), and a pause must not become a
+    deadlock that only the timeout ends. Output goes to files, never a full pipe.
     """
     start = time.monotonic()
     pause_when = dict(pause_when or {})
@@ -66,6 +68,7 @@ def run_together(
     processes: list[subprocess.Popen[bytes] | None] = [None] * len(commands)
     spools = [(_spool(), _spool()) for _ in commands]
     paused: set[int] = set()
+    paused_at = 0.0
     ended: set[int] = set()
     deadline = start + timeout
     waiting = set(pause_when)  # the others wait until these have reached their pause
@@ -90,8 +93,10 @@ def run_together(
                 elif i in pause_when and i not in paused and pause_when[i]():
                     _signal(process, signal.SIGSTOP)
                     paused.add(i)
+                    paused_at = now
                     waiting.discard(i)
-        if paused and all(j in ended or j in paused for j in range(len(commands))):
+        stalled = paused and time.monotonic() - start - paused_at > pause_limit
+        if paused and (stalled or all(j in ended or j in paused for j in range(len(commands)))):
             for i in paused - ended:
                 _signal(processes[i], signal.SIGCONT)  # type: ignore[arg-type]
             pause_when = {i: c for i, c in pause_when.items() if i not in paused}

@@ -147,3 +147,22 @@ def test_a_stale_manifest_read_loses_an_update_silently(clock):
     engine.publish(T, S, {"model": 2})  # reads the manifest from before "items"
     assert set(Engine(inner).current(T, S).current) == {"model"}
     assert Engine(inner).audit() == []  # every guarantee of the catalogue still holds
+
+
+def test_a_paused_process_holding_what_the_others_wait_for_is_continued(tmp_path):
+    """A publisher paused while holding a lock must not turn the round into a deadlock
+    that only the timeout ends (a round once took 120 s instead of 1)."""
+    import sys
+    import time
+
+    from pubsafe.faults.processes import run_together
+
+    lock = tmp_path / "lock"
+    holder = [sys.executable, "-c", f"import os, time; open({str(lock)!r}, 'w').close(); time.sleep(0.2); "
+                                    f"os.remove({str(lock)!r})"]
+    waiter = [sys.executable, "-c", f"import os, time\nwhile os.path.exists({str(lock)!r}): time.sleep(0.01)"]
+    started = time.monotonic()
+    runs = run_together([("holder", holder), ("waiter", waiter)], {}, pause_when={0: lock.exists}, timeout=30,
+                        pause_limit=0.5)
+    assert [r.exit_code for r in runs] == [0, 0] and not any(r.killed for r in runs)
+    assert time.monotonic() - started < 15

@@ -30,10 +30,10 @@ def _modules(layer: str) -> list[Path]:
     return sorted((REPO / FOLDERS[layer]).rglob("*.py"))
 
 
-def _imports(path: Path, layer: str) -> list[tuple[int, str]]:
+def _imports(path: Path, layer: str, root: Path = REPO) -> list[tuple[int, str]]:
     """(line, absolute module) for every import in the file, relative ones resolved."""
     package = ["pubsafe"] if layer == "pubsafe" else ["pubsafe", layer]
-    package += list(path.relative_to(REPO / FOLDERS[layer]).parent.parts)
+    package += list(path.relative_to(root / FOLDERS[layer]).parent.parts)
     found = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
@@ -80,11 +80,10 @@ def test_the_checker_never_borrows_the_engines_fast_paths_or_caches():
 
 
 def test_the_rule_catches_a_wrong_import(tmp_path):
-    """The test above can fail: a refimpl module importing models is reported."""
-    bad = REPO / "refimpl" / "_layer_probe_test.py"
+    """The test above can fail: a refimpl module importing models is reported (the
+    probe module is written beside a copy, never into the checkout other tests read)."""
+    bad = tmp_path / FOLDERS["refimpl"] / "_layer_probe_test.py"
+    bad.parent.mkdir(parents=True)
     bad.write_text("from pubsafe.models import Report\nfrom ..faults import Crash\n")
-    try:
-        imports = [_layer_of(m) for _, m in _imports(bad, "refimpl")]
-    finally:
-        bad.unlink()
+    imports = [_layer_of(m) for _, m in _imports(bad, "refimpl", root=tmp_path)]
     assert imports == ["models", "faults"]

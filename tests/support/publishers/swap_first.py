@@ -39,7 +39,7 @@ def main() -> None:
     write(current_path, json.dumps({"v": 1, "tenant": tenant, "surface": surface,
                                     "current": dict(sorted(mapping.items())),
                                     "updated_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}).encode())
-    time.sleep(0.05)  # work after the swap: building the next artifact, an upload
+    time.sleep(0.2)  # work after the swap: building the next artifact, an upload (most of its run)
     for type_, data in blobs.items():
         key = mapping[type_]
         write(os.path.join(store, key), data)
