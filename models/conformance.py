@@ -64,6 +64,7 @@ def run_conformance(
     progress: Callable[[int], None] = lambda n: None,
     replay: str | None = None,
     stop_on: set[str] | frozenset[str] = frozenset(),
+    phase: Callable[[str], None] = lambda name: None,
 ) -> Report:
     """Check every guarantee against ``target``; see the module docstring.
 
@@ -85,7 +86,9 @@ def run_conformance(
     unknown: dict[str, str] = {}
     sink = RunSink(progress=progress)
 
+    phase("capability probes")
     probes = probe_capabilities(target.store_factory, target.cleanup)
+    phase("store contract")
     contract = check_contract(target.store_factory, target.cleanup)
     for probe in probes:
         if probe.honoured is False:
@@ -101,6 +104,7 @@ def run_conformance(
     for name, scenario in (("serving", _serving), ("names", _names), ("crashes", _crashes), ("races", _races)):
         if stops & broken.keys():
             break
+        phase(_PHASES[name])
         try:
             scenario(target, sink, broken, replay)
         except GuaranteeViolation as exc:  # the system under test failed where it must not
@@ -108,6 +112,7 @@ def run_conformance(
         except Exception as exc:  # noqa: BLE001 - a broken checker is reported, not lost
             unknown[name] = f"the {name} scenarios crashed: {type(exc).__name__}: {exc}"
 
+    phase("state machine")
     for _ in Guarantee:
         if stops & broken.keys():
             break
@@ -145,6 +150,10 @@ def run_conformance(
         verdicts=[_verdict(g, target, sink, broken, unknown) for g in Guarantee],
         leftovers=list(target.leftovers),
     )
+
+
+_PHASES = {"serving": "serving scenarios", "names": "name collisions", "crashes": "crash sweep",
+           "races": "race interleavings"}
 
 
 def _program(notes: list[str], reported: str) -> list[str]:
@@ -297,6 +306,7 @@ def merge_reports(reports: list[Report]) -> Report:
         "probes": probes,
         "contract": contract,
         "leftovers": sorted({line for r in reports for line in r.leftovers}),
+        "seeds": sorted({s for r in reports for s in (r.seeds or [r.seed])}),
         "seconds": max(r.seconds for r in reports),
         "seed": first.seed,
     })

@@ -66,6 +66,8 @@ class Report(BaseModel):
     mode: str = Field(description="'default' or 'guarded'")
     profile: str
     seed: int
+    seeds: list[int] = Field(default=[], description="every seed merged into this report (--seeds N); "
+                                                      "empty for a run of one seed")
     seconds: float
     probes: list[ProbeResult]
     contract: list[ContractResult] = []
@@ -77,6 +79,13 @@ class Report(BaseModel):
     def conforming(self) -> bool:
         return (all(p.honoured is not False for p in self.probes) and all(c.status != "failed" for c in self.contract)
                 and all(v.as_expected for v in self.verdicts))
+
+    @property
+    def seed_label(self) -> str:
+        """``seed 7``, or ``seeds 0..3 (4 runs merged)``."""
+        if len(self.seeds) > 1:
+            return f"seeds {min(self.seeds)}..{max(self.seeds)} ({len(self.seeds)} runs merged)"
+        return f"seed {self.seed}"
 
     def verdict(self, guarantee: str | Guarantee) -> Verdict:
         return next(v for v in self.verdicts if v.guarantee == guarantee)

@@ -35,15 +35,12 @@ def _replay(target, spec: str, engine: str | None, reader: str | None, guarded: 
 
 
 def _run_with_progress(spec: str, args, seed: int) -> Report:  # type: ignore[no-untyped-def]
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from .progress import RunProgress
 
     target = target_from_spec(spec, engine=args.engine, reader=args.reader, guarded=args.guarded, keep=args.keep)
-    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(bar_width=None),
-                  TextColumn("{task.completed} steps"), TimeElapsedColumn(), transient=True,
-                  disable=not sys.stderr.isatty(), console=None) as bar:
-        task = bar.add_task(f"checking {spec} (seed {seed})", total=None)
+    with RunProgress(f"checking {spec} (seed {seed})") as progress:
         return run_conformance(
-            target, args.profile, seed_value=seed, progress=lambda n: bar.advance(task, n),
+            target, args.profile, seed_value=seed, progress=progress.advance, phase=progress.phase,
             replay=_replay(target, spec, args.engine, args.reader, args.guarded, args.profile, seed),
         )
 

@@ -7,8 +7,10 @@ read in ``inputs``, exit and error codes in ``exits``.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -32,10 +34,41 @@ Exit codes: 0 ok, 1 refused or audit errors, 2 usage or input error, 3 store una
 """
 
 
+_OPTION = re.compile(r"--?[A-Za-z][\w-]*(=.*)?", re.DOTALL)
+
+
 class _Parser(argparse.ArgumentParser):
+    """argparse without its surprises: no silent abbreviations (``--stor`` is not
+    ``--store``), a "did you mean" for an unknown command or option, and an unknown
+    option reported before a missing one, with the usage of the command it was given to."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+        if self._subparsers is None:  # a command's parser: it owns every option it is given
+            for token in list(sys.argv[1:] if args is None else args):
+                if token == "--":
+                    break
+                name = token.split("=", 1)[0]
+                if _OPTION.fullmatch(token) and name not in self._option_string_actions:
+                    self.error(f"unrecognized option {name}{_did_you_mean(name, self._option_string_actions)}")
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> None:  # type: ignore[override]
+        wrong = re.search(r"invalid choice: '([^']*)'", message)
+        if wrong and self._subparsers is not None:
+            choices = next(a.choices for a in self._subparsers._group_actions if a.choices)
+            message = re.sub(r" \(choose from .*\)$", "", message) + _did_you_mean(wrong.group(1), choices)
+            message += f"; the commands are {', '.join(choices)}"
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nTry '{self.prog} --help'.\n")
+
+
+def _did_you_mean(word: str, known) -> str:  # type: ignore[no-untyped-def]
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -56,7 +56,7 @@ def render(report: Report) -> str:
         "<!doctype html><html><head><meta charset=utf-8>"
         f"<title>pubsafe: {escape(report.target)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>pubsafe conformance: <code>{escape(report.target)}</code></h1>"
-        f"<p><b>{verdict}</b> · {report.mode} mode · profile <code>{report.profile}</code> · seed {report.seed} · "
+        f"<p><b>{verdict}</b> · {report.mode} mode · profile <code>{report.profile}</code> · {report.seed_label} · "
         f"{report.seconds:.1f}s · pubsafe {escape(report.pubsafe_version)}</p>"
         "<table><tr><th>ID</th><th>guarantee</th><th>verdict</th><th>expected</th><th>evidence</th></tr>"
         f"{verdict_rows}</table>"

@@ -14,7 +14,7 @@ def render(report: Report) -> str:
         f"# pubsafe conformance: `{report.target}` ({report.mode} mode)",
         "",
         f"**{'CONFORMING' if report.conforming else 'NOT CONFORMING'}** · profile `{report.profile}` · "
-        f"seed {report.seed} · {report.seconds:.1f}s · pubsafe {report.pubsafe_version}",
+        f"{report.seed_label} · {report.seconds:.1f}s · pubsafe {report.pubsafe_version}",
         "",
         "| ID | guarantee | verdict | expected | evidence |",
         "|---|---|---|---|---|",

@@ -209,3 +209,49 @@ def test_check_help_explains_the_verdicts(capsys):
     assert main(["check", "--help"]) == 0
     out = capsys.readouterr().out
     assert "HOLDS" in out and "BREAKS" in out and "DOCUMENTED" in out and "UNKNOWN" in out
+
+
+# -- grammar: no silent abbreviations, a suggestion for every typo -------------------------
+
+
+@pytest.mark.parametrize(("argv", "wanted"), [
+    (["publish", "--tenat", "acme", "--surface", "home", "model=-"], "unrecognized option --tenat (did you mean --tenant?)"),
+    (["publish", "--gaurded", "--tenant", "acme"], "unrecognized option --gaurded (did you mean --guarded?)"),
+    (["publish", "--stor", "./x", "--tenant", "acme", "--surface", "home", "model=-"],
+     "unrecognized option --stor (did you mean --store?)"),
+    (["check", "--profil", "quick", "--store", "memory"], "unrecognized option --profil (did you mean --profile?)"),
+    (["pubish"], "invalid choice: 'pubish' (did you mean publish?)"),
+    (["rollbak"], "(did you mean rollback?)"),
+])
+def test_a_typo_is_refused_with_the_closest_spelling_and_the_commands_usage(argv, wanted, tmp_path, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert wanted in err
+    command = argv[0] if argv[0] in ("publish", "check") else None
+    usage = err.splitlines()[0]
+    assert usage.startswith(f"usage: pubsafe {command} " if command else "usage: pubsafe [-h]"), usage
+    assert not (tmp_path / "x").exists() and not Path("x").exists()  # nothing written for a refused line
+
+
+def test_option_values_and_templates_are_not_mistaken_for_options(tmp_path, capsys):
+    # a value after an option, a negative number and a spaced template are not options
+    code = main(["check", "--store", "memory", "--seed", "-3", "--profile", "nope"])
+    assert code == 2 and "invalid choice: 'nope'" in capsys.readouterr().err
+    code = main(["blackbox", "--help"])
+    assert code == 0
+
+
+def test_the_operator_commands_import_no_test_machinery(tmp_path):
+    """Pipelines call the CLI once per publish: start-up is paid every time. The
+    operator commands load neither Hypothesis nor fsspec nor rich."""
+    (tmp_path / "m.json").write_text('{"w": 1}')
+    program = (
+        "import sys\nfrom pubsafe.cli import main\n"
+        f"code = main(['publish', '--store', {str(tmp_path / 'pub')!r}, '--tenant', 'a', '--surface', 'b', "
+        f"'model={tmp_path / 'm.json'}'])\n"
+        "code += main(['audit', '--store', " + repr(str(tmp_path / "pub")) + "])\n"
+        "print(sorted(m for m in ('hypothesis', 'fsspec', 'rich', 's3fs') if m in sys.modules), code)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[] 0"

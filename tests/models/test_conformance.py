@@ -92,3 +92,15 @@ def test_merge_keeps_the_first_counterexample_and_sums_coverage(memory_report):
     merged = merge_reports([memory_report, broken])
     assert merged.verdicts[0].status == Status.BREAKS
     assert merged.verdicts[1].coverage["steps"] == 2 * memory_report.verdicts[1].coverage["steps"]
+
+
+def test_a_merged_report_names_every_seed_it_merged(memory_report):
+    from pubsafe.reports import html, markdown
+
+    runs = [memory_report.model_copy(update={"seed": s}) for s in (4, 5, 6)]
+    merged = merge_reports(runs)
+    assert merged.seeds == [4, 5, 6]
+    assert "seeds 4..6 (3 runs merged)" in markdown.render(merged)
+    assert "seeds 4..6 (3 runs merged)" in html.render(merged)
+    assert "seed 4 ·" not in markdown.render(merged)
+    assert memory_report.seed_label == f"seed {memory_report.seed}"
