@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from pubsafe.models.verdicts import Report, Status
 
-__all__ = ["render"]
+__all__ = ["render", "fence_language"]
+
+_CELL = 300  #: characters of a table cell; longer text is cut visibly, and is whole in report.json
+_HASH = re.compile(r"\b([0-9a-f]{12})[0-9a-f]{52}\b")
 
 _ICON = {Status.HOLDS: "✅", Status.DOCUMENTED: "📘", Status.BREAKS: "❌", Status.UNKNOWN: "❓"}
 
@@ -53,11 +58,20 @@ def render(report: Report) -> str:
         ce = v.counterexample
         lines += ["", f"### {v.guarantee}: {v.title}", "", ce.message, ""]
         if ce.steps:
-            lines += ["```python", *ce.steps, "```", ""]
+            lines += [f"```{fence_language(ce.steps)}", *ce.steps, "```", ""]
         if ce.replay:
             lines += [f"Replay: `{ce.replay}`", ""]
     return "\n".join(lines) + "\n"
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")[:300]
+    """One table cell: 64-hex versions shortened to 12 (tables stay readable), pipes
+    escaped, and text beyond ``_CELL`` cut with a visible mark, never silently."""
+    text = _HASH.sub(r"\1…", text).replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= _CELL else text[: _CELL - 30].rstrip() + " … (cut; whole in report.json)"
+
+
+def fence_language(steps: list[str]) -> str:
+    """``python`` for a program the state machine printed (it runs as written), else
+    ``text`` (a scenario described in words is no Python)."""
+    return "python" if steps and steps[0].startswith(("from ", "import ", "state")) else "text"

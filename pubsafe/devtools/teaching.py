@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pubsafe.models import Report, run_conformance
 from pubsafe.models.mutants import MUTANTS, Mutant, mutant_target
 from pubsafe.models.guarantees import Guarantee
+from pubsafe.reports.markdown import fence_language
 
 __all__ = ["MutantRun", "render_mutants", "render_teaching"]
 
@@ -93,7 +94,7 @@ def render_teaching(reports: dict[str, tuple[Mutant, Report]]) -> str:
                 continue
             lines += ["", f"### Broken: `{mutant.name}` ({mutant.what})", "", ce.message]
             if len(ce.steps) > 1:
-                lines += ["", "```python", *ce.steps, "```"]
+                lines += ["", f"```{fence_language(ce.steps)}", *ce.steps, "```"]
             if ce.timeline:
                 ops = ", ".join(f"{e.actor}:{e.op}" + (f"[{e.phase}]" if e.phase else "") + (f"!{e.fault}" if e.fault else "") + ("!violation" if e.result == "violation" else "")
                                 for e in ce.timeline[-12:])

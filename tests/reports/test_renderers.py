@@ -41,3 +41,22 @@ def test_a_counterexample_renders_as_a_timeline():
     page = html.render(report)
     assert "<svg" in page and "stroke='#cf222e'" in page  # the violation is marked
     assert "R5 BREAKS" in page
+
+
+def test_markdown_cells_shorten_hashes_and_never_cut_silently(memory_report):
+    from pubsafe.reports import markdown
+
+    version = "ab" * 32
+    long_message = f"blob acme/home/model/{version}.json is gone; " + "detail " * 80
+    broken = memory_report.model_copy(deep=True)
+    broken.verdicts[0] = broken.verdicts[0].model_copy(update={"witness": long_message, "coverage": {}})
+    row = next(line for line in markdown.render(broken).splitlines() if line.startswith("| G1 |"))
+    assert f"{version[:12]}…" in row and version not in row
+    assert row.rstrip(" |").endswith("(cut; whole in report.json)")
+
+
+def test_only_a_program_is_fenced_as_python():
+    from pubsafe.reports.markdown import fence_language
+
+    assert fence_language(["from pubsafe.models.machine import PublishMachine", "state = PublishMachine()"]) == "python"
+    assert fence_language(["publish ['items', 'model'] with fault plan 'crash@0'"]) == "text"
