@@ -48,13 +48,11 @@ class StoreView:
     def __init__(self, store: ObservedStore) -> None:
         self.store = store
         self.contents: dict[str, bytes] = read_store(store.inner)
-        self.reads = 0  #: objects read so far (for the benchmarks)
 
     def refresh(self) -> dict[str, bytes]:
         """Re-read every key written since the last refresh; the up-to-date contents."""
         touched, self.store.touched = self.store.touched, set()
         for key in sorted(touched):
-            self.reads += 1
             try:
                 self.contents[key] = self.store.inner.get(key)
             except ObjectNotFound:
@@ -69,7 +67,6 @@ class StoreView:
         """Read the whole store; replace the mirror with it; every key the mirror had wrong."""
         self.refresh()
         actual = read_store(self.store.inner)
-        self.reads += len(actual)
         wrong = sorted(k for k in actual.keys() | self.contents.keys() if actual.get(k) != self.contents.get(k))
         self.contents = actual
         return wrong
