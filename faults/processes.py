@@ -29,6 +29,7 @@ class Invocation:
     ended: float = 0.0
     exit_code: int | None = None
     killed: bool = False  #: SIGKILLed before it exited
+    paused: bool = False  #: reached its pause condition and was SIGSTOPped there
     stdout: str = ""
     stderr: str = ""
 
@@ -92,6 +93,7 @@ def run_together(
                         invocations[i].stderr = f"[killed after the {timeout:.0f}s timeout] "
                 elif i in pause_when and i not in paused and pause_when[i]():
                     _signal(process, signal.SIGSTOP)
+                    invocations[i].paused = True
                     paused.add(i)
                     paused_at = now
                     waiting.discard(i)

@@ -37,6 +37,7 @@ from typing import Any
 
 from pubsafe.faults.history import Event
 from pubsafe.faults.processes import Invocation, run_together
+from pubsafe.refimpl.errors import ObjectNotFound
 from pubsafe.refimpl.store import Store
 
 from .checkers import Violation
@@ -50,6 +51,8 @@ __all__ = ["Budget", "Publisher", "BlackboxResult", "run_blackbox", "PLACEHOLDER
 
 PLACEHOLDERS = ("store", "blob_store", "tenant", "surface", "artifacts", "type", "file", "version")
 T, S = "acme", "home"
+#: tries of a race round whose pause did not land, before it counts as not raced
+PAUSE_ATTEMPTS = 4
 _WINDOW = {"start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"}
 
 
@@ -143,7 +146,9 @@ class _Harness:
         self.broken: dict[Guarantee, Counterexample] = {}
         self.witnesses: dict[Guarantee, str] = {}
         self.counts = {"rounds": 0, "invocations": 0, "killed": 0, "reruns": 0, "lost_updates": 0,
-                       "rewrites": 0, "orphans": 0, "temp_files": 0}
+                       "paused_races": 0, "missed_pauses": 0, "rewrites": 0, "orphans": 0, "temp_files": 0}
+        self.raced: dict[Guarantee, int] = {}  #: race rounds whose pause landed, per guarantee
+        self.paused_in_time = False
         self.harness_seconds = 0.0
         self.orphans: set[str] = set()
         self.temps: set[str] = set()
@@ -180,7 +185,7 @@ class _Harness:
         return _Run(name, "rollback", target=target, version=version,
                     argv=self._argv(self.publisher.rollback, **values))
 
-    def _plan(self, number: int) -> tuple[list[_Run], dict[int, float], list[float], int | None]:
+    def _plan(self, number: int, attempt: int = 0) -> tuple[list[_Run], dict[int, float], list[float], int | None]:
         """What round ``number`` does, from the seed. Rounds cycle through four kinds:
 
         0: publishers of different types, one paused mid-publish (R2);
@@ -189,11 +194,12 @@ class _Harness:
         3: a publish paused while a rollback runs (R3), with a rollback template;
            otherwise as 1, killed at random.
         A paused run is SIGSTOPped once its first blob is in the store (it has read
-        current by then) and continued when the others have ended.
+        current by then) and continued when the others have ended. ``attempt`` > 0: the
+        same kind of round again, with fresh inputs, after a pause that did not land.
         """
-        rng = random.Random(f"{self.budget.seed}:{number}")
+        rng = random.Random(f"{self.budget.seed}:{number}" + (f":{attempt}" if attempt else ""))
         types = _types(self.dialect)
-        tag, kind = f"r{number}", number % 4
+        tag, kind = f"r{number}" + (f"a{attempt}" if attempt else ""), number % 4
         two_types = not self.publisher.one_artifact_at_a_time
         paused: int | None = None
         if kind == 3 and self.publisher.rollback and (target := self._rollback_target()):
@@ -255,10 +261,19 @@ class _Harness:
         self._note_seen(read_store(self.store))
 
     def round(self, number: int) -> None:
+        """One round; a race round whose pause did not land (the publisher finished
+        before pubsafe saw its first blob) is tried again, up to ``PAUSE_ATTEMPTS``
+        times in all, so a fast publisher is still raced rather than judged unraced."""
+        for attempt in range(PAUSE_ATTEMPTS):
+            if self._attempt(number, attempt) is not False:
+                return
+
+    def _attempt(self, number: int, attempt: int) -> bool | None:
+        """Run the round; did its pause land (None: it has none)?"""
         started = time.monotonic()
-        runs, kills, starts, paused = self._plan(number)
+        runs, kills, starts, paused = self._plan(number, attempt)
         before = read_store(self.store)
-        pause = {} if paused is None else {paused: self._wrote_a_blob(runs[paused], set(before))}
+        pause = {} if paused is None else {paused: self._wrote_a_blob(runs[paused], before)}
         batch_started = time.monotonic()
         invocations = run_together([(r.name, r.argv) for r in runs], kills, starts=starts, pause_when=pause,
                                    timeout=self.budget.timeout)
@@ -283,14 +298,32 @@ class _Harness:
             self._record(violation, runs, before, final, replay, history)
         self._note_seen(final)
         self.harness_seconds += time.monotonic() - started - process_seconds
+        if paused is None:
+            return None
+        landed = invocations[paused].paused and self.paused_in_time
+        self.counts["paused_races" if landed else "missed_pauses"] += 1
+        if landed:
+            race = _race_guarantee(runs)
+            self.raced[race] = self.raced.get(race, 0) + 1
+        return landed
 
-    def _wrote_a_blob(self, run: _Run, before: set[str]) -> Callable[[], bool]:
+    def _wrote_a_blob(self, run: _Run, before: dict[str, bytes]) -> Callable[[], bool]:
         """Has ``run`` put a new blob in the store? A publisher that reads current first
-        has read it by then: pausing it there lets the others swap under it."""
+        has read it by then: pausing it there lets the others swap under it. Whether
+        current was still unchanged at that moment (else the pause came too late to
+        race anything) is kept in ``self.paused_in_time``."""
         prefixes = [f"{T}/{S}/{type_}/" for type_ in run.inputs]
+        self.paused_in_time = False
 
         def wrote() -> bool:
-            return any(key not in before for prefix in prefixes for key in self.store.list(prefix))
+            if not any(key not in before for prefix in prefixes for key in self.store.list(prefix)):
+                return False
+            try:
+                now = self.store.get(current_key(T, S))
+            except ObjectNotFound:
+                now = None
+            self.paused_in_time = now == before.get(current_key(T, S))
+            return True
 
         return wrote
 
@@ -349,12 +382,7 @@ class _Harness:
         if why is None:
             return
         self.counts["lost_updates"] += 1
-        if any(r.kind == "rollback" for r in runs):
-            guarantee = Guarantee.R3
-        elif len({t for r in runs for t in r.inputs}) < sum(len(r.inputs) for r in runs):
-            guarantee = Guarantee.R1
-        else:
-            guarantee = Guarantee.R2
+        guarantee = _race_guarantee(runs)
         text = f"{why} ({self._describe(runs)})"
         if self.publisher.guarded:
             self._record(Violation(guarantee, f"the publisher claims to detect concurrent publishes, yet {text}"),
@@ -493,6 +521,21 @@ def _verdict(guarantee: Guarantee, guarded: bool, harness: _Harness, coverage: d
     if guarantee in harness.witnesses:
         return Verdict(**common, status=Status.DOCUMENTED if expected == Status.DOCUMENTED else Status.BREAKS,
                        witness=harness.witnesses[guarantee])
+    if guarantee in (Guarantee.R1, Guarantee.R2, Guarantee.R3) and not harness.raced.get(guarantee):
+        return Verdict(**common, status=Status.UNKNOWN, error=(
+            f"not exercised: no {guarantee.value} round caught a publisher between its first blob and its swap "
+            f"(it finished before pubsafe could pause it, {PAUSE_ATTEMPTS} tries per round); a HOLDS here would mean "
+            "nothing. Run more --rounds, or a publisher that does more work between reading and swapping current"))
     if expected == Status.DOCUMENTED:
         return Verdict(**common, status=Status.HOLDS, witness="never observed in this run")
     return Verdict(**common, status=Status.HOLDS)
+
+
+def _race_guarantee(runs: list[_Run]) -> Guarantee:
+    """Which race a round's runs make: a rollback (R3), two publishes sharing a type
+    (R1), or publishes of different types (R2)."""
+    if any(r.kind == "rollback" for r in runs):
+        return Guarantee.R3
+    if len({t for r in runs for t in r.inputs}) < sum(len(r.inputs) for r in runs):
+        return Guarantee.R1
+    return Guarantee.R2

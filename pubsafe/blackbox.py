@@ -85,6 +85,9 @@ def blackbox_command(args: argparse.Namespace) -> int:
     if args.report:
         paths = write_reports(result.report, args.report)
         print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
+    coverage = result.report.verdicts[0].coverage
+    print(f"races: {coverage.get('paused_races', 0)} publisher(s) paused between their first blob and their swap, "
+          f"{coverage.get('missed_pauses', 0)} pause(s) too late (tried again)", file=sys.stderr)
     print(f"{result.rounds} rounds in {result.report.seconds:.1f}s; the harness itself took "
           f"{result.harness_seconds_per_round * 1000:.0f} ms per round; the store is left at {store_spec}",
           file=sys.stderr)

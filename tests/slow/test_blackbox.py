@@ -74,7 +74,21 @@ def test_a_publisher_following_upstreams_protocol_is_judged_under_its_dialect(tm
     got = statuses(report)
     assert {g: got[g] for g in ("G1", "G2", "G3")} == dict.fromkeys(("G1", "G2", "G3"), "HOLDS")
     assert got["R1"] == got["R2"] == "DOCUMENTED"  # read-modify-write of current, as measured on upstream
-    assert report["conforming"]
+    assert report["conforming"] and report["verdicts"][0]["coverage"]["paused_races"] > 0
+
+
+def test_races_that_were_never_exercised_are_unknown_not_holds(tmp_path):
+    """swap_first.py swaps before it writes a blob, so a pause at its first blob always
+    comes too late to race anything: with only race rounds, R1 and R2 were never
+    exercised and must say so (the pause is tried several times first)."""
+    report = blackbox(tmp_path, "--guarded", "--kill-probability", "0", "--publish",
+                      f"{shlex.quote(sys.executable)} {PUBLISHERS / 'swap_first.py'} {{store}} {{tenant}} {{surface}} "
+                      "{artifacts}", seed=0, rounds=2)
+    verdicts = {v["guarantee"]: v for v in report["verdicts"]}
+    assert verdicts["R1"]["status"] == verdicts["R2"]["status"] == "UNKNOWN"
+    assert "not exercised" in verdicts["R1"]["error"] and not report["conforming"]
+    coverage = verdicts["R1"]["coverage"]
+    assert coverage["paused_races"] == 0 and coverage["missed_pauses"] == 8
 
 
 def test_the_store_must_be_new_or_empty(tmp_path):
