@@ -185,14 +185,8 @@ def _settings(profile: Profile) -> settings:
 
 def _verdict(guarantee: Guarantee, target: Target, sink: RunSink, broken: Broken, unknown: dict[str, str]) -> Verdict:
     expected = guarantee.expected(guarded=target.guarded)
-    coverage = {
-        "examples": sink.examples,
-        "steps": sink.steps,
-        "interleavings": sink.interleavings,
-        "crash_points": sink.crash_points,
-        "serving_reads": sink.reads,
-    }
-    common = {"guarantee": guarantee, "title": guarantee.title, "expected": expected, "coverage": coverage}
+    common = {"guarantee": guarantee, "title": guarantee.title, "expected": expected,
+              "coverage": sink.evidence(guarantee)}
     if guarantee in broken:
         return Verdict(**common, status=Status.BREAKS, counterexample=broken[guarantee])
     if unknown:
@@ -260,7 +254,7 @@ def _races(target: Target, sink: RunSink, broken: Broken, replay: str) -> None:
 
         for result in explore_reduced(run):
             race = prepared.pop(result.schedule)
-            sink.interleavings += 1
+            sink.interleaving(scenario.guarantee)
             sink.progress(1)
             history = [Event("publish A" if e.actor == "A" else f"{roles[name]} B", e.op, e.key, e.phase, e.result,
                              e.fault, e.time) for e in result.trace]

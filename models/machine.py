@@ -75,9 +75,35 @@ class RunSink:
     interleavings: int = 0
     crash_points: int = 0
     reads: int = 0
+    rollbacks: int = 0
+    sweeps: int = 0
+    #: interleavings run per race guarantee (R1-R3, R5), fixed scenarios and machine together
+    raced: dict[Guarantee, int] = field(default_factory=dict)
     witnesses: dict[Guarantee, tuple[str, list[Event]]] = field(default_factory=dict)
     last_history: list[Event] = field(default_factory=list)
     progress: Callable[[int], None] = lambda n: None
+
+    def interleaving(self, guarantee: Guarantee) -> None:
+        """One interleaving of a race scenario for ``guarantee`` was run."""
+        self.interleavings += 1
+        self.raced[guarantee] = self.raced.get(guarantee, 0) + 1
+
+    def evidence(self, guarantee: Guarantee) -> dict[str, int]:
+        """What exercised ``guarantee`` in this run: only the counts of the scenarios and
+        steps that check it (a row of the report, not one global line)."""
+        machine = {"examples": self.examples, "steps": self.steps}
+        races = {"interleavings": self.raced.get(guarantee, 0)}
+        if guarantee in (Guarantee.G1, Guarantee.G2, Guarantee.G3):
+            return machine | {"crash_points": self.crash_points, "interleavings": self.interleavings}
+        if guarantee is Guarantee.G4:
+            return machine | {"rollbacks": self.rollbacks, "interleavings": self.raced.get(Guarantee.R3, 0)}
+        if guarantee is Guarantee.G5:
+            return machine | {"serving_reads": self.reads}
+        if guarantee is Guarantee.R4:
+            return machine | {"crash_points": self.crash_points}
+        if guarantee is Guarantee.R5:
+            return machine | races | {"sweeps": self.sweeps}
+        return machine | races
 
     def witness(self, guarantee: Guarantee, text: str, history: list[Event]) -> None:
         self.witnesses.setdefault(guarantee, (text, list(history)))
@@ -269,7 +295,7 @@ class PublishMachine(RuleBasedStateMachine):
         race = self.call(Guarantee.G3, f"the setup of the {kind} race", lambda: scenario.prepare(
             self.store, self.engine, self.clock, seed, acknowledge=lambda artifacts: self.ack(("acme", "home"), artifacts)))
         run = Interleaving(self.store, race.actors).run(schedule)
-        self.sink.interleavings += 1
+        self.sink.interleaving(scenario.guarantee)
         roles = {"A": "publish A", "B": f"{_ROLES[kind]} B"}
         offset = len(self.history)
         self.history += [Event(roles[e.actor], e.op, e.key, e.phase, e.result, e.fault, offset + e.time) for e in run.trace]
@@ -294,6 +320,7 @@ class PublishMachine(RuleBasedStateMachine):
                   lambda: self.engine(self.recorder("rollback")).rollback(*slot, to=version))
         self.fail_all(check_rollback(slot, version, before, self.view.snapshot(), self.mapping(slot),
                                      self.oracle.mappings[version]))
+        self.sink.rollbacks += 1
         self.after_step()
 
     @rule(slot=st.integers(0, 7), fake=st.binary(min_size=32, max_size=32).map(bytes.hex))
@@ -314,6 +341,7 @@ class PublishMachine(RuleBasedStateMachine):
     def sweep(self, advance: float) -> None:
         self.clock.advance(advance)
         self.call(Guarantee.G3, "a gc sweep", lambda: self.engine(self.recorder("gc")).gc(GRACE))
+        self.sink.sweeps += 1
         self.after_step()
 
     @rule(slot=st.integers(0, 7), advance=st.sampled_from([0.0, 10.0, TTL - 1, TTL, TTL + 5]),

@@ -40,6 +40,20 @@ class Verdict(BaseModel):
     error: str | None = Field(None, description="for UNKNOWN: why the checker failed")
 
     @property
+    def evidence(self) -> str:
+        """The report's evidence cell: the counterexample, witness or error, else what
+        exercised this guarantee (its own counts, see ``RunSink.evidence``)."""
+        if self.counterexample:
+            return self.counterexample.message
+        if self.error:
+            return self.error
+        counted = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in self.coverage.items())
+        checked = f"checked over {counted}" if counted else ""
+        if self.witness:  # a DOCUMENTED race seen, or one predicted but never observed
+            return self.witness if self.status != Status.HOLDS else "; ".join(filter(None, [self.witness, checked]))
+        return checked
+
+    @property
     def as_expected(self) -> bool:
         """As predicted; a documented race that was never observed is no failure (the
         witness says so: an engine may well be stronger than documented)."""

@@ -26,7 +26,7 @@ def render(report: Report) -> str:
     verdict_rows = "".join(
         f"<tr><td>{v.guarantee}</td><td>{escape(v.title)}</td>"
         f"<td><span class=status style='background:{_COLOR[v.status]}'>{v.status.value}</span></td>"
-        f"<td>{v.expected.value}</td><td>{escape(_evidence(v))}</td></tr>"
+        f"<td>{v.expected.value}</td><td>{escape(v.evidence)}</td></tr>"
         for v in report.verdicts
     )
     probe_rows = "".join(
@@ -69,16 +69,6 @@ def render(report: Report) -> str:
         + (f"<h2>Counterexamples</h2>{''.join(sections)}" if sections else "")
         + "</body></html>\n"
     )
-
-
-def _evidence(v) -> str:  # type: ignore[no-untyped-def]
-    if v.counterexample:
-        return v.counterexample.message
-    if v.witness:
-        return v.witness
-    if v.error:
-        return v.error
-    return ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in v.coverage.items())
 
 
 def _mark(event: Event) -> str:

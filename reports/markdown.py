@@ -25,16 +25,8 @@ def render(report: Report) -> str:
         "|---|---|---|---|---|",
     ]
     for v in report.verdicts:
-        if v.counterexample:
-            evidence = v.counterexample.message
-        elif v.witness:
-            evidence = v.witness
-        elif v.error:
-            evidence = v.error
-        else:
-            evidence = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in v.coverage.items())
         lines.append(f"| {v.guarantee} | {v.title} | {_ICON[v.status]} {v.status.value} | {v.expected.value} | "
-                     f"{_cell(evidence)} |")
+                     f"{_cell(v.evidence)} |")
     if report.probes:
         lines += ["", "## Capability probes", "", "| capability | claimed | honoured | evidence |", "|---|---|---|---|"]
     for p in report.probes:
