@@ -145,6 +145,7 @@ class _Harness:
         self.seen: dict[str, bytes] = {}  #: valid blobs as first seen
         self.broken: dict[Guarantee, Counterexample] = {}
         self.witnesses: dict[Guarantee, str] = {}
+        self.witness_timelines: dict[Guarantee, list[Event]] = {}
         self.counts = {"rounds": 0, "invocations": 0, "killed": 0, "reruns": 0, "lost_updates": 0,
                        "paused_races": 0, "missed_pauses": 0, "rewrites": 0, "orphans": 0, "temp_files": 0}
         self.raced: dict[Guarantee, int] = {}  #: race rounds whose pause landed, per guarantee
@@ -389,6 +390,7 @@ class _Harness:
                          runs, before, after, replay, history)
         else:
             self.witnesses.setdefault(guarantee, text)
+            self.witness_timelines.setdefault(guarantee, history)
 
     def _check_blobs(self, contents: dict[str, bytes]) -> list[Violation]:
         found = []
@@ -520,7 +522,8 @@ def _verdict(guarantee: Guarantee, guarded: bool, harness: _Harness, coverage: d
         return Verdict(**common, status=Status.BREAKS, counterexample=harness.broken[guarantee])
     if guarantee in harness.witnesses:
         return Verdict(**common, status=Status.DOCUMENTED if expected == Status.DOCUMENTED else Status.BREAKS,
-                       witness=harness.witnesses[guarantee])
+                       witness=harness.witnesses[guarantee],
+                       witness_timeline=harness.witness_timelines.get(guarantee, []))
     if guarantee in (Guarantee.R1, Guarantee.R2, Guarantee.R3) and not harness.raced.get(guarantee):
         return Verdict(**common, status=Status.UNKNOWN, error=(
             f"not exercised: no {guarantee.value} round caught a publisher between its first blob and its swap "

@@ -194,7 +194,7 @@ def _verdict(guarantee: Guarantee, target: Target, sink: RunSink, broken: Broken
     if guarantee in sink.witnesses:
         text, history = sink.witnesses[guarantee]
         if expected == Status.DOCUMENTED:
-            return Verdict(**common, status=Status.DOCUMENTED, witness=text)
+            return Verdict(**common, status=Status.DOCUMENTED, witness=text, witness_timeline=history[-80:])
         counterexample = Counterexample(message=text, steps=[text], replay="", timeline=history[-80:])
         return Verdict(**common, status=Status.BREAKS, witness=text, counterexample=counterexample)
     if expected == Status.DOCUMENTED:

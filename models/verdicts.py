@@ -37,6 +37,8 @@ class Verdict(BaseModel):
     coverage: dict[str, int] = {}
     counterexample: Counterexample | None = None
     witness: str | None = Field(None, description="for DOCUMENTED: how the race was observed")
+    witness_timeline: list[Event] = Field(default=[], description="for DOCUMENTED: the operations of the run "
+                                                                  "that showed it, in order")
     error: str | None = Field(None, description="for UNKNOWN: why the checker failed")
 
     @property
@@ -100,6 +102,17 @@ class Report(BaseModel):
         if len(self.seeds) > 1:
             return f"seeds {min(self.seeds)}..{max(self.seeds)} ({len(self.seeds)} runs merged)"
         return f"seed {self.seed}"
+
+    def counterexample_groups(self) -> list[list[Verdict]]:
+        """Broken verdicts grouped by root cause: those whose counterexamples are the
+        same run (same steps, same operations) are one story told once."""
+        groups: dict[tuple[object, ...], list[Verdict]] = {}
+        for v in self.verdicts:
+            if v.counterexample:
+                ce = v.counterexample
+                run = tuple((e.actor, e.op, e.key, e.result, e.fault) for e in ce.timeline if e.actor != "checker")
+                groups.setdefault((tuple(ce.steps), run, ce.replay), []).append(v)
+        return list(groups.values())
 
     def verdict(self, guarantee: str | Guarantee) -> Verdict:
         return next(v for v in self.verdicts if v.guarantee == guarantee)

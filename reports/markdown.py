@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+from pubsafe.faults.history import Event
 from pubsafe.models.verdicts import Report, Status
+
+from . import timeline
 
 __all__ = ["render", "fence_language"]
 
@@ -43,17 +46,39 @@ def render(report: Report) -> str:
     if report.leftovers:
         lines += ["", "## Left behind", "", "Clean-up after the run failed (the verdicts stand); remove these by hand:", ""]
         lines += [f"- {_cell(line)}" for line in report.leftovers]
-    broken = [v for v in report.verdicts if v.counterexample]
-    if broken:
+    groups = report.counterexample_groups()
+    if groups:
         lines += ["", "## Counterexamples"]
-    for v in broken:
-        ce = v.counterexample
-        lines += ["", f"### {v.guarantee}: {v.title}", "", ce.message, ""]
+    for group in groups:
+        ce = group[0].counterexample
+        assert ce is not None
+        names = ", ".join(v.guarantee.value for v in group)
+        lines += ["", f"### {names}: {group[0].title if len(group) == 1 else 'one run, several guarantees'}", ""]
+        lines += [f"**{v.guarantee}**: {v.counterexample.message}" + ("  " if len(group) > 1 else "")
+                  for v in group if v.counterexample]
+        lines.append("")
+        lines += _timeline(ce.timeline)
         if ce.steps:
             lines += [f"```{fence_language(ce.steps)}", *ce.steps, "```", ""]
         if ce.replay:
             lines += [f"Replay: `{ce.replay}`", ""]
+    witnesses = [v for v in report.verdicts if v.status == Status.DOCUMENTED and v.witness_timeline]
+    if witnesses:
+        lines += ["", "## Documented races, as observed", "",
+                  "Not failures: what the safety model says happens without guarded mode, shown happening."]
+    for v in witnesses:
+        lines += ["", f"### {v.guarantee}: {v.title}", "", v.witness or "", "", *_timeline(v.witness_timeline)]
     return "\n".join(lines) + "\n"
+
+
+def _timeline(events: list[Event]) -> list[str]:
+    """A sequence diagram with short keys, and every operation with its full key below."""
+    if not events:
+        return []
+    full = [f"{n}. {e.actor}: {e.op}" + (f" {e.key}" if e.key else "") + (f" [{e.phase}]" if e.phase else "")
+            + (f" fault {e.fault}" if e.fault else "") + f" → {e.result}" for n, e in enumerate(events)]
+    return [*timeline.mermaid(events), "", "<details><summary>every operation, with full keys</summary>", "",
+            "```text", *full, "```", "", "</details>", ""]
 
 
 def _cell(text: str) -> str:

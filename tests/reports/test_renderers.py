@@ -36,11 +36,90 @@ def test_markdown_and_html_show_every_verdict(memory_report, tmp_path):
     assert sorted(p.name for p in paths) == ["report.html", "report.json", "report.md"]
 
 
-def test_a_counterexample_renders_as_a_timeline():
-    report = run_conformance(mutant_target("gc-without-protection"), "quick", stop_on={"R5"})
-    page = html.render(report)
-    assert "<svg" in page and "stroke='#cf222e'" in page  # the violation is marked
+@pytest.fixture(scope="module")
+def gc_race_report():
+    return run_conformance(mutant_target("gc-without-protection"), "quick", stop_on={"R5"})
+
+
+def _svg_texts(page: str) -> list[list[str]]:
+    """The visible text of each SVG in the page (``<title>`` tooltips excluded)."""
+    import re
+    import xml.etree.ElementTree as ET
+
+    ns = "{http://www.w3.org/2000/svg}"
+    return [[t.text or "" for t in ET.fromstring(svg).iter(f"{ns}text")]
+            for svg in re.findall(r"<svg.*?</svg>", page, re.S)]
+
+
+def test_every_operation_of_a_timeline_is_labelled_in_the_picture(gc_race_report):
+    """What a screenshot or a printout shows: each operation's label, the lanes named
+    by role, the step axis and the legend, as visible text, not only as tooltips."""
+    from pubsafe.reports.timeline import KINDS, label
+
+    page = html.render(gc_race_report)
     assert "R5 BREAKS" in page
+    timeline = gc_race_report.verdict("R5").counterexample.timeline
+    visible = _svg_texts(page)[0]
+    for n, event in enumerate(timeline):
+        assert label(event) in visible and str(n) in visible, label(event)
+    assert {"publish A", "gc B", "step"} <= set(visible)
+    assert all(text in visible for _, text in KINDS.values())
+    assert any(e.op == "delete" and "…" in label(e) and e.key.split("/")[-1][:8] in label(e) for e in timeline)
+
+
+def test_faults_crashes_and_violations_are_drawn_in_distinct_colours():
+    from pubsafe.faults.history import Event
+    from pubsafe.reports.timeline import KINDS, kind, svg
+
+    events = [Event("publish", "put", "acme/home/items/" + "ab" * 32 + ".json", "blob-write", "RetryableStoreError",
+                    "error-after@blob-write"),
+              Event("publish", "replace", "current/acme/home/manifest.json", "swap", "Crash", "crash@swap"),
+              Event("checker", "violation", "G2", result="violation")]
+    assert [kind(e) for e in events] == ["fault", "crash", "violation"]
+    colours = {KINDS[k][0] for k in ("fault", "crash", "violation", "write")}
+    assert len(colours) == 4
+    drawn = svg(events)
+    assert all(f"'{KINDS[kind(e)][0]}'" in drawn for e in events)
+
+
+def test_report_md_draws_each_counterexample_as_a_sequence_diagram(gc_race_report):
+    from pubsafe.reports.timeline import label
+
+    md = markdown.render(gc_race_report)
+    timeline = gc_race_report.verdict("R5").counterexample.timeline
+    diagram = md[md.index("```mermaid"):]
+    diagram = diagram[:diagram.index("```", 3)]
+    assert "sequenceDiagram" in diagram and "participant a1 as gc B" in diagram
+    for n, event in enumerate(timeline[:-1]):
+        assert f"{n}. {label(event)}" in diagram
+    assert all(len(word) < 40 for word in diagram.split())  # short keys in the picture...
+    deleted = next(e.key for e in timeline if e.op == "delete")
+    assert deleted in md[md.index("<details>"):]  # ...full ones in the details
+
+
+def test_documented_races_get_their_own_timeline(memory_report):
+    page, md = html.render(memory_report), markdown.render(memory_report)
+    for guarantee in ("R1", "R2", "R3"):
+        verdict = memory_report.verdict(guarantee)
+        assert verdict.witness_timeline, guarantee
+        assert f"id='{guarantee}-witness'" in page and f"### {guarantee}: {verdict.title}" in md
+    assert len(_svg_texts(page)) >= 3
+
+
+def test_one_root_cause_is_told_once(gc_race_report):
+    twice = gc_race_report.model_copy(deep=True)
+    r5 = twice.verdict("R5")
+    twice.verdicts[1] = twice.verdicts[1].model_copy(update={
+        "status": r5.status, "counterexample": r5.counterexample.model_copy(update={
+            "message": "current names a deleted blob", "timeline": [
+                *r5.counterexample.timeline[:-1], r5.counterexample.timeline[-1].__class__(
+                    "checker", "violation", "G2", result="violation")]})})
+    page, md = html.render(twice), markdown.render(twice)
+    assert "G2, R5 BREAK:" in page and page.count("<svg") == 1 + len(
+        [v for v in twice.verdicts if v.witness_timeline])
+    assert "### G2, R5: one run, several guarantees" in md and md.count("sequenceDiagram") == 1 + len(
+        [v for v in twice.verdicts if v.witness_timeline])
+    assert "current names a deleted blob" in md and r5.counterexample.message in md
 
 
 def test_markdown_cells_shorten_hashes_and_never_cut_silently(memory_report):
