@@ -197,6 +197,9 @@ def _verdict(guarantee: Guarantee, target: Target, sink: RunSink, broken: Broken
             return Verdict(**common, status=Status.DOCUMENTED, witness=text, witness_timeline=history[-80:])
         counterexample = Counterexample(message=text, steps=[text], replay="", timeline=history[-80:])
         return Verdict(**common, status=Status.BREAKS, witness=text, counterexample=counterexample)
+    if not any(common["coverage"].values()):
+        return Verdict(**common, status=Status.UNKNOWN, error="not exercised: nothing in this run checked it (the run "
+                                                               "stopped early); a HOLDS here would mean nothing")
     if expected == Status.DOCUMENTED:
         # Predicted to break, but never observed: say so rather than claim it holds.
         return Verdict(**common, status=Status.HOLDS, witness="never observed in this run")
@@ -211,8 +214,8 @@ def _record(broken: Broken, violation: Violation, steps: list[str], replay: str,
 
 
 def _serving(target: Target, sink: RunSink, broken: Broken, replay: str) -> None:
+    sink.serving_scenarios += 1
     for violation in serving_violations(target.reader_factory):
-        sink.reads += 1
         _record(broken, violation, ["serving scenario (models.scenarios.serving_violations)"], replay, [])
 
 

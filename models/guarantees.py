@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-__all__ = ["Guarantee", "Status", "RACES"]
+__all__ = ["Guarantee", "Status", "RACES", "PROBE_GUARANTEES"]
 
 
 class Status(str, Enum):
@@ -62,4 +62,12 @@ _TITLES = {
     Guarantee.R3: "rollback undone by a publish in flight",
     Guarantee.R4: "orphans left by crashed publishes",
     Guarantee.R5: "GC deletes a blob a publish will reference",
+}
+
+#: Which guarantees a claimed but dishonoured store capability breaks.
+PROBE_GUARANTEES = {
+    "create_only": (Guarantee.G1, Guarantee.G3),
+    "compare_and_swap": (Guarantee.R1, Guarantee.R2, Guarantee.R3),
+    "atomic_replace": (Guarantee.G2,),
+    "durable": (Guarantee.G1, Guarantee.G2),
 }

@@ -77,6 +77,7 @@ class RunSink:
     reads: int = 0
     rollbacks: int = 0
     sweeps: int = 0
+    serving_scenarios: int = 0  #: the fixed serving scenarios (staleness, hostile manifests), run once each
     #: interleavings run per race guarantee (R1-R3, R5), fixed scenarios and machine together
     raced: dict[Guarantee, int] = field(default_factory=dict)
     witnesses: dict[Guarantee, tuple[str, list[Event]]] = field(default_factory=dict)
@@ -98,7 +99,7 @@ class RunSink:
         if guarantee is Guarantee.G4:
             return machine | {"rollbacks": self.rollbacks, "interleavings": self.raced.get(Guarantee.R3, 0)}
         if guarantee is Guarantee.G5:
-            return machine | {"serving_reads": self.reads}
+            return machine | {"serving_scenarios": self.serving_scenarios, "serving_reads": self.reads}
         if guarantee is Guarantee.R4:
             return machine | {"crash_points": self.crash_points}
         if guarantee is Guarantee.R5:

@@ -18,18 +18,11 @@ from pubsafe.refimpl.store import Store
 
 from .contract import CAS_RACES, CHECKS_BY_NAME, CONTRACT, CREATE_RACES, REPLACE_SIZES, WRITERS, run_check
 from .durability import ROOT, power_loss_violations, workload_calls
-from .guarantees import Guarantee
+from .guarantees import PROBE_GUARANTEES
 from .verdicts import ContractResult, ProbeResult
 
 __all__ = ["probe_capabilities", "check_contract", "PROBE_GUARANTEES"]
 
-#: Which guarantees a dishonoured capability breaks.
-PROBE_GUARANTEES = {
-    "create_only": (Guarantee.G1, Guarantee.G3),
-    "compare_and_swap": (Guarantee.R1, Guarantee.R2, Guarantee.R3),
-    "atomic_replace": (Guarantee.G2,),
-    "durable": (Guarantee.G1, Guarantee.G2),
-}
 
 #: capability -> (the contract checks that probe it, what "honoured" was shown by)
 _PROBES = {
@@ -64,10 +57,15 @@ def _probe(name: str, claimed: bool, store: Store) -> ProbeResult:
     for check_name in checks:
         status, detail = run_check(CHECKS_BY_NAME[check_name], store)
         if status == "failed":
-            failures.append(detail)
-    if failures:
-        return ProbeResult(capability=name, claimed=True, honoured=False, evidence="; ".join(failures))
-    return ProbeResult(capability=name, claimed=True, honoured=True, evidence=honoured)
+            failures.append(f"{check_name}: {detail}")
+    if not failures:
+        return ProbeResult(capability=name, claimed=True, honoured=True, evidence=honoured)
+    evidence = f"{len(failures)} of {len(checks)} sub-probes failed: " + " | ".join(failures)
+    terms = getattr(store, "wire_terms", {})
+    if name in terms:
+        evidence = (f"asked as {terms[name]}, which a losing or conflicting writer must get {terms['refused']} for; "
+                    f"this server did otherwise ({evidence})")
+    return ProbeResult(capability=name, claimed=True, honoured=False, evidence=evidence)
 
 
 def _durable_probe(claimed: bool, store: Store) -> ProbeResult:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from pubsafe.faults.history import Event
 
-from .guarantees import Guarantee, Status
+from .guarantees import PROBE_GUARANTEES, Guarantee, Status
 
 __all__ = [
     "Status",
@@ -102,6 +102,35 @@ class Report(BaseModel):
         if len(self.seeds) > 1:
             return f"seeds {min(self.seeds)}..{max(self.seeds)} ({len(self.seeds)} runs merged)"
         return f"seed {self.seed}"
+
+    def reasons(self) -> list[str]:
+        """Why the report is NOT CONFORMING, one line per cause (empty when it conforms):
+        the headline a reader needs before the tables."""
+        found = [f"the store claims {p.capability} but does not honour it (costs "
+                 f"{', '.join(g.value for g in PROBE_GUARANTEES.get(p.capability, ()))})"
+                 for p in self.probes if p.honoured is False]
+        found += [f"store contract check {c.check} failed (costs {', '.join(g.value for g in c.guarantees)})"
+                  for c in self.contract if c.status == "failed"]
+        found += [f"{v.guarantee} {v.status.value} where {v.expected.value} was expected" for v in self.verdicts
+                  if not v.as_expected]
+        return found
+
+    def guarded_note(self) -> str:
+        """For a default-mode report: what ``--guarded`` would and would not protect here."""
+        if self.mode != "default":
+            return ""
+        probes = {p.capability: p for p in self.probes}
+        cas, create = probes.get("compare_and_swap"), probes.get("create_only")
+        if cas is None:
+            return ""
+        if not cas.claimed:
+            return ("--guarded cannot protect this store: it does not claim compare-and-swap, so R1-R3 stay "
+                    "documented races; run one publisher per surface at a time. R4 (orphans) is for pubsafe gc.")
+        if cas.honoured is False or (create is not None and create.honoured is False):
+            return ("--guarded would NOT protect this store: a conditional write it relies on is not honoured "
+                    "(see the capability probes), so R1-R3 would still lose updates.")
+        return ("--guarded would turn R1-R3 into guarantees on this store (compare-and-swap and create-only "
+                "probed and honoured); it does not change R4 (orphans: pubsafe gc removes them).")
 
     def counterexample_groups(self) -> list[list[Verdict]]:
         """Broken verdicts grouped by root cause: those whose counterexamples are the

@@ -40,6 +40,9 @@ __all__ = ["S3Store"]
 
 class S3Store(Store):
     capabilities = Capabilities(atomic_replace=True, create_only=True, compare_and_swap=True, durable=True)
+    wire_terms = {"create_only": "S3 PUT with If-None-Match: *",
+                  "compare_and_swap": "S3 PUT with If-Match: <etag> (If-None-Match: * for an absent object)",
+                  "refused": "412 Precondition Failed"}
 
     def __init__(self, url: str, **storage_options: Any) -> None:
         try:

@@ -138,6 +138,10 @@ class Store(ABC):
     #: (old root, where it is now) pairs for a store copied elsewhere: its manifests may
     #: still name blobs by absolute URIs under the old root (``--root-map``).
     uri_rewrites: tuple[tuple[str, str], ...] = ()
+    #: How the conditional writes are asked for in the backend's own protocol, so a
+    #: failed capability probe can say what the server did in its words: keys
+    #: ``create_only``, ``compare_and_swap`` and ``refused`` (the answer that refuses).
+    wire_terms: dict[str, str] = {}
 
     @abstractmethod
     def get_object(self, key: str) -> StoredObject:

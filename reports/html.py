@@ -47,7 +47,10 @@ def render(report: Report) -> str:
         f"<h1>pubsafe conformance: <code>{escape(report.target)}</code></h1>"
         f"<p><b>{verdict}</b> · {report.mode} mode · profile <code>{report.profile}</code> · {report.seed_label} · "
         f"{report.seconds:.1f}s · pubsafe {escape(report.pubsafe_version)}</p>"
-        "<table><tr><th>ID</th><th>guarantee</th><th>verdict</th><th>expected</th><th>evidence</th></tr>"
+        + ("<ul>" + "".join(f"<li>because {escape(r)}</li>" for r in report.reasons()) + "</ul>"
+           if report.reasons() else "")
+        + (f"<p><i>{escape(report.guarded_note())}</i></p>" if report.guarded_note() else "")
+        + "<table><tr><th>ID</th><th>guarantee</th><th>verdict</th><th>expected</th><th>evidence</th></tr>"
         f"{verdict_rows}</table>"
         + ("<h2>Capability probes</h2><table><tr><th>capability</th><th>claimed</th><th>honoured</th>"
            f"<th>evidence</th></tr>{probe_rows}</table>" if probe_rows else "")

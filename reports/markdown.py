@@ -24,6 +24,8 @@ def render(report: Report) -> str:
         f"**{'CONFORMING' if report.conforming else 'NOT CONFORMING'}** · profile `{report.profile}` · "
         f"{report.seed_label} · {report.seconds:.1f}s · pubsafe {report.pubsafe_version}",
         "",
+        *([*(f"- because {reason}" for reason in report.reasons()), ""] if report.reasons() else []),
+        *([f"> {report.guarded_note()}", ""] if report.guarded_note() else []),
         "| ID | guarantee | verdict | expected | evidence |",
         "|---|---|---|---|---|",
     ]

@@ -109,7 +109,8 @@ def test_conformance_removes_every_prefix_it_created(s3_endpoint):  # noqa: F811
 
 class _RefusesBatchDeletes(http.server.BaseHTTPRequestHandler):
     """A reverse proxy to moto that answers DeleteObjects (POST ?delete) with 501
-    NotImplemented, as some S3-compatible servers do; everything else passes through.
+    NotImplemented, as some S3-compatible servers do; everything else passes through
+    (less the headers named in ``strip``).
 
     It speaks HTTP/1.1 so that a client sending ``Expect: 100-continue`` (botocore does
     for some PUTs) is told to go on: an HTTP/1.0 proxy never answers and the client
@@ -118,11 +119,13 @@ class _RefusesBatchDeletes(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     upstream = ""
     refused = 0
+    refuse_batch_deletes = True
+    strip: frozenset[str] = frozenset()
     _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "expect", "te", "upgrade"})
 
     def _forward(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.command == "POST" and "delete" in parse_qs(urlsplit(self.path).query, keep_blank_values=True):
+        if self.refuse_batch_deletes and self.command == "POST" and "delete" in parse_qs(urlsplit(self.path).query, keep_blank_values=True):
             type(self).refused += 1
             payload = (b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>NotImplemented</Code>"
                        b"<Message>DeleteObjects is not implemented</Message></Error>")
@@ -132,7 +135,7 @@ class _RefusesBatchDeletes(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(payload)
             return
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in self._HOP_BY_HOP}
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in self._HOP_BY_HOP | self.strip}
         connection = http.client.HTTPConnection(urlsplit(self.upstream).netloc, timeout=30)
         try:
             connection.request(self.command, self.path, body=body, headers=headers)
@@ -174,4 +177,44 @@ def test_a_server_without_batch_deletes_costs_no_report_and_leaves_nothing(s3_en
     assert _RefusesBatchDeletes.refused > 0  # the batch path was tried and refused...
     assert all(p.honoured is not False for p in probes) and all(c.status != "failed" for c in contract)
     assert target.leftovers == []  # ...and single deletes removed everything
+    assert _prefix_is_empty(url) == []
+
+
+class _IgnoresConditions(_RefusesBatchDeletes):
+    """A server that ignores conditional writes, as some S3-compatible ones do: the
+    If-None-Match and If-Match headers never reach moto."""
+
+    refuse_batch_deletes = False
+    strip = frozenset({"if-none-match", "if-match"})
+
+
+def test_a_server_ignoring_conditional_writes_is_told_in_s3_terms(s3_endpoint, monkeypatch):  # noqa: F811
+    """The probe evidence says what the server did in its protocol's words, lists every
+    failed sub-probe, and the report's headline and guarded note follow from it."""
+    from pubsafe.models.verdicts import Report
+
+    _IgnoresConditions.upstream = s3_endpoint
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _IgnoresConditions)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{proxy.server_address[1]}")
+        url = fresh_url()
+        target = target_from_spec(url)
+        probes = {p.capability: p for p in probe_capabilities(target.store_factory, target.cleanup)}
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
+    create, cas = probes["create_only"], probes["compare_and_swap"]
+    assert create.honoured is False and cas.honoured is False
+    assert "If-None-Match: *" in create.evidence and "412 Precondition Failed" in create.evidence
+    assert "If-Match: <etag>" in cas.evidence and "412 Precondition Failed" in cas.evidence
+    assert "put_never_overwrites:" in create.evidence  # each failed sub-probe is named
+    assert "compare_and_swap_semantics:" in cas.evidence and "stale etag" in cas.evidence
+    assert probes["atomic_replace"].honoured is True  # a plain PUT is still atomic
+    report = Report(pubsafe_version="0", target=url, mode="default", profile="quick", seed=0, seconds=0,
+                    probes=list(probes.values()), verdicts=[])
+    assert not report.conforming
+    assert any("claims compare_and_swap but does not honour it" in r for r in report.reasons())
+    assert "--guarded would NOT protect" in report.guarded_note()
     assert _prefix_is_empty(url) == []
