@@ -7,7 +7,7 @@ import json
 import jsonschema
 import pytest
 
-from pubsafe.models import run_conformance, target_from_spec
+from pubsafe.models import Status, run_conformance, target_from_spec
 from pubsafe.models.mutants import mutant_target
 from pubsafe.reports import html, json_report, markdown, write_reports
 from support import REPO
@@ -139,3 +139,23 @@ def test_only_a_program_is_fenced_as_python():
 
     assert fence_language(["from pubsafe.models.machine import PublishMachine", "state = PublishMachine()"]) == "python"
     assert fence_language(["publish ['items', 'model'] with fault plan 'crash@0'"]) == "text"
+
+
+def test_the_headline_says_why_and_what_guarded_mode_would_do(memory_report):
+    assert memory_report.reasons() == []
+    assert "--guarded would turn R1-R3 into guarantees" in memory_report.guarded_note()
+    assert "--guarded would turn" in markdown.render(memory_report) and "--guarded would turn" in html.render(
+        memory_report)
+    assert memory_report.model_copy(update={"mode": "guarded"}).guarded_note() == ""
+    unclaimed = memory_report.model_copy(deep=True)
+    for probe in unclaimed.probes:
+        if probe.capability == "compare_and_swap":
+            probe.claimed, probe.honoured = False, None
+    assert "cannot protect this store" in unclaimed.guarded_note()
+    broken = memory_report.model_copy(deep=True)
+    broken.contract[0].status = "failed"
+    broken.verdicts[0] = broken.verdicts[0].model_copy(update={"status": Status.UNKNOWN, "error": "x"})
+    reasons = broken.reasons()
+    assert reasons[0].startswith(f"store contract check {broken.contract[0].check} failed")
+    assert reasons[1] == "G1 UNKNOWN where HOLDS was expected"
+    assert all(f"- because {r}" in markdown.render(broken) for r in reasons)
