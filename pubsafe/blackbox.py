@@ -10,6 +10,8 @@ from pathlib import Path
 
 from pubsafe.refimpl.errors import InvalidInput
 
+from .printing import add_format_option
+
 __all__ = ["add_parser", "blackbox_command"]
 
 DESCRIPTION = """\
@@ -52,12 +54,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--start-round", type=int, default=0, help="the first round's number (replay one round)")
     p.add_argument("--report", metavar="DIR", help="write report.json, report.md and report.html here")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_format_option(p)
 
 
 def blackbox_command(args: argparse.Namespace) -> int:
     from pubsafe.models.blackbox import Budget, Publisher, run_blackbox
     from pubsafe.refimpl import open_store
-    from pubsafe.reports import markdown, write_reports
+    from pubsafe.reports import write_reports
 
     match = re.fullmatch(r"\s*([0-9.]+)\s*-\s*([0-9.]+)\s*", args.kill_delay)
     if args.kill_delay != "auto" and (not match or float(match[1]) > float(match[2])):
@@ -94,7 +97,9 @@ def blackbox_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.report.model_dump(mode="json") | {"conforming": result.report.conforming}, indent=2))
     else:
-        print(markdown.render(result.report))
+        from .printing import print_report
+
+        print_report(result.report, args.format)
     return 0 if result.report.conforming else 1
 
 

@@ -53,7 +53,7 @@ def _keep_hypothesis_out_of_the_working_directory() -> None:
 
 
 def check_command(args) -> int:  # type: ignore[no-untyped-def]
-    from pubsafe.reports import markdown, write_reports
+    from pubsafe.reports import write_reports
 
     _keep_hypothesis_out_of_the_working_directory()
 
@@ -85,8 +85,10 @@ def check_command(args) -> int:  # type: ignore[no-untyped-def]
     if args.json:
         print(json.dumps([r.model_dump(mode="json") | {"conforming": r.conforming} for r in summary], indent=2))
     else:
+        from .printing import print_report
+
         for report in summary:
-            print(markdown.render(report))
+            print_report(report, args.format)
     return worst
 
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from . import __version__
 from .blackbox import add_parser as add_blackbox_parser
 from .exits import EXIT_INTERRUPTED, EXIT_USAGE, classify, report
+from .printing import add_format_option
 
 __all__ = ["main", "build_parser"]
 
@@ -182,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep the stores the run creates (temporary directories, s3:// prefixes) for inspection; "
                         "by default every one is removed and closed")
     p.add_argument("--json", action="store_true", help="print the reports as JSON instead of Markdown")
+    add_format_option(p)
     add_blackbox_parser(sub)
     p = sub.add_parser("demo", help="narrated publish -> crash -> retry -> rollback -> audit",
                        description="Run the safety model end to end on a temporary local store.")

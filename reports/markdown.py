@@ -9,7 +9,7 @@ from pubsafe.models.verdicts import Report, Status
 
 from . import timeline
 
-__all__ = ["render", "fence_language"]
+__all__ = ["render", "fence_language", "shorten_hashes"]
 
 _CELL = 300  #: characters of a table cell; longer text is cut visibly, and is whole in report.json
 _HASH = re.compile(r"\b([0-9a-f]{12})[0-9a-f]{52}\b")
@@ -86,8 +86,13 @@ def _timeline(events: list[Event]) -> list[str]:
 def _cell(text: str) -> str:
     """One table cell: 64-hex versions shortened to 12 (tables stay readable), pipes
     escaped, and text beyond ``_CELL`` cut with a visible mark, never silently."""
-    text = _HASH.sub(r"\1…", text).replace("|", "\\|").replace("\n", " ")
+    text = shorten_hashes(text).replace("|", "\\|").replace("\n", " ")
     return text if len(text) <= _CELL else text[: _CELL - 30].rstrip() + " … (cut; whole in report.json)"
+
+
+def shorten_hashes(text: str) -> str:
+    """64-hex versions cut to their first 12 characters (whole in report.json)."""
+    return _HASH.sub(r"\1…", text)
 
 
 def fence_language(steps: list[str]) -> str:

@@ -192,6 +192,20 @@ def test_check_exit_codes_and_reports(tmp_path, capsys):
     assert {v["guarantee"] for v in reports[0]["verdicts"] if v["status"] == "BREAKS"} >= {"G1"}
 
 
+def test_check_prints_tables_on_a_terminal_and_markdown_when_piped(capsys, monkeypatch):
+    argv = ["check", "--store", "pubsafe.models.mutants:OverwritingPutStore", "--profile", "quick"]
+    assert main([*argv, "--format", "md"]) == 1  # what a pipe gets (capsys is no TTY: auto is md too)
+    piped = capsys.readouterr().out
+    assert "| G1 |" in piped and "┃" not in piped and "- because " in piped
+    monkeypatch.setenv("COLUMNS", "120")
+    assert main([*argv, "--format", "table"]) == 1
+    table = capsys.readouterr().out
+    assert "┃ ID" in table and "| G1 |" not in table
+    assert "BREAKS (expected HOLDS)" in table and "because the store claims create_only but does not" in table
+    assert max(len(line) for line in table.splitlines()) <= 120
+    assert "G1" in table and "counterexample:" in table and "replay: " in table
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
