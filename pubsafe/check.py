@@ -64,16 +64,19 @@ def check_command(args) -> int:  # type: ignore[no-untyped-def]
     for spec in args.store:
         # Fail fast: a typo, an adapter that breaks the basic contract, --guarded without CAS.
         target_from_spec(spec, engine=args.engine, reader=args.reader, guarded=args.guarded)
-        seeds = [args.seed + i for i in range(args.seeds)]
-        if args.seeds == 1:
-            report = _run_with_progress(spec, args, args.seed)
+        seeds = _shard([args.seed + i for i in range(args.seeds)], args.shard)
+        if len(seeds) == 1:
+            report = _run_with_progress(spec, args, seeds[0])
+            if args.shard:
+                report.seeds = seeds
         else:
             with ProcessPoolExecutor(max_workers=args.workers) as pool:
                 futures = [pool.submit(_run_one, spec, args.engine, args.reader, args.guarded, args.profile, s,
                                        args.keep) for s in seeds]
                 report = merge_reports([f.result() for f in futures])
-        if args.seeds > 1:
-            print(f"{spec}: {args.seeds} seeds ({args.seed}..{seeds[-1]}) merged", file=sys.stderr)
+        if len(seeds) > 1 or args.shard:
+            print(f"{spec}: seeds {', '.join(map(str, seeds))}" + (f" (shard {args.shard})" if args.shard else "")
+                  + (" merged" if len(seeds) > 1 else ""), file=sys.stderr)
         if args.report:
             directory = Path(args.report) / (_slug(spec) if len(args.store) > 1 else "")
             paths = write_reports(report, directory)
@@ -90,6 +93,64 @@ def check_command(args) -> int:  # type: ignore[no-untyped-def]
         for report in summary:
             print_report(report, args.format)
     return worst
+
+
+def _shard(seeds: list[int], shard: str | None) -> list[int]:
+    """The seeds of shard ``I/N``: every N-th, from the I-th (1-based)."""
+    if not shard:
+        return seeds
+    try:
+        index, count = (int(part) for part in shard.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard {shard!r}: write I/N, for example 1/4") from None
+    if not 1 <= index <= count:
+        raise ValueError(f"--shard {shard!r}: I must be between 1 and N")
+    if count > len(seeds):
+        raise ValueError(f"--shard {shard!r}: {count} shards need at least {count} --seeds (got {len(seeds)})")
+    return seeds[index - 1::count]
+
+
+def merge_command(args) -> int:  # type: ignore[no-untyped-def]
+    """``pubsafe merge``: one report from the report.json files of shards or seeds."""
+    from pydantic import ValidationError
+
+    from pubsafe.refimpl.errors import InvalidInput
+    from pubsafe.reports import write_reports
+
+    from .printing import print_report
+
+    reports = []
+    for name in args.reports:
+        path = Path(name) / "report.json" if Path(name).is_dir() else Path(name)
+        try:
+            reports.append(Report.model_validate_json(path.read_bytes()))
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+        except ValidationError as exc:
+            raise InvalidInput(f"{path} is not a pubsafe report.json ({exc.error_count()} problem(s), first: "
+                               f"{exc.errors()[0]['loc']}: {exc.errors()[0]['msg']})") from None
+    first = reports[0]
+    for path, other in zip(args.reports, reports):
+        differs = [f for f in ("target", "mode", "profile") if getattr(other, f) != getattr(first, f)]
+        if differs or len(other.verdicts) != len(first.verdicts) or len(other.probes) != len(first.probes):
+            raise InvalidInput(f"{path} is a report of another run ({', '.join(differs) or 'other guarantees'} "
+                               f"differ from {args.reports[0]}); merge only shards of one target, mode and profile")
+    seen: dict[int, str] = {}
+    for path, other in zip(args.reports, reports):
+        for seed in other.seeds or [other.seed]:
+            if seed in seen:
+                raise InvalidInput(f"seed {seed} is in both {seen[seed]} and {path}: merging it twice would "
+                                   "count its coverage twice")
+            seen[seed] = path
+    merged = merge_reports(reports)
+    if args.report:
+        paths = write_reports(merged, args.report)
+        print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(merged.model_dump(mode="json") | {"conforming": merged.conforming}, indent=2))
+    else:
+        print_report(merged, args.format)
+    return 0 if merged.conforming else 1
 
 
 def _slug(spec: str) -> str:

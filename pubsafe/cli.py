@@ -178,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=1,
                    help="run this many independent seeds (from --seed on) and merge their verdicts")
     p.add_argument("--workers", type=int, default=1, help="parallel processes for --seeds")
+    p.add_argument("--shard", metavar="I/N", help="run only every N-th of the --seeds, starting with the I-th "
+                                                   "(1-based): one job of a CI matrix; join the jobs' report.json "
+                                                   "files with pubsafe merge")
     p.add_argument("--guarded", action="store_true", help="check guarded (compare-and-swap) mode")
     p.add_argument("--keep", action="store_true",
                    help="keep the stores the run creates (temporary directories, s3:// prefixes) for inspection; "
@@ -185,6 +188,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the reports as JSON instead of Markdown")
     add_format_option(p)
     add_blackbox_parser(sub)
+    p = sub.add_parser(
+        "merge", help="join the report.json files of shards or seeds into one report",
+        description=("Merge report.json files of one target (the jobs of a --shard matrix, or separate runs\n"
+                     "with different seeds) into one report: the first counterexample of each guarantee\n"
+                     "wins and coverage is summed.\n\n"
+                     "  pubsafe merge shard-*/report.json --report merged/\n\n"
+                     "Exit 0 when the merged report conforms, 1 when it does not, 2 on bad input."),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("reports", nargs="+", metavar="REPORT.json", help="report.json files (or their directories)")
+    p.add_argument("--report", metavar="DIR", help="write the merged report.json, report.md and report.html here")
+    p.add_argument("--json", action="store_true", help="print the merged report as JSON")
+    add_format_option(p)
     p = sub.add_parser("demo", help="narrated publish -> crash -> retry -> rollback -> audit",
                        description="Run the safety model end to end on a temporary local store.")
     p.add_argument("--dir", help="store directory to use (default: a new temporary directory)")
@@ -204,6 +219,10 @@ def run(args: argparse.Namespace) -> int:
         from .check import check_command
 
         return check_command(args)
+    if args.command == "merge":
+        from .check import merge_command
+
+        return merge_command(args)
     if args.command == "blackbox":
         from .blackbox import blackbox_command
 
@@ -233,6 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return EXIT_USAGE
         return run(args)
+    except BrokenPipeError:  # the reader went away (`| head`): not an error of ours, and nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         return report("interrupted", EXIT_INTERRUPTED,
                       "stopped by Ctrl-C; a publish is visible only once complete, so re-running the same "

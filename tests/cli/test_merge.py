@@ -1,0 +1,68 @@
+"""--shard I/N splits --seeds across CI jobs; pubsafe merge joins their report.json files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pubsafe.cli import main
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    out = tmp_path_factory.mktemp("shards")
+    for i in (1, 2):
+        assert main(["check", "--store", "memory", "--profile", "quick", "--seeds", "4", "--shard", f"{i}/2",
+                     "--report", str(out / f"shard-{i}"), "--json"]) == 0
+    return out
+
+
+def _report(path):
+    return json.loads((path / "report.json").read_text())
+
+
+def test_shards_split_the_seeds_and_merge_into_one_report(shards, tmp_path, capsys):
+    one, two = _report(shards / "shard-1"), _report(shards / "shard-2")
+    assert one["seeds"] == [0, 2] and two["seeds"] == [1, 3]
+    capsys.readouterr()
+    assert main(["merge", str(shards / "shard-1" / "report.json"), str(shards / "shard-2"),
+                 "--report", str(tmp_path / "merged"), "--json"]) == 0
+    merged = json.loads(capsys.readouterr().out)
+    assert merged["seeds"] == [0, 1, 2, 3] and merged["conforming"]
+    for i, verdict in enumerate(merged["verdicts"]):
+        for key, n in verdict["coverage"].items():
+            assert n == one["verdicts"][i]["coverage"][key] + two["verdicts"][i]["coverage"][key]
+    assert _report(tmp_path / "merged")["seeds"] == [0, 1, 2, 3]
+    assert "seeds 0..3 (4 runs merged)" in (tmp_path / "merged" / "report.md").read_text()
+
+
+def test_a_broken_shard_makes_the_merge_not_conforming(shards, tmp_path, capsys):
+    """The verdict of the whole is the worst of its parts, whichever shard found it."""
+    broken = _report(shards / "shard-2")
+    broken["verdicts"][0] |= {"status": "BREAKS", "counterexample": {"message": "blob X is gone", "steps": [],
+                                                                     "replay": "pubsafe check ... --seed 1"}}
+    (tmp_path / "broken.json").write_text(json.dumps(broken))
+    assert main(["merge", str(shards / "shard-1"), str(tmp_path / "broken.json"), "--format", "md"]) == 1
+    out = capsys.readouterr().out
+    assert "NOT CONFORMING" in out and "blob X is gone" in out
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda r: r, "is in both"),  # the same shard twice
+    (lambda r: r | {"target": "local", "seeds": [7]}, "is a report of another run (target differ"),
+    (lambda r: r | {"profile": "default", "seeds": [7]}, "(profile differ"),
+    (lambda r: {"hello": 1}, "is not a pubsafe report.json"),
+])
+def test_merge_refuses_what_is_not_one_run_and_writes_nothing(shards, tmp_path, capsys, change, message):
+    (tmp_path / "other.json").write_text(json.dumps(change(_report(shards / "shard-1"))))
+    code = main(["merge", str(shards / "shard-1"), str(tmp_path / "other.json"), "--report", str(tmp_path / "out")])
+    assert code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("shard", "message"), [("0/2", "between 1 and N"), ("1-2", "write I/N"),
+                                                 ("1/8", "need at least 8 --seeds")])
+def test_a_bad_shard_is_a_usage_error(capsys, shard, message):
+    assert main(["check", "--store", "memory", "--seeds", "4", "--shard", shard]) == 2
+    assert message in capsys.readouterr().err
