@@ -220,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
 
         return check_command(args)
     if args.command == "merge":
-        from .check import merge_command
+        from .merge import merge_command
 
         return merge_command(args)
     if args.command == "blackbox":

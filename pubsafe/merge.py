@@ -1,0 +1,55 @@
+"""``pubsafe merge``: one report from the report.json files of shards or seeds."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from pubsafe.models import Report
+from pubsafe.models.conformance import merge_reports
+
+__all__ = ["merge_command"]
+
+
+def merge_command(args) -> int:  # type: ignore[no-untyped-def]
+    """``pubsafe merge``: one report from the report.json files of shards or seeds."""
+    from pydantic import ValidationError
+
+    from pubsafe.refimpl.errors import InvalidInput
+    from pubsafe.reports import write_reports
+
+    from .printing import print_report
+
+    reports = []
+    for name in args.reports:
+        path = Path(name) / "report.json" if Path(name).is_dir() else Path(name)
+        try:
+            reports.append(Report.model_validate_json(path.read_bytes()))
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+        except ValidationError as exc:
+            raise InvalidInput(f"{path} is not a pubsafe report.json ({exc.error_count()} problem(s), first: "
+                               f"{exc.errors()[0]['loc']}: {exc.errors()[0]['msg']})") from None
+    first = reports[0]
+    for path, other in zip(args.reports, reports):
+        differs = [f for f in ("target", "mode", "profile") if getattr(other, f) != getattr(first, f)]
+        if differs or len(other.verdicts) != len(first.verdicts) or len(other.probes) != len(first.probes):
+            raise InvalidInput(f"{path} is a report of another run ({', '.join(differs) or 'other guarantees'} "
+                               f"differ from {args.reports[0]}); merge only shards of one target, mode and profile")
+    seen: dict[int, str] = {}
+    for path, other in zip(args.reports, reports):
+        for seed in other.seeds or [other.seed]:
+            if seed in seen:
+                raise InvalidInput(f"seed {seed} is in both {seen[seed]} and {path}: merging it twice would "
+                                   "count its coverage twice")
+            seen[seed] = path
+    merged = merge_reports(reports)
+    if args.report:
+        paths = write_reports(merged, args.report)
+        print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(merged.model_dump(mode="json") | {"conforming": merged.conforming}, indent=2))
+    else:
+        print_report(merged, args.format)
+    return 0 if merged.conforming else 1
