@@ -65,11 +65,15 @@ def run_conformance(
     replay: str | None = None,
     stop_on: set[str] | frozenset[str] = frozenset(),
     phase: Callable[[str], None] = lambda name: None,
+    fixed: bool = True,
 ) -> Report:
     """Check every guarantee against ``target``; see the module docstring.
 
     ``stop_on``: stop as soon as one of these guarantees is found broken (the
     mutant catalogue uses it; the remaining verdicts are then partial).
+    ``fixed=False``: the state machine only, without the probes, the contract and the
+    fixed scenarios, which do not depend on the seed: the further seeds of one check
+    (``--seeds``) run them once, not once per seed.
     """
     if isinstance(profile, Profile):
         chosen, profile = profile, f"custom({profile.examples}x{profile.steps})"
@@ -86,10 +90,12 @@ def run_conformance(
     unknown: dict[str, str] = {}
     sink = RunSink(progress=progress)
 
-    phase("capability probes")
-    probes = probe_capabilities(target.store_factory, target.cleanup)
-    phase("store contract")
-    contract = check_contract(target.store_factory, target.cleanup)
+    probes, contract = [], []
+    if fixed:
+        phase("capability probes")
+        probes = probe_capabilities(target.store_factory, target.cleanup)
+        phase("store contract")
+        contract = check_contract(target.store_factory, target.cleanup)
     for probe in probes:
         if probe.honoured is False:
             for guarantee in PROBE_GUARANTEES[probe.capability]:
@@ -101,7 +107,8 @@ def run_conformance(
                     replay=replay,
                 ))
 
-    for name, scenario in (("serving", _serving), ("names", _names), ("crashes", _crashes), ("races", _races)):
+    scenarios = (("serving", _serving), ("names", _names), ("crashes", _crashes), ("races", _races))
+    for name, scenario in scenarios if fixed else ():
         if stops & broken.keys():
             break
         phase(_PHASES[name])
@@ -290,14 +297,15 @@ def merge_reports(reports: list[Report]) -> Report:
             or verdicts[0]
         )
         merged.append(pick.model_copy(update={"coverage": coverage}))
+    probed = [r for r in reports if r.probes or r.contract]  # the runs that also ran the fixed part
     probes = [
-        next((p for p in (r.probes[i] for r in reports) if p.honoured is False), first.probes[i])
-        for i in range(len(first.probes))
-    ]
+        next((p for p in (r.probes[i] for r in probed) if p.honoured is False), probed[0].probes[i])
+        for i in range(len(probed[0].probes))
+    ] if probed else []
     contract = [
-        next((c for c in (r.contract[i] for r in reports) if c.status == "failed"), first.contract[i])
-        for i in range(len(first.contract))
-    ]
+        next((c for c in (r.contract[i] for r in probed) if c.status == "failed"), probed[0].contract[i])
+        for i in range(len(probed[0].contract))
+    ] if probed else []
     return first.model_copy(update={
         "verdicts": merged,
         "probes": probes,

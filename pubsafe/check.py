@@ -16,9 +16,9 @@ __all__ = ["check_command"]
 
 
 def _run_one(spec: str, engine: str | None, reader: str | None, guarded: bool, profile: str, seed: int,
-             keep: bool) -> Report:
+             keep: bool, fixed: bool) -> Report:
     target = target_from_spec(spec, engine=engine, reader=reader, guarded=guarded, keep=keep)
-    return run_conformance(target, profile, seed_value=seed,
+    return run_conformance(target, profile, seed_value=seed, fixed=fixed,
                            replay=_replay(target, spec, engine, reader, guarded, profile, seed))
 
 
@@ -41,6 +41,7 @@ def _run_with_progress(spec: str, args, seed: int) -> Report:  # type: ignore[no
     with RunProgress(f"checking {spec} (seed {seed})") as progress:
         return run_conformance(
             target, args.profile, seed_value=seed, progress=progress.advance, phase=progress.phase,
+            fixed=seed == args.seed,
             replay=_replay(target, spec, args.engine, args.reader, args.guarded, args.profile, seed),
         )
 
@@ -71,12 +72,15 @@ def check_command(args) -> int:  # type: ignore[no-untyped-def]
                 report.seeds = seeds
         else:
             with ProcessPoolExecutor(max_workers=args.workers) as pool:
+                # the probes, the contract and the fixed scenarios do not depend on the seed: once per check
                 futures = [pool.submit(_run_one, spec, args.engine, args.reader, args.guarded, args.profile, s,
-                                       args.keep) for s in seeds]
+                                       args.keep, s == args.seed) for s in seeds]
                 report = merge_reports([f.result() for f in futures])
         if len(seeds) > 1 or args.shard:
             print(f"{spec}: seeds {', '.join(map(str, seeds))}" + (f" (shard {args.shard})" if args.shard else "")
-                  + (" merged" if len(seeds) > 1 else ""), file=sys.stderr)
+                  + (" merged" if len(seeds) > 1 else "")
+                  + ("; the probes, the contract and the fixed scenarios run in shard 1" if args.seed not in seeds
+                     else ""), file=sys.stderr)
         if args.report:
             directory = Path(args.report) / (_slug(spec) if len(args.store) > 1 else "")
             paths = write_reports(report, directory)

@@ -34,7 +34,8 @@ def merge_command(args) -> int:  # type: ignore[no-untyped-def]
     first = reports[0]
     for path, other in zip(args.reports, reports):
         differs = [f for f in ("target", "mode", "profile") if getattr(other, f) != getattr(first, f)]
-        if differs or len(other.verdicts) != len(first.verdicts) or len(other.probes) != len(first.probes):
+        if differs or len(other.verdicts) != len(first.verdicts) or (
+                other.probes and first.probes and len(other.probes) != len(first.probes)):
             raise InvalidInput(f"{path} is a report of another run ({', '.join(differs) or 'other guarantees'} "
                                f"differ from {args.reports[0]}); merge only shards of one target, mode and profile")
     seen: dict[int, str] = {}

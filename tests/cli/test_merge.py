@@ -25,11 +25,13 @@ def _report(path):
 def test_shards_split_the_seeds_and_merge_into_one_report(shards, tmp_path, capsys):
     one, two = _report(shards / "shard-1"), _report(shards / "shard-2")
     assert one["seeds"] == [0, 2] and two["seeds"] == [1, 3]
+    # the seed-independent part (probes, contract, fixed scenarios) ran once, with the first seed
+    assert one["probes"] and one["contract"] and not two["probes"] and not two["contract"]
     capsys.readouterr()
     assert main(["merge", str(shards / "shard-1" / "report.json"), str(shards / "shard-2"),
                  "--report", str(tmp_path / "merged"), "--json"]) == 0
     merged = json.loads(capsys.readouterr().out)
-    assert merged["seeds"] == [0, 1, 2, 3] and merged["conforming"]
+    assert merged["seeds"] == [0, 1, 2, 3] and merged["conforming"] and merged["probes"] == one["probes"]
     for i, verdict in enumerate(merged["verdicts"]):
         for key, n in verdict["coverage"].items():
             assert n == one["verdicts"][i]["coverage"][key] + two["verdicts"][i]["coverage"][key]
@@ -66,3 +68,14 @@ def test_merge_refuses_what_is_not_one_run_and_writes_nothing(shards, tmp_path, 
 def test_a_bad_shard_is_a_usage_error(capsys, shard, message):
     assert main(["check", "--store", "memory", "--seeds", "4", "--shard", shard]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_probes_run_once_per_check_and_still_catch_a_store_on_any_seed_count(capsys):
+    """A check-then-write put is only caught by the racing probe: with --seeds 3 it runs
+    once (not three times), and the merged verdict still names G1."""
+    assert main(["check", "--store", "pubsafe.models.mutants:CheckThenWritePutStore", "--profile", "quick",
+                 "--seeds", "3", "--json"]) == 1
+    (report,) = json.loads(capsys.readouterr().out)
+    assert report["seeds"] == [0, 1, 2]
+    assert next(p for p in report["probes"] if p["capability"] == "create_only")["honoured"] is False
+    assert next(v for v in report["verdicts"] if v["guarantee"] == "G1")["status"] == "BREAKS"
