@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import string
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -209,53 +210,82 @@ def independent(a: tuple[str, str], b: tuple[str, str]) -> bool:
     return key_a != key_b
 
 
-def explore_reduced(run: Callable[[str, Policy], RunResult]) -> Iterator[RunResult]:
+def explore_reduced(
+    run: Callable[[str, Policy], RunResult],
+    *,
+    width: int = 1,
+    discard: Callable[[RunResult], None] = lambda result: None,
+) -> Iterator[RunResult]:
     """One interleaving per class of equivalent ones (sleep-set reduction).
 
     Two schedules that differ only in the order of adjacent operations that commute
     (different keys, or both reads) reach the same state; this explores one of
     each, which is what makes exhaustive checks of real publishes affordable.
-    ``run(prefix, policy)`` must build a fresh scenario and run it.
+    ``run(prefix, policy)`` must build a fresh scenario and run it; a run found
+    redundant is handed to ``discard`` (to tear its store down), never yielded.
+
+    ``width`` > 1 runs that many pending prefixes at once, each in a thread of its own
+    (for remote stores, where a run waits on the network): the branches of a prefix
+    depend only on its own run, so the same interleavings are explored, in batches,
+    and yielded in a fixed order.
     """
     # Each entry: a schedule prefix, and the sleep set at the node where its last
     # letter was chosen (actors whose moves there were already fully explored).
     stack: list[tuple[str, frozenset[str]]] = [("", frozenset())]
-    while stack:
-        prefix, sleep_at_last = stack.pop()
-        sleep: set[str] = set()
-        redundant = False
-        branches: list[tuple[str, frozenset[str]]] = []
+    pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="explore") if width > 1 else None
+    try:
+        while stack:
+            batch = [stack.pop() for _ in range(min(width, len(stack)))]
+            if pool is None:
+                outcomes = [_explore_one(run, *batch[0])]
+            else:
+                outcomes = list(pool.map(lambda entry: _explore_one(run, *entry), batch))
+            for result, branches, redundant in reversed(outcomes):
+                stack.extend(reversed(branches))
+            for result, _, redundant in outcomes:
+                if redundant:
+                    discard(result)
+                else:
+                    yield result
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
 
-        def policy(step: int, waiting: Pending) -> str:
-            nonlocal sleep, redundant
-            awake = [a for a in sorted(waiting) if a not in sleep]
-            if not awake:
-                redundant = True  # every move here is covered by an explored sibling
-                return sorted(waiting)[0]
-            chosen = awake[0]
-            explored = set(sleep) | {chosen}
-            for other in awake[1:]:
-                branches.append((followed_prefix[0] + other, frozenset(explored)))
-                explored.add(other)
-            followed_prefix[0] += chosen
-            sleep = {s for s in sleep if independent(waiting[s], waiting[chosen])}
-            return chosen
 
-        followed_prefix = [prefix]
+def _explore_one(run: Callable[[str, Policy], RunResult], prefix: str, sleep_at_last: frozenset[str]
+                 ) -> tuple[RunResult, list[tuple[str, frozenset[str]]], bool]:
+    """Run ``prefix``, then first-awake choices; return the run, the sibling branches it
+    left to explore, and whether it was redundant (every move covered by a sibling)."""
+    sleep: set[str] = set()
+    redundant = False
+    branches: list[tuple[str, frozenset[str]]] = []
+    followed_prefix = [prefix]
 
-        def tracking(step: int, waiting: Pending) -> str:
-            nonlocal sleep
-            if step < len(prefix):
-                choice = prefix[step]
-                if step == len(prefix) - 1:
-                    sleep = {s for s in sleep_at_last if s in waiting and independent(waiting[s], waiting[choice])}
-                return choice
-            if redundant:
-                return sorted(waiting)[0]
-            return policy(step, waiting)
+    def policy(step: int, waiting: Pending) -> str:
+        nonlocal sleep, redundant
+        awake = [a for a in sorted(waiting) if a not in sleep]
+        if not awake:
+            redundant = True  # every move here is covered by an explored sibling
+            return sorted(waiting)[0]
+        chosen = awake[0]
+        explored = set(sleep) | {chosen}
+        for other in awake[1:]:
+            branches.append((followed_prefix[0] + other, frozenset(explored)))
+            explored.add(other)
+        followed_prefix[0] += chosen
+        sleep = {s for s in sleep if independent(waiting[s], waiting[chosen])}
+        return chosen
 
-        result = run("", tracking)
-        for branch in reversed(branches):
-            stack.append(branch)
-        if not redundant:
-            yield result
+    def tracking(step: int, waiting: Pending) -> str:
+        nonlocal sleep
+        if step < len(prefix):
+            choice = prefix[step]
+            if step == len(prefix) - 1:
+                sleep = {s for s in sleep_at_last if s in waiting and independent(waiting[s], waiting[choice])}
+            return choice
+        if redundant:
+            return sorted(waiting)[0]
+        return policy(step, waiting)
+
+    result = run("", tracking)
+    return result, branches, redundant

@@ -11,6 +11,7 @@ A checker that crashes yields UNKNOWN for what it had not decided, never a lost 
 from __future__ import annotations
 
 import io
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -244,40 +245,43 @@ def _crashes(target: Target, sink: RunSink, broken: Broken, replay: str) -> None
 
 
 def _races(target: Target, sink: RunSink, broken: Broken, replay: str) -> None:
-    """One interleaving of every class of equivalent ones, for each race scenario."""
+    """One interleaving of every class of equivalent ones, for each race scenario
+    (several at once on a remote store: ``Target.parallel_runs``)."""
     roles = {"same-type": "publish", "cross-type": "publish", "publish-rollback": "rollback", "publish-gc": "gc"}
     for name, scenario in RACES.items():
-        prepared: dict[str, Race] = {}
+        prepared: dict[int, Race] = {}  # id(result) -> its race, until judged or discarded
+        lock = threading.Lock()
 
-        def discard(prepared: dict[str, Race] = prepared) -> None:
-            for race in prepared.values():  # runs the reduction found redundant
-                target.cleanup(race.store)
-            prepared.clear()
-
-        def run(prefix: str, policy, scenario=scenario, prepared=prepared, discard=discard):  # type: ignore[no-untyped-def]
-            discard()
+        def run(prefix: str, policy, scenario=scenario, prepared=prepared, lock=lock):  # type: ignore[no-untyped-def]
             clock = StepClock()
             race = scenario.prepare(target.store_factory(), target.engine_for(clock), clock)
             result = Interleaving(race.store, race.actors).run(prefix, policy)
-            prepared[result.schedule] = race
+            with lock:
+                prepared[id(result)] = race
             return result
 
-        for result in explore_reduced(run):
-            race = prepared.pop(result.schedule)
-            sink.interleaving(scenario.guarantee)
-            sink.progress(1)
-            history = [Event("publish A" if e.actor == "A" else f"{roles[name]} B", e.op, e.key, e.phase, e.result,
-                             e.fault, e.time) for e in result.trace]
-            try:
-                violations, witness = race.judge(result, guarded=target.guarded)
-                for violation in violations:
-                    _record(broken, violation, [f"exhaustive scenario {name}, schedule {result.schedule!r}"], replay,
-                            history)
-                if witness is not None:
-                    sink.witness(scenario.guarantee, witness, history)
-            finally:
+        def discard(result, prepared=prepared):  # type: ignore[no-untyped-def]
+            target.cleanup(prepared.pop(id(result)).store)  # a run the reduction found redundant
+
+        try:
+            for result in explore_reduced(run, width=target.parallel_runs, discard=discard):
+                race = prepared.pop(id(result))
+                sink.interleaving(scenario.guarantee)
+                sink.progress(1)
+                history = [Event("publish A" if e.actor == "A" else f"{roles[name]} B", e.op, e.key, e.phase,
+                                 e.result, e.fault, e.time) for e in result.trace]
+                try:
+                    violations, witness = race.judge(result, guarded=target.guarded)
+                    for violation in violations:
+                        _record(broken, violation, [f"exhaustive scenario {name}, schedule {result.schedule!r}"],
+                                replay, history)
+                    if witness is not None:
+                        sink.witness(scenario.guarantee, witness, history)
+                finally:
+                    target.cleanup(race.store)
+        finally:
+            for race in prepared.values():  # runs left unjudged by an error
                 target.cleanup(race.store)
-        discard()
 
 
 def merge_reports(reports: list[Report]) -> Report:

@@ -30,6 +30,10 @@ __all__ = ["Target", "default_engine", "factory_target", "load_factory", "remove
            "target_from_spec"]
 
 
+#: URL schemes of stores across a network (fsspec's names): race runs overlap there
+REMOTE_SCHEMES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "http", "https"})
+
+
 def default_engine(store: Store, *, guarded: bool = False, clock: Callable[[], float]) -> Engine:
     return Engine(store, guarded=guarded, clock=clock)
 
@@ -48,6 +52,9 @@ class Target:
     import_paths: list[str] = field(default_factory=list)
     #: what clean-up could not remove or close (reported, never raised)
     leftovers: list[str] = field(default_factory=list)
+    #: race interleavings run at once: more than one only for a remote store, whose
+    #: runs wait on the network (in memory or on disk they would only contend)
+    parallel_runs: int = 1
 
     @property
     def mode(self) -> str:
@@ -128,8 +135,10 @@ def target_from_spec(
         life = _Lifecycle(_no_arguments(factory, store), store, None, keep)
     else:
         life = _Lifecycle(_fresh_prefixes(store), store, remove_store_data, keep)
+    remote = store.split("://", 1)[0].lower() in REMOTE_SCHEMES if "://" in store else False
     words = [repr(store)] + [f"{n}={v!r}" for n, v in (("engine", engine), ("reader", reader), ("guarded", guarded)) if v]
-    target = _managed(store, life, guarded=guarded, rebuild=f"target_from_spec({', '.join(words)})")
+    target = _managed(store, life, guarded=guarded, rebuild=f"target_from_spec({', '.join(words)})",
+                      parallel_runs=8 if remote else 1)
     if engine:
         target.engine_factory = load_factory(engine)
     if reader:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from hypothesis import find, given, settings
@@ -67,6 +69,33 @@ def test_reduced_exploration_reaches_every_outcome_of_the_full_one():
     reduced_runs = list(explore_reduced(run))
     assert {outcome(r) for r in reduced_runs} == full
     assert len(full) == 4 and len(reduced_runs) == 4  # vs 3,432 interleavings in all
+
+
+@pytest.mark.parametrize("width", [2, 3, 8])
+def test_exploring_several_prefixes_at_once_explores_the_same_interleavings(width):
+    """Remote stores run race interleavings in parallel threads: the explored set and
+    the runs handed back as redundant must be exactly those of the sequential search."""
+    import threading
+
+    threads = set()
+
+    def run(prefix, policy=None):
+        threads.add(threading.get_ident())
+        return two_publishers(prefix, policy, ({"model": 1, "items": 3}, {"items": 2}))[0]
+
+    def explored(width):
+        discarded = []
+        kept = [r.schedule for r in explore_reduced(run, width=width, discard=lambda r: discarded.append(r.schedule))]
+        return kept, discarded
+
+    threads.clear()
+    one_kept, one_discarded = explored(1)
+    assert len(threads) == 1 and len(one_kept) >= 4 and one_discarded
+    threads.clear()
+    kept, discarded = explored(width)
+    assert len(threads) > 1  # it did run in parallel
+    assert sorted(kept) == sorted(one_kept) and sorted(discarded) == sorted(one_discarded)
+    assert kept == explored(width)[0]  # and in a fixed order
 
 
 def test_independence_relation():
