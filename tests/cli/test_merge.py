@@ -79,3 +79,16 @@ def test_probes_run_once_per_check_and_still_catch_a_store_on_any_seed_count(cap
     assert report["seeds"] == [0, 1, 2]
     assert next(p for p in report["probes"] if p["capability"] == "create_only")["honoured"] is False
     assert next(v for v in report["verdicts"] if v["guarantee"] == "G1")["status"] == "BREAKS"
+
+
+def test_shards_merged_equal_one_run_of_the_same_seeds(shards, tmp_path, capsys):
+    """Sharding changes where the seeds run, not what is found or counted."""
+    assert main(["check", "--store", "memory", "--profile", "quick", "--seeds", "4", "--json"]) == 0
+    (whole,) = json.loads(capsys.readouterr().out)
+    assert main(["merge", str(shards / "shard-1"), str(shards / "shard-2"), "--json"]) == 0
+    merged = json.loads(capsys.readouterr().out)
+    assert merged["seeds"] == whole["seeds"] == [0, 1, 2, 3]
+    assert [(v["guarantee"], v["status"], v["coverage"]) for v in merged["verdicts"]] == [
+        (v["guarantee"], v["status"], v["coverage"]) for v in whole["verdicts"]]
+    assert [(p["capability"], p["honoured"]) for p in merged["probes"]] == [
+        (p["capability"], p["honoured"]) for p in whole["probes"]]
