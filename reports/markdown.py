@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pubsafe.faults.history import Event
+from pubsafe.models import Event
 from pubsafe.models.verdicts import Report, Status
 
 from . import timeline

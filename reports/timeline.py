@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from html import escape
 
-from pubsafe.faults.history import Event
+from pubsafe.models import Event
 
 __all__ = ["label", "short_key", "kind", "svg", "mermaid", "KINDS"]
 

@@ -30,6 +30,9 @@ TARGETS = {
     "peak memory: 100 MiB artifact": ("peak traced memory / payload size, 100 MiB publish", "<=", 4.0),
     "checker: state-machine steps/s vs trivial dict model": ("state-machine steps/s / trivial dict model steps/s", ">=", 0.2),
     "enumerate: every 2-publisher interleaving class x crash point": ("seconds to enumerate (median)", "<=", 5.0),
+    "cli start: pubsafe publish process vs bare python process": (
+        "`pubsafe publish` process / `python -c pass` process", "<=", 3.0),
+    "check: default profile on memory, seconds": ("`check --store memory` (default profile), seconds", "<=", 2.5),
 }
 
 
@@ -47,6 +50,9 @@ def _measure(group: str, bench: dict) -> tuple[float, str]:
     if group.startswith("checker"):
         rate = extra["steps_per_second"]
         return rate["ours"] / rate["baseline"], f"{rate['ours']:.0f} vs {rate['baseline']:.0f} steps/s"
+    if group.startswith("check:"):
+        return bench["stats"]["median"], f"{extra['steps']} steps, {extra['interleavings']} interleavings, " \
+            f"{extra['crash_points']} crash points"
     if group.startswith("enumerate"):
         return bench["stats"]["median"], (
             f"{extra['interleavings']} interleaving classes, {extra['crash_points']} crash points, "

@@ -300,6 +300,37 @@ def test_enumerate_two_publishers(benchmark):
     benchmark.extra_info.update(counts)
 
 
+def test_cli_start(benchmark, paired, tmp_path):
+    """What a pipeline pays per artifact set: a whole `pubsafe publish` process against
+    a bare interpreter starting and exiting."""
+    benchmark.group = "cli start: pubsafe publish process vs bare python process"
+    artifact = tmp_path / "model.json"
+    artifact.write_text('{"weights": [1, 2, 3]}')
+    counter = itertools.count()
+
+    def publish() -> None:
+        artifact.write_text(json.dumps({"weights": [next(counter)]}))
+        subprocess.run([sys.executable, "-m", "pubsafe", "publish", "--store", str(tmp_path / "store"), "--tenant", T,
+                        "--surface", S, f"model={artifact}"], check=True, capture_output=True)
+
+    paired(publish, lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), rounds=15, warmup=1)
+
+
+def test_check_default_on_memory(benchmark):
+    benchmark.group = "check: default profile on memory, seconds"
+    from pubsafe.models import run_conformance, target_from_spec
+
+    coverage = {}
+
+    def run() -> None:
+        report = run_conformance(target_from_spec("memory"), "default")
+        assert report.conforming
+        coverage.update(report.verdict("G1").coverage)
+
+    benchmark.pedantic(run, rounds=3, iterations=1)
+    benchmark.extra_info.update(coverage)
+
+
 def test_mutant_time_to_detect(benchmark):
     benchmark.group = "mutants: time to detect"
     from pubsafe.models import run_conformance
