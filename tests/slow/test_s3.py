@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import http.server
 import threading
@@ -160,20 +161,28 @@ class _RefusesBatchDeletes(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_a_server_without_batch_deletes_costs_no_report_and_leaves_nothing(s3_endpoint, monkeypatch):  # noqa: F811
-    _RefusesBatchDeletes.upstream = s3_endpoint
-    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RefusesBatchDeletes)
+@contextlib.contextmanager
+def _through(handler: type[_RefusesBatchDeletes], endpoint: str, monkeypatch):  # type: ignore[no-untyped-def]
+    """S3 requests go through the proxy ``handler`` to ``endpoint`` inside the block;
+    afterwards, to the server itself again (to look at the bucket as it is)."""
+    handler.upstream = endpoint
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     try:
         monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{proxy.server_address[1]}")
+        yield
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)
+
+
+def test_a_server_without_batch_deletes_costs_no_report_and_leaves_nothing(s3_endpoint, monkeypatch):  # noqa: F811
+    with _through(_RefusesBatchDeletes, s3_endpoint, monkeypatch):
         url = fresh_url()
         target = target_from_spec(url)
         probes = probe_capabilities(target.store_factory, target.cleanup)
         contract = check_contract(target.store_factory, target.cleanup)
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)  # look at the bucket itself
     assert _RefusesBatchDeletes.refused > 0  # the batch path was tried and refused...
     assert all(p.honoured is not False for p in probes) and all(c.status != "failed" for c in contract)
     assert target.leftovers == []  # ...and single deletes removed everything
@@ -193,18 +202,10 @@ def test_a_server_ignoring_conditional_writes_is_told_in_s3_terms(s3_endpoint, m
     failed sub-probe, and the report's headline and guarded note follow from it."""
     from pubsafe.models.verdicts import Report
 
-    _IgnoresConditions.upstream = s3_endpoint
-    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _IgnoresConditions)
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
-    try:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{proxy.server_address[1]}")
+    with _through(_IgnoresConditions, s3_endpoint, monkeypatch):
         url = fresh_url()
         target = target_from_spec(url)
         probes = {p.capability: p for p in probe_capabilities(target.store_factory, target.cleanup)}
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
     create, cas = probes["create_only"], probes["compare_and_swap"]
     assert create.honoured is False and cas.honoured is False
     assert "If-None-Match: *" in create.evidence and "412 Precondition Failed" in create.evidence
