@@ -44,11 +44,23 @@ def main(argv: list[str] | None = None) -> int:
         with local_s3("reference"):
             for name, guarded in (("s3", False), ("s3-guarded", True)):
                 conforming &= _reference(name, f"s3://reference/{name}", guarded, "quick")
+    broken_example()
     mutants = render_mutants()
     (root / "docs" / "mutants.md").write_text(mutants.markdown)
     (root / "docs" / "safety-model-by-example.md").write_text(render_teaching(mutants.reports))
     print(f"mutants: {mutants.killed}/{mutants.total} killed")
     return 0 if conforming and mutants.killed == mutants.total else 1
+
+
+def broken_example() -> None:
+    """A NOT CONFORMING reference report: a whole default run against the GC mutant (it
+    breaks R5, and G1 and G2 with it, in one run shown once)."""
+    from pubsafe.models.mutants import mutant_target
+
+    report = run_conformance(mutant_target("gc-without-protection"), "default",
+                             replay="pubsafe check --store memory --engine pubsafe.models.mutants:UnprotectedGCEngine")
+    write_reports(report, repository_root() / "docs" / "reference-reports" / "mutant-gc-without-protection")
+    print(f"mutant-gc-without-protection: {'conforming' if report.conforming else 'NOT CONFORMING'}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,24 @@ from collections.abc import Iterator
 
 __all__ = ["local_s3"]
 
+#: moto's S3 server, one request at a time. moto checks If-None-Match / If-Match and
+#: then writes, unlocked (moto/s3/responses.py, put_object), so two concurrent
+#: conditional PUTs can both win there, which they cannot on AWS S3. pubsafe's probes
+#: find that race (a true finding about moto); served one request at a time, moto's
+#: conditional writes are atomic as S3's are, and the tests judge pubsafe, not moto.
+#: Connections stay threaded (keep-alive clients never wait on an idle one).
+_SERIAL_MOTO = """
+import sys, threading
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+app = DomainDispatcherApplication(create_backend_app)
+one_at_a_time = threading.Lock()
+def serial(environ, start_response):
+    with one_at_a_time:
+        return list(app(environ, start_response))
+run_simple("127.0.0.1", int(sys.argv[1]), serial, threaded=True)
+"""
+
 _VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_S3")
 
 
@@ -36,7 +54,7 @@ def local_s3(bucket: str = "pubsafe") -> Iterator[str]:
         raise RuntimeError("a local S3 server needs moto[server] and s3fs: pip install 'pubsafe[test]'") from exc
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-c", _SERIAL_MOTO, str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
