@@ -269,3 +269,13 @@ def test_the_operator_commands_import_no_test_machinery(tmp_path):
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[] 0"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["publish", "--tenat", "x"], ["check", "--help"]])
+def test_help_version_and_usage_errors_load_no_engine(argv):
+    """Asking the CLI how to use it costs only the CLI: no pydantic, no engine."""
+    program = ("import sys\nfrom pubsafe.cli import main\ntry:\n    main(" + repr(argv) + ")\nexcept SystemExit:\n"
+               "    pass\nprint(sorted(m for m in ('pydantic', 'pubsafe.refimpl.engine', 'hypothesis', 'rich') "
+               "if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout[-500:] + done.stderr[-500:]
