@@ -14,7 +14,6 @@ import re
 import sys
 from collections.abc import Sequence
 
-from . import __version__
 from .blackbox import add_parser as add_blackbox_parser
 from .exits import EXIT_INTERRUPTED, EXIT_USAGE, classify, report
 from .printing import add_format_option
@@ -79,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=MODEL,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"pubsafe {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show pubsafe's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def command(name: str, help_: str, description: str, *, slot: bool = True) -> argparse.ArgumentParser:
@@ -204,6 +203,16 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run the safety model end to end on a temporary local store.")
     p.add_argument("--dir", help="store directory to use (default: a new temporary directory)")
     return parser
+
+
+class _Version(argparse.Action):
+    """--version, with the version read only when asked for (a publish never needs it)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+        from . import __version__
+
+        print(f"pubsafe {__version__}")
+        parser.exit()
 
 
 def _wants_json(argv: Sequence[str]) -> bool:
