@@ -7,11 +7,12 @@ retries, rollbacks and sweeps.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from ..guarantees import Guarantee
-from ..oracle import Oracle, parse_blob_key, payload_version
+from ..oracle import Oracle, canonical, parse_blob_key, payload_version
 from .violation import Violation
 
 __all__ = ["check_blobs", "check_receipt_versions"]
@@ -24,7 +25,11 @@ def check_blobs(contents: Mapping[str, bytes], oracle: Oracle) -> list[Violation
     found = []
     for key, data in oracle.acked_blobs.items():
         if key not in contents:
-            found.append(Violation(G1, f"acknowledged blob {key} is gone"))
+            twin = _same_payload_elsewhere(key, data, contents)
+            found.append(Violation(G1, f"acknowledged blob {key} is missing: " + (
+                f"the same payload is stored as {twin}, so its version is not the sha256 of its canonical "
+                "(RFC 8785) form, and one content now has two names" if twin else
+                "deleted, or never written under the version its canonical form hashes to")))
         elif contents[key] != data:
             found.append(Violation(G1, f"acknowledged blob {key} changed"))
     for key, data in contents.items():
@@ -35,6 +40,19 @@ def check_blobs(contents: Mapping[str, bytes], oracle: Oracle) -> list[Violation
         if first != data:
             found.append(Violation(G1, f"blob {key} changed after it was stored"))
     return found
+
+
+def _same_payload_elsewhere(key: str, canonical_data: bytes, contents: Mapping[str, bytes]) -> str | None:
+    """Another blob of the same type whose payload is the acknowledged one."""
+    prefix = key.rsplit("/", 1)[0] + "/"
+    for other, data in contents.items():
+        if other.startswith(prefix) and other != key and parse_blob_key(other):
+            try:
+                if canonical(json.loads(data)) == canonical_data:
+                    return other
+            except ValueError:
+                continue
+    return None
 
 
 def check_receipt_versions(receipt: Any, artifacts: Mapping[str, Any]) -> list[Violation]:

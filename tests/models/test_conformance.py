@@ -112,3 +112,22 @@ def test_a_merged_report_names_every_seed_it_merged(memory_report):
     assert "seeds 4..6 (3 runs merged)" in html.render(merged)
     assert "seed 4 ·" not in markdown.render(merged)
     assert memory_report.seed_label == f"seed {memory_report.seed}"
+
+
+def test_a_missing_acknowledged_blob_names_its_twin_when_the_version_was_computed_otherwise():
+    """The message says why hashing matters: the same payload under another name."""
+    import hashlib
+    import json
+
+    from pubsafe.models.checkers.immutability import check_blobs
+    from pubsafe.models.oracle import Oracle
+
+    oracle = Oracle()
+    key = oracle.ack_payload("acme", "home", "model", {"b": 1, "a": "é"})
+    loose = json.dumps({"b": 1, "a": "é"}).encode()  # Python's spelling, not RFC 8785
+    twin = f"acme/home/model/{hashlib.sha256(loose).hexdigest()}.json"
+    (violation,) = check_blobs({twin: loose}, oracle)
+    assert violation.guarantee == "G1" and key in violation.message
+    assert f"the same payload is stored as {twin}" in violation.message
+    (alone,) = check_blobs({}, oracle)
+    assert "deleted, or never written" in alone.message
