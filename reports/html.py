@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from pubsafe.models import Report, Status
+from pubsafe.models import Event, Report, Status
 from pubsafe.models.verdicts import Verdict
 
 from . import timeline
@@ -88,5 +88,5 @@ def _witness(v: Verdict) -> str:
             f"<p>{escape(v.witness or '')}</p>{_figure(v.witness_timeline)}")
 
 
-def _figure(events) -> str:  # type: ignore[no-untyped-def]
+def _figure(events: list[Event]) -> str:
     return f"<div class=timeline>{timeline.svg(events)}</div>"
