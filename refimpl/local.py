@@ -52,6 +52,10 @@ _TEMP = re.compile(r"\.tmp-[0-9a-f]{32}|\..+\.tmp-[0-9]{1,10}")
 
 class LocalStore(Store):
     capabilities = Capabilities(atomic_replace=True, create_only=True, compare_and_swap=True, durable=True)
+    wire_terms = {"create_only": "link(2) of a synced temp file to the key",
+                  "compare_and_swap": "compare the content's sha256 and rename(2), both under flock(2) on the key's "
+                                      "lock file",
+                  "refused": "EEXIST from link, or a mismatch seen under the lock"}
 
     def __init__(
         self, root: str | os.PathLike[str], *, create: bool = True, os_ops: OSOps | None = None

@@ -131,3 +131,21 @@ def test_a_missing_acknowledged_blob_names_its_twin_when_the_version_was_compute
     assert f"the same payload is stored as {twin}" in violation.message
     (alone,) = check_blobs({}, oracle)
     assert "deleted, or never written" in alone.message
+
+
+def test_a_local_store_that_loses_its_lock_is_told_in_file_system_terms(tmp_path):
+    """Probe evidence speaks the backend's language: for LocalStore, link, rename and
+    flock (a subclass whose compare-and-swap skips the lock and the comparison)."""
+    from pubsafe.models.probes import probe_capabilities
+    from pubsafe.refimpl import LocalStore
+
+    class Unlocked(LocalStore):
+        def replace(self, key, data, *, expect=None):  # type: ignore[no-untyped-def]
+            return super().replace(key, data)
+
+    counter = iter(range(10**6))
+    probes = {p.capability: p for p in probe_capabilities(lambda: Unlocked(str(tmp_path / str(next(counter)))),
+                                                          lambda store: None)}
+    cas = probes["compare_and_swap"]
+    assert cas.honoured is False and "flock(2)" in cas.evidence and "EEXIST from link" in cas.evidence
+    assert "compare_and_swap_semantics:" in cas.evidence and probes["create_only"].honoured is True
