@@ -22,8 +22,11 @@ def merge_command(args) -> int:  # type: ignore[no-untyped-def]
     from .printing import print_report
 
     reports = []
-    for name in args.reports:
-        path = Path(name) / "report.json" if Path(name).is_dir() else Path(name)
+    paths = [Path(name) / "report.json" if Path(name).is_dir() else Path(name) for name in args.reports]
+    if args.report and (out := (Path(args.report) / "report.json").resolve()) in {p.resolve() for p in paths}:
+        raise InvalidInput(f"--report {args.report} would overwrite the input {out.name} there with the merged "
+                           "report (a later merge would count it twice); write the merge to a directory of its own")
+    for path in paths:
         try:
             reports.append(Report.model_validate_json(path.read_bytes()))
         except OSError as exc:

@@ -103,3 +103,12 @@ def test_shards_merged_equal_one_run_of_the_same_seeds(shards, tmp_path, capsys)
         (v["guarantee"], v["status"], v["coverage"]) for v in whole["verdicts"]]
     assert [(p["capability"], p["honoured"]) for p in merged["probes"]] == [
         (p["capability"], p["honoured"]) for p in whole["probes"]]
+
+
+def test_merge_never_overwrites_one_of_its_inputs(shards, capsys):
+    """`--report shard-1` would replace shard 1's report with the merge: refused, input kept."""
+    before = (shards / "shard-1" / "report.json").read_bytes()
+    assert main(["merge", str(shards / "shard-1"), str(shards / "shard-2" / "report.json"),
+                 "--report", str(shards / "shard-1")]) == 2
+    assert "would overwrite the input" in capsys.readouterr().err
+    assert (shards / "shard-1" / "report.json").read_bytes() == before
