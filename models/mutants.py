@@ -8,6 +8,7 @@ time-to-detect and counterexample length per mutant.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -22,7 +23,7 @@ from pubsafe.faults.delegate import DelegatingStore
 from pubsafe.refimpl import Engine, LocalStore, MemoryStore, ServingReader
 from pubsafe.refimpl._serialise import dump_record
 from pubsafe.refimpl.canonical import canonical_bytes
-from pubsafe.refimpl.documents import utc_timestamp
+from pubsafe.refimpl.documents import GCReport, dump_document, utc_timestamp
 from pubsafe.refimpl.errors import (
     AlreadyExists,
     Conflict,
@@ -34,7 +35,6 @@ from pubsafe.refimpl.errors import (
 )
 from pubsafe.refimpl.osio import OSOps, RealOS
 from pubsafe.refimpl.layout import history_key
-from pubsafe.refimpl.documents import GCReport
 from pubsafe.refimpl.store import ABSENT, ANY, Expect, ObjectInfo, StoredObject, check_key
 
 from .target import Target, factory_target, remove_store_data
@@ -142,7 +142,7 @@ class InPlacePatchEngine(Engine):
             if mapping.get(type_) == uri:
                 continue
             mapping[type_] = uri
-            super()._swap(manifest.model_copy(update={"current": dict(mapping)}), current)
+            super()._swap(dataclasses.replace(manifest, current=dict(mapping)), current)
 
 
 class NonCanonicalHashEngine(Engine):
@@ -171,7 +171,7 @@ class RollbackWritesEngine(Engine):
         receipt = super().rollback(tenant, surface, to=to, steps=steps)
         entry = self.history_entry(tenant, surface, receipt.to_version)
         self.store.replace(history_key(tenant, surface, receipt.to_version),
-                           entry.model_copy(update={"previous": receipt.from_version}).model_dump_json().encode())
+                           dump_document(dataclasses.replace(entry, previous=receipt.from_version)))
         return receipt
 
 

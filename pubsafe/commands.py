@@ -13,6 +13,7 @@ from typing import Any
 
 from pubsafe.refimpl import Engine
 from pubsafe.refimpl.dialects import DIALECTS
+from pubsafe.refimpl.documents import to_json
 from pubsafe.refimpl.errors import InvalidInput
 
 from .exits import EXIT_OK, EXIT_REFUSED
@@ -30,8 +31,8 @@ class Outcome:
     exit: int = EXIT_OK
 
 
-def _dump(model: Any) -> Any:
-    return model.model_dump(mode="json")
+def _dump(document: Any) -> Any:
+    return to_json(document)
 
 
 def run_command(args: argparse.Namespace) -> Outcome:

@@ -21,6 +21,7 @@ Engine over the same store, and a retry converges (every step is idempotent).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -438,7 +439,7 @@ class Engine:
         )
         if target.version == current.version:
             return receipt
-        restored = target.model_copy(update={"updated_at": utc_timestamp(self.clock())})
+        restored = dataclasses.replace(target, updated_at=utc_timestamp(self.clock()))
         try:
             with phase("swap"):
                 self._swap(restored, current)
@@ -446,12 +447,12 @@ class Engine:
             with phase("read-current"):
                 now, _ = self._read_current_leniently(tenant, surface)
             if now.version == target.version:
-                return receipt.model_copy(update={"swapped": True})
+                return dataclasses.replace(receipt, swapped=True)
             raise RollbackRefused(
                 f"{tenant}/{surface}: current changed to {now.version} while rolling back "
                 "(guarded mode refuses to overwrite it); inspect `pubsafe current` and retry"
             ) from None
-        return receipt.model_copy(update={"swapped": True})
+        return dataclasses.replace(receipt, swapped=True)
 
     def _read_current_leniently(self, tenant: str, surface: str) -> tuple[Current, str | None]:
         """Current, or (for a manifest that does not parse) its etag and what is wrong with it."""

@@ -26,7 +26,6 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from importlib.metadata import entry_points
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -144,6 +143,8 @@ def is_adapter_url(spec: str) -> bool:
 
 
 def _adapters() -> dict[str, Any]:
+    from importlib.metadata import entry_points  # 25 ms to import: only when a spec may name an adapter
+
     return {ep.name.lower(): ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 

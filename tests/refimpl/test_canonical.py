@@ -201,24 +201,3 @@ def test_a_payload_that_contains_itself_is_refused():
     cycle.append(cycle)
     with pytest.raises(InvalidPayload, match="nested too deeply"):
         canonical_bytes({"a": cycle})
-
-
-@pytest.mark.parametrize("previous", [None, "ab" * 32])
-def test_history_entry_shortcut_writes_what_pydantic_would(previous):
-    from pubsafe.refimpl._serialise import dump_history_entry
-    from pubsafe.refimpl.documents import HistoryEntry, Manifest, dump_document
-
-    manifest = Manifest(tenant="t", surface="s", current={"m": "t/s/m/x.json"}, updated_at="2025-01-01T00:00:00Z")
-    entry = HistoryEntry(manifest=manifest, previous=previous)
-    assert dump_history_entry(dump_document(manifest), previous) == dump_document(entry)
-
-
-@given(any_text, any_text, any_text, st.integers(0, 2**40),
-       st.datetimes(timezones=st.sampled_from([__import__("datetime").timezone.utc])))
-def test_record_shortcut_writes_what_pydantic_would(name, type_, uri, size, when):
-    from pubsafe.refimpl._serialise import dump_record
-    from pubsafe.refimpl.documents import RegistryRecord, dump_document
-
-    model = RegistryRecord(tenant=name, surface=name, type=type_, version="ab" * 32, uri=uri, size=size,
-                           recorded_at=when)
-    assert dump_record(name, name, type_, "ab" * 32, uri, size, when) == dump_document(model)
