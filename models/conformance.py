@@ -23,6 +23,7 @@ from hypothesis.reporting import with_reporter
 from hypothesis.stateful import run_state_machine_as_test
 
 from pubsafe.faults import Event, Interleaving, explore_reduced
+from pubsafe.refimpl.errors import AlreadyExists, Conflict, ObjectNotFound, StoreError
 
 from .checkers import GuaranteeViolation, Violation
 from .guarantees import Guarantee, Status
@@ -48,6 +49,32 @@ PROFILES = {
 }
 
 Broken = dict[Guarantee, Counterexample]
+
+
+def preflight(target: Target) -> None:
+    """One write, read and delete before anything is judged.
+
+    A store that cannot take them (no such bucket, no permission, a server answering
+    404 to every PUT) is unavailable, and says so (exit 3): judged, it would show as
+    guarantees that break, which would not be true of its semantics.
+    """
+    store = target.store_factory()
+    try:
+        store.put(_PREFLIGHT_KEY, b"{}")
+        store.get(_PREFLIGHT_KEY)
+        store.delete(_PREFLIGHT_KEY)
+    except (ObjectNotFound, AlreadyExists, Conflict):
+        pass  # semantics, not availability: the contract checks judge them
+    except StoreError as exc:
+        raise StoreError(
+            f"{target.name} cannot be checked: a first write, read and delete of {_PREFLIGHT_KEY} failed ({exc}). "
+            "Nothing was judged; check that the store exists, is reachable and is writable, then run again"
+        ) from None
+    finally:
+        target.cleanup(store)
+
+
+_PREFLIGHT_KEY = "pubsafe-preflight.json"
 
 
 def _pubsafe_version() -> str:
@@ -92,6 +119,7 @@ def run_conformance(
     sink = RunSink(progress=progress)
 
     probes, contract = [], []
+    preflight(target)
     if fixed:
         phase("capability probes")
         probes = probe_capabilities(target.store_factory, target.cleanup)

@@ -6,6 +6,7 @@ import argparse
 import json
 import re
 import sys
+from typing import Any
 from pathlib import Path
 
 from pubsafe.refimpl.errors import InvalidInput
@@ -33,7 +34,8 @@ replays round R's inputs and kill decisions (a real process's timing never repla
 exactly). Exit 0 when every judged guarantee is as expected, 1 when one breaks."""
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: Any) -> None:
+    """Define ``blackbox`` on the CLI's subcommands (anything with argparse's ``add_parser``)."""
     p = sub.add_parser("blackbox", help="test a publisher program in any language, with kills and races",
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--publish", required=True, metavar="TEMPLATE", help="command template of one publish")

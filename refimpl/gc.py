@@ -30,7 +30,7 @@ a listing that fails, stop it before it deletes anything (CollectionRefused).
 from __future__ import annotations
 
 import math
-import uuid
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -268,7 +268,7 @@ def sweep(
 ) -> GCReport:
     """Delete orphans and temp debris older than ``grace_seconds``; see the module docstring."""
     grace = validated_grace(grace_seconds)
-    sweep_id = uuid.uuid4().hex
+    sweep_id = os.urandom(16).hex()
     lease = _Lease(store, clock, lease_seconds, sweep_id)
     lease.acquire()
     try:

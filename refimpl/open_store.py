@@ -27,9 +27,8 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import unquote, urlparse
 
-from .errors import InvalidInput, ObjectNotFound, PubsafeError
+from .errors import InvalidInput, ObjectNotFound, PubsafeError, StoreError
 from .local import LocalStore
 from .memory import MemoryStore
 from .split import SplitStore
@@ -95,6 +94,8 @@ def _open_url(url: str, *, create: bool, **options: Any) -> Store:
     if scheme in adapters:
         return check_store_object(_call(adapters[scheme], url, f"the {scheme}:// adapter"), f"{scheme}://")
     if scheme == "file":
+        from urllib.parse import unquote, urlparse  # 4 ms to import: only for file:// URLs
+
         parsed = urlparse(url)
         if parsed.netloc not in ("", "localhost"):
             raise InvalidInput(f"{url!r}: file:// URLs must name a local path (file:///dir)")
@@ -229,6 +230,9 @@ def check_store_object(store: Any, source: str) -> Store:
             getattr(store, primitive)("pubsafe-probe/missing.json")
         except ObjectNotFound:
             continue
+        except StoreError as exc:  # the store answered with a failure: unreachable, no bucket, no permission
+            raise StoreError(f"{source} cannot be used: {primitive}() of a key that does not exist failed ({exc}); "
+                             "check that the store exists and is reachable, then run again") from None
         except Exception as exc:  # noqa: BLE001 - the finding is which exception it was
             raise InvalidInput(
                 f"{source}: {primitive}() of a missing key raised {type(exc).__name__}; a Store must raise "

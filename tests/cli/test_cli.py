@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -279,3 +280,20 @@ def test_help_version_and_usage_errors_load_no_engine(argv):
                "if m in sys.modules))\n")
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout[-500:] + done.stderr[-500:]
+
+
+def test_a_command_parsed_alone_has_every_argument_it_has_in_the_whole_cli():
+    """main() defines only the running command's arguments (start-up time): nothing may go missing."""
+    from pubsafe.cli import build_parser
+
+    def commands(parser):  # type: ignore[no-untyped-def]
+        return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+    whole = commands(build_parser())
+    assert len(whole) == 11
+    for name, full in whole.items():
+        alone = commands(build_parser(running=name))
+        assert list(alone) == list(whole)
+        assert alone[name].format_help() == full.format_help()
+        assert [a.dest for a in alone[name]._actions] == [a.dest for a in full._actions]
+        assert len(full._actions) > 1

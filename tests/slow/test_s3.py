@@ -216,3 +216,31 @@ def test_a_server_ignoring_conditional_writes_is_told_in_s3_terms(s3_endpoint, m
     assert any("claims compare_and_swap but does not honour it" in r for r in report.reasons())
     assert "--guarded would NOT protect" in report.guarded_note()
     assert _prefix_is_empty(url) == []
+
+
+class _ReadOnly(_RefusesBatchDeletes):
+    """Credentials that may read but not write: every PUT, POST and DELETE gets 403."""
+
+    def _refuse(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        payload = b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+        self.send_response(403)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_PUT = do_POST = do_DELETE = _refuse
+
+
+def test_a_store_that_refuses_every_write_is_unavailable_not_judged(s3_endpoint, monkeypatch, tmp_path, capsys):  # noqa: F811
+    """Judged, a bucket we may not write to would show as guarantees that break; it is
+    a store we cannot check (exit 3), and no report is written."""
+    from pubsafe.cli import main
+
+    with _through(_ReadOnly, s3_endpoint, monkeypatch):
+        code = main(["check", "--store", fresh_url(), "--profile", "quick", "--report", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert "cannot be checked" in err and "Access Denied" in err and "Nothing was judged" in err
+    assert not (tmp_path / "r").exists()
