@@ -24,7 +24,7 @@ from .plan import FAULT_KINDS, Fault, FaultPlan
 from .power import SimulatedDisk
 from .scheduler import Interleaving, RunResult, explore, explore_reduced
 from .stale import StaleStore
-from .store import FaultyStore
+from .store import FaultyStore, InjectedError
 
 __all__ = [
     "Crash",
@@ -33,6 +33,7 @@ __all__ = [
     "Fault",
     "FaultPlan",
     "FaultyStore",
+    "InjectedError",
     "Interleaving",
     "RunResult",
     "SimulatedDisk",

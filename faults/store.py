@@ -22,6 +22,11 @@ from .delegate import DelegatingStore
 from .history import Event
 from .plan import Fault, FaultPlan
 
+
+class InjectedError(RetryableStoreError):
+    """A transient store error the nemesis injected: a fault under test, unlike one
+    the store under test raised by itself (which makes a check UNKNOWN, not BREAKS)."""
+
 __all__ = ["FaultyStore"]
 
 
@@ -84,7 +89,7 @@ class FaultyStore(DelegatingStore):
             self.on_pause(f"before {where}")
             return run()
         if fault.kind == "error":
-            raise RetryableStoreError(f"injected transient error before {where}")
+            raise InjectedError(f"injected transient error before {where}")
         if fault.kind == "crash":
             self._crash(f"injected crash before {where}", op, key, phase)
         if fault.kind == "torn":
@@ -96,7 +101,7 @@ class FaultyStore(DelegatingStore):
             self.on_pause(f"after {where}")
             return result
         if fault.kind == "error-after":
-            raise RetryableStoreError(f"injected error after {where} took effect")
+            raise InjectedError(f"injected error after {where} took effect")
         self._crash(f"injected crash after {where} took effect (lost ack)", op, key, phase)
 
     def _crash(self, message: str, op: str, key: str, phase: str | None) -> None:

@@ -26,10 +26,19 @@ from pubsafe.faults import Event, Interleaving, explore_reduced
 from pubsafe.refimpl.errors import AlreadyExists, Conflict, ObjectNotFound, StoreError
 
 from .checkers import GuaranteeViolation, Violation
+from .failures import NOT_JUDGED, failure_in
 from .guarantees import Guarantee, Status
 from .machine import PublishMachine, RunSink, replay_program
 from .probes import PROBE_GUARANTEES, check_contract, probe_capabilities
-from .scenarios import COLLIDING_SLOTS, RACES, Race, StepClock, crash_sweep, name_collisions, serving_violations
+from .scenarios import (
+    COLLIDING_SLOTS,
+    RACES,
+    Race,
+    StepClock,
+    crash_sweep,
+    name_collisions,
+    serving_violations,
+)
 from .target import Target
 from .verdicts import Counterexample, Report, Verdict
 
@@ -125,6 +134,10 @@ def run_conformance(
         probes = probe_capabilities(target.store_factory, target.cleanup)
         phase("store contract")
         contract = check_contract(target.store_factory, target.cleanup)
+    for failed in [f"capability probe {p.capability}" for p in probes if NOT_JUDGED in p.evidence] + [
+            f"contract check {c.check}" for c in contract if c.status == "unavailable"]:
+        unknown.setdefault("probes", f"{failed}: {NOT_JUDGED}; run the check again (whole message in the probes "
+                                     "and contract sections)")
     for probe in probes:
         if probe.honoured is False:
             for guarantee in PROBE_GUARANTEES[probe.capability]:
@@ -146,7 +159,8 @@ def run_conformance(
         except GuaranteeViolation as exc:  # the system under test failed where it must not
             _record(broken, exc.violation, [f"the {name} scenarios (models.scenarios)"], replay, [])
         except Exception as exc:  # noqa: BLE001 - a broken checker is reported, not lost
-            unknown[name] = f"the {name} scenarios crashed: {type(exc).__name__}: {exc}"
+            failure = failure_in(exc, f"the {name} scenarios")
+            unknown[name] = str(failure) if failure else f"the {name} scenarios crashed: {type(exc).__name__}: {exc}"
 
     phase("state machine")
     for _ in Guarantee:
@@ -171,7 +185,8 @@ def run_conformance(
             unknown["machine"] = (f"not checked by the state machine: every example it tried ran into a guarantee "
                                   f"already found broken ({', '.join(sorted(g.value for g in broken))})")
         except Exception as exc:  # noqa: BLE001
-            unknown["machine"] = f"the state machine crashed: {type(exc).__name__}: {exc}"
+            failure = failure_in(exc, "the state machine")
+            unknown["machine"] = str(failure) if failure else f"the state machine crashed: {type(exc).__name__}: {exc}"
         break
 
     return Report(

@@ -29,6 +29,7 @@ from typing import Any
 from pubsafe.refimpl.errors import AlreadyExists, Conflict, InvalidKey, ObjectNotFound, PubsafeError, UnsupportedOperation
 from pubsafe.refimpl.store import ABSENT, Store
 
+from .failures import NOT_JUDGED, is_store_failure
 from .guarantees import Guarantee
 
 __all__ = ["Skip", "ContractCheck", "CONTRACT", "CHECKS_BY_NAME", "run_check", "WRITERS", "CREATE_RACES",
@@ -67,13 +68,15 @@ def _check(*guarantees: Guarantee) -> Callable[[Callable[[Store], str | None]], 
 
 
 def run_check(check: ContractCheck, store: Store) -> tuple[str, str]:
-    """("passed" | "failed" | "skipped", detail); an unexpected exception is a failure
-    that names the contract it broke."""
+    """("passed" | "failed" | "skipped" | "unavailable", detail); an unexpected exception
+    is a failure that names the contract it broke, unless the store failed by itself."""
     try:
         problem = check.run(store)
     except Skip as skip:
         return "skipped", str(skip)
     except PubsafeError as exc:
+        if is_store_failure(exc):
+            return "unavailable", f"{NOT_JUDGED} ({type(exc).__name__}: {exc})"
         return "failed", f"raised {type(exc).__name__}: {exc}"
     except Exception as exc:  # noqa: BLE001 - a store raising outside the contract is the finding
         return "failed", (f"raised {type(exc).__name__}: {exc}; a Store must raise the exceptions of "
@@ -358,6 +361,7 @@ def replace_is_atomic_to_a_concurrent_reader(store: Store) -> str | None:
         old, new = b"[" + b"1" * (size - 2) + b"]", b"[" + b"2" * (size - 2) + b"]"
         store.replace(key, old)
         seen_bad: list[str] = []
+        failures: list[PubsafeError] = []
         done = threading.Event()
 
         def read() -> None:
@@ -365,7 +369,10 @@ def replace_is_atomic_to_a_concurrent_reader(store: Store) -> str | None:
                 try:
                     data = store.get(key)
                 except PubsafeError as exc:
-                    seen_bad.append(f"a read failed with {exc!r}")
+                    if is_store_failure(exc):
+                        failures.append(exc)
+                    else:
+                        seen_bad.append(f"a read failed with {exc!r}")
                     return
                 if data != old and data != new:
                     seen_bad.append(f"a read returned {len(data)} bytes that are neither document")
@@ -376,7 +383,7 @@ def replace_is_atomic_to_a_concurrent_reader(store: Store) -> str | None:
         reader.start()
         try:
             for _ in range(_FLIPS if size <= 2**20 else _FLIPS // 4):
-                if seen_bad:
+                if seen_bad or failures:
                     break
                 store.replace(key, new)
                 store.replace(key, old)
@@ -384,6 +391,8 @@ def replace_is_atomic_to_a_concurrent_reader(store: Store) -> str | None:
             done.set()
             reader.join(30)
             sys.setswitchinterval(interval)
+        if failures:
+            raise failures[0]
         if seen_bad:
             return f"while a {size}-byte document was replaced over and over, {seen_bad[0]}"
         store.delete(key)

@@ -40,6 +40,7 @@ from .checkers.serving import CurrentLog, check_served_payload, check_staleness
 from .guarantees import Guarantee
 from .observed import ObservedStore, StoreView
 from .oracle import Oracle, blob_key, current_key, manifest_version, parse_manifest, payload_version
+from .failures import store_failed
 from .scenarios import GRACE, RACES, TTL, StepClock, payload
 from .strategies import names, type_names, wide_payloads
 from .target import Target
@@ -172,6 +173,8 @@ class PublishMachine(RuleBasedStateMachine):
         except allowed:
             raise
         except Exception as exc:  # noqa: BLE001 - whatever the engine raises is judged, not propagated
+            if failure := store_failed(what, exc):
+                raise failure from exc
             self.fail(Violation(guarantee, f"{what} raised {type(exc).__name__}: {exc}"))
             assume(False)  # that guarantee is already known broken: this example cannot go on
 

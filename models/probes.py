@@ -56,6 +56,8 @@ def _probe(name: str, claimed: bool, store: Store) -> ProbeResult:
     failures = []
     for check_name in checks:
         status, detail = run_check(CHECKS_BY_NAME[check_name], store)
+        if status == "unavailable":  # the store broke the probe off: it shows neither way
+            return ProbeResult(capability=name, claimed=True, honoured=None, evidence=f"{check_name}: {detail}")
         if status == "failed":
             failures.append(f"{check_name}: {detail}")
     if not failures:

@@ -41,6 +41,7 @@ from .checkers.manifest_last import as_keys, check_currents, check_failed_publis
 from .checkers.races import RaceOp, lost_update, stale_swap
 from .checkers.retry import retry_failed
 from .checkers.serving import refused
+from .failures import store_failed
 from .guarantees import Guarantee
 from .oracle import Oracle, blob_key, current_key, parse_manifest, payload_version, read_store
 
@@ -98,6 +99,8 @@ def target_call(guarantee: Guarantee, what: str, run: Callable[[], Any]) -> Any:
     try:
         return run()
     except Exception as exc:  # noqa: BLE001 - whatever the target raises is judged
+        if failure := store_failed(what, exc):
+            raise failure from exc
         raise GuaranteeViolation(Violation(guarantee, f"{what} raised {type(exc).__name__}: {exc}")) from exc
 
 
@@ -131,6 +134,8 @@ class Race:
         found = []
         for actor, outcome in sorted(run.outcomes.items()):
             if outcome.error is not None and not isinstance(outcome.error, _ALLOWED_FAILURES):
+                if failure := store_failed(f"{name} race, schedule {run.schedule!r}, actor {actor}", outcome.error):
+                    raise failure
                 found.append(Violation(Guarantee.G3, f"{name} race, schedule {run.schedule!r}: actor {actor} "
                                                      f"raised {outcome.error!r}"))
         if self.scenario.guarantee is Guarantee.R5:

@@ -71,7 +71,7 @@ class ProbeResult(BaseModel):
 
 class ContractResult(BaseModel):
     check: str = Field(description="a check of pubsafe.models.contract")
-    status: str = Field(description="passed, failed or skipped")
+    status: str = Field(description="passed, failed, skipped, or unavailable (the store failed by itself)")
     detail: str
     guarantees: list[Guarantee] = Field(description="what a store failing this check cannot keep")
 

@@ -11,6 +11,7 @@ import functools
 import json
 from collections.abc import Mapping
 
+from ..failures import store_failed
 from ..guarantees import Guarantee
 from ..oracle import RECORDS, Oracle, is_tombstone
 from .violation import Violation
@@ -44,4 +45,8 @@ def _whole(data: bytes) -> bool:
 
 
 def retry_failed(cause: str, error: BaseException) -> Violation:
+    """The retry's failure as a G3 violation; a store that failed by itself (not a fault
+    pubsafe injected) raises StoreFailed instead, for the run proves nothing."""
+    if failure := store_failed(f"the retry after {cause}", error):
+        raise failure from error
     return Violation(G3, f"retry after {cause} failed: {error!r}")

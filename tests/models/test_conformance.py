@@ -149,3 +149,40 @@ def test_a_local_store_that_loses_its_lock_is_told_in_file_system_terms(tmp_path
     cas = probes["compare_and_swap"]
     assert cas.honoured is False and "flock(2)" in cas.evidence and "EEXIST from link" in cas.evidence
     assert "compare_and_swap_semantics:" in cas.evidence and probes["create_only"].honoured is True
+
+
+class _FailsBySelf(MemoryStore):
+    """A store that, past its first operations, fails every 97th write or read by
+    itself, as a throttled or unreachable server does (the count spans every store a
+    run makes)."""
+
+    calls = 0
+    error: type[Exception] = Exception
+
+    def _tick(self) -> None:
+        type(self).calls += 1
+        if type(self).calls > 50 and type(self).calls % 97 == 0:
+            raise self.error("503 SlowDown: please reduce your request rate")
+
+    def put(self, key, data):  # type: ignore[no-untyped-def]
+        self._tick()
+        return super().put(key, data)
+
+    def get(self, key):  # type: ignore[no-untyped-def]
+        self._tick()
+        return super().get(key)
+
+
+@pytest.mark.parametrize("error", ["RetryableStoreError", "StoreError"])
+def test_a_store_failing_by_itself_mid_run_gives_unknown_never_breaks(error):
+    """What the store raised by itself (not a fault pubsafe injected) proves nothing
+    about the engine: judged, a throttled bucket would show as G3 breaking."""
+    from pubsafe.refimpl import errors
+
+    store_class = type("Throttled", (_FailsBySelf,), {"error": getattr(errors, error), "calls": 0})
+    report = run_conformance(Target("throttled", store_class), "quick")
+    statuses = {v.guarantee.value: v.status for v in report.verdicts}
+    assert Status.BREAKS not in statuses.values(), statuses
+    assert Status.UNKNOWN in statuses.values()
+    assert any("failed by itself" in (v.error or "") and "SlowDown" in v.error for v in report.verdicts)
+    assert not report.conforming

@@ -27,7 +27,7 @@ def test_every_error_is_a_pubsafe_error_and_documented():
 
 def test_faults_exports():
     assert set(faults.__all__) == {
-        "Crash", "Event", "FAULT_KINDS", "Fault", "FaultPlan", "FaultyStore", "Interleaving",
+        "Crash", "Event", "FAULT_KINDS", "Fault", "FaultPlan", "FaultyStore", "InjectedError", "Interleaving",
         "RunResult", "SimulatedDisk", "StaleStore", "explore", "explore_reduced",
     }
     assert not issubclass(faults.Crash, Exception)
