@@ -8,7 +8,6 @@ time-to-detect and counterexample length per mutant.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import random
@@ -142,7 +141,7 @@ class InPlacePatchEngine(Engine):
             if mapping.get(type_) == uri:
                 continue
             mapping[type_] = uri
-            super()._swap(dataclasses.replace(manifest, current=dict(mapping)), current)
+            super()._swap(manifest.replace(current=dict(mapping)), current)
 
 
 class NonCanonicalHashEngine(Engine):
@@ -171,7 +170,7 @@ class RollbackWritesEngine(Engine):
         receipt = super().rollback(tenant, surface, to=to, steps=steps)
         entry = self.history_entry(tenant, surface, receipt.to_version)
         self.store.replace(history_key(tenant, surface, receipt.to_version),
-                           dump_document(dataclasses.replace(entry, previous=receipt.from_version)))
+                           dump_document(entry.replace(previous=receipt.from_version)))
         return receipt
 
 

@@ -7,7 +7,6 @@ read in ``inputs``, exit and error codes in ``exits``.
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import os
 import re
@@ -67,6 +66,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _did_you_mean(word: str, known) -> str:  # type: ignore[no-untyped-def]
+    import difflib  # only on a usage error: a publish does not pay for it
+
     close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
     return f" (did you mean {close[0]}?)" if close else ""
 

@@ -8,8 +8,7 @@ returned; ``pubsafe.cli`` turns them into messages and exit codes.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pubsafe.refimpl import Engine
 from pubsafe.refimpl.dialects import DIALECTS
@@ -24,8 +23,7 @@ __all__ = ["Outcome", "run_command", "OPERATOR_COMMANDS"]
 OPERATOR_COMMANDS = ("publish", "rollback", "current", "history", "orphans", "gc", "audit")
 
 
-@dataclass
-class Outcome:
+class Outcome(NamedTuple):
     data: Any
     text: str
     exit: int = EXIT_OK

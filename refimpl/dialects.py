@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from .canonical import version_of_bytes
@@ -52,8 +51,7 @@ class RecordInfo(NamedTuple):
     built_at: str | None = None  #: upstream: the time of the first publish of this version
 
 
-@dataclass(frozen=True)
-class Dialect:
+class Dialect(NamedTuple):
     name: str
     keeps_history: bool  #: does this writer keep manifest history (rollback by version)?
     honours_claims: bool  #: does its publish back off from a GC tombstone at a record key?

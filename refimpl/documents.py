@@ -1,23 +1,22 @@
-"""The documents pubsafe reads and writes: frozen dataclasses with strict JSON forms.
+"""The documents pubsafe reads and writes: immutable records with strict JSON forms.
 
 ``Manifest`` is upstream's ManifestV1 exactly (extra fields refused), so what we write
 validates under ``manifest.v1.schema.json`` and what upstream wrote loads here.
 The rest are ours: the registry record, the manifest history entry, the GC
 tombstone and lease, and the receipts and findings the engine returns.
 
-Why not pydantic (which the reports use): building these models cost a ``pubsafe
-publish`` process about 110 ms of its start, five times a bare interpreter's, and
-every publish validated one. Loading here is as strict as pydantic was or stricter
+Why not pydantic (which the reports use), nor dataclasses: building these models cost
+a ``pubsafe publish`` process about 110 ms of its start, five times a bare
+interpreter's (dataclasses, with the ``inspect`` they import, still ~20 ms), and
+every publish builds some. Loading here is as strict as pydantic was or stricter
 (no string-to-int or number-to-time coercion); tests/refimpl/test_documents.py pins
 the bytes written and what is refused against a pydantic rendition of the same schema.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any, ClassVar, Literal
@@ -120,35 +119,79 @@ def _nested(model: type[_Document]) -> Callable[[str, Any], Any]:
     return check
 
 
+# -- records ---------------------------------------------------------------------------
+
+
+class _Record:
+    """Fields declared as annotations, in order; a class attribute of a field's name is
+    its default (a list or dict default is copied per instance). Built by keyword; equal
+    when of one type with equal fields."""
+
+    _FIELDS: ClassVar[tuple[str, ...]] = ()
+    _DEFAULTS: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(cls) -> None:
+        own = [name for name in cls.__dict__.get("__annotations__", {}) if not name.startswith("_")]
+        cls._FIELDS = (*cls._FIELDS, *own)
+        cls._DEFAULTS = {**cls._DEFAULTS, **{name: cls.__dict__[name] for name in own if name in cls.__dict__}}
+
+    def __init__(self, **values: Any) -> None:
+        for name in self._FIELDS:
+            if name in values:
+                value = values.pop(name)
+            elif name in self._DEFAULTS:
+                value = self._DEFAULTS[name]
+                value = type(value)(value) if isinstance(value, (list, dict)) else value
+            else:
+                raise TypeError(f"{type(self).__name__}() needs the field {name!r}")
+            object.__setattr__(self, name, value)
+        if values:
+            raise TypeError(f"{type(self).__name__}() has no field {sorted(values)[0]!r}")
+
+    def replace(self, **changes: Any) -> Any:
+        """A copy with ``changes`` (checked again, and with nothing cached carried over)."""
+        return type(self)(**{**{name: getattr(self, name) for name in self._FIELDS}, **changes})
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and all(getattr(self, n) == getattr(other, n) for n in self._FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self._FIELDS)})"
+
+
 # -- the stored documents ------------------------------------------------------------
 
 
-class _Document:
-    """A stored document: fields checked on construction, unknown fields refused."""
+class _Document(_Record):
+    """A stored document: immutable, fields checked on construction, unknown fields refused."""
 
     _CHECKS: ClassVar[dict[str, Callable[[str, Any], Any]]]
 
-    def __post_init__(self) -> None:
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**values)
         for name, check in self._CHECKS.items():
-            value = self.__dict__[name]
+            value = getattr(self, name)
             kept = check(name, value)
             if kept is not value:
                 object.__setattr__(self, name, kept)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a {type(self).__name__} is immutable; make a changed copy with .replace()")
 
     @classmethod
     def from_json(cls, obj: Any) -> Any:
         """Build from a parsed JSON object, refusing extra and missing fields."""
         if not isinstance(obj, dict):
             raise _Invalid(f"expected a JSON object, got {_kind(obj)}")
-        extra = obj.keys() - cls._CHECKS.keys()
+        extra = obj.keys() - set(cls._FIELDS)
         if extra:
             raise _Invalid(f"unexpected field {sorted(extra)[0]!r}")
-        try:
-            return cls(**obj)
-        except TypeError:  # a required field is absent
-            missing = [f.name for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-                       if f.name not in obj and f.default is dataclasses.MISSING]
-            raise _Invalid(f"missing field {missing[0]!r}" if missing else "malformed") from None
+        missing = [name for name in cls._FIELDS if name not in obj and name not in cls._DEFAULTS]
+        if missing:
+            raise _Invalid(f"missing field {missing[0]!r}")
+        return cls(**obj)
 
 
 def _checked(**checks: Callable[[str, Any], Any]) -> Callable[[type], type]:
@@ -159,7 +202,6 @@ def _checked(**checks: Callable[[str, Any], Any]) -> Callable[[type], type]:
 
 
 @_checked(v=_exactly(1), tenant=_text, surface=_text, current=_text_mapping, updated_at=_timestamp)
-@dataclass(frozen=True, kw_only=True)
 class Manifest(_Document):
     """Upstream ManifestV1: which artifact version of each type is current."""
 
@@ -184,7 +226,6 @@ class Manifest(_Document):
 
 @_checked(v=_exactly(1), tenant=_text, surface=_text, type=_text, version=_text, uri=_text, size=_count,
           recorded_at=_timestamp)
-@dataclass(frozen=True, kw_only=True)
 class RegistryRecord(_Document):
     """Append-only audit record: this artifact version was written and validated."""
 
@@ -199,7 +240,6 @@ class RegistryRecord(_Document):
 
 
 @_checked(gc_tombstone=_exactly(True), sweep_id=_text, claimed_at=_timestamp)
-@dataclass(frozen=True, kw_only=True)
 class GCTombstone(_Document):
     """Held at a record key while a GC sweep deletes that unrecorded blob.
 
@@ -224,7 +264,6 @@ def is_tombstone(raw: bytes) -> bool:
 
 
 @_checked(manifest=_nested(Manifest), previous=_optional_text)
-@dataclass(frozen=True, kw_only=True)
 class HistoryEntry(_Document):
     """An immutable copy of a manifest that was swapped in, and the one it replaced."""
 
@@ -233,7 +272,6 @@ class HistoryEntry(_Document):
 
 
 @_checked(gc_lease=_exactly(True), owner=_text, acquired_at=_timestamp, expires_at=_timestamp)
-@dataclass(frozen=True, kw_only=True)
 class GCLease(_Document):
     """Held at ``gc/lease.json`` by the one sweep allowed to run; expires unless renewed."""
 
@@ -243,11 +281,10 @@ class GCLease(_Document):
     expires_at: datetime
 
 
-# -- what the engine returns (never stored, so not checked) --------------------------
+# -- what the engine returns (never stored, so not checked; mutable) --------------------------
 
 
-@dataclass(kw_only=True)
-class PublishReceipt:
+class PublishReceipt(_Record):
     tenant: str
     surface: str
     #: type -> artifact version
@@ -261,8 +298,7 @@ class PublishReceipt:
     attempts: int = 1
 
 
-@dataclass(kw_only=True)
-class RollbackReceipt:
+class RollbackReceipt(_Record):
     tenant: str
     surface: str
     #: None when current was missing or did not parse
@@ -271,8 +307,7 @@ class RollbackReceipt:
     swapped: bool
 
 
-@dataclass(kw_only=True)
-class Finding:
+class Finding(_Record):
     guarantee: str
     key: str
     message: str
@@ -280,25 +315,23 @@ class Finding:
     severity: Literal["error", "notice"] = "error"
 
 
-@dataclass(kw_only=True)
-class OrphanInfo:
+class OrphanInfo(_Record):
     key: str
     size: int
     age_seconds: float
 
 
-@dataclass(kw_only=True)
-class GCReport:
-    deleted: list[str] = field(default_factory=list)
-    kept_young: list[str] = field(default_factory=list)
+class GCReport(_Record):
+    deleted: list[str] = []
+    kept_young: list[str] = []
     #: recorded by a publish mid-sweep; kept
-    lost_race: list[str] = field(default_factory=list)
+    lost_race: list[str] = []
     #: tombstones of crashed sweeps, finished
-    finished_tombstones: list[str] = field(default_factory=list)
+    finished_tombstones: list[str] = []
     #: temp files of interrupted writes, removed
-    removed_debris: list[str] = field(default_factory=list)
+    removed_debris: list[str] = []
     #: key -> why the sweep did not touch it
-    left_alone: dict[str, str] = field(default_factory=dict)
+    left_alone: dict[str, str] = {}
 
 
 # -- JSON forms ------------------------------------------------------------------------
@@ -306,7 +339,7 @@ class GCReport:
 def _json_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return utc_text(value)
-    if dataclasses.is_dataclass(value):
+    if isinstance(value, _Record):
         return to_json(value)
     if isinstance(value, dict):
         return {key: _json_value(item) for key, item in value.items()}
@@ -317,7 +350,7 @@ def _json_value(value: Any) -> Any:
 
 def to_json(doc: Any) -> dict[str, Any]:
     """A document or receipt as a JSON-ready dict, fields in declaration order."""
-    return {f.name: _json_value(getattr(doc, f.name)) for f in dataclasses.fields(doc)}
+    return {name: _json_value(getattr(doc, name)) for name in doc._FIELDS}
 
 
 def load_document(model: type[_Document], data: bytes, key: str):  # type: ignore[no-untyped-def]

@@ -21,7 +21,6 @@ Engine over the same store, and a retry converges (every step is idempotent).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -439,7 +438,7 @@ class Engine:
         )
         if target.version == current.version:
             return receipt
-        restored = dataclasses.replace(target, updated_at=utc_timestamp(self.clock()))
+        restored = target.replace(updated_at=utc_timestamp(self.clock()))
         try:
             with phase("swap"):
                 self._swap(restored, current)
@@ -447,12 +446,12 @@ class Engine:
             with phase("read-current"):
                 now, _ = self._read_current_leniently(tenant, surface)
             if now.version == target.version:
-                return dataclasses.replace(receipt, swapped=True)
+                return receipt.replace(swapped=True)
             raise RollbackRefused(
                 f"{tenant}/{surface}: current changed to {now.version} while rolling back "
                 "(guarded mode refuses to overwrite it); inspect `pubsafe current` and retry"
             ) from None
-        return dataclasses.replace(receipt, swapped=True)
+        return receipt.replace(swapped=True)
 
     def _read_current_leniently(self, tenant: str, surface: str) -> tuple[Current, str | None]:
         """Current, or (for a manifest that does not parse) its etag and what is wrong with it."""

@@ -32,7 +32,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from ._memo import MANIFESTS
 from .documents import (
@@ -78,13 +77,13 @@ def validated_grace(grace_seconds: float) -> float:
 # -- what the store holds ----------------------------------------------------------
 
 
-@dataclass
 class _Survey:
     """One listing of the store, with every manifest parsed (or the sweep refused)."""
 
-    blobs: list[str] = field(default_factory=list)
-    records: set[str] = field(default_factory=set)
-    referenced: set[str] = field(default_factory=set)
+    def __init__(self, blobs: list[str], records: set[str]) -> None:
+        self.blobs = blobs
+        self.records = records
+        self.referenced: set[str] = set()
 
 
 def _refuse_half_a_store(store: Store, listing: Listing) -> None:

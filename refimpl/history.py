@@ -8,7 +8,7 @@ edited or misplaced file must never be swapped in as current.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .documents import HistoryEntry, load_document
 from .errors import IntegrityError, ObjectNotFound, RollbackRefused
@@ -64,8 +64,7 @@ def walk_back(store: Store, tenant: str, surface: str, start: str, steps: int) -
     return version
 
 
-@dataclass
-class HistoryItem:
+class HistoryItem(NamedTuple):
     entry: HistoryEntry
     #: current: it is current now; replaced: a later entry names it as previous, so it
     #: was current once; unconfirmed: no later entry names it (it lost a guarded race,
@@ -73,10 +72,10 @@ class HistoryItem:
     status: str
 
 
-@dataclass
 class HistoryListing:
-    items: list[HistoryItem] = field(default_factory=list)
-    problems: list[tuple[str, str]] = field(default_factory=list)  #: (key, why it was skipped)
+    def __init__(self) -> None:
+        self.items: list[HistoryItem] = []
+        self.problems: list[tuple[str, str]] = []  #: (key, why it was skipped)
 
 
 def list_history(store: Store, tenant: str, surface: str, current_version: str | None) -> HistoryListing:

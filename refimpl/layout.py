@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .errors import InvalidKey
 
@@ -64,8 +64,7 @@ def history_key(tenant: str, surface: str, manifest_version: str) -> str:
     return f"{HISTORY}{tenant}/{surface}/{manifest_version}.json"
 
 
-@dataclass(frozen=True)
-class BlobRef:
+class BlobRef(NamedTuple):
     """A blob key taken apart."""
 
     tenant: str
@@ -170,16 +169,16 @@ def current_keys(tenant: str, surface: str) -> tuple[str, ...]:
     return (own,) if own == trimmed else (own, trimmed)
 
 
-@dataclass
 class Listing:
     """A store's keys sorted into the layout's parts (one listing, parsed once)."""
 
-    blobs: list[BlobRef] = field(default_factory=list)
-    records: set[str] = field(default_factory=set)
-    currents: list[str] = field(default_factory=list)
-    histories: list[str] = field(default_factory=list)
-    gc: list[str] = field(default_factory=list)  #: the sweep lease
-    other: list[str] = field(default_factory=list)  #: keys that fit no part of the layout
+    def __init__(self) -> None:
+        self.blobs: list[BlobRef] = []
+        self.records: set[str] = set()
+        self.currents: list[str] = []
+        self.histories: list[str] = []
+        self.gc: list[str] = []  #: the sweep lease
+        self.other: list[str] = []  #: keys that fit no part of the layout
 
 
 def classify(keys: Iterable[str]) -> Listing:

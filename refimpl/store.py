@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import InvalidKey, ObjectNotFound, UnsupportedOperation
 
@@ -41,8 +41,7 @@ ANY = Expect.ANY
 ABSENT = Expect.ABSENT
 
 
-@dataclass(frozen=True)
-class Capabilities:
+class Capabilities(NamedTuple):
     """What a store guarantees beyond "get returns what was last written".
 
     atomic_replace:   a concurrent reader of ``replace`` sees the old or the new
@@ -60,7 +59,7 @@ class Capabilities:
     durable: bool
 
     def names(self) -> list[str]:
-        return [name for name, on in vars(self).items() if on]
+        return [name for name, on in self._asdict().items() if on]
 
 
 class StoredObject:
@@ -85,16 +84,14 @@ class StoredObject:
         return f"StoredObject({len(self.data)} bytes, etag={self._etag!r})"
 
 
-@dataclass(frozen=True)
-class ObjectInfo:
+class ObjectInfo(NamedTuple):
     key: str
     etag: str
     size: int
     modified: float  #: seconds since the epoch, by the store's clock
 
 
-@dataclass(frozen=True)
-class Debris:
+class Debris(NamedTuple):
     """Something in the store that is not an object: never read, reported by audit.
 
     kind: ``temp`` (an interrupted write's temporary file; GC removes it after the

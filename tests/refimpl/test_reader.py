@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from pubsafe.refimpl import Engine, MemoryStore, ServingReader
@@ -65,7 +63,7 @@ def test_reader_refuses_bytes_that_do_not_hash_to_the_version(setup):
 )
 def test_reader_refuses_uris_outside_the_root_or_its_tenant_surface(setup, clock, uri):
     store, engine, reader = setup
-    manifest = replace(engine.current(T, S), current={"model": uri})
+    manifest = engine.current(T, S).replace(current={"model": uri})
     store.replace(current_key(T, S), dump_document(manifest))
     with pytest.raises(InvalidKey):
         reader.artifact(T, S, "model")
@@ -75,7 +73,7 @@ def test_reader_accepts_an_absolute_uri_inside_the_root(setup):
     store, engine, reader = setup
     manifest = engine.current(T, S)
     absolute = {"model": f"{store.root_uri}/{manifest.current['model']}"}
-    store.replace(current_key(T, S), dump_document(replace(manifest, current=absolute)))
+    store.replace(current_key(T, S), dump_document(manifest.replace(current=absolute)))
     assert reader.artifact(T, S, "model") == {"w": 1}
 
 
