@@ -128,25 +128,35 @@ class _Record:
     when of one type with equal fields."""
 
     _FIELDS: ClassVar[tuple[str, ...]] = ()
+    _NAMES: ClassVar[frozenset[str]] = frozenset()
     _DEFAULTS: ClassVar[dict[str, Any]] = {}
 
     def __init_subclass__(cls) -> None:
         own = [name for name in cls.__dict__.get("__annotations__", {}) if not name.startswith("_")]
         cls._FIELDS = (*cls._FIELDS, *own)
+        cls._NAMES = frozenset(cls._FIELDS)
         cls._DEFAULTS = {**cls._DEFAULTS, **{name: cls.__dict__[name] for name in own if name in cls.__dict__}}
 
     def __init__(self, **values: Any) -> None:
-        for name in self._FIELDS:
+        # Instances hold their fields in __dict__ (a publish builds several: kept cheap).
+        self.__dict__.update(values if values.keys() == self._NAMES else self._completed(values))
+
+    @classmethod
+    def _completed(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """``values`` with the defaults of the fields not given; a missing or unknown field is a TypeError."""
+        extra = values.keys() - cls._NAMES
+        if extra:
+            raise TypeError(f"{cls.__name__}() has no field {sorted(extra)[0]!r}")
+        filled = {}
+        for name in cls._FIELDS:
             if name in values:
-                value = values.pop(name)
-            elif name in self._DEFAULTS:
-                value = self._DEFAULTS[name]
-                value = type(value)(value) if isinstance(value, (list, dict)) else value
+                filled[name] = values[name]
+            elif name in cls._DEFAULTS:
+                default = cls._DEFAULTS[name]
+                filled[name] = type(default)(default) if isinstance(default, (list, dict)) else default
             else:
-                raise TypeError(f"{type(self).__name__}() needs the field {name!r}")
-            object.__setattr__(self, name, value)
-        if values:
-            raise TypeError(f"{type(self).__name__}() has no field {sorted(values)[0]!r}")
+                raise TypeError(f"{cls.__name__}() needs the field {name!r}")
+        return filled
 
     def replace(self, **changes: Any) -> Any:
         """A copy with ``changes`` (checked again, and with nothing cached carried over)."""
@@ -171,11 +181,9 @@ class _Document(_Record):
 
     def __init__(self, **values: Any) -> None:
         super().__init__(**values)
+        fields = self.__dict__
         for name, check in self._CHECKS.items():
-            value = getattr(self, name)
-            kept = check(name, value)
-            if kept is not value:
-                object.__setattr__(self, name, kept)
+            fields[name] = check(name, fields[name])
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"a {type(self).__name__} is immutable; make a changed copy with .replace()")
@@ -185,7 +193,7 @@ class _Document(_Record):
         """Build from a parsed JSON object, refusing extra and missing fields."""
         if not isinstance(obj, dict):
             raise _Invalid(f"expected a JSON object, got {_kind(obj)}")
-        extra = obj.keys() - set(cls._FIELDS)
+        extra = obj.keys() - cls._NAMES
         if extra:
             raise _Invalid(f"unexpected field {sorted(extra)[0]!r}")
         missing = [name for name in cls._FIELDS if name not in obj and name not in cls._DEFAULTS]
