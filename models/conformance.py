@@ -14,6 +14,7 @@ import io
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
@@ -22,7 +23,8 @@ from hypothesis.errors import Unsatisfiable
 from hypothesis.reporting import with_reporter
 from hypothesis.stateful import run_state_machine_as_test
 
-from pubsafe.faults import Event, Interleaving, explore_reduced
+from pubsafe.faults import Event, Interleaving, RunResult, explore_reduced
+from pubsafe.refimpl import MemoryStore
 from pubsafe.refimpl.errors import AlreadyExists, Conflict, ObjectNotFound, StoreError
 
 from .checkers import GuaranteeViolation, Violation
@@ -34,6 +36,7 @@ from .scenarios import (
     COLLIDING_SLOTS,
     RACES,
     Race,
+    RaceScenario,
     StepClock,
     crash_sweep,
     name_collisions,
@@ -289,42 +292,112 @@ def _crashes(target: Target, sink: RunSink, broken: Broken, replay: str) -> None
 
 def _races(target: Target, sink: RunSink, broken: Broken, replay: str) -> None:
     """One interleaving of every class of equivalent ones, for each race scenario
-    (several at once on a remote store: ``Target.parallel_runs``)."""
-    roles = {"same-type": "publish", "cross-type": "publish", "publish-rollback": "rollback", "publish-gc": "gc"}
+    (several at once on a remote store: ``Target.parallel_runs``).
+
+    On a remote store the schedules are planned in memory first: the reduction runs
+    each scenario over a MemoryStore, and only the schedules it keeps run on the
+    store (its redundant runs cost 3 of every 4 requests of this phase). Each of them
+    must then follow, operation by operation, the trace it had in memory; if one does
+    not, the store (or the engine on it) behaves otherwise, and the scenario is
+    explored on the store itself, as on a local one.
+    """
     for name, scenario in RACES.items():
-        prepared: dict[int, Race] = {}  # id(result) -> its race, until judged or discarded
-        lock = threading.Lock()
+        planned = _planned(target, scenario) if target.parallel_runs > 1 else None
+        if planned is None or not _run_planned(target, scenario, planned, sink, broken, replay):
+            _explore_on_store(target, scenario, sink, broken, replay)
 
-        def run(prefix: str, policy, scenario=scenario, prepared=prepared, lock=lock):  # type: ignore[no-untyped-def]
-            clock = StepClock()
-            race = scenario.prepare(target.store_factory(), target.engine_for(clock), clock)
-            result = Interleaving(race.store, race.actors).run(prefix, policy)
-            with lock:
-                prepared[id(result)] = race
-            return result
 
-        def discard(result, prepared=prepared):  # type: ignore[no-untyped-def]
-            target.cleanup(prepared.pop(id(result)).store)  # a run the reduction found redundant
+_ROLES = {"same-type": "publish", "cross-type": "publish", "publish-rollback": "rollback", "publish-gc": "gc"}
 
+
+def _signature(result: RunResult) -> list[tuple[str, str, str, str]]:
+    return [(e.actor, e.op, e.key, e.result) for e in result.trace]
+
+
+def _planned(target: Target, scenario: RaceScenario) -> list[RunResult]:
+    """The runs the reduction keeps, explored over a MemoryStore with the target's engine."""
+    def run(prefix: str, policy):  # type: ignore[no-untyped-def]
+        clock = StepClock()
+        race = scenario.prepare(MemoryStore(clock=clock), target.engine_for(clock), clock)
+        return Interleaving(race.store, race.actors).run(prefix, policy)
+
+    return list(explore_reduced(run))
+
+
+def _run_planned(target: Target, scenario: RaceScenario, planned: list[RunResult], sink: RunSink, broken: Broken,
+                 replay: str) -> bool:
+    """Run the planned schedules on the store and judge them; False (nothing judged,
+    nothing left behind) if one did not follow its planned trace."""
+    def run(plan: RunResult) -> tuple[RunResult, Race]:
+        clock = StepClock()
+        race = scenario.prepare(target.store_factory(), target.engine_for(clock), clock)
         try:
-            for result in explore_reduced(run, width=target.parallel_runs, discard=discard):
-                race = prepared.pop(id(result))
-                sink.interleaving(scenario.guarantee)
-                sink.progress(1)
-                history = [Event("publish A" if e.actor == "A" else f"{roles[name]} B", e.op, e.key, e.phase,
-                                 e.result, e.fault, e.time) for e in result.trace]
-                try:
-                    violations, witness = race.judge(result, guarded=target.guarded)
-                    for violation in violations:
-                        _record(broken, violation, [f"exhaustive scenario {name}, schedule {result.schedule!r}"],
-                                replay, history)
-                    if witness is not None:
-                        sink.witness(scenario.guarantee, witness, history)
-                finally:
-                    target.cleanup(race.store)
-        finally:
-            for race in prepared.values():  # runs left unjudged by an error
-                target.cleanup(race.store)
+            return Interleaving(race.store, race.actors).run(plan.schedule), race
+        except BaseException:
+            target.cleanup(race.store)
+            raise
+
+    with ThreadPoolExecutor(max_workers=target.parallel_runs, thread_name_prefix="race") as pool:
+        futures = [pool.submit(run, plan) for plan in planned]
+    done, errors = [], []
+    for future in futures:
+        try:
+            done.append(future.result())
+        except BaseException as exc:  # noqa: BLE001 - raised below, once every store is torn down
+            errors.append(exc)
+    if errors:
+        for _, race in done:
+            target.cleanup(race.store)
+        raise errors[0]
+    if any(_signature(result) != _signature(plan) for (result, _), plan in zip(done, planned)):
+        for _, race in done:
+            target.cleanup(race.store)
+        return False
+    for result, race in done:
+        _judge_run(target, scenario, result, race, sink, broken, replay)
+    return True
+
+
+def _judge_run(target: Target, scenario: RaceScenario, result: RunResult, race: Race, sink: RunSink, broken: Broken,
+               replay: str) -> None:
+    """Judge one run of a race scenario, then tear its store down."""
+    name = scenario.name
+    sink.interleaving(scenario.guarantee)
+    sink.progress(1)
+    history = [Event("publish A" if e.actor == "A" else f"{_ROLES[name]} B", e.op, e.key, e.phase,
+                     e.result, e.fault, e.time) for e in result.trace]
+    try:
+        violations, witness = race.judge(result, guarded=target.guarded)
+        for violation in violations:
+            _record(broken, violation, [f"exhaustive scenario {name}, schedule {result.schedule!r}"], replay, history)
+        if witness is not None:
+            sink.witness(scenario.guarantee, witness, history)
+    finally:
+        target.cleanup(race.store)
+
+
+def _explore_on_store(target: Target, scenario: RaceScenario, sink: RunSink, broken: Broken, replay: str) -> None:
+    """The reduction run on the store itself (redundant runs included, then discarded)."""
+    prepared: dict[int, Race] = {}  # id(result) -> its race, until judged or discarded
+    lock = threading.Lock()
+
+    def run(prefix: str, policy):  # type: ignore[no-untyped-def]
+        clock = StepClock()
+        race = scenario.prepare(target.store_factory(), target.engine_for(clock), clock)
+        result = Interleaving(race.store, race.actors).run(prefix, policy)
+        with lock:
+            prepared[id(result)] = race
+        return result
+
+    def discard(result):  # type: ignore[no-untyped-def]
+        target.cleanup(prepared.pop(id(result)).store)  # a run the reduction found redundant
+
+    try:
+        for result in explore_reduced(run, width=target.parallel_runs, discard=discard):
+            _judge_run(target, scenario, result, prepared.pop(id(result)), sink, broken, replay)
+    finally:
+        for race in prepared.values():  # runs left unjudged by an error
+            target.cleanup(race.store)
 
 
 def merge_reports(reports: list[Report]) -> Report:

@@ -186,3 +186,39 @@ def test_a_store_failing_by_itself_mid_run_gives_unknown_never_breaks(error):
     assert Status.UNKNOWN in statuses.values()
     assert any("failed by itself" in (v.error or "") and "SlowDown" in v.error for v in report.verdicts)
     assert not report.conforming
+
+
+class _HistoryInvisibleToStat(MemoryStore):
+    """stat (HEAD) says history entries are missing, as a lagging index might: the
+    engine then validates what a publish carries in full, so runs differ from memory's."""
+
+    def stat(self, key):  # type: ignore[no-untyped-def]
+        from pubsafe.refimpl.errors import ObjectNotFound
+
+        if key.startswith("history/"):
+            raise ObjectNotFound(key)
+        return super().stat(key)
+
+
+def _verdicts(report):  # type: ignore[no-untyped-def]
+    return [(v.guarantee.value, v.status.value, v.coverage) for v in report.verdicts]
+
+
+@pytest.mark.parametrize("store, strays", [(MemoryStore, False), (_HistoryInvisibleToStat, True)])
+def test_a_remote_store_runs_the_schedules_planned_in_memory_unless_a_run_strays(monkeypatch, store, strays):
+    """A remote store runs only the schedules the reduction keeps in memory (not the
+    redundant runs); if a run on the store does not follow its planned trace, that
+    scenario is explored on the store itself. Either way the verdicts and coverage are
+    those of exploring on the store."""
+    from pubsafe.models import conformance
+
+    explored: list[str] = []
+    on_store = conformance._explore_on_store
+    monkeypatch.setattr(conformance, "_explore_on_store",
+                        lambda target, scenario, *rest: explored.append(scenario.name) or on_store(target, scenario, *rest))
+    planned = run_conformance(Target("remote-like", store, parallel_runs=8), "quick")
+    assert bool(explored) is strays
+    explored.clear()
+    direct = run_conformance(Target("remote-like", store), "quick")
+    assert len(explored) == 4  # parallel_runs=1: every scenario explored on the store
+    assert _verdicts(planned) == _verdicts(direct)
