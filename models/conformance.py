@@ -280,7 +280,7 @@ def _names(target: Target, sink: RunSink, broken: Broken, replay: str) -> None:
 
 
 def _crashes(target: Target, sink: RunSink, broken: Broken, replay: str) -> None:
-    for point in crash_sweep(target.store_factory, target.engine_for, target.cleanup):
+    for point in crash_sweep(target.store_factory, target.engine_for, target.cleanup, width=target.parallel_runs):
         sink.crash_points += 1
         sink.progress(1)
         steps = [f"publish ['items', 'model'] over an existing manifest with fault plan {point.fault!r}",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -263,11 +264,14 @@ def crash_sweep(
     engine_for: Callable[[StepClock], EngineFor],
     cleanup: Callable[[Store], None] = lambda store: None,
     kinds: tuple[str, ...] = CRASH_KINDS,
+    width: int = 1,
 ) -> Iterator[CrashPoint]:
     """A two-type publish over an existing manifest, faulted at every store operation.
 
     Each operation is crashed before it, crashed after it landed (lost ack), and
     answered with a timeout after it landed (error-after), then the publish is retried.
+    Every crash point has a store of its own; ``width`` > 1 runs that many at once (a
+    remote store's runs wait on the network), yielded in the same order.
     """
     artifacts = {"model": payload(5), "items": payload(6)}
 
@@ -275,22 +279,34 @@ def crash_sweep(
         clock = StepClock()
         store = make_store()
         engine = engine_for(clock)
-        target_call(Guarantee.G3, "the publish before the crash sweep",
-                    lambda: engine(store).publish(T, S, {"model": payload(1), "items": payload(2)}))
+        try:
+            target_call(Guarantee.G3, "the publish before the crash sweep",
+                        lambda: engine(store).publish(T, S, {"model": payload(1), "items": payload(2)}))
+        except BaseException:
+            cleanup(store)
+            raise
         return store, engine, clock
 
     store, engine, _ = fresh()
     counter = FaultyStore(store)
-    target_call(Guarantee.G3, "a publish over an existing manifest", lambda: engine(counter).publish(T, S, artifacts))
-    operations = len(counter.events)
-    cleanup(store)
-    for index in range(operations):
-        for kind in kinds:
-            store, engine, clock = fresh()
-            try:
-                yield _crash_point(store, engine, clock, artifacts, f"{kind}@{index}")
-            finally:
-                cleanup(store)
+    try:
+        target_call(Guarantee.G3, "a publish over an existing manifest", lambda: engine(counter).publish(T, S, artifacts))
+    finally:
+        cleanup(store)
+    faults = [f"{kind}@{index}" for index in range(len(counter.events)) for kind in kinds]
+
+    def point(fault: str) -> CrashPoint:
+        store, engine, clock = fresh()
+        try:
+            return _crash_point(store, engine, clock, artifacts, fault)
+        finally:
+            cleanup(store)
+
+    if width == 1:
+        yield from map(point, faults)
+        return
+    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="crash") as pool:
+        yield from pool.map(point, faults)
 
 
 def _crash_point(store: Store, engine: EngineFor, clock: StepClock, artifacts: dict[str, Any], fault: str) -> CrashPoint:

@@ -52,7 +52,7 @@ class Target:
     import_paths: list[str] = field(default_factory=list)
     #: what clean-up could not remove or close (reported, never raised)
     leftovers: list[str] = field(default_factory=list)
-    #: race interleavings run at once: more than one only for a remote store, whose
+    #: race interleavings and crash points run at once: more than one only for a remote store, whose
     #: runs wait on the network (in memory or on disk they would only contend)
     parallel_runs: int = 1
 

@@ -222,3 +222,16 @@ def test_a_remote_store_runs_the_schedules_planned_in_memory_unless_a_run_strays
     direct = run_conformance(Target("remote-like", store), "quick")
     assert len(explored) == 4  # parallel_runs=1: every scenario explored on the store
     assert _verdicts(planned) == _verdicts(direct)
+
+
+def test_the_crash_sweep_run_several_at_once_yields_the_same_points_in_the_same_order():
+    from pubsafe.models.mutants import SwapBeforeRecordEngine
+    from pubsafe.models.scenarios import crash_sweep
+
+    mutant = Target("mutant", MemoryStore, lambda store, *, guarded=False, clock: SwapBeforeRecordEngine(store, clock=clock))
+    for target in (Target("memory", MemoryStore), mutant):
+        alone = [(p.fault, [str(v) for v in p.violations]) for p in crash_sweep(target.store_factory, target.engine_for)]
+        at_once = [(p.fault, [str(v) for v in p.violations])
+                   for p in crash_sweep(target.store_factory, target.engine_for, width=4)]
+        assert at_once == alone and len(alone) > 20
+    assert any(violations for _, violations in at_once)  # the mutant's points do break something
