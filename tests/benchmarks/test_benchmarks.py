@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 
+import pytest
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from hypothesis import strategies as st
@@ -355,3 +356,45 @@ def test_mutant_time_to_detect(benchmark):
 
     benchmark.pedantic(run, rounds=1, iterations=1)
     benchmark.extra_info["mutants"] = detected
+
+
+def test_check_quick_on_moto_s3(benchmark):
+    """An adapter author's CI against an S3-compatible server: moto on loopback, one
+    request at a time (a real bucket answers each request 5-20x slower)."""
+    benchmark.group = "check: quick profile on moto S3, seconds"
+    pytest.importorskip("s3fs")
+    from pubsafe.devtools.s3server import local_s3
+    from pubsafe.models import run_conformance, target_from_spec
+
+    from pubsafe.models.conformance import Profile
+
+    coverage = {}
+    # The CI smoke run of every benchmark (timing disabled) only checks this one still runs: two short examples.
+    smoke = {"profile": Profile(examples=2, steps=3), "fixed": False} if benchmark.disabled else {"profile": "quick"}
+
+    def run() -> None:
+        report = run_conformance(target_from_spec(f"s3://pubsafe/bench-{uuid.uuid4().hex[:8]}"), **smoke)
+        assert report.conforming or benchmark.disabled
+        coverage.update(report.verdict("G1").coverage)
+
+    with local_s3("pubsafe"):
+        benchmark.pedantic(run, rounds=1, iterations=1)
+    benchmark.extra_info.update(coverage)
+
+
+def test_full_enumeration_of_one_scenario(benchmark):
+    """Every interleaving (no reduction) and every crash point of the publish-rollback race."""
+    benchmark.group = "enumerate: every interleaving x crash point of publish-rollback"
+    from pubsafe.models.enumerate import enumerate_race
+    from pubsafe.models.scenarios import RACES
+
+    counts = {}
+
+    def run() -> None:  # the CI smoke run (timing disabled) does the interleavings only
+        result = enumerate_race(RACES["publish-rollback"], full=True, crashes=not benchmark.disabled)
+        assert not result.violations
+        counts.update(interleavings=result.interleavings, crash_points=result.crash_points, runs=result.runs,
+                      violations=len(result.violations))
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    benchmark.extra_info.update(counts)
