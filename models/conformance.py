@@ -314,14 +314,18 @@ def _signature(result: RunResult) -> list[tuple[str, str, str, str]]:
     return [(e.actor, e.op, e.key, e.result) for e in result.trace]
 
 
-def _planned(target: Target, scenario: RaceScenario) -> list[RunResult]:
-    """The runs the reduction keeps, explored over a MemoryStore with the target's engine."""
+def _planned(target: Target, scenario: RaceScenario) -> list[RunResult] | None:
+    """The runs the reduction keeps, explored over a MemoryStore with the target's
+    engine; None if the engine fails there (only what happens on the store is judged)."""
     def run(prefix: str, policy):  # type: ignore[no-untyped-def]
         clock = StepClock()
         race = scenario.prepare(MemoryStore(clock=clock), target.engine_for(clock), clock)
         return Interleaving(race.store, race.actors).run(prefix, policy)
 
-    return list(explore_reduced(run))
+    try:
+        return list(explore_reduced(run))
+    except Exception:  # noqa: BLE001 - then the scenario is explored on the store, and judged there
+        return None
 
 
 def _run_planned(target: Target, scenario: RaceScenario, planned: list[RunResult], sink: RunSink, broken: Broken,
