@@ -9,6 +9,13 @@ of those schedules, with the actor that moves last crashing before its operation
 right after it (lost ack). After each run a crashed actor is retried by a fresh
 engine and the checkers judge the store. It prints how many interleavings and crash
 points exist, how many ran, and how many runs broke a guarantee (expected: none).
+
+Each state is checked once. The actors are deterministic (the clock stands still
+during a run), so what follows a point of a run depends only on the store's contents
+there and on what each actor has been answered so far. Two crash points that crash
+the same actor, the same way, from such an equal state run identically, and so do
+the checks of two runs that end in one: each is run and judged once, and counted as
+covering the others.
 """
 
 from __future__ import annotations
@@ -18,13 +25,15 @@ import dataclasses
 import sys
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 from dataclasses import dataclass, field
 
 from pubsafe.faults import Crash, FaultyStore, Interleaving, RunResult, explore, explore_reduced
+from pubsafe.faults.delegate import DelegatingStore
 from pubsafe.faults.scheduler import Policy
 from pubsafe.refimpl import Engine, MemoryStore
 from pubsafe.refimpl.gc import LEASE_SECONDS
-from pubsafe.refimpl.store import Store
+from pubsafe.refimpl.store import Store, StoredObject
 
 from .checkers import check_store
 from .checkers.retry import retry_failed
@@ -39,7 +48,9 @@ class Counts:
     scenario: str
     interleavings: int = 0
     crash_points: int = 0
-    runs: int = 0
+    runs: int = 0  #: runs made: interleavings, then one crash run per distinct crash state
+    checks: int = 0  #: distinct final states judged
+    rechecked: int = 0  #: crash points run again although equal to one already run (``recheck``)
     violations: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -54,25 +65,81 @@ def crash_points(schedules: list[str]) -> Iterator[tuple[str, tuple[str, str]]]:
             yield prefix, (actor, f"{kind}@{own_index}")
 
 
+class _States:
+    """Interns the states a run passes through: the store's contents and what each
+    actor has been answered so far. ``after[i]``: the id of the state after step i."""
+
+    def __init__(self) -> None:
+        self.ids: dict[tuple[Any, ...], int] = {}
+
+    def recorder(self, store: MemoryStore, after: list[int]) -> Callable[[str, Store], Store]:
+        answers: dict[str, tuple[Any, ...]] = {}
+        states = self
+
+        class Recorded(DelegatingStore):
+            def __init__(self, name: str, inner: Store) -> None:
+                super().__init__(inner)
+                self.name = name
+
+            def _call(self, op: str, key: str, run: Callable[[], Any], data: bytes | None = None) -> Any:
+                try:
+                    value = run()
+                    answer: Any = _answer(value)
+                except Exception as exc:
+                    answer, value = ("raised", type(exc).__name__, str(exc)), exc
+                answers[self.name] = (answers.get(self.name, ()), answer)
+                after.append(states.intern(store, answers))
+                if isinstance(value, Exception):
+                    raise value
+                return value
+
+        after.append(self.intern(store, answers))  # step 0: before any operation
+        return Recorded
+
+    def intern(self, store: MemoryStore, answers: dict[str, tuple[Any, ...]]) -> int:
+        key = (frozenset((k, v[1]) for k, v in store._objects.items()), tuple(sorted(answers.items())))
+        return self.ids.setdefault(key, len(self.ids))
+
+
+def _ending(race: Race, result: RunResult, problems: list[str]) -> tuple[Any, ...]:
+    """How a run ended, as far as a verdict can tell: the store, the outcomes, the problems."""
+    assert isinstance(race.store, MemoryStore)
+    return (frozenset((k, v[1]) for k, v in race.store._objects.items()),
+            tuple((n, type(o.error).__name__) for n, o in sorted(result.outcomes.items())),
+            sorted(p.replace(result.schedule, "<schedule>") for p in problems))
+
+
+def _answer(value: Any) -> Any:
+    """A hashable stand-in for what a store operation returned."""
+    if isinstance(value, StoredObject):
+        return ("object", value.data, value.etag)
+    return tuple(value) if isinstance(value, list) else value
+
+
 def _run(race: Race, prepared: MemoryStore, schedule: str, fault: tuple[str, str] | None = None,
-         policy: Policy | None = None) -> tuple[RunResult, Race]:
-    """Run the race from a copy of the prepared store (one setup, many runs)."""
+         policy: Policy | None = None, states: _States | None = None) -> tuple[RunResult, Race, list[int]]:
+    """Run the race from a copy of the prepared store (one setup, many runs); with
+    ``states``, also the id of the state after each step."""
     copy = dataclasses.replace(race, store=prepared.copy())
+    after: list[int] = []
+    recorded = states.recorder(copy.store, after) if states is not None else None
 
     def wrap(name: str, gated: Store) -> Store:
+        if recorded is not None:
+            return recorded(name, gated)
         return FaultyStore(gated, fault[1]) if fault is not None and fault[0] == name else gated
 
-    return Interleaving(copy.store, copy.actors, wrap=wrap).run(schedule, policy), copy
+    return Interleaving(copy.store, copy.actors, wrap=wrap).run(schedule, policy), copy, after
 
 
-def _check(race: Race, result: RunResult, clock: StepClock) -> list[str]:
+def _check(race: Race, result: RunResult, clock: StepClock, engine: Callable[..., Engine] = Engine) -> list[str]:
     problems = [str(v) for v in race.judge(result, guarded=False)[0]]
     # Recovery comes later: once a crashed sweep's lease has expired.
     later = lambda: clock() + LEASE_SECONDS + 1  # noqa: E731
     for name, outcome in result.outcomes.items():
         if isinstance(outcome.error, Crash):
             try:
-                race.actions[name](Engine(race.store, clock=later))  # the same request, a fresh engine
+                race.actions[name](engine(race.store, clock=later))  # the same request, a fresh engine
             except Exception as exc:  # noqa: BLE001 - a failed recovery is a finding
                 problems.append(str(retry_failed(f"a crash of {name}", exc)))
     return problems + [str(v) for v in check_store(race.store, Oracle())]
@@ -84,35 +151,63 @@ def enumerate_race(
     crashes: bool = True,
     full: bool = False,
     progress: Callable[[int], None] = lambda n: None,
+    engine: Callable[..., Engine] = Engine,
+    dedupe: bool = True,
+    recheck: int = 0,
 ) -> Counts:
-    """Run a race's interleavings (one per equivalence class unless ``full``) and crash points."""
+    """Run a race's interleavings (one per equivalence class unless ``full``) and crash points.
+
+    ``dedupe=False`` runs and judges every crash point and run, equal states or not;
+    ``recheck=N`` also runs N crash points that were equal to one already run, and
+    reports any that ends otherwise (the tests use both).
+    """
     counts = Counts(scenario.name)
     started = time.perf_counter()
     clock = StepClock()
-    race = scenario.prepare(MemoryStore(clock=clock), lambda s: Engine(s, clock=clock), clock)
+    race = scenario.prepare(MemoryStore(clock=clock), lambda s: engine(s, clock=clock), clock)
     prepared = race.store
     assert isinstance(prepared, MemoryStore)
-    finished: dict[str, Race] = {}  # each explored run, checked as it is (a schedule replays exactly)
+    states = _States()
+    finished: dict[str, tuple[Race, list[int]]] = {}  # each explored run, checked as it is (it replays exactly)
 
     def run(prefix: str, policy: Policy | None = None) -> RunResult:
-        result, copy = _run(race, prepared, prefix, policy=policy)
-        finished[result.schedule] = copy
+        result, copy, after = _run(race, prepared, prefix, policy=policy, states=states)
+        finished[result.schedule] = (copy, after)
         return result
 
     results = list(explore(run) if full else explore_reduced(run))
-    counts.interleavings = len(results)
+    counts.interleavings = counts.runs = len(results)
+    judged: dict[tuple[int, tuple[str, ...]], list[str]] = {}  # final state, outcomes -> its problems
+    before: dict[str, int] = {}  # prefix -> the state before its last operation (the same in every run it begins)
     for result in results:
-        counts.runs += 1
         progress(1)
-        counts.violations += [f"{result.schedule}: {p}" for p in _check(finished[result.schedule], result, clock)]
+        copy, after = finished.pop(result.schedule)
+        for i in range(1, len(result.schedule) + 1):
+            before.setdefault(result.schedule[:i], after[i - 1])
+        ending = (after[-1], tuple(type(o.error).__name__ for _, o in sorted(result.outcomes.items())))
+        if ending not in judged or not dedupe:
+            judged[ending] = _check(copy, result, clock, engine)
+        counts.violations += [f"{result.schedule}: {p}" for p in judged[ending]]
+    counts.checks = len(judged)
     if crashes:
-        points = list(crash_points([result.schedule for result in results]))
-        counts.crash_points = len(points)
-        for prefix, fault in points:
-            result, copy = _run(race, prepared, prefix, fault)
-            counts.runs += 1
+        crashed: dict[tuple[int, str, str], list[str]] = {}  # state, actor, fault -> its problems
+        ends: dict[tuple[int, str, str], tuple[Any, ...]] = {}  # ... -> how its run ended
+        for prefix, fault in crash_points([result.schedule for result in results]):
+            counts.crash_points += 1
             progress(1)
-            counts.violations += [f"{prefix} {fault[1]} on {fault[0]}: {p}" for p in _check(copy, result, clock)]
+            state = (before[prefix], *fault) if dedupe else (counts.crash_points, *fault)
+            if state not in crashed:  # else run and judged from an equal state already
+                result, copy, _ = _run(race, prepared, prefix, fault)
+                counts.runs += 1
+                crashed[state] = _check(copy, result, clock, engine)
+                ends[state] = _ending(copy, result, crashed[state])
+            elif recheck > counts.rechecked:  # run it anyway: it must end as the one it was equal to
+                result, copy, _ = _run(race, prepared, prefix, fault)
+                counts.rechecked += 1
+                if _ending(copy, result, _check(copy, result, clock, engine)) != ends[state]:
+                    counts.violations.append(f"{prefix} {fault[1]} on {fault[0]}: ended otherwise than a crash "
+                                             "point from an equal state (the enumeration's state key is wrong)")
+            counts.violations += [f"{prefix} {fault[1]} on {fault[0]}: {p}" for p in crashed[state]]
     counts.seconds = time.perf_counter() - started
     return counts
 
