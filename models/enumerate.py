@@ -67,13 +67,23 @@ def crash_points(schedules: list[str]) -> Iterator[tuple[str, tuple[str, str]]]:
 
 class _States:
     """Interns the states a run passes through: the store's contents and what each
-    actor has been answered so far. ``after[i]``: the id of the state after step i."""
+    actor has been answered so far. ``after[i]``: the id of the state after step i.
+
+    Kept small, for a full enumeration passes through millions: store contents and
+    answer histories are interned separately (a history is its previous history's id
+    and one answer), and the store is looked at again only after a write.
+    """
+
+    _WRITES = frozenset({"put", "replace", "delete", "remove-debris"})
 
     def __init__(self) -> None:
+        self.stores: dict[frozenset[tuple[str, str]], int] = {}
+        self.histories: dict[tuple[int, Any], int] = {}
         self.ids: dict[tuple[Any, ...], int] = {}
 
     def recorder(self, store: MemoryStore, after: list[int]) -> Callable[[str, Store], Store]:
-        answers: dict[str, tuple[Any, ...]] = {}
+        heard: dict[str, int] = {}  # actor -> the id of what it has been answered (0: nothing yet)
+        contents = [self._contents(store)]
         states = self
 
         class Recorded(DelegatingStore):
@@ -87,18 +97,24 @@ class _States:
                     answer: Any = _answer(value)
                 except Exception as exc:
                     answer, value = ("raised", type(exc).__name__, str(exc)), exc
-                answers[self.name] = (answers.get(self.name, ()), answer)
-                after.append(states.intern(store, answers))
+                if op in states._WRITES:
+                    contents[0] = states._contents(store)
+                history = (heard.get(self.name, 0), answer)
+                heard[self.name] = states.histories.setdefault(history, len(states.histories) + 1)
+                after.append(states._state(contents[0], heard))
                 if isinstance(value, Exception):
                     raise value
                 return value
 
-        after.append(self.intern(store, answers))  # step 0: before any operation
+        after.append(self._state(contents[0], heard))  # step 0: before any operation
         return Recorded
 
-    def intern(self, store: MemoryStore, answers: dict[str, tuple[Any, ...]]) -> int:
-        key = (frozenset((k, v[1]) for k, v in store._objects.items()), tuple(sorted(answers.items())))
-        return self.ids.setdefault(key, len(self.ids))
+    def _contents(self, store: MemoryStore) -> int:
+        snapshot = frozenset((k, v[1]) for k, v in store._objects.items())  # key, etag (a content hash)
+        return self.stores.setdefault(snapshot, len(self.stores))
+
+    def _state(self, contents: int, heard: dict[str, int]) -> int:
+        return self.ids.setdefault((contents, *sorted(heard.items())), len(self.ids))
 
 
 def _ending(race: Race, result: RunResult, problems: list[str]) -> tuple[Any, ...]:
@@ -112,7 +128,7 @@ def _ending(race: Race, result: RunResult, problems: list[str]) -> tuple[Any, ..
 def _answer(value: Any) -> Any:
     """A hashable stand-in for what a store operation returned."""
     if isinstance(value, StoredObject):
-        return ("object", value.data, value.etag)
+        return ("object", value.etag)  # a MemoryStore etag is the sha256 of the bytes
     return tuple(value) if isinstance(value, list) else value
 
 
@@ -175,11 +191,13 @@ def enumerate_race(
         finished[result.schedule] = (copy, after)
         return result
 
-    results = list(explore(run) if full else explore_reduced(run))
-    counts.interleavings = counts.runs = len(results)
+    schedules: list[str] = []
     judged: dict[tuple[int, tuple[str, ...]], list[str]] = {}  # final state, outcomes -> its problems
     before: dict[str, int] = {}  # prefix -> the state before its last operation (the same in every run it begins)
-    for result in results:
+    for result in explore(run) if full else explore_reduced(run):  # judged as found: a run's store is freed
+        schedules.append(result.schedule)
+        counts.interleavings += 1
+        counts.runs += 1
         progress(1)
         copy, after = finished.pop(result.schedule)
         for i in range(1, len(result.schedule) + 1):
@@ -192,7 +210,7 @@ def enumerate_race(
     if crashes:
         crashed: dict[tuple[int, str, str], list[str]] = {}  # state, actor, fault -> its problems
         ends: dict[tuple[int, str, str], tuple[Any, ...]] = {}  # ... -> how its run ended
-        for prefix, fault in crash_points([result.schedule for result in results]):
+        for prefix, fault in crash_points(schedules):
             counts.crash_points += 1
             progress(1)
             state = (before[prefix], *fault) if dedupe else (counts.crash_points, *fault)
