@@ -16,7 +16,7 @@ from .errors import __all__ as _error_names
 from .open_store import open_store  # eager: the submodule of that name would shadow a lazy function
 
 #: public name -> the module defining it. Imported on first use (PEP 562), so that
-#: ``--help``, ``--version`` and a usage error do not pay for pydantic and the engine.
+#: ``--help``, ``--version`` and a usage error do not pay for the engine.
 _LAZY = {
     **dict.fromkeys(("canonical_bytes", "canonicalize", "version_of_bytes"), "canonical"),
     **dict.fromkeys(("Current", "Engine"), "engine"),

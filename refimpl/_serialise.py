@@ -1,9 +1,9 @@
 """Hand-written serialisers for the documents every publish writes.
 
 What they must equal: ``documents.dump_document`` of the corresponding document, byte
-for byte, and that the bytes pydantic wrote for the same schema
+for byte, and the bytes pydantic wrote for the same schema
 (tests/refimpl/test_documents.py pins all three with Hypothesis). The generic
-dataclass walk cost a third of a memory publish; the manifest is written twice
+field-by-field walk cost a third of a memory publish; the manifest is written twice
 (history, then current) but serialised once.
 """
 
