@@ -137,10 +137,11 @@ def run_conformance(
         probes = probe_capabilities(target.store_factory, target.cleanup)
         phase("store contract")
         contract = check_contract(target.store_factory, target.cleanup)
-    for failed in [f"capability probe {p.capability}" for p in probes if NOT_JUDGED in p.evidence] + [
-            f"contract check {c.check}" for c in contract if c.status == "unavailable"]:
-        unknown.setdefault("probes", f"{failed}: {NOT_JUDGED}; run the check again (whole message in the probes "
-                                     "and contract sections)")
+    cut_off = [f"capability probe {p.capability}" for p in probes if NOT_JUDGED in p.evidence] + [
+        f"contract check {c.check}" for c in contract if c.status == "unavailable"]
+    if cut_off:
+        unknown["probes"] = (f"{cut_off[0]}: {NOT_JUDGED}; run the check again (whole message in the probes and "
+                             "contract sections)")
     for probe in probes:
         if probe.honoured is False:
             for guarantee in PROBE_GUARANTEES[probe.capability]:
@@ -307,9 +308,6 @@ def _races(target: Target, sink: RunSink, broken: Broken, replay: str) -> None:
             _explore_on_store(target, scenario, sink, broken, replay)
 
 
-_ROLES = {"same-type": "publish", "cross-type": "publish", "publish-rollback": "rollback", "publish-gc": "gc"}
-
-
 def _signature(result: RunResult) -> list[tuple[str, str, str, str]]:
     return [(e.actor, e.op, e.key, e.result) for e in result.trace]
 
@@ -365,15 +363,13 @@ def _run_planned(target: Target, scenario: RaceScenario, planned: list[RunResult
 def _judge_run(target: Target, scenario: RaceScenario, result: RunResult, race: Race, sink: RunSink, broken: Broken,
                replay: str) -> None:
     """Judge one run of a race scenario, then tear its store down."""
-    name = scenario.name
     sink.interleaving(scenario.guarantee)
     sink.progress(1)
-    history = [Event("publish A" if e.actor == "A" else f"{_ROLES[name]} B", e.op, e.key, e.phase,
-                     e.result, e.fault, e.time) for e in result.trace]
+    history = scenario.history(result.trace)
     try:
         violations, witness = race.judge(result, guarded=target.guarded)
         for violation in violations:
-            _record(broken, violation, [f"exhaustive scenario {name}, schedule {result.schedule!r}"], replay, history)
+            _record(broken, violation, [f"exhaustive scenario {scenario.name}, schedule {result.schedule!r}"], replay, history)
         if witness is not None:
             sink.witness(scenario.guarantee, witness, history)
     finally:

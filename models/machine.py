@@ -64,7 +64,6 @@ Payload = int | dict[str, Any]
 _seeds = st.integers(0, 3)
 _payloads = st.one_of(_seeds, _seeds, _seeds, _seeds, _seeds, wide_payloads())
 FAULT_KINDS = ("crash", "lost-ack", "error", "error-after", "torn")
-_ROLES = {"same-type": "publish", "cross-type": "publish", "publish-rollback": "rollback", "publish-gc": "gc"}
 
 
 @dataclass
@@ -300,9 +299,7 @@ class PublishMachine(RuleBasedStateMachine):
             self.store, self.engine, self.clock, seed, acknowledge=lambda artifacts: self.ack(("acme", "home"), artifacts)))
         run = Interleaving(self.store, race.actors).run(schedule)
         self.sink.interleaving(scenario.guarantee)
-        roles = {"A": "publish A", "B": f"{_ROLES[kind]} B"}
-        offset = len(self.history)
-        self.history += [Event(roles[e.actor], e.op, e.key, e.phase, e.result, e.fault, offset + e.time) for e in run.trace]
+        self.history += scenario.history(run.trace, offset=len(self.history))
         for actor, artifacts in race.acked_payloads.items():
             if run.outcomes[actor].error is None:
                 self.ack(("acme", "home"), artifacts)

@@ -174,6 +174,12 @@ class RaceScenario:
     name: str
     guarantee: Guarantee
     description: str
+    second: str  #: what actor B does: publish, rollback or gc (actor A always publishes)
+
+    def history(self, trace: list[Event], offset: int = 0) -> list[Event]:
+        """A run's trace with its actors named by role (``publish A``, ``gc B``) for reports."""
+        roles = {"A": "publish A", "B": f"{self.second} B"}
+        return [Event(roles[e.actor], e.op, e.key, e.phase, e.result, e.fault, offset + e.time) for e in trace]
 
     def prepare(
         self,
@@ -225,10 +231,11 @@ class RaceScenario:
 RACES = {
     scenario.name: scenario
     for scenario in (
-        RaceScenario("same-type", Guarantee.R1, "two publishers of the same type (R1: last swap wins)"),
-        RaceScenario("cross-type", Guarantee.R2, "two publishers of different types (R2: lost update)"),
-        RaceScenario("publish-rollback", Guarantee.R3, "a publish racing a rollback (R3: rollback undone)"),
-        RaceScenario("publish-gc", Guarantee.R5, "a publish adopting an orphan racing a GC sweep (R5)"),
+        RaceScenario("same-type", Guarantee.R1, "two publishers of the same type (R1: last swap wins)", "publish"),
+        RaceScenario("cross-type", Guarantee.R2, "two publishers of different types (R2: lost update)", "publish"),
+        RaceScenario("publish-rollback", Guarantee.R3, "a publish racing a rollback (R3: rollback undone)",
+                     "rollback"),
+        RaceScenario("publish-gc", Guarantee.R5, "a publish adopting an orphan racing a GC sweep (R5)", "gc"),
     )
 }
 
