@@ -82,45 +82,52 @@ class _States:
         self.ids: dict[tuple[Any, ...], int] = {}
 
     def recorder(self, store: MemoryStore, after: list[int]) -> Callable[[str, Store], Store]:
+        """A wrap for ``Interleaving``: each actor's operations are recorded into ``after``."""
         heard: dict[str, int] = {}  # actor -> the id of what it has been answered (0: nothing yet)
         contents = [self._contents(store)]
-        states = self
 
-        class Recorded(DelegatingStore):
-            def __init__(self, name: str, inner: Store) -> None:
-                super().__init__(inner)
-                self.name = name
-
-            def _call(self, op: str, key: str, run: Callable[[], Any], data: bytes | None = None) -> Any:
-                try:
-                    value = run()
-                    answer: Any = _answer(value)
-                except Exception as exc:
-                    answer, value = ("raised", type(exc).__name__, str(exc)), exc
-                if op in states._WRITES:
-                    contents[0] = states._contents(store)
-                history = (heard.get(self.name, 0), answer)
-                heard[self.name] = states.histories.setdefault(history, len(states.histories) + 1)
-                after.append(states._state(contents[0], heard))
-                if isinstance(value, Exception):
-                    raise value
-                return value
+        def answered(actor: str, op: str, answer: Any) -> None:
+            if op in self._WRITES:
+                contents[0] = self._contents(store)
+            heard[actor] = self.histories.setdefault((heard.get(actor, 0), answer), len(self.histories) + 1)
+            after.append(self._state(contents[0], heard))
 
         after.append(self._state(contents[0], heard))  # step 0: before any operation
-        return Recorded
+        return lambda actor, gated: _Recording(gated, actor, answered)
 
     def _contents(self, store: MemoryStore) -> int:
-        snapshot = frozenset((k, v[1]) for k, v in store._objects.items())  # key, etag (a content hash)
-        return self.stores.setdefault(snapshot, len(self.stores))
+        return self.stores.setdefault(_snapshot(store), len(self.stores))
 
     def _state(self, contents: int, heard: dict[str, int]) -> int:
         return self.ids.setdefault((contents, *sorted(heard.items())), len(self.ids))
 
 
+class _Recording(DelegatingStore):
+    """An actor's store, telling ``answered`` what each of its operations returned."""
+
+    def __init__(self, inner: Store, actor: str, answered: Callable[[str, str, Any], None]) -> None:
+        super().__init__(inner)
+        self.actor, self.answered = actor, answered
+
+    def _call(self, op: str, key: str, run: Callable[[], Any], data: bytes | None = None) -> Any:
+        try:
+            value = run()
+        except Exception as exc:
+            self.answered(self.actor, op, ("raised", type(exc).__name__, str(exc)))
+            raise
+        self.answered(self.actor, op, _answer(value))
+        return value
+
+
+def _snapshot(store: MemoryStore) -> frozenset[tuple[str, str]]:
+    """The store's contents: each key with its etag (a MemoryStore etag is the sha256 of the bytes)."""
+    return frozenset((k, v[1]) for k, v in store._objects.items())
+
+
 def _ending(race: Race, result: RunResult, problems: list[str]) -> tuple[Any, ...]:
     """How a run ended, as far as a verdict can tell: the store, the outcomes, the problems."""
     assert isinstance(race.store, MemoryStore)
-    return (frozenset((k, v[1]) for k, v in race.store._objects.items()),
+    return (_snapshot(race.store),
             tuple((n, type(o.error).__name__) for n, o in sorted(result.outcomes.items())),
             sorted(p.replace(result.schedule, "<schedule>") for p in problems))
 
