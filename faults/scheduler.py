@@ -54,7 +54,7 @@ class ActorOutcome:
 
 
 Pending = dict[str, tuple[str, str]]  #: actor -> (op, key) it is waiting to perform
-Policy = Callable[[int, Pending], str]
+Policy = Callable[[int, Pending], "str | None"]  #: who moves at a step; None stops the run there
 
 
 @dataclass
@@ -64,6 +64,7 @@ class RunResult:
     outcomes: dict[str, ActorOutcome]
     choices: list[str] = field(default_factory=list)  #: live actors at each step
     pending: list[Pending] = field(default_factory=list)  #: what each live actor waited for
+    stopped: bool = False  #: the policy stopped the run before every actor finished
 
 
 class _Actor:
@@ -114,7 +115,11 @@ class Interleaving:
         self.wrap = wrap
 
     def run(self, schedule: str = "", policy: Policy | None = None) -> RunResult:
-        """Follow ``schedule``; past its end ask ``policy`` (default: first live actor)."""
+        """Follow ``schedule``; past its end ask ``policy`` (default: first live actor).
+
+        A policy answering None stops the run there (``stopped``): each live actor is
+        unwound where it waits, and its store operations from then on do nothing.
+        """
         unknown = set(schedule) - set(self.actors)
         if unknown:
             raise ValueError(f"schedule {schedule!r} names unknown actors {sorted(unknown)}")
@@ -122,8 +127,12 @@ class Interleaving:
         actors = {name: _Actor(name, fn) for name, fn in sorted(self.actors.items())}
         trace: list[Event] = []
 
+        stopping = False
+
         def gate_for(actor: _Actor) -> Callable[[str, str], Event]:
             def gate(op: str, key: str) -> Event:
+                if stopping:  # a stopped actor's clean-up (a finally releasing a lease) does nothing
+                    raise greenlet.GreenletExit
                 if threading.get_ident() != home_thread:
                     raise RuntimeError(
                         f"actor {actor.name} called the store from a thread of its own; the "
@@ -166,12 +175,19 @@ class Interleaving:
                 candidate = actors[pending.pop(0)]
                 chosen = None if candidate.done else candidate
             if chosen is None:
-                chosen = actors[policy(len(followed), waiting)] if policy else live[0]
+                name = policy(len(followed), waiting) if policy else live[0].name
+                if name is None:  # the policy stops the run: each live actor unwinds where it waits
+                    stopping = True
+                    for actor in live:
+                        runners[actor.name].throw()
+                    break
+                chosen = actors[name]
             choices.append("".join(a.name for a in live))
             waits.append(waiting)
             followed.append(chosen.name)
             runners[chosen.name].switch()  # one operation, then on to its next gate
-        return RunResult("".join(followed), trace, {n: a.outcome for n, a in actors.items()}, choices, waits)
+        return RunResult("".join(followed), trace, {n: a.outcome for n, a in actors.items()}, choices, waits,
+                         stopped=stopping)
 
 
 def explore(run: Callable[[str], RunResult], *, limit: int | None = None) -> Iterator[RunResult]:

@@ -382,16 +382,17 @@ def test_check_quick_on_moto_s3(benchmark):
     benchmark.extra_info.update(coverage)
 
 
-def test_full_enumeration_of_one_scenario(benchmark):
-    """Every interleaving (no reduction) and every crash point of the publish-rollback race."""
-    benchmark.group = "enumerate: every interleaving x crash point of publish-rollback"
+@pytest.mark.parametrize("scenario", ["publish-rollback", "same-type"])
+def test_full_enumeration_of_one_scenario(benchmark, scenario):
+    """Every interleaving (no reduction) and every crash point of a race (same-type: the largest that finishes)."""
+    benchmark.group = f"enumerate: every interleaving x crash point of {scenario}"
     from pubsafe.models.enumerate import enumerate_race
     from pubsafe.models.scenarios import RACES
 
     counts = {}
 
     def run() -> None:  # the CI smoke run (timing disabled) does the interleavings only
-        result = enumerate_race(RACES["publish-rollback"], full=True, crashes=not benchmark.disabled)
+        result = enumerate_race(RACES[scenario], full=True, crashes=not benchmark.disabled)
         assert not result.violations
         counts.update(interleavings=result.interleavings, crash_points=result.crash_points, runs=result.runs,
                       violations=len(result.violations))

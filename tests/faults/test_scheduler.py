@@ -151,3 +151,24 @@ def test_actors_see_their_own_phase_labels():
 
     run = Interleaving(MemoryStore(), {"A": labelled("one"), "B": labelled("two")}).run("ABAB")
     assert [(step.actor, step.phase) for step in run.trace] == [("A", "one"), ("B", "two"), ("A", "one"), ("B", "two")]
+
+
+def test_a_policy_can_stop_a_run_and_stopped_actors_touch_the_store_no_more():
+    def writer(name):
+        def actor(store):
+            try:
+                for i in range(3):
+                    store.put(f"{name}/{i}", b"x")
+            finally:
+                store.put(f"{name}/cleaned-up", b"x")  # as a sweep releases its lease
+
+        return actor
+
+    store = MemoryStore()
+    run = Interleaving(store, {"A": writer("a"), "B": writer("b")}).run(
+        "AB", policy=lambda step, waiting: None if step == 3 else min(waiting))
+    assert run.stopped and run.schedule == "ABA" and len(run.trace) == 3
+    assert sorted(store._objects) == ["a/0", "a/1", "b/0"]
+    assert all(outcome.error is not None for outcome in run.outcomes.values())
+    finished = Interleaving(MemoryStore(), {"A": writer("a")}).run("")
+    assert not finished.stopped and finished.outcomes["A"].error is None
