@@ -10,6 +10,7 @@ A checker that crashes yields UNKNOWN for what it had not decided, never a lost 
 
 from __future__ import annotations
 
+import functools
 import io
 import threading
 import time
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis.errors import Unsatisfiable
@@ -32,6 +34,7 @@ from .failures import NOT_JUDGED, failure_in
 from .guarantees import Guarantee, Status
 from .machine import PublishMachine, RunSink, replay_program
 from .probes import PROBE_GUARANTEES, check_contract, probe_capabilities
+from .reading import reads_in_flight
 from .scenarios import (
     COLLIDING_SLOTS,
     RACES,
@@ -96,6 +99,18 @@ def _pubsafe_version() -> str:
         return "0+unknown"
 
 
+def _reads_overlapping_on_remote_stores(run: Callable[..., Report]) -> Callable[..., Report]:
+    """The checker's reads of a remote store overlap (``models.reading``), as its runs do."""
+
+    @functools.wraps(run)
+    def reading(target: Target, *args: Any, **kwargs: Any) -> Report:
+        with reads_in_flight(target.parallel_runs):
+            return run(target, *args, **kwargs)
+
+    return reading
+
+
+@_reads_overlapping_on_remote_stores
 def run_conformance(
     target: Target,
     profile: str | Profile = "default",

@@ -16,10 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from pubsafe.faults.delegate import DelegatingStore
-from pubsafe.refimpl.errors import ObjectNotFound
 from pubsafe.refimpl.store import Store
 
-from .oracle import read_store
+from .reading import read_keys, read_store
 
 __all__ = ["ObservedStore", "StoreView"]
 
@@ -52,11 +51,11 @@ class StoreView:
     def refresh(self) -> dict[str, bytes]:
         """Re-read every key written since the last refresh; the up-to-date contents."""
         touched, self.store.touched = self.store.touched, set()
-        for key in sorted(touched):
-            try:
-                self.contents[key] = self.store.inner.get(key)
-            except ObjectNotFound:
+        for key, data in read_keys(self.store.inner, sorted(touched)).items():
+            if data is None:
                 self.contents.pop(key, None)
+            else:
+                self.contents[key] = data
         return self.contents
 
     def snapshot(self) -> dict[str, bytes]:

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 import rfc8785
 
-from pubsafe.refimpl.store import Store
+from .reading import read_store
 
 __all__ = [
     "Oracle",
@@ -175,19 +175,6 @@ def key_of_uri(uri: str, root_uri: str) -> str:
     """The store key a manifest URI names: a relative key, or an absolute URI under the root."""
     root = root_uri.rstrip("/") + "/"
     return uri[len(root):] if uri.startswith(root) else uri
-
-
-def read_store(store: Store) -> dict[str, bytes]:
-    """Every object of the store, read once (a key deleted between list and get is skipped)."""
-    from pubsafe.refimpl.errors import ObjectNotFound
-
-    contents = {}
-    for key in store.list(""):
-        try:
-            contents[key] = store.get(key)
-        except ObjectNotFound:
-            continue
-    return contents
 
 
 @dataclass
