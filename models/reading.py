@@ -12,14 +12,15 @@ store itself, never to a cache of the engine's.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+import functools
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 
 from pubsafe.refimpl.errors import ObjectNotFound
 from pubsafe.refimpl.store import Store
 
-__all__ = ["read_store", "read_keys", "reads_in_flight"]
+__all__ = ["read_store", "read_keys", "reads_in_flight", "ListedContents"]
 
 _IN_FLIGHT = ContextVar("pubsafe_reads_in_flight", default=1)
 
@@ -54,3 +55,41 @@ def read_keys(store: Store, keys: Iterable[str]) -> dict[str, bytes | None]:
         return {key: read(key) for key in keys}
     with ThreadPoolExecutor(max_workers=width, thread_name_prefix="read") as pool:
         return dict(zip(keys, pool.map(read, keys)))
+
+
+class ListedContents(Mapping[str, bytes]):
+    """The store's contents as a mapping that reads each object when first looked up.
+
+    For a check that looks at a few objects (the current manifests and what they
+    name) on a store holding many: one listing, then only those reads. A key listed
+    but gone when read counts as absent.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.listed = store.list("")
+        self.read: dict[str, bytes | None] = {}
+
+    def _fetch(self, key: str) -> bytes | None:
+        if key not in self.read:
+            self.read[key] = read_keys(self.store, [key])[key] if key in self._keys else None
+        return self.read[key]
+
+    @functools.cached_property
+    def _keys(self) -> frozenset[str]:
+        return frozenset(self.listed)
+
+    def __getitem__(self, key: str) -> bytes:
+        data = self._fetch(key)
+        if data is None:
+            raise KeyError(key)
+        return data
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._fetch(key) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.listed)
+
+    def __len__(self) -> int:
+        return len(self.listed)

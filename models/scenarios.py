@@ -44,7 +44,8 @@ from .checkers.retry import retry_failed
 from .checkers.serving import refused
 from .failures import store_failed
 from .guarantees import Guarantee
-from .oracle import Oracle, blob_key, current_key, parse_manifest, payload_version, read_store
+from .oracle import Oracle, blob_key, current_key, parse_manifest, payload_version
+from .reading import ListedContents
 
 __all__ = [
     "T",
@@ -140,7 +141,7 @@ class Race:
                 found.append(Violation(Guarantee.G3, f"{name} race, schedule {run.schedule!r}: actor {actor} "
                                                      f"raised {outcome.error!r}"))
         if self.scenario.guarantee is Guarantee.R5:
-            contents = read_store(self.store)
+            contents = ListedContents(self.store)  # reads the current manifests and what they name, no more
             return found + attribute_to_gc(check_currents(contents, self.store.root_uri, Oracle()), run.trace, "B"), None
         if found:
             return found, None

@@ -20,8 +20,9 @@ G2 = Guarantee.G2
 
 def check_currents(contents: Mapping[str, bytes], root_uri: str, oracle: Oracle) -> list[Violation]:
     found = []
-    for key, data in contents.items():
-        if key.startswith(CURRENT):
+    for key in [k for k in contents if k.startswith(CURRENT)]:  # by key: a lazy mapping reads only these
+        data = contents.get(key)
+        if data is not None:  # else gone since it was listed
             found += _check_current(key, data, contents, root_uri, oracle)
     return found
 

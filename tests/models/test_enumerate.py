@@ -83,3 +83,15 @@ def test_exploring_state_by_state_finds_what_running_every_interleaving_finds():
             assert f"schedule '{point.split()[0][:-1]}" in problem, line
         else:
             assert f"schedule '{point}'" in problem, line
+
+
+def test_the_command_runs_what_it_is_asked_and_says_what_it_left_out(capsys):
+    from pubsafe.models.enumerate import main
+
+    assert main(["--scenario", "cross-type", "--no-crashes"]) == 0
+    out = capsys.readouterr().out
+    assert "cross-type" in out and "same-type" not in out and "not run" not in out
+    assert main(["--full", "--no-crashes"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert rows["same-type"].split()[1] == "75582" and rows["publish-rollback"].split()[1] == "6435"
+    assert "not run in full" in rows["publish-gc"] and "--scenario publish-gc" in rows["publish-gc"]

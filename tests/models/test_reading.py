@@ -7,7 +7,7 @@ import threading
 import pytest
 from hypothesis import given, strategies as st
 
-from pubsafe.models.reading import read_keys, read_store, reads_in_flight
+from pubsafe.models.reading import ListedContents, read_keys, read_store, reads_in_flight
 from pubsafe.models.strategies import names
 from pubsafe.refimpl import MemoryStore
 from pubsafe.refimpl.errors import ObjectNotFound
@@ -64,3 +64,33 @@ def test_reads_overlap_as_many_as_allowed_and_only_inside_the_block():
     store.put("k/1", b"1")
     with pytest.raises(threading.BrokenBarrierError):
         read_store(store)  # outside the block: one read at a time, so the first waits alone
+
+
+class _CountingStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[str] = []
+
+    def get(self, key):  # type: ignore[no-untyped-def]
+        self.reads.append(key)
+        return super().get(key)
+
+
+def test_listed_contents_read_only_what_is_looked_up_and_agree_with_a_full_read():
+    from pubsafe.models.checkers.manifest_last import check_currents
+    from pubsafe.models.oracle import Oracle
+    from pubsafe.refimpl import Engine
+
+    store = _CountingStore()
+    engine = Engine(store)
+    for n in range(10):
+        engine.publish("acme", f"s{n}", {"model": {"n": n}, "items": [n]})
+    store.delete("acme/s3/model/" + engine.current("acme", "s3").current["model"].rsplit("/", 1)[-1])  # a broken current
+    store.reads.clear()
+    lazy = ListedContents(store)
+    found = check_currents(lazy, store.root_uri, Oracle())
+    lazy_reads = list(store.reads)
+    assert [v.message for v in found] == [v.message for v in check_currents(read_store(store), store.root_uri, Oracle())]
+    assert len(found) == 1 and "does not exist" in found[0].message
+    assert len(set(lazy_reads)) == len(lazy_reads) <= 10 * 5  # each current, its 2 blobs and 2 records, once
+    assert len(lazy) == len(read_store(store)) > 10 * 5 and "absent" not in lazy and lazy.get("absent") is None
