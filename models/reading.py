@@ -5,14 +5,14 @@ real bucket), so reading a store of 100 objects one after another costs seconds 
 check step. ``reads_in_flight(n)`` lets the reads of one ``read_store`` or
 ``read_keys`` call overlap, n at a time (the conformance run sets it from
 ``Target.parallel_runs``: 8 on remote stores, 1 elsewhere). The results are the same
-either way, in the same order: only the waiting overlaps. Reads always go to the
-store itself, never to a cache of the engine's.
+either way, in the same order: only the waiting overlaps. ``ListedContents`` reads
+nothing until a check looks an object up, for checks that look at a few objects of
+many. Reads always go to the store itself, never to a cache of the engine's.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
@@ -68,16 +68,13 @@ class ListedContents(Mapping[str, bytes]):
     def __init__(self, store: Store) -> None:
         self.store = store
         self.listed = store.list("")
+        self._listed = frozenset(self.listed)
         self.read: dict[str, bytes | None] = {}
 
     def _fetch(self, key: str) -> bytes | None:
         if key not in self.read:
-            self.read[key] = read_keys(self.store, [key])[key] if key in self._keys else None
+            self.read[key] = read_keys(self.store, [key])[key] if key in self._listed else None
         return self.read[key]
-
-    @functools.cached_property
-    def _keys(self) -> frozenset[str]:
-        return frozenset(self.listed)
 
     def __getitem__(self, key: str) -> bytes:
         data = self._fetch(key)
