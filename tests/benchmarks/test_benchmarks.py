@@ -318,7 +318,7 @@ def test_cli_start(benchmark, paired, tmp_path):
         subprocess.run([sys.executable, "-m", "pubsafe", "publish", "--store", str(tmp_path / "store"), "--tenant", T,
                         "--surface", S, f"model={artifact}"], check=True, capture_output=True, env=env)
 
-    paired(publish, lambda: subprocess.run([sys.executable, "-c", "pass"], check=True, env=env), rounds=15, warmup=2)
+    paired(publish, lambda: subprocess.run([sys.executable, "-c", "pass"], check=True, env=env), rounds=41, warmup=2)
 
 
 def test_check_default_on_memory(benchmark):
