@@ -95,3 +95,22 @@ def test_the_command_runs_what_it_is_asked_and_says_what_it_left_out(capsys):
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
     assert rows["same-type"].split()[1] == "75582" and rows["publish-rollback"].split()[1] == "6435"
     assert "not run in full" in rows["publish-gc"] and "--scenario publish-gc" in rows["publish-gc"]
+
+
+def test_a_full_enumeration_too_large_stops_at_its_limit_and_says_so(capsys):
+    import pytest
+
+    from pubsafe.models.enumerate import TooManyStates, _progress, main
+
+    with pytest.raises(TooManyStates, match="publish-gc: stopped after 500 distinct states"):
+        enumerate_race(RACES["publish-gc"], full=True, crashes=False, max_states=500)
+    assert enumerate_race(RACES["same-type"], full=True, crashes=False, max_states=500).interleavings == 75582
+    assert main(["--full", "--scenario", "publish-gc", "--scenario", "cross-type", "--max-states", "500"]) == 2
+    out = capsys.readouterr().out
+    assert "stopped after 500 distinct states" in out and "raise --max-states" in out and "12870" in out
+    with pytest.raises(SystemExit) as refused:
+        main(["--full", "--max-states", "0"])
+    assert refused.value.code == 2 and "--max-states must be at least 1" in capsys.readouterr().err
+    tick = _progress("publish-gc", every=0)
+    tick(3)
+    assert "publish-gc: 3 runs judged" in capsys.readouterr().err
