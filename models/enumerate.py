@@ -1,6 +1,6 @@
 """Exhaustive interleavings × crash points of the race scenarios, with counts.
 
-    python -m pubsafe.models.enumerate [--scenario NAME] [--no-crashes] [--full]
+    python -m pubsafe.models.enumerate [--scenario NAME] [--no-crashes] [--full [--max-states N]]
 
 For each race of ``models.scenarios`` it runs the reference engine over a memory
 store: one interleaving of the two actors' store operations per class of equivalent
@@ -53,7 +53,7 @@ class Counts:
     scenario: str
     interleavings: int = 0
     crash_points: int = 0
-    runs: int = 0  #: runs made: interleavings, then one crash run per distinct crash state
+    runs: int = 0  #: runs made: interleavings (in full: runs until an explored state), then one per crash state
     checks: int = 0  #: distinct final states judged
     rechecked: int = 0  #: crash points run again although equal to one already run (``recheck``)
     violations: list[str] = field(default_factory=list)
