@@ -221,6 +221,9 @@ class _Node:
 
 
 class _Enumeration:
+    """One scenario's enumeration: runs from its prepared store, the states they pass
+    through, the judging, and the counts."""
+
     def __init__(self, race: Race, prepared: MemoryStore, clock: StepClock, engine: Callable[..., Engine],
                  counts: Counts, progress: Callable[[int], None]) -> None:
         self.race, self.prepared, self.clock, self.engine = race, prepared, clock, engine
