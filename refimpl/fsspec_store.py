@@ -42,7 +42,11 @@ class FsspecStore(Store):
 
         try:
             fs, path = fsspec.core.url_to_fs(url, **storage_options)
-        except (ValueError, ImportError) as exc:
+        except ImportError as exc:  # the scheme's implementation needs a package that is not installed
+            hint = " (for http:// and https://: pip install aiohttp requests)" if url.startswith("http") else ""
+            raise InvalidInput(f"cannot open fsspec URL {url!r}: {exc}; install what it names into this "
+                               f"environment{hint}, then run again") from exc
+        except ValueError as exc:
             raise InvalidInput(f"cannot open fsspec URL {url!r}: {exc}") from exc
         self.fs = fs
         self.root = path.rstrip("/")

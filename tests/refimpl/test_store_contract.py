@@ -100,3 +100,15 @@ def test_a_racing_write_that_never_returns_is_a_timeout(monkeypatch):
             contract._races(2, lambda trial: None, lambda trial, i: release.wait(30) if i == 0 else None, KeyError)
     finally:
         release.set()
+
+
+def test_an_fsspec_scheme_whose_package_is_missing_says_what_to_install(monkeypatch):
+    import sys
+
+    from pubsafe.refimpl import FsspecStore
+    from pubsafe.refimpl.errors import InvalidInput
+
+    monkeypatch.setitem(sys.modules, "aiohttp", None)  # as on a machine without it
+    monkeypatch.delitem(sys.modules, "fsspec.implementations.http", raising=False)
+    with pytest.raises(InvalidInput, match=r"pip install aiohttp requests\), then run again"):
+        FsspecStore("http://127.0.0.1:9/store")
