@@ -95,6 +95,8 @@ class Engine:
     clock:        seconds since the epoch; used for ``updated_at``, record times and GC age.
     dialect:      who writes this store (``dialects``), for audit and GC; detected from
                   its records when not given.
+    sweep_ids:    where GC sweeps get their ids (default: random, as each must be unique);
+                  a model checker gives a counter, so that equal runs leave equal bytes.
     """
 
     def __init__(
@@ -105,6 +107,7 @@ class Engine:
         max_attempts: int = 5,
         clock: Callable[[], float] = time.time,
         dialect: Dialect | None = None,
+        sweep_ids: Callable[[], str] | None = None,
     ) -> None:
         if guarded and not store.capabilities.compare_and_swap:
             raise InvalidInput(
@@ -118,6 +121,7 @@ class Engine:
         self.max_attempts = max_attempts
         self.clock = clock
         self._dialect = dialect
+        self.sweep_ids = sweep_ids
 
     @property
     def dialect(self) -> Dialect:
@@ -498,7 +502,8 @@ class Engine:
                 f"this store is written by {self.dialect.name}, whose publish does not honour gc's claims (R5): gc "
                 "cannot prove a deletion safe there, so it deletes nothing"
             )
-        return sweep(self.store, grace_seconds, clock=self.clock, lease_seconds=lease_seconds)
+        return sweep(self.store, grace_seconds, clock=self.clock, lease_seconds=lease_seconds,
+                     sweep_id=self.sweep_ids() if self.sweep_ids else None)
 
 
 def record_key_of(art: _Artifact) -> str:

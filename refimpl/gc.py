@@ -263,11 +263,16 @@ class _Lease:
 
 
 def sweep(
-    store: Store, grace_seconds: float, *, clock: Callable[[], float], lease_seconds: float = LEASE_SECONDS
+    store: Store, grace_seconds: float, *, clock: Callable[[], float], lease_seconds: float = LEASE_SECONDS,
+    sweep_id: str | None = None,
 ) -> GCReport:
-    """Delete orphans and temp debris older than ``grace_seconds``; see the module docstring."""
+    """Delete orphans and temp debris older than ``grace_seconds``; see the module docstring.
+
+    ``sweep_id`` names this sweep in its lease and tombstones (default: random); it must
+    differ from every other sweep's on the store.
+    """
     grace = validated_grace(grace_seconds)
-    sweep_id = os.urandom(16).hex()
+    sweep_id = sweep_id or os.urandom(16).hex()
     lease = _Lease(store, clock, lease_seconds, sweep_id)
     lease.acquire()
     try:

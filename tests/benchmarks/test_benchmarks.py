@@ -382,9 +382,9 @@ def test_check_quick_on_moto_s3(benchmark):
     benchmark.extra_info.update(coverage)
 
 
-@pytest.mark.parametrize("scenario", ["publish-rollback", "same-type"])
+@pytest.mark.parametrize("scenario", ["publish-rollback", "same-type", "publish-gc"])
 def test_full_enumeration_of_one_scenario(benchmark, scenario):
-    """Every interleaving (no reduction) and every crash point of a race (same-type: the largest that finishes)."""
+    """Every interleaving (no reduction) and every crash point of a race (publish-gc: the largest)."""
     benchmark.group = f"enumerate: every interleaving x crash point of {scenario}"
     from pubsafe.models.enumerate import enumerate_race
     from pubsafe.models.scenarios import RACES

@@ -307,6 +307,34 @@ def test_gc_deletes_old_orphans_and_keeps_young_ones_and_everything_recorded(clo
     assert [(f.guarantee, f.severity, f.key) for f in engine.audit()] == [("R4", "notice", young)]
 
 
+def test_each_sweep_takes_its_id_from_sweep_ids_into_its_lease_and_tombstones(clock):
+    class Recording(MemoryStore):
+        def __init__(self, **kwargs):  # type: ignore[no-untyped-def]
+            super().__init__(**kwargs)
+            self.written: list[bytes] = []
+
+        def put(self, key, data):  # type: ignore[no-untyped-def]
+            self.written.append(data)
+            return super().put(key, data)
+
+        def replace(self, key, data, **kwargs):  # type: ignore[no-untyped-def]
+            self.written.append(data)
+            return super().replace(key, data, **kwargs)
+
+    store = Recording(clock=clock)
+    ids = iter(["sweep-1", "sweep-2"])
+    engine = Engine(store, clock=clock, sweep_ids=lambda: next(ids))
+    engine.publish(T, S, {"model": 1})
+    old = crash_leaving_orphan(store, clock, 2)
+    clock.advance(3600)
+    assert engine.gc(grace_seconds=600).deleted == [old]
+    marked = [data for data in store.written if b"sweep-" in data]
+    assert marked and all(b'"sweep-1"' in data for data in marked)  # the lease and the tombstone
+    assert b"gc_tombstone" in b"".join(marked) and b"gc_lease" in b"".join(marked)
+    engine.gc(grace_seconds=600)
+    assert any(b'"sweep-2"' in data for data in store.written)  # the next sweep, an id of its own
+
+
 def test_audit_finds_a_tampered_blob(store, clock):
     engine = Engine(store, clock=clock)
     receipt = engine.publish(T, S, {"model": {"w": 1}})
