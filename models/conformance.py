@@ -28,6 +28,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from pubsafe.faults import Event, Interleaving, RunResult, explore_reduced
 from pubsafe.refimpl import MemoryStore
 from pubsafe.refimpl.errors import AlreadyExists, Conflict, ObjectNotFound, StoreError
+from pubsafe.refimpl.store import Store
 
 from .checkers import GuaranteeViolation, Violation
 from .failures import NOT_JUDGED, failure_in
@@ -323,6 +324,14 @@ def _races(target: Target, sink: RunSink, broken: Broken, replay: str) -> None:
             _explore_on_store(target, scenario, sink, broken, replay)
 
 
+def _prepared(target: Target, scenario: RaceScenario,
+              store_for: Callable[[StepClock], Store] | None = None) -> Race:
+    """The scenario set up on a fresh store (the target's own, unless ``store_for`` gives one)."""
+    clock = StepClock()
+    store = store_for(clock) if store_for is not None else target.store_factory()
+    return scenario.prepare(store, target.engine_for(clock), clock)
+
+
 def _signature(result: RunResult) -> list[tuple[str, str, str, str]]:
     return [(e.actor, e.op, e.key, e.result) for e in result.trace]
 
@@ -331,8 +340,7 @@ def _planned(target: Target, scenario: RaceScenario) -> list[RunResult] | None:
     """The runs the reduction keeps, explored over a MemoryStore with the target's
     engine; None if the engine fails there (only what happens on the store is judged)."""
     def run(prefix: str, policy):  # type: ignore[no-untyped-def]
-        clock = StepClock()
-        race = scenario.prepare(MemoryStore(clock=clock), target.engine_for(clock), clock)
+        race = _prepared(target, scenario, lambda clock: MemoryStore(clock=clock))
         return Interleaving(race.store, race.actors).run(prefix, policy)
 
     try:
@@ -346,8 +354,7 @@ def _run_planned(target: Target, scenario: RaceScenario, planned: list[RunResult
     """Run the planned schedules on the store and judge them; False (nothing judged,
     nothing left behind) if one did not follow its planned trace."""
     def run(plan: RunResult) -> tuple[RunResult, Race]:
-        clock = StepClock()
-        race = scenario.prepare(target.store_factory(), target.engine_for(clock), clock)
+        race = _prepared(target, scenario)
         try:
             return Interleaving(race.store, race.actors).run(plan.schedule), race
         except BaseException:
@@ -362,13 +369,11 @@ def _run_planned(target: Target, scenario: RaceScenario, planned: list[RunResult
             done.append(future.result())
         except BaseException as exc:  # noqa: BLE001 - raised below, once every store is torn down
             errors.append(exc)
-    if errors:
+    if errors or any(_signature(result) != _signature(plan) for (result, _), plan in zip(done, planned)):
         for _, race in done:
             target.cleanup(race.store)
-        raise errors[0]
-    if any(_signature(result) != _signature(plan) for (result, _), plan in zip(done, planned)):
-        for _, race in done:
-            target.cleanup(race.store)
+        if errors:
+            raise errors[0]
         return False
     for result, race in done:
         _judge_run(target, scenario, result, race, sink, broken, replay)
@@ -397,8 +402,7 @@ def _explore_on_store(target: Target, scenario: RaceScenario, sink: RunSink, bro
     lock = threading.Lock()
 
     def run(prefix: str, policy):  # type: ignore[no-untyped-def]
-        clock = StepClock()
-        race = scenario.prepare(target.store_factory(), target.engine_for(clock), clock)
+        race = _prepared(target, scenario)
         result = Interleaving(race.store, race.actors).run(prefix, policy)
         with lock:
             prepared[id(result)] = race
