@@ -289,7 +289,7 @@ class GCLease(_Document):
     expires_at: datetime
 
 
-# -- what the engine returns (never stored, so not checked; mutable) --------------------------
+# -- what the engine returns (never stored, so not checked; mutable) ----------------
 
 
 class PublishReceipt(_Record):
