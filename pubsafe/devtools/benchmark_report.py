@@ -59,8 +59,11 @@ def _measure(group: str, bench: dict) -> tuple[float, str]:
         rate = extra["steps_per_second"]
         return rate["ours"] / rate["baseline"], f"{rate['ours']:.0f} vs {rate['baseline']:.0f} steps/s"
     if group.startswith("check:"):  # the same examples and steps as the baseline
-        return bench["stats"]["median"], f"{extra['steps']} steps, {extra['interleavings']} interleavings, " \
-            f"{extra['crash_points']} crash points"
+        seconds = bench["stats"]["median"]
+        requests = f", {extra['requests']:,} store requests ({seconds / extra['requests'] * 1000:.1f} ms each)" \
+            if extra.get("requests") else ""
+        return seconds, f"{extra['steps']} steps, {extra['interleavings']} interleavings, " \
+            f"{extra['crash_points']} crash points{requests}"
     if group.startswith("enumerate"):
         return bench["stats"]["median"], (
             f"{extra['interleavings']} interleavings, {extra['crash_points']} crash points, "

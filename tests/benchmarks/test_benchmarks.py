@@ -7,6 +7,7 @@ pubsafe.devtools.benchmark_report renders the ratios.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -377,9 +378,32 @@ def test_check_quick_on_moto_s3(benchmark):
         assert report.conforming or benchmark.disabled
         coverage.update(report.verdict("G1").coverage)
 
-    with local_s3("pubsafe"):
+    with local_s3("pubsafe"), _counting_s3_requests() as requests:
         benchmark.pedantic(run, rounds=1, iterations=1)
-    benchmark.extra_info.update(coverage)
+    benchmark.extra_info.update(coverage, requests=len(requests))
+
+
+@contextlib.contextmanager
+def _counting_s3_requests():
+    """Every request S3Store sends, counted (what bounds the time on a server answering one at a time)."""
+    from pubsafe.refimpl.s3_store import S3Store
+
+    sent: list[str] = []  # list.append is atomic: requests go out from several threads
+    call, get = S3Store._call, S3Store.get_object
+
+    def counted_call(self, method, key, *args, **kwargs):  # type: ignore[no-untyped-def]
+        sent.append(method)
+        return call(self, method, key, *args, **kwargs)
+
+    def counted_get(self, key):  # type: ignore[no-untyped-def]
+        sent.append("get_object")
+        return get(self, key)
+
+    S3Store._call, S3Store.get_object = counted_call, counted_get
+    try:
+        yield sent
+    finally:
+        S3Store._call, S3Store.get_object = call, get
 
 
 @pytest.mark.parametrize("scenario", ["publish-rollback", "same-type", "publish-gc"])
