@@ -77,13 +77,16 @@ class _Lifecycle:
         self.leftovers: list[str] = []
         self._problems: dict[tuple[str, str], tuple[int, str]] = {}
         self._exits: dict[int, Any] = {}
+        self._read_missing: set[type] = set()  #: store classes that answered a missing key as they must
 
     def store(self) -> Store:
         made = self.make()
         if not isinstance(made, Store) and hasattr(made, "__enter__") and hasattr(made, "__exit__"):
             manager, made = made, made.__enter__()
             self._exits[id(made)] = manager
-        return check_store_object(made, self.source)
+        checked = check_store_object(made, self.source, read_missing=type(made) not in self._read_missing)
+        self._read_missing.add(type(made))
+        return checked
 
     def cleanup(self, store: Store) -> None:
         if self.remove is not None and not self.keep:

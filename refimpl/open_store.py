@@ -215,8 +215,13 @@ def store_from_factory(spec: str) -> Store:
     return check_store_object(made, spec)
 
 
-def check_store_object(store: Any, source: str) -> Store:
-    """The basics of the Store contract, with messages that say what to fix."""
+def check_store_object(store: Any, source: str, *, read_missing: bool = True) -> Store:
+    """The basics of the Store contract, with messages that say what to fix.
+
+    ``read_missing``: also read a key that does not exist (``get_object`` and ``stat``,
+    two requests); how a store class answers them does not change from one store to
+    the next, so a caller making many stores of one class asks once.
+    """
     guide = "see docs/writing-a-store-adapter.md"
     if not isinstance(store, Store):
         raise InvalidInput(f"{source} gave a {type(store).__name__}, not a pubsafe Store: subclass "
@@ -225,7 +230,7 @@ def check_store_object(store: Any, source: str) -> Store:
         raise InvalidInput(f"{source}: the store must declare `capabilities = Capabilities(...)` ({guide})")
     if not isinstance(getattr(store, "root_uri", None), str):
         raise InvalidInput(f"{source}: the store must have a `root_uri` string naming where its keys live ({guide})")
-    for primitive in ("get_object", "stat"):
+    for primitive in ("get_object", "stat") if read_missing else ():
         try:
             getattr(store, primitive)("pubsafe-probe/missing.json")
         except ObjectNotFound:

@@ -60,6 +60,27 @@ class KeyErrorStore(MemoryStore):
 def key_error():
     return KeyErrorStore()
 
+PROBED = []
+
+class ProbeCounted(MemoryStore):
+    def get_object(self, key):
+        if key.startswith("pubsafe-probe/"):
+            PROBED.append(("get_object", key))
+        return super().get_object(key)
+    def stat(self, key):
+        if key.startswith("pubsafe-probe/"):
+            PROBED.append(("stat", key))
+        return super().stat(key)
+
+def probe_counted():
+    return ProbeCounted()
+
+MADE = []
+
+def good_then_key_error():
+    MADE.append(1)
+    return ProbeCounted() if len(MADE) <= 2 else KeyErrorStore()
+
 def not_a_store():
     return {"objects": {}}
 
@@ -132,6 +153,26 @@ def test_guarded_check_on_a_store_without_compare_and_swap_is_one_usage_error(ad
     assert main(["check", "--store", "my_adapters:no_cas", "--guarded", "--profile", "quick"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "guarded mode needs compare-and-swap" in err, err
+
+
+def test_a_store_class_is_asked_for_a_missing_key_once_not_for_every_store(adapters):
+    import my_adapters
+
+    target = target_from_spec("my_adapters:probe_counted")
+    stores = [target.store_factory() for _ in range(5)]
+    assert len({id(store) for store in stores}) == 5
+    assert sorted(my_adapters.PROBED) == [("get_object", "pubsafe-probe/missing.json"),
+                                          ("stat", "pubsafe-probe/missing.json")]
+
+
+def test_a_factory_that_turns_to_another_store_class_is_checked_again(adapters):
+    import my_adapters
+
+    target = target_from_spec("my_adapters:good_then_key_error")
+    with pytest.raises(InvalidInput, match=r"get_object\(\) of a missing key raised KeyError"):
+        for _ in range(3):
+            target.store_factory()
+    assert len(my_adapters.MADE) == 3
 
 
 def test_every_store_a_run_makes_is_closed(adapters):
