@@ -14,6 +14,12 @@ from pubsafe.refimpl import Engine, LocalStore
 from support import tree
 
 
+def _ctrl_c_as_at_a_terminal() -> None:
+    """A suite started in the background (``cmd &`` in a script) hands its children
+    SIGINT ignored, and Python then never installs its handler: undo that in the child."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _blocked(pid: int) -> bool:
     """Is the process asleep (here: waiting for stdin)?"""
     return Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1].split()[0] == "S"
@@ -27,7 +33,7 @@ def test_ctrl_c_while_a_publish_reads_stdin(tmp_path):
     before = tree(root)
     child = subprocess.Popen([sys.executable, "-m", "pubsafe", "publish", "--store", str(root), "--tenant", "acme",
                               "--surface", "home", "items=-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+                             stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_as_at_a_terminal)
     deadline = time.monotonic() + 30
     time.sleep(0.3)
     while not _blocked(child.pid):
