@@ -216,6 +216,11 @@ class _Lease:
             raise CollectionRefused(
                 f"{GC_LEASE} is not a valid lease; if no gc is running, remove it by hand and run gc again"
             ) from None
+        if lease.owner == self.owner:  # never with random ids: a caller's sweep_ids gave one twice
+            raise CollectionRefused(
+                f"{GC_LEASE} is held under this sweep's own id {self.owner!r}; a sweep cannot tell its lease from "
+                "another's then, so it deletes nothing. Give every sweep an id of its own (Engine(sweep_ids=...))"
+            )
         if self.clock() < lease.expires_at.timestamp():
             raise SweepInProgress(
                 f"another gc sweep ({lease.owner}) holds the lease until {lease.expires_at.isoformat()}; two sweeps "
@@ -269,7 +274,8 @@ def sweep(
     """Delete orphans and temp debris older than ``grace_seconds``; see the module docstring.
 
     ``sweep_id`` names this sweep in its lease and tombstones (default: random); it must
-    differ from every other sweep's on the store.
+    differ from every other sweep's on the store: a lease is told apart by it, so a sweep
+    that finds its own id on the lease refuses.
     """
     grace = validated_grace(grace_seconds)
     sweep_id = sweep_id or os.urandom(16).hex()

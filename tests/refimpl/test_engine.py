@@ -12,6 +12,7 @@ from pubsafe.refimpl import Engine, Manifest, MemoryStore
 from pubsafe.refimpl.canonical import canonicalize
 from pubsafe.refimpl.errors import (
     CollectionInProgress,
+    CollectionRefused,
     IntegrityError,
     InvalidInput,
     InvalidName,
@@ -333,6 +334,24 @@ def test_each_sweep_takes_its_id_from_sweep_ids_into_its_lease_and_tombstones(cl
     assert b"gc_tombstone" in b"".join(marked) and b"gc_lease" in b"".join(marked)
     engine.gc(grace_seconds=600)
     assert any(b'"sweep-2"' in data for data in store.written)  # the next sweep, an id of its own
+
+
+def test_a_sweep_that_finds_its_own_id_on_the_lease_deletes_nothing(clock):
+    """Sweep ids that repeat (a caller's constant sweep_ids) would let a stalled sweep and
+    the one taking its lease over each think the lease theirs: refused, before any deletion."""
+    store = MemoryStore(clock=clock)
+    Engine(store, clock=clock).publish(T, S, {"model": 1})
+    orphan = crash_leaving_orphan(store, clock, 2)
+    clock.advance(10)
+    with pytest.raises(Crash):
+        Engine(FaultyStore(store, "crash@gc-delete"), clock=clock, sweep_ids=lambda: "nightly").gc(grace_seconds=0)
+    clock.advance(LEASE_SECONDS)
+    before = snapshot(store)
+    with pytest.raises(CollectionRefused, match="own id 'nightly'"):
+        Engine(store, clock=clock, sweep_ids=lambda: "nightly").gc(grace_seconds=0)
+    assert snapshot(store) == before
+    Engine(store, clock=clock).gc(grace_seconds=0)  # a sweep with an id of its own takes over and finishes
+    assert orphan not in store.list("") and orphan in before
 
 
 def test_audit_finds_a_tampered_blob(store, clock):
