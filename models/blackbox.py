@@ -7,7 +7,8 @@ only from what the runs acknowledged (exit 0) and what the store holds:
 - **G1** every blob once seen keeps its bytes (under a dialect whose versions leave
   some fields out: keeps its versioned content; byte rewrites are counted);
 - **G2** after every round, current parses and names existing blobs that are valid
-  and recorded under the dialect;
+  and recorded under the dialect; and while a round runs, a reader reading current
+  over and over judges every version it sees the same way (``watch``);
 - **G3** every killed or failed run, re-run alone with the same inputs, exits 0 and
   leaves current holding its inputs;
 - **R1/R2/R3** a final current that no serial order of the acknowledged runs explains
@@ -46,6 +47,7 @@ from .checkers.races import RaceOp, lost_update
 from .guarantees import Guarantee, Status
 from .oracle import CURRENT, HISTORY, Oracle, canonical, current_key, is_tombstone, parse_blob_key, read_store
 from .verdicts import Counterexample, Report, Verdict
+from .watch import CurrentWatcher, Sighting
 
 __all__ = ["Budget", "Publisher", "BlackboxResult", "run_blackbox", "PLACEHOLDERS"]
 
@@ -147,7 +149,8 @@ class _Harness:
         self.witnesses: dict[Guarantee, str] = {}
         self.witness_timelines: dict[Guarantee, list[Event]] = {}
         self.counts = {"rounds": 0, "invocations": 0, "killed": 0, "reruns": 0, "lost_updates": 0,
-                       "paused_races": 0, "missed_pauses": 0, "rewrites": 0, "orphans": 0, "temp_files": 0}
+                       "paused_races": 0, "missed_pauses": 0, "rewrites": 0, "orphans": 0, "temp_files": 0,
+                       "current_reads": 0}
         self.raced: dict[Guarantee, int] = {}  #: race rounds whose pause landed, per guarantee
         self.paused_in_time = False
         self.harness_seconds = 0.0
@@ -276,8 +279,9 @@ class _Harness:
         before = read_store(self.store)
         pause = {} if paused is None else {paused: self._wrote_a_blob(runs[paused], before)}
         batch_started = time.monotonic()
-        invocations = run_together([(r.name, r.argv) for r in runs], kills, starts=starts, pause_when=pause,
-                                   timeout=self.budget.timeout)
+        with CurrentWatcher(self.store, current_key(T, S), self.store.root_uri, self.oracle) as watcher:
+            invocations = run_together([(r.name, r.argv) for r in runs], kills, starts=starts, pause_when=pause,
+                                       timeout=self.budget.timeout)
         process_seconds = time.monotonic() - batch_started
         for run, invocation in zip(runs, invocations):
             run.invocation = invocation
@@ -289,6 +293,9 @@ class _Harness:
         replay = self._replay(number)
         for violation in self._check_blobs(after) + check_currents(after, self.store.root_uri, self.oracle):
             self._record(violation, runs, before, after, replay, history)
+        self.counts["current_reads"] += watcher.reads
+        if watcher.sighting:
+            self._record_sighting(watcher.sighting, runs, before, after, replay, history)
         self._judge_races(runs, before, after, replay, history)
         self._count_leftovers(after)
         for run in runs:
@@ -449,6 +456,15 @@ class _Harness:
 
     def _replay(self, number: int) -> str:
         return f"--seed {self.budget.seed} --start-round {number} --rounds 1"
+
+    def _record_sighting(self, sighting: Sighting, runs: list[_Run], before: dict[str, bytes],
+                         after: dict[str, bytes], replay: str, history: list[Event]) -> None:
+        """A violation the watching reader saw while the round ran, with what it read."""
+        shown = sighting.data[:120].decode("utf-8", "replace") + ("..." if len(sighting.data) > 120 else "")
+        message = (f"a reader reading current while the round ran saw, {sighting.seconds * 1000:.0f} ms in: "
+                   f"{sighting.violation.message} (it read {len(sighting.data)} bytes: {shown!r})")
+        self._record(Violation(sighting.violation.guarantee, message, sighting.violation.key), runs, before, after,
+                     replay, history)
 
     def _record(self, violation: Violation, runs: list[_Run], before: dict[str, bytes], after: dict[str, bytes],
                 replay: str, history: list[Event]) -> None:

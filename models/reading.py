@@ -7,7 +7,8 @@ check step. ``reads_in_flight(n)`` lets the reads of one ``read_store`` or
 ``Target.parallel_runs``: 8 on remote stores, 1 elsewhere). The results are the same
 either way, in the same order: only the waiting overlaps. ``ListedContents`` reads
 nothing until a check looks an object up, for checks that look at a few objects of
-many. Reads always go to the store itself, never to a cache of the engine's.
+many; ``GivenThenRead`` judges objects already read (current as a reader saw it) and
+reads what they name. Reads always go to the store itself, never to a cache of the engine's.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from contextvars import ContextVar
 from pubsafe.refimpl.errors import ObjectNotFound
 from pubsafe.refimpl.store import Store
 
-__all__ = ["read_store", "read_keys", "reads_in_flight", "ListedContents"]
+__all__ = ["read_store", "read_keys", "reads_in_flight", "ListedContents", "GivenThenRead"]
 
 _IN_FLIGHT = ContextVar("pubsafe_reads_in_flight", default=1)
 
@@ -57,7 +58,24 @@ def read_keys(store: Store, keys: Iterable[str]) -> dict[str, bytes | None]:
         return dict(zip(keys, pool.map(read, keys)))
 
 
-class ListedContents(Mapping[str, bytes]):
+class _ReadWhenLookedUp(Mapping[str, bytes]):
+    """A mapping of store objects whose ``_fetch(key)`` reads an object (None: absent)
+    only when a check first looks it up."""
+
+    def _fetch(self, key: str) -> bytes | None:
+        raise NotImplementedError
+
+    def __getitem__(self, key: str) -> bytes:
+        data = self._fetch(key)
+        if data is None:
+            raise KeyError(key)
+        return data
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._fetch(key) is not None
+
+
+class ListedContents(_ReadWhenLookedUp):
     """The store's contents as a mapping that reads each object when first looked up.
 
     For a check that looks at a few objects (the current manifests and what they
@@ -76,17 +94,31 @@ class ListedContents(Mapping[str, bytes]):
             self.read[key] = read_keys(self.store, [key])[key] if key in self._listed else None
         return self.read[key]
 
-    def __getitem__(self, key: str) -> bytes:
-        data = self._fetch(key)
-        if data is None:
-            raise KeyError(key)
-        return data
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self._fetch(key) is not None
-
     def __iter__(self) -> Iterator[str]:
         return iter(self.listed)
 
     def __len__(self) -> int:
         return len(self.listed)
+
+
+class GivenThenRead(_ReadWhenLookedUp):
+    """Some objects as already read (say, current as a reader saw it at one moment),
+    and any other key read from the store when a check first looks it up. Iterates
+    over the given keys only, so a check of "every current" judges just those."""
+
+    def __init__(self, store: Store, given: dict[str, bytes]) -> None:
+        self.store, self.given = store, given
+        self.read: dict[str, bytes | None] = {}
+
+    def _fetch(self, key: str) -> bytes | None:
+        if key in self.given:
+            return self.given[key]
+        if key not in self.read:
+            self.read[key] = read_keys(self.store, [key])[key]
+        return self.read[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.given)
+
+    def __len__(self) -> int:
+        return len(self.given)

@@ -18,7 +18,9 @@ __all__ = ["add_parser", "blackbox_command"]
 DESCRIPTION = """\
 Run a publisher program many times, several at once, SIGKILL some at random moments,
 and judge G1-G3 and the races from what the runs acknowledged (exit 0) and what the
-store holds (Jepsen's black-box method). The publisher is a command template:
+store holds (Jepsen's black-box method). While the runs go, a reader reads current
+over and over, as serving does: a current that is torn or names a missing blob even
+for a moment breaks G2. The publisher is a command template:
 
   {store} {blob_store}  the store (a new or empty directory, or an s3:// prefix)
   {tenant} {surface}    the slot (acme/home)

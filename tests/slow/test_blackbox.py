@@ -54,6 +54,7 @@ def test_pubsafe_cli_in_guarded_mode_loses_nothing(tmp_path, seed):
     assert {g: got[g] for g in ("G1", "G2", "G3", "R1", "R2", "R3")} == dict.fromkeys(
         ("G1", "G2", "G3", "R1", "R2", "R3"), "HOLDS")
     assert report["verdicts"][0]["coverage"]["lost_updates"] == 0 and report["conforming"]
+    assert report["verdicts"][0]["coverage"]["current_reads"] > 0  # current was watched while rounds ran
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -67,6 +68,20 @@ def test_a_broken_publisher_is_caught_on_g2(tmp_path, script, seed):
     counterexample = verdict["counterexample"]
     assert counterexample["steps"] and "--seed" in counterexample["replay"]
     assert any(step.startswith("store:") for step in counterexample["steps"])
+
+
+@pytest.mark.parametrize("script, seen", [("torn_current.py", "does not parse"), ("swap_first.py", "does not exist")])
+def test_a_broken_publisher_is_caught_by_the_reader_watching_current_even_when_nothing_is_killed(tmp_path, script, seen):
+    """Both leave current broken only for a moment of every run (torn_current for its
+    50 ms between the halves): no kill lands there, the store at rest is valid after
+    every round, and only a reader reading current while the rounds run sees it."""
+    report = blackbox(tmp_path, "--kill-probability", "0", "--publish",
+                      f"{shlex.quote(sys.executable)} {PUBLISHERS / script} {{store}} {{tenant}} {{surface}} {{artifacts}}",
+                      seed=0, rounds=2)
+    verdict = next(v for v in report["verdicts"] if v["guarantee"] == "G2")
+    assert verdict["status"] == "BREAKS" and verdict["coverage"]["killed"] == 0
+    assert verdict["counterexample"]["message"].startswith("a reader reading current while the round ran saw")
+    assert seen in verdict["counterexample"]["message"]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -1,0 +1,96 @@
+"""The watching reader: G2 at the moments between a round's start and end.
+
+Each scenario is played against a real watcher, with the writer waiting until the
+watcher has read current again before its next move, so every version is seen
+whatever the machine's speed. The at-rest check (what blackbox did alone) is run at
+the end too, to show what only the watcher catches."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from pubsafe.models.checkers.manifest_last import check_currents
+from pubsafe.models.guarantees import Guarantee
+from pubsafe.models.oracle import Oracle, read_store
+from pubsafe.models.watch import CurrentWatcher
+from pubsafe.refimpl import Engine, MemoryStore
+from pubsafe.refimpl.layout import current_key
+
+T, S = "acme", "home"
+CURRENT = current_key(T, S)
+
+
+def watching(store: MemoryStore) -> CurrentWatcher:
+    return CurrentWatcher(store, CURRENT, store.root_uri, Oracle())
+
+
+def seen_again(watcher: CurrentWatcher, times: int = 2) -> None:
+    """Wait until the watcher has read current ``times`` more times."""
+    target, deadline = watcher.reads + times, time.monotonic() + 10
+    while watcher.reads < target and watcher.sighting is None:
+        assert time.monotonic() < deadline, "the watcher stopped reading"
+        time.sleep(0.0005)
+
+
+def at_rest_finds_nothing(store: MemoryStore) -> bool:
+    return check_currents(read_store(store), store.root_uri, Oracle()) == []
+
+
+def test_a_current_torn_for_a_moment_is_seen_and_an_at_rest_check_misses_it():
+    store = MemoryStore()
+    Engine(store).publish(T, S, {"model": {"w": 1}})
+    whole = store.get(CURRENT)
+    with watching(store) as watcher:
+        seen_again(watcher)
+        store.replace(CURRENT, whole[: len(whole) // 2])  # truncate, write the first half...
+        seen_again(watcher)
+        store.replace(CURRENT, whole)  # ...then the rest
+        seen_again(watcher)
+    assert watcher.sighting is not None and watcher.sighting.violation.guarantee is Guarantee.G2
+    assert "does not parse" in watcher.sighting.violation.message
+    assert watcher.sighting.data == whole[: len(whole) // 2]
+    assert at_rest_finds_nothing(store)
+
+
+def test_a_swap_before_the_blob_is_seen_naming_a_missing_blob():
+    written = MemoryStore()
+    Engine(written).publish(T, S, {"model": {"w": 2}, "items": ["caf\u00e9"]})
+    contents = read_store(written)
+    store = MemoryStore()
+    with watching(store) as watcher:
+        store.put(CURRENT, contents[CURRENT])  # the swap first...
+        seen_again(watcher)
+        for key, data in contents.items():  # ...then the blobs and records
+            if key != CURRENT:
+                store.put(key, data)
+        seen_again(watcher)
+    assert watcher.sighting is not None and "does not exist" in watcher.sighting.violation.message
+    assert at_rest_finds_nothing(store)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_correct_publishes_while_watched_show_nothing_and_every_version_is_judged(seed):
+    rng = random.Random(seed)
+    store, publishes = MemoryStore(), 25
+    engine = Engine(store)
+    with watching(store) as watcher:
+        for n in range(publishes):
+            types = rng.sample(["model", "items", "features", "r\u00e9sum\u00e9", "\u6a21\u578b"], rng.randint(1, 3))
+            engine.publish(T, S, {t: {"n": n, "x": rng.random(), "s": "\U0001f600" * rng.randint(0, 5)} for t in types})
+            seen_again(watcher)
+    assert watcher.sighting is None
+    assert watcher.versions == publishes
+
+
+def test_a_read_that_fails_ends_the_watch_and_is_raised():
+    class Failing(MemoryStore):
+        def get(self, key: str) -> bytes:
+            raise OSError("the disk went away")
+
+    with pytest.raises(OSError, match="the disk went away"):
+        with CurrentWatcher(Failing(), CURRENT, "memory://x", Oracle()) as watcher:
+            time.sleep(0.01)
+    assert watcher.reads == 0
