@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import random
 import shlex
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -53,8 +54,9 @@ __all__ = ["Budget", "Publisher", "BlackboxResult", "run_blackbox", "PLACEHOLDER
 
 PLACEHOLDERS = ("store", "blob_store", "tenant", "surface", "artifacts", "type", "file", "version")
 T, S = "acme", "home"
-#: tries of a race round whose pause did not land, before it counts as not raced
-PAUSE_ATTEMPTS = 4
+#: tries of a round whose pause, or every kill, came after the run had ended: a fast
+#: publisher is still raced and killed rather than judged on rounds that exercised nothing
+ROUND_ATTEMPTS = 4
 _WINDOW = {"start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"}
 
 
@@ -63,9 +65,8 @@ class Budget:
     rounds: int = 50
     concurrency: int = 2
     kill_probability: float = 0.3
-    #: seconds into the round a kill comes; None: calibrated on the publisher's own runs
-    #: (between 0.6 and 1.05 times a run's wall time, so kills land in its work, not in
-    #: its start-up)
+    #: seconds into its run a kill comes; None: calibrated on the publisher's own runs
+    #: (``_Harness._kill_delay``)
     kill_delay: tuple[float, float] | None = None
     seed: int = 0
     start_round: int = 0
@@ -149,9 +150,10 @@ class _Harness:
         self.witnesses: dict[Guarantee, str] = {}
         self.witness_timelines: dict[Guarantee, list[Event]] = {}
         self.counts = {"rounds": 0, "invocations": 0, "killed": 0, "reruns": 0, "lost_updates": 0,
-                       "paused_races": 0, "missed_pauses": 0, "rewrites": 0, "orphans": 0, "temp_files": 0,
-                       "current_reads": 0}
+                       "missed_kills": 0, "paused_races": 0, "missed_pauses": 0, "rewrites": 0, "orphans": 0,
+                       "temp_files": 0, "current_reads": 0}
         self.raced: dict[Guarantee, int] = {}  #: race rounds whose pause landed, per guarantee
+        self.walls: dict[int, list[float]] = {}  #: seconds of runs that ended unkilled and unpaused, by inputs
         self.paused_in_time = False
         self.harness_seconds = 0.0
         self.orphans: set[str] = set()
@@ -206,7 +208,7 @@ class _Harness:
         tag, kind = f"r{number}" + (f"a{attempt}" if attempt else ""), number % 4
         two_types = not self.publisher.one_artifact_at_a_time
         paused: int | None = None
-        if kind == 3 and self.publisher.rollback and (target := self._rollback_target()):
+        if kind == 3 and self.publisher.rollback and (target := self._rollback_target(types[0])):
             runs = [self._publish_run("publisher 1", {types[0]: _input(self.dialect, types[0], f"{tag}-1", rng)}, tag),
                     self._rollback_run("rollback 2", *target)]
             paused = 0
@@ -222,13 +224,30 @@ class _Harness:
                     for i in range(self.budget.concurrency)]
             paused = 0 if kind in (0, 1) and len(runs) > 1 else None
         kills = {} if paused is not None else {
-            i: rng.uniform(*self.kill_delay) for i in range(len(runs)) if rng.random() < self.budget.kill_probability}
+            i: self._kill_delay(runs[i], rng) for i in range(len(runs)) if rng.random() < self.budget.kill_probability}
         # Runs start within a fifth of a run's wall time, so their work lines up differently.
         starts = [rng.uniform(0, self.spread) for _ in runs]
         return runs, {i: starts[i] + delay for i, delay in kills.items()}, starts, paused
 
-    def _rollback_target(self) -> tuple[str, dict[str, str]] | None:
-        """The manifest before current, from history (pubsafe's dialect keeps one)."""
+    def _kill_delay(self, run: _Run, rng: random.Random) -> float:
+        """Seconds into its run a kill comes: ``--kill-delay``, or between 0.6 and 0.95
+        of how long runs with as many inputs took lately (past start-up, before the
+        end; a run of one artifact is not timed by one of three)."""
+        if self.budget.kill_delay:
+            return rng.uniform(*self.budget.kill_delay)
+        walls = self.walls.get(len(run.inputs)) or [w for ws in self.walls.values() for w in ws]
+        wall = statistics.median(walls[-15:])
+        return rng.uniform(0.6 * wall, 0.95 * wall)
+
+    def _note_wall(self, run: _Run, invocation: Invocation) -> None:
+        if invocation.exit_code == 0 and not invocation.killed and not invocation.paused and invocation.ended:
+            self.walls.setdefault(len(run.inputs), []).append(invocation.ended - invocation.started)
+
+    def _rollback_target(self, published: str) -> tuple[str, dict[str, str]] | None:
+        """The latest earlier manifest, from history (pubsafe's dialect keeps one), that
+        differs from current in a type other than ``published``, the one the paused
+        publish writes: a rollback whose only change that publish overwrites anyway
+        loses nothing in any order, and its race could not show a lost update."""
         contents = read_store(self.store)
         current = mapping_keys(contents.get(current_key(T, S)), self.store.root_uri)
         entries = []
@@ -241,39 +260,45 @@ class _Harness:
                                      for t, u in entry["manifest"]["current"].items()}))
                 except (ValueError, KeyError, TypeError):
                     continue
-        earlier = [e for e in sorted(entries) if e[2] != current]
+        current = current or {}
+        earlier = [e for e in sorted(entries) if any(e[2].get(t) != current.get(t)
+                                                     for t in set(e[2]) | set(current) if t != published)]
         return (earlier[-1][1], earlier[-1][2]) if earlier else None
 
     # -- the rounds --------------------------------------------------------------------
 
     def setup(self) -> None:
-        """A first, unkilled publish of every type (and a second, so history has a target);
-        their wall times calibrate the kill delay."""
+        """A first, unkilled publish of every type (and a second, so history has a target,
+        and one of a single type); their wall times calibrate when kills come."""
         rng = random.Random(f"{self.budget.seed}:setup")
         walls = []
+        types = _types(self.dialect)
         for n in range(2):
-            run = self._publish_run("setup", {t: _input(self.dialect, t, f"setup{n}", rng) for t in _types(self.dialect)},
-                                    f"setup{n}")
+            run = self._publish_run("setup", {t: _input(self.dialect, t, f"setup{n}", rng) for t in types}, f"setup{n}")
             if self.publisher.one_artifact_at_a_time:
                 for type_, given in run.inputs.items():
                     walls.append(self._rerun_checked(self._publish_run("setup", {type_: given}, f"setup{n}"), fatal=True))
             else:
                 walls.append(self._rerun_checked(run, fatal=True))
-        solo = sorted(walls)[len(walls) // 2]
-        self.kill_delay = self.budget.kill_delay or (0.6 * solo, 1.05 * solo)
-        self.spread = 0.2 * solo
+        if not self.publisher.one_artifact_at_a_time:
+            single = {types[0]: _input(self.dialect, types[0], "setup2", rng)}
+            walls.append(self._rerun_checked(self._publish_run("setup", single, "setup2"), fatal=True))
+        self.spread = 0.2 * sorted(walls)[len(walls) // 2]
         self._note_seen(read_store(self.store))
 
     def round(self, number: int) -> None:
         """One round; a race round whose pause did not land (the publisher finished
-        before pubsafe saw its first blob) is tried again, up to ``PAUSE_ATTEMPTS``
-        times in all, so a fast publisher is still raced rather than judged unraced."""
-        for attempt in range(PAUSE_ATTEMPTS):
+        before pubsafe saw its first blob), or a kill round all of whose kills came
+        after their runs had ended (and none of whose runs failed), is tried again, up
+        to ``ROUND_ATTEMPTS`` times in all, so a fast publisher is still raced and
+        killed rather than judged on rounds that exercised nothing."""
+        for attempt in range(ROUND_ATTEMPTS):
             if self._attempt(number, attempt) is not False:
                 return
 
     def _attempt(self, number: int, attempt: int) -> bool | None:
-        """Run the round; did its pause land (None: it has none)?"""
+        """Run the round; did its pause land, or did any of its kills land or its runs fail
+        (None: it has neither pause nor kills)?"""
         started = time.monotonic()
         runs, kills, starts, paused = self._plan(number, attempt)
         before = read_store(self.store)
@@ -285,10 +310,12 @@ class _Harness:
         process_seconds = time.monotonic() - batch_started
         for run, invocation in zip(runs, invocations):
             run.invocation = invocation
+            self._note_wall(run, invocation)
         after = read_store(self.store)
         self.counts["rounds"] += 1
         self.counts["invocations"] += len(runs)
         self.counts["killed"] += sum(i.killed for i in invocations)
+        self.counts["missed_kills"] += sum(not invocations[i].killed for i in kills)  # it had ended by then
         history = [e for i, inv in enumerate(invocations) for e in inv.events(2 * i)]
         replay = self._replay(number)
         for violation in self._check_blobs(after) + check_currents(after, self.store.root_uri, self.oracle):
@@ -307,7 +334,8 @@ class _Harness:
         self._note_seen(final)
         self.harness_seconds += time.monotonic() - started - process_seconds
         if paused is None:
-            return None
+            exercised = any(invocations[i].killed for i in kills) or any(i.exit_code != 0 for i in invocations)
+            return None if not kills or exercised else False
         landed = invocations[paused].paused and self.paused_in_time
         self.counts["paused_races" if landed else "missed_pauses"] += 1
         if landed:
@@ -341,6 +369,7 @@ class _Harness:
         began = time.monotonic()
         (again,) = run_together([(f"{run.name} (re-run)", run.argv)], {}, timeout=self.budget.timeout)
         spent = time.monotonic() - began
+        self._note_wall(run, again)
         self.counts["reruns"] += not fatal
         problem = None
         if again.exit_code != 0:
@@ -543,8 +572,13 @@ def _verdict(guarantee: Guarantee, guarded: bool, harness: _Harness, coverage: d
     if guarantee in (Guarantee.R1, Guarantee.R2, Guarantee.R3) and not harness.raced.get(guarantee):
         return Verdict(**common, status=Status.UNKNOWN, error=(
             f"not exercised: no {guarantee.value} round caught a publisher between its first blob and its swap "
-            f"(it finished before pubsafe could pause it, {PAUSE_ATTEMPTS} tries per round); a HOLDS here would mean "
+            f"(it finished before pubsafe could pause it, {ROUND_ATTEMPTS} tries per round); a HOLDS here would mean "
             "nothing. Run more --rounds, or a publisher that does more work between reading and swapping current"))
+    if guarantee is Guarantee.G3 and not harness.counts["reruns"]:
+        return Verdict(**common, status=Status.UNKNOWN, error=(
+            f"not exercised: no run was killed or failed ({harness.counts['missed_kills']} kill(s) came after the run "
+            "had ended), so no retry was judged; a HOLDS here would mean nothing. Run more --rounds or a higher "
+            "--kill-probability"))
     if expected == Status.DOCUMENTED:
         return Verdict(**common, status=Status.HOLDS, witness="never observed in this run")
     return Verdict(**common, status=Status.HOLDS)

@@ -52,8 +52,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--concurrency", type=int, default=2, help="publishers per round (default: %(default)s)")
     p.add_argument("--kill-probability", type=float, default=0.3, help="chance each run is killed (default: %(default)s)")
     p.add_argument("--kill-delay", default="auto", metavar="LO-HI",
-                   help="a kill comes this many seconds into the round (default: calibrated on the publisher's "
-                        "own runs, so that kills land in its work rather than its start-up)")
+                   help="a kill comes this many seconds into its run (default: calibrated on the publisher's "
+                        "own runs with as many artifacts, so that kills land in its work rather than its "
+                        "start-up or after its end)")
     p.add_argument("--seed", type=int, default=0, help="the same seed, the same inputs and kill decisions")
     p.add_argument("--start-round", type=int, default=0, help="the first round's number (replay one round)")
     p.add_argument("--report", metavar="DIR", help="write report.json, report.md and report.html here")
@@ -93,6 +94,8 @@ def blackbox_command(args: argparse.Namespace) -> int:
         paths = write_reports(result.report, args.report)
         print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
     coverage = result.report.verdicts[0].coverage
+    print(f"kills: {coverage.get('killed', 0)} run(s) SIGKILLed mid-run, {coverage.get('missed_kills', 0)} kill(s) "
+          f"after the run had ended; {coverage.get('reruns', 0)} killed or failed run(s) re-run", file=sys.stderr)
     print(f"races: {coverage.get('paused_races', 0)} publisher(s) paused between their first blob and their swap, "
           f"{coverage.get('missed_pauses', 0)} pause(s) too late (tried again)", file=sys.stderr)
     print(f"{result.rounds} rounds in {result.report.seconds:.1f}s; the harness itself took "

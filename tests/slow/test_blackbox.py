@@ -35,21 +35,25 @@ def statuses(report: dict) -> dict[str, str]:
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_pubsafe_cli_in_default_mode_loses_updates_as_documented(tmp_path, seed):
-    # 12 rounds: three of each race kind. A round's history depends on when earlier rounds'
-    # kills landed (wall time), and a rollback to a manifest the paused publish overwrites
-    # anyway loses nothing; with 8 rounds (two R3 rounds) R3 went unobserved once in ~30 runs.
-    report = blackbox(tmp_path, "--publish", f"{PUBSAFE} publish {SLOT} {{artifacts}}",
+    # 12 rounds: three of each race kind. Kill probability 0.9: every seed's kill rounds plan
+    # several kills, so G3's retries are exercised even when one kill comes after its run had
+    # ended (else G3 is UNKNOWN).
+    report = blackbox(tmp_path, "--kill-probability", "0.9", "--publish", f"{PUBSAFE} publish {SLOT} {{artifacts}}",
                       "--rollback", f"{PUBSAFE} rollback {SLOT} --to {{version}}", seed=seed, rounds=12)
     got = statuses(report)
     assert {g: got[g] for g in ("G1", "G2", "G3")} == dict.fromkeys(("G1", "G2", "G3"), "HOLDS")
     assert got["R1"] == got["R2"] == got["R3"] == "DOCUMENTED"
+    # Every race that landed lost an update: a rollback's target differs from current in a
+    # type the paused publish does not write, so no order of the two explains the outcome.
+    coverage = report["verdicts"][0]["coverage"]
+    assert coverage["lost_updates"] == coverage["paused_races"] > 0
     assert report["conforming"]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_pubsafe_cli_in_guarded_mode_loses_nothing(tmp_path, seed):
-    report = blackbox(tmp_path, "--guarded", "--publish", f"{PUBSAFE} publish --guarded {SLOT} {{artifacts}}",
-                      "--rollback", f"{PUBSAFE} rollback --guarded {SLOT} --to {{version}}", seed=seed)
+    report = blackbox(tmp_path, "--guarded", "--kill-probability", "0.9",
+                      "--publish", f"{PUBSAFE} publish --guarded {SLOT} {{artifacts}}", "--rollback", f"{PUBSAFE} rollback --guarded {SLOT} --to {{version}}", seed=seed)
     got = statuses(report)
     assert {g: got[g] for g in ("G1", "G2", "G3", "R1", "R2", "R3")} == dict.fromkeys(
         ("G1", "G2", "G3", "R1", "R2", "R3"), "HOLDS")
@@ -107,6 +111,28 @@ def test_races_that_were_never_exercised_are_unknown_not_holds(tmp_path):
     assert "not exercised" in verdicts["R1"]["error"] and not report["conforming"]
     coverage = verdicts["R1"]["coverage"]
     assert coverage["paused_races"] == 0 and coverage["missed_pauses"] == 8
+
+
+def test_kills_are_timed_on_runs_of_as_many_artifacts(tmp_path):
+    """Round 2 kills both its one-artifact runs; a kill timed on the setup's
+    three-artifact runs (0.7 s) would come after they had ended (0.3 s)."""
+    report = blackbox(tmp_path, "--kill-probability", "1", "--start-round", "2", "--publish",
+                      f"{shlex.quote(sys.executable)} {PUBLISHERS / 'slow_per_artifact.py'} {{store}} {{tenant}} "
+                      "{surface} {artifacts}", seed=0, rounds=1)
+    coverage = report["verdicts"][0]["coverage"]
+    assert coverage["rounds"] == 1  # its first try landed a kill: no retry for kills that came too late
+    assert coverage["killed"] >= 1 and coverage["reruns"] >= 1
+    assert statuses(report)["G3"] == "HOLDS"
+
+
+def test_retries_that_were_never_exercised_are_unknown_not_holds(tmp_path):
+    """A kill round without kills: no run was killed or failed, so G3's retries were
+    never tried, and G3 must say so."""
+    report = blackbox(tmp_path, "--kill-probability", "0", "--start-round", "2", "--publish",
+                      f"{PUBSAFE} publish {SLOT} {{artifacts}}", seed=0, rounds=1)
+    verdict = next(v for v in report["verdicts"] if v["guarantee"] == "G3")
+    assert verdict["status"] == "UNKNOWN" and "not exercised" in verdict["error"] and not report["conforming"]
+    assert verdict["coverage"]["reruns"] == 0 and verdict["coverage"]["killed"] == 0
 
 
 def test_the_store_must_be_new_or_empty(tmp_path):
