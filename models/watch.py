@@ -64,7 +64,7 @@ class CurrentWatcher:
             raise self._error
 
     def _watch(self) -> None:
-        started, last = time.monotonic(), b""
+        started, last = time.monotonic(), None
         try:
             while not self._stop.is_set() and self.sighting is None:
                 data = self._read()

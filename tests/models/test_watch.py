@@ -39,20 +39,42 @@ def at_rest_finds_nothing(store: MemoryStore) -> bool:
     return check_currents(read_store(store), store.root_uri, Oracle()) == []
 
 
-def test_a_current_torn_for_a_moment_is_seen_and_an_at_rest_check_misses_it():
+@pytest.mark.parametrize("kept", [0.0, 0.5, 0.99])
+def test_a_current_torn_for_a_moment_is_seen_and_an_at_rest_check_misses_it(kept):
     store = MemoryStore()
     Engine(store).publish(T, S, {"model": {"w": 1}})
     whole = store.get(CURRENT)
+    torn = whole[: int(len(whole) * kept)]
     with watching(store) as watcher:
         seen_again(watcher)
-        store.replace(CURRENT, whole[: len(whole) // 2])  # truncate, write the first half...
+        store.replace(CURRENT, torn)  # truncate (and write the first part)...
         seen_again(watcher)
         store.replace(CURRENT, whole)  # ...then the rest
         seen_again(watcher)
     assert watcher.sighting is not None and watcher.sighting.violation.guarantee is Guarantee.G2
     assert "does not parse" in watcher.sighting.violation.message
-    assert watcher.sighting.data == whole[: len(whole) // 2]
+    assert watcher.sighting.data == torn
     assert at_rest_finds_nothing(store)
+
+
+def test_a_first_current_created_empty_then_written_is_seen():
+    """open(path, "wb") creates the file empty before the first write: the very first
+    version a reader sees can be zero bytes."""
+    written = MemoryStore()
+    Engine(written).publish(T, S, {"model": {"w": 3}})
+    contents = read_store(written)
+    store = MemoryStore()
+    for key, data in contents.items():
+        if key != CURRENT:
+            store.put(key, data)
+    with watching(store) as watcher:
+        seen_again(watcher)
+        store.put(CURRENT, b"")
+        seen_again(watcher)
+        store.replace(CURRENT, contents[CURRENT])
+        seen_again(watcher)
+    assert watcher.sighting is not None and watcher.sighting.data == b""
+    assert "does not parse" in watcher.sighting.violation.message
 
 
 def test_a_swap_before_the_blob_is_seen_naming_a_missing_blob():
