@@ -30,6 +30,9 @@ class Invocation:
     exit_code: int | None = None
     killed: bool = False  #: SIGKILLed before it exited
     paused: bool = False  #: reached its pause condition and was SIGSTOPped there
+    #: continued after ``pause_limit`` while others still ran: they were waiting on it
+    #: (it held a lock), so what ran was serial, not a race
+    stalled: bool = False
     stdout: str = ""
     stderr: str = ""
 
@@ -100,6 +103,7 @@ def run_together(
         stalled = paused and time.monotonic() - start - paused_at > pause_limit
         if paused and (stalled or all(j in ended or j in paused for j in range(len(commands)))):
             for i in paused - ended:
+                invocations[i].stalled = bool(stalled)
                 _signal(processes[i], signal.SIGCONT)  # type: ignore[arg-type]
             pause_when = {i: c for i, c in pause_when.items() if i not in paused}
             paused.clear()

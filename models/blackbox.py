@@ -150,11 +150,12 @@ class _Harness:
         self.witnesses: dict[Guarantee, str] = {}
         self.witness_timelines: dict[Guarantee, list[Event]] = {}
         self.counts = {"rounds": 0, "invocations": 0, "killed": 0, "reruns": 0, "lost_updates": 0,
-                       "missed_kills": 0, "paused_races": 0, "missed_pauses": 0, "rewrites": 0, "orphans": 0,
+                       "missed_kills": 0, "paused_races": 0, "missed_pauses": 0, "stalled_pauses": 0, "rewrites": 0, "orphans": 0,
                        "temp_files": 0, "current_reads": 0}
         self.raced: dict[Guarantee, int] = {}  #: race rounds whose pause landed, per guarantee
         self.walls: dict[int, list[float]] = {}  #: seconds of runs that ended unkilled and unpaused, by inputs
         self.paused_in_time = False
+        self.pause_limit = 10.0  #: seconds a pause may hold up the others (set from the setup's runs)
         self.harness_seconds = 0.0
         self.orphans: set[str] = set()
         self.temps: set[str] = set()
@@ -283,12 +284,16 @@ class _Harness:
         if not self.publisher.one_artifact_at_a_time:
             single = {types[0]: _input(self.dialect, types[0], "setup2", rng)}
             walls.append(self._rerun_checked(self._publish_run("setup", single, "setup2"), fatal=True))
-        self.spread = 0.2 * sorted(walls)[len(walls) // 2]
+        solo = sorted(walls)[len(walls) // 2]
+        self.spread = 0.2 * solo
+        # Others still running 10 runs' time after a pause are waiting on the paused one.
+        self.pause_limit = max(2.0, 10 * solo)
         self._note_seen(read_store(self.store))
 
     def round(self, number: int) -> None:
         """One round; a race round whose pause did not land (the publisher finished
-        before pubsafe saw its first blob), or a kill round all of whose kills came
+        before pubsafe saw its first blob, or was paused holding a lock the others then
+        waited on), or a kill round all of whose kills came
         after their runs had ended (and none of whose runs failed), is tried again, up
         to ``ROUND_ATTEMPTS`` times in all, so a fast publisher is still raced and
         killed rather than judged on rounds that exercised nothing."""
@@ -306,7 +311,7 @@ class _Harness:
         batch_started = time.monotonic()
         with CurrentWatcher(self.store, current_key(T, S), self.store.root_uri, self.oracle) as watcher:
             invocations = run_together([(r.name, r.argv) for r in runs], kills, starts=starts, pause_when=pause,
-                                       timeout=self.budget.timeout)
+                                       timeout=self.budget.timeout, pause_limit=self.pause_limit)
         process_seconds = time.monotonic() - batch_started
         for run, invocation in zip(runs, invocations):
             run.invocation = invocation
@@ -336,8 +341,9 @@ class _Harness:
         if paused is None:
             exercised = any(invocations[i].killed for i in kills) or any(i.exit_code != 0 for i in invocations)
             return None if not kills or exercised else False
-        landed = invocations[paused].paused and self.paused_in_time
-        self.counts["paused_races" if landed else "missed_pauses"] += 1
+        stalled = invocations[paused].stalled  # paused holding a lock the others waited on: serial
+        landed = invocations[paused].paused and self.paused_in_time and not stalled
+        self.counts["paused_races" if landed else "stalled_pauses" if stalled else "missed_pauses"] += 1
         if landed:
             race = _race_guarantee(runs)
             self.raced[race] = self.raced.get(race, 0) + 1
@@ -570,10 +576,14 @@ def _verdict(guarantee: Guarantee, guarded: bool, harness: _Harness, coverage: d
                        witness=harness.witnesses[guarantee],
                        witness_timeline=harness.witness_timelines.get(guarantee, []))
     if guarantee in (Guarantee.R1, Guarantee.R2, Guarantee.R3) and not harness.raced.get(guarantee):
+        stalls = harness.counts["stalled_pauses"]
+        held = (f"; {stalls} pause(s) held up the others, which waited on the paused run (a lock), so those runs "
+                "were serial" if stalls else "")
         return Verdict(**common, status=Status.UNKNOWN, error=(
             f"not exercised: no {guarantee.value} round caught a publisher between its first blob and its swap "
-            f"(it finished before pubsafe could pause it, {ROUND_ATTEMPTS} tries per round); a HOLDS here would mean "
-            "nothing. Run more --rounds, or a publisher that does more work between reading and swapping current"))
+            f"(it finished before pubsafe could pause it, {ROUND_ATTEMPTS} tries per round{held}); a HOLDS here "
+            "would mean nothing. Run more --rounds, or a publisher that does more work between reading and swapping "
+            "current"))
     if guarantee is Guarantee.G3 and not harness.counts["reruns"]:
         return Verdict(**common, status=Status.UNKNOWN, error=(
             f"not exercised: no run was killed or failed ({harness.counts['missed_kills']} kill(s) came after the run "

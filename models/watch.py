@@ -44,7 +44,7 @@ class CurrentWatcher:
     ``watcher.versions`` how many distinct versions it judged. A read that fails other
     than as a missing key ends the watch and is raised when the block ends."""
 
-    def __init__(self, store: Store, key: str, root_uri: str, oracle: Oracle, *, pause: float = 0.001) -> None:
+    def __init__(self, store: Store, key: str, root_uri: str, oracle: Oracle, *, pause: float = 0.005) -> None:
         self.store, self.key, self.root_uri, self.oracle, self.pause = store, key, root_uri, oracle, pause
         self.sighting: Sighting | None = None
         self.reads = 0

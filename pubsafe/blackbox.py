@@ -97,7 +97,8 @@ def blackbox_command(args: argparse.Namespace) -> int:
     print(f"kills: {coverage.get('killed', 0)} run(s) SIGKILLed mid-run, {coverage.get('missed_kills', 0)} kill(s) "
           f"after the run had ended; {coverage.get('reruns', 0)} killed or failed run(s) re-run", file=sys.stderr)
     print(f"races: {coverage.get('paused_races', 0)} publisher(s) paused between their first blob and their swap, "
-          f"{coverage.get('missed_pauses', 0)} pause(s) too late (tried again)", file=sys.stderr)
+          f"{coverage.get('missed_pauses', 0)} pause(s) too late and {coverage.get('stalled_pauses', 0)} holding up the "
+          "others (a lock: serial, not a race), tried again", file=sys.stderr)
     print(f"{result.rounds} rounds in {result.report.seconds:.1f}s; the harness itself took "
           f"{result.harness_seconds_per_round * 1000:.0f} ms per round; the store is left at {store_spec}",
           file=sys.stderr)

@@ -45,15 +45,17 @@ def test_pubsafe_cli_in_default_mode_loses_updates_as_documented(tmp_path, seed)
     assert got["R1"] == got["R2"] == got["R3"] == "DOCUMENTED"
     # Every race that landed lost an update: a rollback's target differs from current in a
     # type the paused publish does not write, so no order of the two explains the outcome.
+    # (A pause that held up the others is not a landed race; its round may lose one too.)
     coverage = report["verdicts"][0]["coverage"]
-    assert coverage["lost_updates"] == coverage["paused_races"] > 0
+    assert coverage["lost_updates"] >= coverage["paused_races"] > 0
     assert report["conforming"]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_pubsafe_cli_in_guarded_mode_loses_nothing(tmp_path, seed):
     report = blackbox(tmp_path, "--guarded", "--kill-probability", "0.9",
-                      "--publish", f"{PUBSAFE} publish --guarded {SLOT} {{artifacts}}", "--rollback", f"{PUBSAFE} rollback --guarded {SLOT} --to {{version}}", seed=seed)
+                      "--publish", f"{PUBSAFE} publish --guarded {SLOT} {{artifacts}}",
+                      "--rollback", f"{PUBSAFE} rollback --guarded {SLOT} --to {{version}}", seed=seed)
     got = statuses(report)
     assert {g: got[g] for g in ("G1", "G2", "G3", "R1", "R2", "R3")} == dict.fromkeys(
         ("G1", "G2", "G3", "R1", "R2", "R3"), "HOLDS")
@@ -133,6 +135,18 @@ def test_retries_that_were_never_exercised_are_unknown_not_holds(tmp_path):
     verdict = next(v for v in report["verdicts"] if v["guarantee"] == "G3")
     assert verdict["status"] == "UNKNOWN" and "not exercised" in verdict["error"] and not report["conforming"]
     assert verdict["coverage"]["reruns"] == 0 and verdict["coverage"]["killed"] == 0
+
+
+def test_a_pause_that_holds_up_the_others_is_not_a_race(tmp_path):
+    """whole_lock.py holds one lock for its whole run: the paused run holds the other up
+    until the pause limit, then they run one after the other. No update is lost, but
+    nothing raced either: R2 is UNKNOWN, not HOLDS, and says why."""
+    report = blackbox(tmp_path, "--kill-probability", "0", "--publish",
+                      f"{shlex.quote(sys.executable)} {PUBLISHERS / 'whole_lock.py'} {{store}} {{tenant}} {{surface}} "
+                      "{artifacts}", seed=0, rounds=1)
+    verdict = next(v for v in report["verdicts"] if v["guarantee"] == "R2")
+    assert verdict["status"] == "UNKNOWN" and "held up the others" in verdict["error"]
+    assert verdict["coverage"]["stalled_pauses"] == 4 and verdict["coverage"]["paused_races"] == 0
 
 
 def test_the_store_must_be_new_or_empty(tmp_path):
