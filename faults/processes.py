@@ -53,6 +53,7 @@ def run_together(
     commands: Sequence[tuple[str, list[str]]], kills: dict[int, float], *, starts: Sequence[float] = (),
     pause_when: dict[int, Callable[[], bool]] | None = None, timeout: float = 120.0,
     env: dict[str, str] | None = None, pause_limit: float = 10.0,
+    on_pause: dict[int, Callable[[], None]] | None = None,
 ) -> list[Invocation]:
     """Run commands together, as a nemesis would.
 
@@ -63,7 +64,10 @@ def run_together(
     process paused mid-publish, the interleaving that shows a lost update. A paused
     process is continued after ``pause_limit`` seconds even if others still run: it may
     hold a lock they wait for (a file lock, a lease), and a pause must not become a
-    deadlock that only the timeout ends. Output goes to files, never a full pipe.
+    deadlock that only the timeout ends. ``on_pause[i]`` is called once process ``i``
+    is seen stopped, before the others go on: what it sees of the store then is what
+    the paused process left (a check made before the SIGSTOP can be overtaken by the
+    process itself). Output goes to files, never a full pipe.
     """
     start = time.monotonic()
     pause_when = dict(pause_when or {})
@@ -96,6 +100,9 @@ def run_together(
                         invocations[i].stderr = f"[killed after the {timeout:.0f}s timeout] "
                 elif i in pause_when and i not in paused and pause_when[i]():
                     _signal(process, signal.SIGSTOP)
+                    _wait_until_stopped(process)
+                    if on_pause and i in on_pause:
+                        on_pause[i]()
                     invocations[i].paused = True
                     paused.add(i)
                     paused_at = now
@@ -114,6 +121,25 @@ def run_together(
         invocation.stdout = _tail(out)
         invocation.stderr += _tail(err)
     return invocations
+
+
+def _wait_until_stopped(process: subprocess.Popen[bytes], limit: float = 1.0) -> None:
+    """Until the kernel shows the process stopped (Linux: state T in /proc), or it has
+    exited, or ``limit`` seconds; without /proc, a short fixed wait."""
+    path = f"/proc/{process.pid}/stat"
+    if not os.path.exists(path):
+        time.sleep(0.01)
+        return
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            with open(path, encoding="ascii", errors="replace") as f:
+                state = f.read().rsplit(")", 1)[-1].split()[0]
+        except (OSError, IndexError):
+            return  # gone
+        if state in ("T", "t", "Z", "X"):
+            return
+        time.sleep(0.0002)
 
 
 def _signal(process: subprocess.Popen[bytes], signum: int) -> None:

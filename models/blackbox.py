@@ -308,10 +308,11 @@ class _Harness:
         runs, kills, starts, paused = self._plan(number, attempt)
         before = read_store(self.store)
         pause = {} if paused is None else {paused: self._wrote_a_blob(runs[paused], before)}
+        on_pause = {} if paused is None else {paused: self._current_unchanged(before)}
         batch_started = time.monotonic()
         with CurrentWatcher(self.store, current_key(T, S), self.store.root_uri, self.oracle) as watcher:
             invocations = run_together([(r.name, r.argv) for r in runs], kills, starts=starts, pause_when=pause,
-                                       timeout=self.budget.timeout, pause_limit=self.pause_limit)
+                                       on_pause=on_pause, timeout=self.budget.timeout, pause_limit=self.pause_limit)
         process_seconds = time.monotonic() - batch_started
         for run, invocation in zip(runs, invocations):
             run.invocation = invocation
@@ -351,23 +352,24 @@ class _Harness:
 
     def _wrote_a_blob(self, run: _Run, before: dict[str, bytes]) -> Callable[[], bool]:
         """Has ``run`` put a new blob in the store? A publisher that reads current first
-        has read it by then: pausing it there lets the others swap under it. Whether
-        current was still unchanged at that moment (else the pause came too late to
-        race anything) is kept in ``self.paused_in_time``."""
+        has read it by then: pausing it there lets the others swap under it."""
         prefixes = [f"{T}/{S}/{type_}/" for type_ in run.inputs]
+        return lambda: any(key not in before for prefix in prefixes for key in self.store.list(prefix))
+
+    def _current_unchanged(self, before: dict[str, bytes]) -> Callable[[], None]:
+        """Called once the paused run is stopped: is current still as before the round
+        (else the run swapped before the pause took hold, and it raced nothing)? Kept in
+        ``self.paused_in_time``."""
         self.paused_in_time = False
 
-        def wrote() -> bool:
-            if not any(key not in before for prefix in prefixes for key in self.store.list(prefix)):
-                return False
+        def check() -> None:
             try:
                 now = self.store.get(current_key(T, S))
             except ObjectNotFound:
                 now = None
             self.paused_in_time = now == before.get(current_key(T, S))
-            return True
 
-        return wrote
+        return check
 
     def _rerun_checked(self, run: _Run, *, replay: str = "", history: list[Event] | None = None,
                        fatal: bool = False) -> float:

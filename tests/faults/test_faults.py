@@ -166,3 +166,31 @@ def test_a_paused_process_holding_what_the_others_wait_for_is_continued(tmp_path
                         pause_limit=0.5)
     assert [r.exit_code for r in runs] == [0, 0] and not any(r.killed for r in runs)
     assert time.monotonic() - started < 15
+    assert runs[0].stalled and not runs[1].stalled  # the waiter waited on the paused holder
+
+
+def test_on_pause_sees_the_paused_process_stopped(tmp_path):
+    """What the paused process left is what ``on_pause`` sees: a counter it bumps every
+    millisecond no longer moves there (a check before the SIGSTOP took hold could see the
+    process get further, say, swap current, and call a late pause in time)."""
+    import sys
+    import time
+
+    from pubsafe.faults.processes import run_together
+
+    counter = tmp_path / "counter"
+    ticker = [sys.executable, "-c", f"import os, time\nn = 0\nwhile n < 3000:\n    n += 1\n"
+                                    f"    open({str(counter)!r} + '.t', 'w').write(str(n))\n"
+                                    f"    os.replace({str(counter)!r} + '.t', {str(counter)!r})\n    time.sleep(0.001)"]
+    seen: list[str] = []
+
+    def look() -> None:
+        seen.append(counter.read_text())
+        time.sleep(0.05)
+        seen.append(counter.read_text())
+
+    runs = run_together([("ticker", ticker), ("other", [sys.executable, "-c", "pass"])], {},
+                        pause_when={0: counter.exists}, on_pause={0: look}, timeout=60)
+    assert runs[0].paused and runs[0].exit_code == 0 and not runs[0].stalled
+    assert len(seen) == 2 and seen[0] == seen[1]
+    assert int(counter.read_text()) == 3000  # continued after the pause, and ran to its end
