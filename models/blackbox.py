@@ -54,8 +54,8 @@ __all__ = ["Budget", "Publisher", "BlackboxResult", "run_blackbox", "PLACEHOLDER
 
 PLACEHOLDERS = ("store", "blob_store", "tenant", "surface", "artifacts", "type", "file", "version")
 T, S = "acme", "home"
-#: tries of a round whose pause, or every kill, came after the run had ended: a fast
-#: publisher is still raced and killed rather than judged on rounds that exercised nothing
+#: tries of a round whose pause or every kill came too late (or whose pause held the
+#: others up): a fast publisher is raced and killed, not judged on rounds that exercised nothing
 ROUND_ATTEMPTS = 4
 _WINDOW = {"start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"}
 
@@ -150,8 +150,8 @@ class _Harness:
         self.witnesses: dict[Guarantee, str] = {}
         self.witness_timelines: dict[Guarantee, list[Event]] = {}
         self.counts = {"rounds": 0, "invocations": 0, "killed": 0, "reruns": 0, "lost_updates": 0,
-                       "missed_kills": 0, "paused_races": 0, "missed_pauses": 0, "stalled_pauses": 0, "rewrites": 0, "orphans": 0,
-                       "temp_files": 0, "current_reads": 0}
+                       "missed_kills": 0, "paused_races": 0, "missed_pauses": 0, "stalled_pauses": 0,
+                       "rewrites": 0, "orphans": 0, "temp_files": 0, "current_reads": 0}
         self.raced: dict[Guarantee, int] = {}  #: race rounds whose pause landed, per guarantee
         self.walls: dict[int, list[float]] = {}  #: seconds of runs that ended unkilled and unpaused, by inputs
         self.paused_in_time = False
@@ -291,12 +291,12 @@ class _Harness:
         self._note_seen(read_store(self.store))
 
     def round(self, number: int) -> None:
-        """One round; a race round whose pause did not land (the publisher finished
-        before pubsafe saw its first blob, or was paused holding a lock the others then
-        waited on), or a kill round all of whose kills came
-        after their runs had ended (and none of whose runs failed), is tried again, up
-        to ``ROUND_ATTEMPTS`` times in all, so a fast publisher is still raced and
-        killed rather than judged on rounds that exercised nothing."""
+        """One round; a race round whose pause did not land (the publisher swapped
+        before pubsafe stopped it, or was stopped holding a lock the others then waited
+        on), or a kill round all of whose kills came after their runs had ended (and
+        none of whose runs failed), is tried again, up to ``ROUND_ATTEMPTS`` times in
+        all, so a fast publisher is still raced and killed rather than judged on rounds
+        that exercised nothing."""
         for attempt in range(ROUND_ATTEMPTS):
             if self._attempt(number, attempt) is not False:
                 return
