@@ -39,7 +39,6 @@ from typing import Any
 
 from pubsafe.faults.history import Event
 from pubsafe.faults.processes import Invocation, run_together
-from pubsafe.refimpl.errors import ObjectNotFound
 from pubsafe.refimpl.store import Store
 
 from .checkers import Violation
@@ -47,6 +46,7 @@ from .checkers.manifest_last import check_currents, mapping_keys
 from .checkers.races import RaceOp, lost_update
 from .guarantees import Guarantee, Status
 from .oracle import CURRENT, HISTORY, Oracle, canonical, current_key, is_tombstone, parse_blob_key, read_store
+from .reading import read_keys
 from .verdicts import Counterexample, Report, Verdict
 from .watch import CurrentWatcher, Sighting
 
@@ -363,11 +363,8 @@ class _Harness:
         self.paused_in_time = False
 
         def check() -> None:
-            try:
-                now = self.store.get(current_key(T, S))
-            except ObjectNotFound:
-                now = None
-            self.paused_in_time = now == before.get(current_key(T, S))
+            key = current_key(T, S)
+            self.paused_in_time = read_keys(self.store, [key])[key] == before.get(key)
 
         return check
 

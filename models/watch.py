@@ -17,13 +17,12 @@ import threading
 import time
 from dataclasses import dataclass
 
-from pubsafe.refimpl.errors import ObjectNotFound
 from pubsafe.refimpl.store import Store
 
 from .checkers import Violation
 from .checkers.manifest_last import check_currents
 from .oracle import Oracle
-from .reading import GivenThenRead
+from .reading import GivenThenRead, read_keys
 
 __all__ = ["CurrentWatcher", "Sighting"]
 
@@ -67,7 +66,7 @@ class CurrentWatcher:
         started, last = time.monotonic(), None
         try:
             while not self._stop.is_set() and self.sighting is None:
-                data = self._read()
+                data = read_keys(self.store, [self.key])[self.key]
                 self.reads += 1
                 if data is not None and data != last:
                     last = data
@@ -78,9 +77,3 @@ class CurrentWatcher:
                 self._stop.wait(self.pause)
         except Exception as exc:  # noqa: BLE001 - raised in the caller's thread when the block ends
             self._error = exc
-
-    def _read(self) -> bytes | None:
-        try:
-            return self.store.get(self.key)
-        except ObjectNotFound:
-            return None
