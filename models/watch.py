@@ -5,10 +5,12 @@ of the store after a round sees current only at rest: a publisher that rewrites
 current in place (truncate, then write) or swaps before its blobs are in passes it
 unless a kill happens to land inside that window. Serving reads current while
 publishes run, so the watcher does too: it reads current over and over, one read at a
-time, and judges every new version it sees with the same checker
-(``check_currents``), reading what that version names from the store itself. A
-correct publisher (atomic replace, blobs and records before the swap) never shows it
-anything wrong: blobs never change, and nothing deletes them while publishes run.
+time, and judges every new version it sees (and an unchanged one every tenth read)
+with the same checker (``check_currents``), reading what that version names from the
+store itself. A correct publisher (atomic replace, blobs and records before the swap)
+never shows it anything wrong: blobs never change (or, under upstream's dialect, are
+replaced whole with bytes still valid for their version), and nothing deletes them
+while publishes run.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ class CurrentWatcher:
 
     def __init__(self, store: Store, key: str, root_uri: str, oracle: Oracle, *, pause: float = 0.005) -> None:
         self.store, self.key, self.root_uri, self.oracle, self.pause = store, key, root_uri, oracle, pause
+        #: every this many reads, an unchanged current is judged again: what it names can
+        #: change under it (a blob rewritten in place)
+        self.rejudge_every = 10
         self.sighting: Sighting | None = None
         self.reads = 0
         self.versions = 0
@@ -68,9 +73,9 @@ class CurrentWatcher:
             while not self._stop.is_set() and self.sighting is None:
                 data = read_keys(self.store, [self.key])[self.key]
                 self.reads += 1
-                if data is not None and data != last:
+                if data is not None and (data != last or self.reads % self.rejudge_every == 0):
+                    self.versions += data != last
                     last = data
-                    self.versions += 1
                     found = check_currents(GivenThenRead(self.store, {self.key: data}), self.root_uri, self.oracle)
                     if found:
                         self.sighting = Sighting(found[0], time.monotonic() - started, data)

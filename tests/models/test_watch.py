@@ -93,6 +93,23 @@ def test_a_swap_before_the_blob_is_seen_naming_a_missing_blob():
     assert at_rest_finds_nothing(store)
 
 
+def test_a_named_blob_rewritten_in_place_under_an_unchanged_current_is_seen():
+    """Current never changes, but the blob it names is rewritten in place (truncated,
+    then written again): a reader fetching it then gets bytes that do not validate."""
+    store = MemoryStore()
+    Engine(store).publish(T, S, {"model": {"w": 4}})
+    (blob,) = [k for k in read_store(store) if k.startswith(f"{T}/{S}/model/")]
+    whole = store.get(blob)
+    with watching(store) as watcher:
+        seen_again(watcher)
+        store.replace(blob, whole[: len(whole) // 2])
+        seen_again(watcher, times=2 * watcher.rejudge_every)
+        store.replace(blob, whole)
+        seen_again(watcher)
+    assert watcher.sighting is not None and "does not validate" in watcher.sighting.violation.message
+    assert watcher.versions == 1 and at_rest_finds_nothing(store)
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_correct_publishes_while_watched_show_nothing_and_every_version_is_judged(seed):
     rng = random.Random(seed)
