@@ -165,14 +165,18 @@ def _run(race: Race, prepared: MemoryStore, schedule: str, fault: tuple[str, str
 
 def _check(race: Race, result: RunResult, clock: StepClock) -> list[str]:
     problems = [str(v) for v in race.judge(result, guarded=False)[0]]
-    # Recovery comes later: once a crashed sweep's lease has expired.
-    later = lambda: clock() + LEASE_SECONDS + 1  # noqa: E731
-    for name, outcome in result.outcomes.items():
-        if isinstance(outcome.error, Crash):
-            try:
-                race.actions[name](race.engine(race.store, clock=later))  # the same request, a fresh engine
-            except Exception as exc:  # noqa: BLE001 - a failed recovery is a finding
-                problems.append(str(retry_failed(f"a crash of {name}", exc)))
+    # Recovery comes later: once a crashed sweep's lease has lapsed by the store's clock,
+    # which this clock is too (moved back afterwards: every run starts at the same time).
+    clock.advance(LEASE_SECONDS + 1)
+    try:
+        for name, outcome in result.outcomes.items():
+            if isinstance(outcome.error, Crash):
+                try:
+                    race.actions[name](race.engine(race.store))  # the same request, a fresh engine
+                except Exception as exc:  # noqa: BLE001 - a failed recovery is a finding
+                    problems.append(str(retry_failed(f"a crash of {name}", exc)))
+    finally:
+        clock.advance(-(LEASE_SECONDS + 1))
     return problems + [str(v) for v in check_store(race.store, Oracle())]
 
 

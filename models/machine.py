@@ -27,12 +27,12 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 from pubsafe.faults import Crash, Event, FaultyStore, Interleaving
 from pubsafe.faults.strategies import fault_plans, schedules
-from pubsafe.refimpl.errors import InvalidName, PubsafeError, RetryableStoreError
+from pubsafe.refimpl.errors import IntegrityError, InvalidName, PubsafeError, RetryableStoreError
 from pubsafe.refimpl.names import validate_name
 
 from .checkers import GuaranteeViolation, Violation, check_contents
 from .checkers.immutability import check_receipt_versions
-from .checkers.manifest_last import check_failed_publish, check_mapping, mapping_keys
+from .checkers.manifest_last import check_current_at, check_failed_publish, check_mapping, mapping_keys
 from .checkers.orphans import orphans
 from .checkers.retry import retry_failed
 from .checkers.rollback import check_refused_rollback, check_rollback
@@ -201,6 +201,16 @@ class PublishMachine(RuleBasedStateMachine):
             manifest = parse_manifest(data)
             self.oracle.ack_manifest(*slot, manifest.version, mapping_keys(data, self.store.root_uri) or {})
 
+    def current_at(self, slot: tuple[str, str]) -> list[Violation]:
+        """G2 for what the store returns at the slot's current key, read by key (a listing
+        of a store that folds two keys into one shows only one of them)."""
+        key = current_key(*slot)
+        try:
+            data = self.store.inner.get(key)
+        except PubsafeError:
+            return []
+        return check_current_at(key, data, self.view.refresh(), self.store.root_uri, self.oracle)
+
     def note_current(self) -> None:
         """Log, per slot, when current changed to which manifest (the serving checks' truth)."""
         for slot in self.slots:
@@ -245,8 +255,14 @@ class PublishMachine(RuleBasedStateMachine):
         where = self.slot(slot)
         artifacts = self.artifacts(types, values, variant)
         before = self.mapping(where)
-        receipt = self.call(Guarantee.G3, f"publish of {sorted(artifacts)} to {where}",
-                            lambda: self.engine(self.recorder("publish")).publish(*where, artifacts))
+        what = f"publish of {sorted(artifacts)} to {where}"
+        try:
+            receipt = self.call(Guarantee.G3, what, lambda: self.engine(self.recorder("publish")).publish(*where, artifacts),
+                                allowed=(IntegrityError,))
+        except IntegrityError as exc:  # refused: over a current the store broke (G2), or for no reason (G3)
+            self.fail_all(self.current_at(where))
+            self.fail(Violation(Guarantee.G3, f"{what} raised IntegrityError: {exc}"))
+            raise AssertionError("unreachable") from exc
         self.fail_all(check_receipt_versions(receipt, artifacts))
         if violation := check_mapping(where, self.mapping(where), self.merged(where, before, artifacts)):
             self.fail(violation)

@@ -28,17 +28,19 @@ from pubsafe.faults import Crash, Event, FaultyStore, RunResult
 from pubsafe.refimpl import Engine, MemoryStore
 from pubsafe.refimpl.errors import (
     CollectionInProgress,
+    IntegrityError,
     ObjectNotFound,
     PubsafeError,
     PublishConflict,
     RetryableStoreError,
     RollbackRefused,
+    SweepInProgress,
 )
 from pubsafe.refimpl.store import Store
 
 from .checkers import GuaranteeViolation, Violation, check_store
 from .checkers.gc_race import attribute_to_gc
-from .checkers.manifest_last import as_keys, check_currents, check_failed_publish, check_mapping, mapping_keys
+from .checkers.manifest_last import as_keys, check_current_at, check_currents, check_failed_publish, check_mapping, mapping_keys
 from .checkers.races import RaceOp, lost_update, stale_swap
 from .checkers.retry import retry_failed
 from .checkers.serving import refused
@@ -58,6 +60,7 @@ __all__ = [
     "RaceScenario",
     "Race",
     "RACES",
+    "two_sweeps",
     "CrashPoint",
     "crash_sweep",
     "serving_violations",
@@ -110,7 +113,8 @@ def target_call(guarantee: Guarantee, what: str, run: Callable[[], Any]) -> Any:
 
 #: How an actor may fail without that being a finding: documented refusals, and the
 #: crashes and timeouts a fault plan injected (the operation is then indeterminate).
-_ALLOWED_FAILURES = (PublishConflict, RollbackRefused, CollectionInProgress, Crash, RetryableStoreError)
+_ALLOWED_FAILURES = (PublishConflict, RollbackRefused, CollectionInProgress, SweepInProgress, Crash,
+                     RetryableStoreError)
 
 
 @dataclass
@@ -124,11 +128,14 @@ class Race:
     before: dict[str, str]  #: the mapping current before the race
     effects: dict[str, tuple[str, dict[str, str]]]  #: actor -> ("publish" | "rollback", mapping)
     acked_payloads: dict[str, dict[str, Any]] = field(default_factory=dict)  #: actor -> {type: payload}
+    #: actor -> extra arguments of its engine (a clock of its own, for sweeps on skewed hosts)
+    engine_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def actors(self) -> dict[str, Callable[[Store], Any]]:
         """For the scheduler: each actor runs its action with a fresh engine over its view of the store."""
-        return {name: (lambda store, act=act: act(self.engine(store))) for name, act in self.actions.items()}
+        return {name: (lambda store, act=act, name=name: act(self.engine(store, **self.engine_options.get(name, {}))))
+                for name, act in self.actions.items()}
 
     def judge(self, run: RunResult, *, guarded: bool) -> tuple[list[Violation], str | None]:
         """What the run broke, and (default mode) the documented race it showed, if any."""
@@ -142,7 +149,10 @@ class Race:
                                                      f"raised {outcome.error!r}"))
         if self.scenario.guarantee is Guarantee.R5:
             contents = ListedContents(self.store)  # reads the current manifests and what they name, no more
-            return found + attribute_to_gc(check_currents(contents, self.store.root_uri, Oracle()), run.trace, "B"), None
+            violations = check_currents(contents, self.store.root_uri, Oracle())
+            for sweep in sorted(set(self.actions) - {"A"}):
+                violations = attribute_to_gc(violations, run.trace, sweep)
+            return found + violations, None
         if found:
             return found, None
         explanation = self._lost_update(run)
@@ -176,10 +186,12 @@ class RaceScenario:
     guarantee: Guarantee
     description: str
     second: str  #: what actor B does: publish, rollback or gc (actor A always publishes)
+    #: two-sweeps only: sweep B's clock runs this far ahead of the store's, sweep C's as far behind
+    skew: float = 0.0
 
     def history(self, trace: list[Event], offset: int = 0) -> list[Event]:
         """A run's trace with its actors named by role (``publish A``, ``gc B``) for reports."""
-        roles = {"A": "publish A", "B": f"{self.second} B"}
+        roles = {"A": "publish A", "B": f"{self.second} B", "C": f"{self.second} C"}
         return [Event(roles[e.actor], e.op, e.key, e.phase, e.result, e.fault, offset + e.time) for e in trace]
 
     def prepare(
@@ -196,8 +208,9 @@ class RaceScenario:
         """
         base = 10 + 2 * seed
         key = current_key(T, S)
-        for n in (base, base + 1):
-            artifacts = {"model": payload(n), "items": payload(n + 50)}
+        small = self.name == "two-sweeps"  # three actors: one setup publish of one type keeps it affordable
+        for n in (base,) if small else (base, base + 1):
+            artifacts = {"model": payload(n)} if small else {"model": payload(n), "items": payload(n + 50)}
             target_call(Guarantee.G3, f"a publish that sets up the {self.name} race",
                         lambda: engine(store).publish(T, S, artifacts))
             acknowledge(artifacts)
@@ -207,7 +220,7 @@ class RaceScenario:
         mine = {"items" if self.name == "publish-rollback" else "model": payload(base + 100)}
         if self.name == "same-type":  # a second type makes a lost update visible in the outcome
             mine["items"] = payload(base + 150)
-        if self.name == "publish-gc":
+        if self.name in ("publish-gc", "two-sweeps"):
             try:  # the publish A is about to run crashed once: its blob is an orphan
                 engine(FaultyStore(store, "crash@record-write")).publish(T, S, mine)
             except Crash:
@@ -226,7 +239,19 @@ class RaceScenario:
             effects["B"] = ("rollback", first_mapping or {})
         else:
             actions["B"] = lambda e: e.gc(GRACE)
-        return Race(self, store, engine, actions, before, effects, acked)
+        options: dict[str, dict[str, Any]] = {}
+        if self.name == "two-sweeps":  # a second sweep, the two on hosts whose clocks disagree
+            actions["C"] = actions["B"]
+            options = {"B": {"clock": lambda: clock() + self.skew}, "C": {"clock": lambda: clock() - self.skew}}
+        return Race(self, store, engine, actions, before, effects, acked, options)
+
+
+def two_sweeps(skew: float) -> RaceScenario:
+    """Two sweeps on hosts whose clocks are ``skew`` ahead of and behind the store's, and a
+    publish adopting the orphan they collect (R5 with the lease; for the enumeration, not
+    the conformance catalogue: its engines need clocks of their own)."""
+    return RaceScenario("two-sweeps", Guarantee.R5, f"two GC sweeps, clocks {2 * skew:g}s apart, and a publish "
+                        "adopting their orphan (R5)", "gc", skew)
 
 
 RACES = {
@@ -368,7 +393,16 @@ def name_collisions(make_store: Callable[[], Store], engine_for: Callable[[StepC
         oracle = Oracle()
         for n, slot in enumerate(COLLIDING_SLOTS):
             artifacts = {"model": {"slot": list(slot), "n": n}}
-            target_call(Guarantee.G3, f"a publish to {slot}", lambda: engine(store).publish(*slot, artifacts))
+            refused = target_call(Guarantee.G3, f"a publish to {slot}", lambda: _refusal(
+                lambda: engine(store).publish(*slot, artifacts)))
+            if refused is not None:  # justified only if the store gave this slot another's current
+                key = current_key(*slot)
+                data = _get(store, key)
+                broken = [] if data is None else check_current_at(key, data, ListedContents(store), store.root_uri,
+                                                                  oracle)
+                if broken:
+                    return broken
+                raise GuaranteeViolation(Violation(Guarantee.G3, f"a publish to {slot} raised {refused!r}"))
             oracle.ack_payload(*slot, "model", artifacts["model"])
         found = check_store(store, oracle)
         reader = target_call(Guarantee.G5, "the reader factory",
@@ -382,6 +416,15 @@ def name_collisions(make_store: Callable[[], Store], engine_for: Callable[[StepC
         return found
     finally:
         cleanup(store)
+
+
+def _refusal(run: Callable[[], Any]) -> IntegrityError | None:
+    """An engine's integrity refusal, returned to be judged; anything else as raised."""
+    try:
+        run()
+    except IntegrityError as exc:
+        return exc
+    return None
 
 
 # -- serving ----------------------------------------------------------------------

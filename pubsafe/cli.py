@@ -28,8 +28,9 @@ The safety model, in four lines:
   4. rollback only re-points current at a manifest from history.
 Store layout: <tenant>/<surface>/<type>/<version>.json (blobs), records/..., history/...,
 current/<tenant>/<surface>/manifest.json.
-Exit codes: 0 ok, 1 refused or audit errors, 2 usage or input error, 3 store unavailable,
-130 interrupted. With --json, an error is one JSON object: {"error": CODE, "message", "exit"}.
+Exit codes: 0 ok, 1 refused or audit errors, 2 usage or input error, 3 store unavailable
+(retry is safe), 4 gc done in part (what it lists needs a person), 130 interrupted,
+141 output pipe closed. With --json, an error is one JSON object: {"error": CODE, "message", "exit"}.
 """
 
 
@@ -158,14 +159,27 @@ def build_parser(running: str | None = None) -> argparse.ArgumentParser:
             "publishes leave behind. Listing never deletes.", slot=False)
     p = command("gc", "delete orphans older than a grace period",
                 "Delete orphan blobs and temp files of interrupted writes older than --grace. Never\n"
-                "deletes a blob that a manifest names or a publish in flight will reference, however\n"
-                "long that publish is paused. Takes a lease so two sweeps never run at once, and stops\n"
-                "before deleting anything if a manifest does not parse.",
+                "deletes a blob that a record or manifest names or that a publish in flight will\n"
+                "reference, however long that publish is paused: each deletion holds a claim at the\n"
+                "blob's record key that a publish cannot get past, and is fenced by the sweep's lease\n"
+                "(two sweeps never delete at once, whatever their hosts' clocks say). Refuses a store\n"
+                "without create-only writes, one that is not a whole pubsafe store, or one with\n"
+                "recsys-pipelines records; a slot whose manifests or records do not parse is left\n"
+                "alone and the rest collected.\n\n"
+                "  pubsafe gc --store ./pub --dry-run              what would go, and why\n"
+                "  pubsafe gc --store ./pub --grace 1h\n\n"
+                "Exit 0 done, 1 refused (nothing deleted), 2 bad input, 3 store unavailable (retry),\n"
+                "4 done in part (the keys or slots listed need a person; run again after fixing them).",
                 slot=False)
-    p.add_argument("--grace", default="1h", help="minimum orphan age: 90s, 30m, 1h, 2d (default 1h)")
+    p.add_argument("--grace", default="1h", help="minimum orphan age, by this host's clock: 90s, 30m, 1h, 2d "
+                                                  "(default 1h)")
     p.add_argument("--lease", default="5m",
-                   help="how long the sweep's lease lasts unless renewed; a sweep that crashed blocks the next "
-                        "one this long (default 5m)")
+                   help="how long the sweep's lease lasts unless renewed (1s to 24h); a sweep that crashed blocks "
+                        "the next one this long (default 5m)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="write and delete nothing: print what would be deleted, with the proof for each key")
+    p.add_argument("--plan", metavar="FILE", help="with or without --dry-run: write that dry run's report (JSON) "
+                                                  "to FILE, deleting nothing")
     command("audit", "check G1-G4 on the store's current state",
             "Check every current and historic manifest, record and blob: manifests parse,\n"
             "every referenced blob exists, hashes to its version and is recorded. Exit 1 if\n"

@@ -16,7 +16,7 @@ from pubsafe.refimpl import open_store
 from pubsafe.refimpl.errors import InvalidInput
 from pubsafe.refimpl.store import Store
 
-__all__ = ["MAX_DEPTH", "open_cli_store", "read_artifacts", "parse_json", "duration"]
+__all__ = ["MAX_DEPTH", "MAX_DURATION", "open_cli_store", "read_artifacts", "parse_json", "duration"]
 
 #: Artifacts nested deeper than this are refused (no real payload needs it, and
 #: deeper ones exhaust recursion in JSON libraries, readers included).
@@ -107,9 +107,16 @@ def read_artifacts(specs: Sequence[str]) -> dict[str, Any]:
     return artifacts
 
 
-def duration(text: str) -> float:
+#: Longer than any grace period or lease means anything (a century).
+MAX_DURATION = 100 * 365 * 86400.0
+
+
+def duration(text: str, option: str = "duration") -> float:
     """``90s``, ``30m``, ``1h``, ``2d`` or plain seconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    match = re.fullmatch(r"\s*(\d{1,30}(?:\.\d{1,30})?)\s*([smhd]?)\s*", text)
     if not match:
-        raise InvalidInput(f"cannot read duration {text!r}: use a number with s, m, h or d, e.g. 90s or 1h")
-    return float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+        raise InvalidInput(f"cannot read {option} {text!r}: use a number with s, m, h or d, e.g. 90s or 1h")
+    seconds = float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+    if seconds > MAX_DURATION:
+        raise InvalidInput(f"{option} {text!r} is longer than a century; give a shorter one, e.g. 1h or 2d")
+    return seconds

@@ -120,7 +120,7 @@ BAD_INPUTS = [
     ("malformed rollback target", ["rollback", *SLOT, "--to", "HEAD~1"], 2, "is not a manifest version"),
     ("rollback steps 0", ["rollback", *SLOT, "--steps", "0"], 2, "steps must be a positive integer"),
     ("rollback too far", ["rollback", *SLOT, "--steps", "5"], 1, "cannot go back 5"),
-    ("bad grace", ["gc", "--grace", "soon"], 2, "cannot read duration 'soon'"),
+    ("bad grace", ["gc", "--grace", "soon"], 2, "cannot read --grace 'soon'"),
     ("guarded on a store without CAS", ["publish", *SLOT, "--guarded", "m=good.json"], 2, "guarded mode needs compare-and-swap"),
 ]
 

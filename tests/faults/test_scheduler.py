@@ -78,10 +78,19 @@ def test_exploring_several_prefixes_at_once_explores_the_same_interleavings(widt
     import threading
 
     threads = set()
+    meet = threading.Barrier(2, timeout=60)  # the first two runs of a parallel search wait for each other
+    waits, counting = [0], threading.Lock()
 
     def run(prefix, policy=None):
         threads.add(threading.get_ident())
+        with counting:
+            waiting = bool(meeting[0] and prefix and waits[0] < 2)  # the root runs alone; the next batch has several
+            waits[0] += waiting
+        if waiting:
+            meet.wait()  # each blocked run holds its thread: the pool cannot hand both to one thread
         return two_publishers(prefix, policy, ({"model": 1, "items": 3}, {"items": 2}))[0]
+
+    meeting = [False]
 
     def explored(width):
         discarded = []
@@ -92,8 +101,10 @@ def test_exploring_several_prefixes_at_once_explores_the_same_interleavings(widt
     one_kept, one_discarded = explored(1)
     assert len(threads) == 1 and len(one_kept) >= 4 and one_discarded
     threads.clear()
+    meeting[0] = True
     kept, discarded = explored(width)
-    assert len(threads) > 1  # it did run in parallel
+    meeting[0] = False
+    assert len(threads) > 1  # it did run in parallel (two runs were in flight at once)
     assert sorted(kept) == sorted(one_kept) and sorted(discarded) == sorted(one_discarded)
     assert kept == explored(width)[0]  # and in a fixed order
 
