@@ -67,6 +67,9 @@ def blackbox_command(args: argparse.Namespace) -> int:
     from pubsafe.refimpl import open_store
     from pubsafe.reports import write_reports
 
+    from .inputs import check_report_directory
+
+    check_report_directory(args.report)
     match = re.fullmatch(r"\s*([0-9.]+)\s*-\s*([0-9.]+)\s*", args.kill_delay)
     if args.kill_delay != "auto" and (not match or float(match[1]) > float(match[2])):
         raise InvalidInput(f"--kill-delay {args.kill_delay!r} must be auto or LO-HI seconds, e.g. 0-0.5")

@@ -12,6 +12,8 @@ from pathlib import Path
 from pubsafe.models import Report, run_conformance, target_from_spec
 from pubsafe.models.conformance import merge_reports
 
+from .inputs import check_report_directory
+
 __all__ = ["check_command"]
 
 
@@ -57,6 +59,7 @@ def check_command(args) -> int:  # type: ignore[no-untyped-def]
     from pubsafe.reports import write_reports
 
     _keep_hypothesis_out_of_the_working_directory()
+    check_report_directory(args.report)
 
     if args.workers < 1 or args.seeds < 1:
         raise ValueError("--workers and --seeds must be at least 1")

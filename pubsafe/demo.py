@@ -40,7 +40,15 @@ def run_demo(directory: str | None = None) -> int:
     if directory is None:
         with tempfile.TemporaryDirectory(prefix="pubsafe-demo-") as tmp:
             return _run(Path(tmp) / "store")
-    return _run(Path(directory))
+    root = Path(directory)
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        from pubsafe.refimpl.errors import InvalidInput
+
+        what = "is not a directory" if not root.is_dir() else "is not empty"
+        raise InvalidInput(f"--dir {directory!r} {what}: the demo crashes publishes, rolls back, tampers with a blob "
+                           "and sweeps there, so it runs only in a new or empty directory (or leave --dir out for a "
+                           "temporary one)")
+    return _run(root)
 
 
 def _run(root: Path) -> int:

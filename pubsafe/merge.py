@@ -19,6 +19,10 @@ def merge_command(args) -> int:  # type: ignore[no-untyped-def]
     from pubsafe.refimpl.errors import InvalidInput
     from pubsafe.reports import write_reports
 
+    from .inputs import check_report_directory
+
+    check_report_directory(args.report)
+
     from .printing import print_report
 
     reports = []
