@@ -202,6 +202,7 @@ def test_a_failing_close_is_reported_and_costs_no_verdict(adapters, capsys):
     assert {v["status"] for v in report["verdicts"]} <= {"HOLDS", "DOCUMENTED"}
 
 
+@pytest.mark.slow
 def test_check_local_leaves_no_temporary_store_and_no_hypothesis_directory(tmp_path):
     scratch, work, home = tmp_path / "tmp", tmp_path / "work", tmp_path / "home"
     for d in (scratch, work, home):
@@ -217,6 +218,7 @@ def test_check_local_leaves_no_temporary_store_and_no_hypothesis_directory(tmp_p
     assert (home / ".cache" / "pubsafe" / "hypothesis").is_dir()
 
 
+@pytest.mark.slow
 def test_check_on_a_store_path_never_touches_what_it_holds(tmp_path, capsys):
     store = tmp_path / "pub"
     (tmp_path / "m.json").write_text('{"w": 1}')
@@ -227,6 +229,7 @@ def test_check_on_a_store_path_never_touches_what_it_holds(tmp_path, capsys):
     assert sorted(p.name for p in store.iterdir()) == sorted({Path(k).parts[0] for k in before})
 
 
+@pytest.mark.slow
 def test_keep_leaves_the_stores_for_inspection(tmp_path, capsys):
     store = tmp_path / "pub"
     assert main(["check", "--store", str(store), "--profile", "quick", "--keep"]) == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pubsafe.models.enumerate import crash_points, enumerate_race
 from pubsafe.models.scenarios import RACES
 from pubsafe.refimpl import Engine
@@ -62,6 +64,7 @@ class _FailsAfterRollingBack(Engine):
         raise RuntimeError("rolled back, then failed")
 
 
+@pytest.mark.slow
 def test_exploring_state_by_state_finds_what_running_every_interleaving_finds():
     """The stateful search counts what follows an explored state instead of running it;
     the same interleavings, crash points and findings (each naming its own schedule)

@@ -67,6 +67,7 @@ class _OwnClockLease(Lease):
         return self.clock()
 
 
+@pytest.mark.slow
 def test_two_sweeps_on_hosts_two_hours_apart_and_a_publish_never_lose_an_acknowledged_publish():
     """Every interleaving (explored state by state), sweep B's clock an hour ahead of the
     store's and sweep C's an hour behind: the publish is kept or backs off, never lost."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 PUBLISHERS = Path(__file__).resolve().parents[1] / "support" / "publishers"
 PUBSAFE = f"{shlex.quote(sys.executable)} -m pubsafe"

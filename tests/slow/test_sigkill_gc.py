@@ -41,6 +41,7 @@ def _start(*argv: str, offset: float = 0.0) -> subprocess.Popen[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_sigkilled_sweeps_and_publishes_never_lose_an_acknowledged_publish(tmp_path):
     rng = random.Random(20261126)
     root = tmp_path / "pub"
