@@ -22,19 +22,7 @@ from pubsafe.models.scenarios import two_sweeps
 from pubsafe.refimpl import Engine, MemoryStore, gc
 from pubsafe.refimpl.errors import CollectionInProgress, SweepInProgress
 from pubsafe.refimpl.gc_lease import Lease
-
-
-class StepClock:
-    """A clock that moves only when told (the tests' conftest has one too, under another root)."""
-
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from support import StepClock
 
 T, S = "acme", "home"
 ORPHAN = {"w": 2}
