@@ -54,6 +54,11 @@ def test_a_store_without_atomic_replace_is_reported_on_g2():
     report = run_conformance(Target("fsspec-memory", make), "quick")
     assert report.verdict("G1").status == Status.HOLDS
     assert any(p.capability == "create_only" and not p.claimed for p in report.probes)
+    # gc refuses a store without create-only writes: a documented refusal, not a G3 break,
+    # and R5 holds because no sweep deletes anything there (the evidence says so)
+    assert report.verdict("G3").status == Status.HOLDS, report.verdict("G3")
+    r5 = report.verdict("R5")
+    assert r5.status == Status.HOLDS and r5.coverage["sweeps_refused"] > 0 and r5.coverage["sweeps"] == 0
 
 
 def test_an_engine_that_fails_unexpectedly_is_a_counterexample_not_unknown():
