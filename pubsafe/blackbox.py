@@ -28,6 +28,9 @@ for a moment breaks G2. The publisher is a command template:
   {type} {file}         for a publisher of one artifact per run
   {version}             (--rollback only) the manifest version to return to
 
+Placeholders are expanded once, in the template's words: a store path that holds
+braces is passed as it is.
+
   pubsafe blackbox --store ./bb --publish 'pubsafe publish --store {store} --tenant {tenant} --surface {surface} {artifacts}'
   pubsafe blackbox --store ./bb --dialect recsys-pipelines --publish './uppub -store {store} -tenant {tenant} -surface {surface} {artifacts}'
 
@@ -44,8 +47,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--rollback", metavar="TEMPLATE", help="command template of a rollback to {version}")
     p.add_argument("--store", required=True, help="a new or empty directory, or an empty s3:// prefix")
     p.add_argument("--blob-store", help="blobs in a separate root ({blob_store}), as recsys-pipelines deploys it")
-    p.add_argument("--dialect", choices=["pubsafe", "recsys-pipelines"], default="pubsafe",
-                   help="the rules the publisher writes by (default: %(default)s)")
+    p.add_argument("--dialect", choices=["auto", "pubsafe", "recsys-pipelines"], default="auto",
+                   help="the rules the publisher writes by (default: %(default)s, detected from the records its "
+                        "first publish writes)")
     p.add_argument("--guarded", action="store_true",
                    help="the publisher claims to detect concurrent publishes: a lost update then breaks R1-R3")
     p.add_argument("--rounds", type=int, default=50, help="rounds to run (default: %(default)s)")
@@ -63,7 +67,7 @@ def add_parser(sub: Any) -> None:
 
 
 def blackbox_command(args: argparse.Namespace) -> int:
-    from pubsafe.models.blackbox import Budget, Publisher, run_blackbox
+    from pubsafe.models.blackbox import Budget, Publisher, check_publisher, run_blackbox
     from pubsafe.refimpl import open_store
     from pubsafe.reports import write_reports
 
@@ -73,17 +77,14 @@ def blackbox_command(args: argparse.Namespace) -> int:
     delay = None if args.kill_delay == "auto" else (float(match[1]), float(match[2]))  # type: ignore[index]
     if args.rounds < 1 or args.concurrency < 1 or not 0 <= args.kill_probability <= 1:
         raise InvalidInput("--rounds and --concurrency must be at least 1, --kill-probability between 0 and 1")
-    if "{artifacts}" not in args.publish and "{file}" not in args.publish:
-        raise InvalidInput("the --publish template must contain {artifacts} (TYPE=FILE words) or {file}")
-    if args.rollback and "{version}" not in args.rollback:
-        raise InvalidInput("the --rollback template must contain {version}")
-    if args.rollback and args.dialect != "pubsafe":
+    publisher = Publisher(args.publish, args.rollback, args.guarded)
+    check_publisher(publisher, blob_store=bool(args.blob_store))
+    if args.rollback and args.dialect == "recsys-pipelines":
         raise InvalidInput("--rollback needs a writer that keeps manifest history (the pubsafe dialect)")
     store_spec, blob_spec = _fresh(args.store), _fresh(args.blob_store) if args.blob_store else None
     root_path = blob_spec if blob_spec and "://" not in blob_spec else store_spec if "://" not in store_spec else None
     budget = Budget(rounds=args.rounds, concurrency=args.concurrency, kill_probability=args.kill_probability,
                     kill_delay=delay, seed=args.seed, start_round=args.start_round)
-    publisher = Publisher(args.publish, args.rollback, args.guarded)
     prefix = _replay_prefix(args)
     result = run_blackbox(publisher, store_spec, dialect=args.dialect, budget=budget, blob_spec=blob_spec,
                           root_path=root_path, replay_prefix=prefix,
@@ -115,7 +116,14 @@ def _fresh(spec: str) -> str:
     """A store the harness may fill: a new or empty directory (absolute), or an s3:// prefix."""
     if "://" in spec and not spec.startswith("file://"):
         return spec
-    path = Path(spec.removeprefix("file://")).resolve()
+    if spec.startswith("file://"):  # percent-encoded, as open_store reads it
+        from urllib.parse import unquote, urlparse
+
+        parsed = urlparse(spec)
+        if parsed.netloc not in ("", "localhost"):
+            raise InvalidInput(f"{spec!r}: file:// URLs must name a local path (file:///dir)")
+        spec = unquote(parsed.path)
+    path = Path(spec).resolve()
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise InvalidInput(f"{spec!r} is not a new or empty directory; blackbox fills its store with test data, so "
                            "give it one of its own")
