@@ -20,7 +20,9 @@ Run a publisher program many times, several at once, SIGKILL some at random mome
 and judge G1-G3 and the races from what the runs acknowledged (exit 0) and what the
 store holds (Jepsen's black-box method). While the runs go, a reader reads current
 over and over, as serving does: a current that is torn or names a missing blob even
-for a moment breaks G2. The publisher is a command template:
+for a moment breaks G2. Every fifth round starts runs of the same inputs together
+(then one more alone): a registry record they write twice breaks G3. The publisher
+is a command template:
 
   {store} {blob_store}  the store (a new or empty directory, or an s3:// prefix)
   {tenant} {surface}    the slot (acme/home)
@@ -36,7 +38,9 @@ braces is passed as it is.
 
 Inputs and kills follow from --seed and the round number: --start-round R --rounds 1
 replays round R's inputs and kill decisions (a real process's timing never replays
-exactly). Exit 0 when every judged guarantee is as expected, 1 when one breaks."""
+exactly). Exit 0 when every judged guarantee is as expected, 1 when one breaks, 2
+when the harness cannot run (a bad template, a store that is not empty, a publisher
+that cannot start or does not work alone), naming the fix."""
 
 
 def add_parser(sub: Any) -> None:
@@ -100,6 +104,8 @@ def blackbox_command(args: argparse.Namespace) -> int:
     print(f"races: {coverage.get('paused_races', 0)} publisher(s) paused between their first blob and their swap, "
           f"{coverage.get('missed_pauses', 0)} pause(s) too late and {coverage.get('stalled_pauses', 0)} holding up the "
           "others (a lock: serial, not a race), tried again", file=sys.stderr)
+    print(f"same inputs: {coverage.get('same_input_rounds', 0)} round(s) of runs started together, then republished "
+          f"alone; {coverage.get('record_reads', 0)} record reads while they ran", file=sys.stderr)
     print(f"{result.rounds} rounds in {result.report.seconds:.1f}s; the harness itself took "
           f"{result.harness_seconds_per_round * 1000:.0f} ms per round; the store is left at {store_spec}",
           file=sys.stderr)
