@@ -153,7 +153,8 @@ def test_a_record_rewritten_while_watched_is_seen_with_both_versions():
     """Two runs of a check-then-write: the second writes the record over the first's
     within milliseconds; the store at rest holds one record, as if written once."""
     store = MemoryStore()
-    first, second = b'{"Version": "a", "BuiltAt": "2026-01-01T00:00:00.1Z"}', b'{"Version": "a", "BuiltAt": "2026-01-01T00:00:00.2Z"}'
+    first = b'{"Version": "a", "BuiltAt": "2026-01-01T00:00:00.1Z"}'
+    second = b'{"Version": "a", "BuiltAt": "2026-01-01T00:00:00.2Z"}'
     with watching_records(store) as watcher:
         store.put(RECORD, first)
         records_read_again(watcher)

@@ -22,7 +22,8 @@ SLOT = "--store {store} --tenant {tenant} --surface {surface}"
 
 
 def blackbox(tmp_path, *argv: str, seed: int, rounds: int = 8, store: str = "") -> dict:
-    done = subprocess.run([sys.executable, "-m", "pubsafe", "blackbox", "--store", store or str(tmp_path / f"store-{seed}"),
+    store = store or str(tmp_path / f"store-{seed}")
+    done = subprocess.run([sys.executable, "-m", "pubsafe", "blackbox", "--store", store,
                            "--rounds", str(rounds), "--seed", str(seed), "--json", *argv],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode in (0, 1), done.stderr
@@ -114,11 +115,14 @@ def upstream_protocol(script: str = "upstream_protocol.py", *mode: str) -> str:
 def test_a_store_root_with_a_space_hash_percent_and_non_ascii_gets_the_verdicts_of_a_plain_one(tmp_path):
     """Upstream's manifests name blobs as file:// + the raw path (never percent-encoded),
     the store's root URI is encoded: judging lost updates and retries must still find
-    each blob. Five rounds (one of each kind); the dialect is detected, not given."""
+    each blob. Five rounds (one of each kind); the dialect is detected, not given; the
+    odd root is given as a (percent-encoded) file:// URL."""
     got = {}
     for root in ("plain", "a b#%41%\u00e9+\u6a21"):
+        store = tmp_path / root / "store"
         report = blackbox(tmp_path, "--kill-probability", "0.9", "--publish", upstream_protocol(), seed=0, rounds=5,
-                          store=str(tmp_path / root / "store"))
+                          store=str(store) if root == "plain" else store.as_uri())
+        assert (store / "current" / "acme" / "home" / "manifest.json").is_file()
         assert "dialect=recsys-pipelines (detected)" in report["profile"]
         got[root] = {g: s for g, s in statuses(report).items() if g != "R4"}  # R4: whether kills left debris
         assert report["verdicts"][0]["coverage"]["paused_races"] > 0
