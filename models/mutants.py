@@ -220,12 +220,19 @@ class TrustingReader(ServingReader):
 # -- races inside one store operation ----------------------------------------------
 
 
+#: Between a check and its write a real store does I/O (a round trip, a disk write); the
+#: mutants below wait that long there, so a racing probe meets the window on a loaded
+#: machine too, not only when the interpreter happens to switch threads inside it.
+_WINDOW = 0.0005
+
+
 class CheckThenWritePutStore(MemoryStore):
     """Claims create-only, but checks for the key, then writes (fsspec's pipe_file(mode="create"))."""
 
     def put(self, key: str, data: bytes) -> str:
         if self.exists(key):
             raise AlreadyExists(key)
+        time.sleep(_WINDOW)
         return super().replace(key, data)
 
 
@@ -237,6 +244,7 @@ class CheckThenWriteCASStore(MemoryStore):
             actual = self.stat(key).etag if self.exists(key) else None
             if actual != (None if expect is ABSENT else expect):
                 raise Conflict(f"{key}: expected {expect}, found {actual}", actual_etag=actual)
+            time.sleep(_WINDOW)
         return super().replace(key, data)
 
 
