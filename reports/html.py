@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import re
 from html import escape
 
 from pubsafe.models import Event, Report, Status
@@ -31,13 +32,17 @@ h3{font-size:1.05em;margin:1.2em 0 .4em}
 table{border-collapse:collapse;width:100%;table-layout:fixed}
 td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:#f6f8fa}.status{font-weight:600;color:#fff;border-radius:4px;padding:1px 6px;white-space:nowrap}
-col.id{width:3.2em}col.verdict{width:12em}col.title{width:19em}col.cap{width:10em}col.small{width:6em}
+col.id{width:3em}col.verdict{width:15em}col.title{width:24em}col.cap{width:10em}col.small{width:6em}
+table.verdicts{font-size:14px}table.verdicts td{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+table.verdicts summary,table.verdicts .line{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+table.verdicts details[open] summary{white-space:normal}table.verdicts details[open]{white-space:normal}
+table.verdicts td:last-child,table.verdicts td:nth-child(3){white-space:normal}
 pre{background:#f6f8fa;padding:8px;overflow-x:auto;white-space:pre}code{overflow-wrap:anywhere}
 .timeline{overflow-x:auto;max-width:100%;border:1px solid #d0d7de;background:#fff}.timeline svg{display:block}
 .verdict-line{font-size:1.05em}.bad{color:#cf222e;font-weight:700}.good{color:#1a7f37;font-weight:700}
 .diagnosis{border:2px solid #cf222e;border-radius:6px;padding:4px 16px 8px;background:#fff8f7}
 .diagnosis h2{margin-top:.4em;color:#cf222e}.cause{margin:.6em 0 1em}.cause p{margin:.3em 0}
-.fix{border-left:4px solid #1a7f37;padding-left:10px}.note{color:#57606a}
+.fix{border-left:4px solid #1a7f37;padding-left:10px}.exp{color:#cf222e;font-size:12px}.note{color:#57606a}.cause code{background:#fff;padding:0 3px}
 details summary{cursor:pointer}
 """
 
@@ -99,8 +104,8 @@ def _diagnosis(report: Report, causes: list[diagnosing.Diagnosis], groups: list[
         story = (f" <span class=note>The story: {', '.join(f'<code>{e(s)}</code>' for s in d.fix.stories)} in "
                  f"{diagnosing.STORY_DOC}.</span>" if d.fix.stories else "")
         items.append(f"<div class=cause><p><b class=bad>{e(broken)}</b> · {e(d.fix.title)}</p>"
-                     f"<p><b>Cause.</b> {e(d.cause)}{where}</p>"
-                     + "".join(f"<p><b>With it.</b> {e(also)}</p>" for also in d.also)
+                     f"<p><b>Cause.</b> {_marked_up(e(d.cause))}{where}</p>"
+                     + "".join(f"<p><b>With it.</b> {_marked_up(e(also))}</p>" for also in d.also)
                      + f"<p class=fix><b>What to change:</b> {e(d.change)}{story}</p></div>")
     later = diagnosing.not_judged(report)
     if later:
@@ -112,13 +117,22 @@ def _diagnosis(report: Report, causes: list[diagnosing.Diagnosis], groups: list[
     return f"<section class=diagnosis id=what-went-wrong><h2>What went wrong</h2>{''.join(items)}</section>"
 
 
+_KEY = re.compile(r"(?<![\w/])((?:[^\s/<>&]+/)+[^\s/<>&]*?[^\s/<>&,.:;)])(?=[,.:;)]*(?:\s|$))")
+_STEP = re.compile(r"\b(steps? \d+(?:-\d+)?)\b")
+
+
+def _marked_up(escaped: str) -> str:
+    """An escaped sentence with its keys as code and its steps in bold: what the eye looks for."""
+    return _STEP.sub(r"<b>\1</b>", _KEY.sub(r"<code>\1</code>", escaped))
+
+
 def _verdicts(report: Report, groups: list[list[Verdict]], e: Escaper) -> str:
     runs = {v.guarantee: i for i, group in enumerate(groups) for v in group}
     rows = []
     for v in report.verdicts:
         status = f"<span class=status style='background:{_COLOR[v.status]}'>{e(v.status.value)}</span>"
         if not v.as_expected:
-            status += f" <span class=bad>expected {e(v.expected.value)}</span>"
+            status += f" <span class=exp>expected {e(v.expected.value)}</span>"
         rows.append(f"<tr><td>{e(v.guarantee.value)}</td><td>{status}</td><td>{e(v.title)}</td>"
                     f"<td>{_evidence(v, runs.get(v.guarantee), e)}</td></tr>")
     return ("<table class=verdicts><colgroup><col class=id><col class=verdict><col class=title><col></colgroup>"
@@ -134,7 +148,7 @@ def _evidence(v: Verdict, run: int | None, e: Escaper) -> str:
     elif run is not None:
         link = f" <a href='#run-{run}'>timeline</a>"
     if short == whole:
-        return e(short) + link
+        return f"<div class=line title='{e(whole)}'>{e(short)}{link}</div>"
     return f"<details><summary>{e(short)}{link}</summary>{e(whole)}</details>"
 
 

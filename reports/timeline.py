@@ -225,16 +225,17 @@ def _legend(entries: list[tuple[str, str]]) -> list[str]:
     return parts
 
 
-def mermaid(events: list[Event], highlight: Highlight | None = None) -> list[str]:
+def mermaid(events: list[Event], highlight: Highlight | None = None, *, first: int = 0) -> list[str]:
     """The history as a Mermaid ``sequenceDiagram``: each actor talks to the store; the
-    culprit and victim steps of a ``Highlight`` are boxed in red and yellow."""
+    culprit and victim steps of a ``Highlight`` are boxed in red and yellow. ``events``
+    may be the tail of a run: ``first`` is the step number of its first event."""
     highlight = highlight or Highlight()
     actors = list(dict.fromkeys(e.actor for e in events if e.actor != "checker"))
     ids = {actor: f"a{i}" for i, actor in enumerate(actors)}
     lines = ["```mermaid", "sequenceDiagram"]
     lines += [f"    participant {ids[a]} as {_safe(a)}" for a in actors]
     lines.append("    participant store")
-    for n, event in enumerate(events):
+    for n, event in enumerate(events, first):
         box = {highlight.culprit: "rgb(255, 216, 211)", highlight.victim: "rgb(255, 241, 184)"}.get(n)
         if box:
             lines.append(f"    rect {box}")

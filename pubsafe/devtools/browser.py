@@ -28,7 +28,9 @@ _FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-n
           "--disable-extensions", "--mute-audio"]
 
 #: Appended to the page: measures every SVG text against its viewBox, and every element
-#: that is wider than its box outside a scrolling frame, into <pre id=pubsafe-layout>.
+#: that is wider than its box outside a scrolling frame and not cut with a visible
+#: ellipsis (one-line table cells, whose fold or tooltip holds the rest), into
+#: <pre id=pubsafe-layout>.
 _MEASURE = """<script>(function () {
   const out = {viewport: window.innerWidth, pageWidth: document.documentElement.scrollWidth, svgs: [], overflow: []};
   for (const svg of document.querySelectorAll('svg')) {
@@ -42,8 +44,10 @@ _MEASURE = """<script>(function () {
                    frameScrolls: getComputedStyle(frame).overflowX === 'auto',
                    frameWidth: frame.getBoundingClientRect().width});
   }
-  for (const el of document.querySelectorAll('h1, h2, h3, p, li, td, th, summary')) {
+  const cut = (el) => getComputedStyle(el).textOverflow === 'ellipsis' && getComputedStyle(el).overflowX === 'hidden';
+  for (const el of document.querySelectorAll('h1, h2, h3, p, li, td, th, summary, div')) {
     if (el.closest('.timeline, pre')) continue;
+    if (cut(el)) { out.ellipsised = (out.ellipsised || 0) + 1; continue; }  // a visible mark; the fold has the rest
     if (el.scrollWidth > el.clientWidth + 1)
       out.overflow.push({tag: el.tagName, text: el.textContent.slice(0, 100), scroll: el.scrollWidth,
                          client: el.clientWidth});
