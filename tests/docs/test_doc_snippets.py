@@ -65,3 +65,21 @@ def test_a_conforming_report_of_a_store_that_claims_no_durability_says_what_that
     assert report.conforming
     for text in (markdown.render(report), " ".join(summary.render(report).split()), html.render(report)):
         assert UNCLAIMED["durable"].replace("'", "&#x27;" if text.startswith("<!") else "'") in text
+
+
+def test_each_broken_example_says_what_its_report_says_and_the_fix_is_its_own():
+    """The teaching doc shows, for every mutant, the opening of its real report: the
+    cause and the fix the diagnosis read from the counterexample, which must be the fix
+    its own story teaches (docs/mutants.md's diagnosis column says the same)."""
+    from pubsafe.reports.diagnosis import FIXES
+
+    sections = TEACHING.split("### Broken: `")[1:]
+    assert len(sections) >= 20
+    for section in sections:
+        name = section.split("`")[0]
+        said = re.search(r"\*\*What to change\.\*\* (.+)", section)
+        assert said, f"{name}: no diagnosis in the teaching doc"
+        fix = next(f for f in FIXES.values() if f.change[:1].upper() + f.change[1:] == said.group(1))
+        assert name in fix.stories, (name, fix.title)
+    catalogue = (REPO / "docs" / "mutants.md").read_text()
+    assert "NOT ITS STORY" not in catalogue and "the report's diagnosis" in catalogue
