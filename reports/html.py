@@ -32,7 +32,7 @@ h3{font-size:1.05em;margin:1.2em 0 .4em}
 table{border-collapse:collapse;width:100%;table-layout:fixed}
 td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:#f6f8fa}.status{font-weight:600;color:#fff;border-radius:4px;padding:1px 6px;white-space:nowrap}
-col.id{width:3em}col.verdict{width:15em}col.title{width:24em}col.cap{width:10em}col.small{width:6em}
+col.id{width:3em}col.verdict{width:15em}col.title{width:24em}col.cap{width:11.5em}col.small{width:6.5em}th{overflow-wrap:normal}
 table.verdicts{font-size:14px}table.verdicts td{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 table.verdicts summary,table.verdicts .line{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 table.verdicts details[open] summary{white-space:normal}table.verdicts details[open]{white-space:normal}

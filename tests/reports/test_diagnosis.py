@@ -8,9 +8,11 @@ import re
 import unicodedata
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pubsafe.faults.history import Event
-from pubsafe.models import Status, run_conformance
+from pubsafe.models import Guarantee, Status, run_conformance
 from pubsafe.models.mutants import MUTANTS, mutant_target
 from pubsafe.models.verdicts import Counterexample, Report
 from pubsafe.reports import html, markdown, summary
@@ -135,3 +137,38 @@ def test_every_fix_names_stories_that_exist():
     names = {m.name for m in MUTANTS}
     for kind, fix in FIXES.items():
         assert set(fix.stories) <= names, kind
+
+
+_FRAGMENTS = ["the sweep deleted {k}", "current/a/b/manifest.json names {k}, which is not recorded",
+              "registry record records/{k} was rewritten", "rollback wrote more than the current pointer: ['{k}']",
+              "is not in the history", "left a/b half-updated", "no serial order", "guarded mode lost an update",
+              "not the sha256 of its canonical form", "current/{k} holds the manifest of {k}",
+              "the reader serves {k} a manifest that is not its current one", "raised IntegrityError: {k}",
+              "fault plan 'error-after@3'", "the store claims create_only but does not honour it: x",
+              "actor B read current at step 9, the other actor swapped at step 99, and B swapped over it at step 1"]
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=200)
+@given(st.lists(st.sampled_from(_FRAGMENTS), min_size=1, max_size=3),
+       st.lists(st.tuples(st.sampled_from(["publish A", "gc B", "rollback", "checker", "B"]),
+                          st.sampled_from(["get", "put", "replace", "delete", "stat", "list", "violation"]),
+                          st.sampled_from(["k/1.json", "records/k/1.json", "current/a/b/manifest.json",
+                                           "history/a/b/" + "ab" * 32 + ".json", ""]),
+                          st.sampled_from([None, "swap", "record-write", "gc-claim"]),
+                          st.sampled_from(["ok", "AlreadyExists", "Crash", "ObjectNotFound", "Conflict", "violation"]),
+                          st.sampled_from([None, "lost-ack@1", "crash@2", "error-after@3"])), max_size=12),
+       st.sampled_from(list(Guarantee)))
+def test_any_counterexample_gets_a_diagnosis_and_renders(memory_report, fragments, events, guarantee):
+    """Whatever a report holds (another engine's messages, a black-box run's timeline, a
+    crafted file given to merge), the opening is written, never a traceback."""
+    message = "; ".join(f.format(k="k/1.json") for f in fragments)
+    report = memory_report.model_copy(deep=True)
+    index = list(Guarantee).index(guarantee)
+    report.verdicts[index] = report.verdicts[index].model_copy(update={
+        "status": Status.BREAKS, "counterexample": Counterexample(
+            message=message, steps=[], replay="", timeline=[Event(*e) for e in events])})
+    causes = diagnose(report)
+    assert causes and all(d.cause and d.change for d in causes)
+    for n in (explain(report.counterexample_groups()[0]).culprit, explain(report.counterexample_groups()[0]).victim):
+        assert n is None or 0 <= n < len(events)
+    markdown.render(report), html.render(report), summary.render(report)

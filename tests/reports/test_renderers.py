@@ -163,3 +163,17 @@ def test_the_headline_says_why_and_what_guarded_mode_would_do(memory_report):
     assert "G1 could not be judged: x." in opening
     # advice that does not bear on the failure is not shown
     assert "--guarded" not in md and "--guarded" not in html.render(broken)
+
+
+def test_the_committed_reference_reports_are_what_the_renderers_make_of_their_json():
+    """docs/reference-reports stay true to the renderers (after changing one:
+    python -m pubsafe.devtools.regenerate --render-only)."""
+    from pubsafe.models.verdicts import Report
+
+    folders = sorted((REPO / "docs" / "reference-reports").iterdir())
+    assert len(folders) >= 7
+    for folder in folders:
+        report = Report.model_validate_json((folder / "report.json").read_text())
+        assert (folder / "report.md").read_text() == markdown.render(report), folder.name
+        assert (folder / "report.html").read_text() == html.render(report), folder.name
+    assert (REPO / "docs" / "reference-reports" / "mutant-gc-without-protection" / "first-screen.png").is_file()
