@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # a publish loads this module for its --format option: no imports it does not need
+    from collections.abc import Sequence
+    from pathlib import Path
 
 __all__ = ["add_format_option", "print_report"]
 
