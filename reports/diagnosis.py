@@ -263,16 +263,18 @@ def _cost(verdicts: list[Verdict]) -> str:
     return " and ".join(seen) or "the guarantee broke"
 
 
-def explain(group: list[Verdict], report: Report | None = None) -> Explanation:
-    """The failure class and the one-sentence cause of one counterexample run."""
+def explain(group: list[Verdict]) -> Explanation:
+    """The failure class and the one-sentence cause of one counterexample run (a group
+    of ``Report.counterexample_groups``)."""
     ce = group[0].counterexample
     assert ce is not None
     events = ce.timeline
     text = " ".join(v.counterexample.message for v in group if v.counterexample)
     claim = _CLAIM.search(text)
     if claim:
-        return Explanation(claim.group(1), f"The store claims {claim.group(1)} but does not honour it: "
-                                           f"{text.split('does not honour it: ', 1)[1]}")
+        how = text[claim.end():].lstrip(": ").strip()
+        return Explanation(claim.group(1), f"The store claims {claim.group(1)} but does not honour it"
+                                           + (f": {how}" if how else "."))
     for reader in (_deleted, _race, _rollback_wrote, _no_history, _record_rewritten, _half_updated,
                    _unrecorded, _not_canonical, _names, _reader, _raised, _fallback):
         found = reader(events, text, group)
@@ -584,7 +586,7 @@ def diagnose(report: Report) -> list[Diagnosis]:
                 "contract", list(c.guarantees), f"The store failed the contract check {c.check}: "
                 f"{c.detail.rstrip('.')}{wanted}.", _fix("contract", list(c.guarantees)))
     groups = report.counterexample_groups()
-    explained = [(i, explain(group, report)) for i, group in enumerate(groups)]
+    explained = [(i, explain(group)) for i, group in enumerate(groups)]
     # the run told is the shortest one whose culprit step is known
     for i, why in sorted(explained, key=lambda item: (item[1].culprit is None,
                                                       len(groups[item[0]][0].counterexample.timeline))):
@@ -612,7 +614,8 @@ def diagnose(report: Report) -> list[Diagnosis]:
                                          f"{(v.error or 'no reason given').rstrip('.')}.", FIXES["unknown"]))
             if v.guarantee not in diagnosis.guarantees:
                 diagnosis.guarantees.append(v.guarantee)
-        elif not v.as_expected and not v.counterexample and not any(v.guarantee in d.guarantees for d in found.values()):
+        elif not v.as_expected and not v.counterexample and all(v.guarantee not in d.guarantees
+                                                                for d in found.values()):
             found[f"verdict:{v.guarantee}"] = Diagnosis(
                 "other", [v.guarantee], f"{v.guarantee} came out {v.status.value} where {v.expected.value} was "
                 f"expected: {v.evidence.rstrip('.')}.", _fix("other", [v.guarantee]))

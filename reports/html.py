@@ -32,7 +32,8 @@ h3{font-size:1.05em;margin:1.2em 0 .4em}
 table{border-collapse:collapse;width:100%;table-layout:fixed}
 td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:#f6f8fa}.status{font-weight:600;color:#fff;border-radius:4px;padding:1px 6px;white-space:nowrap}
-col.id{width:3em}col.verdict{width:15em}col.title{width:24em}col.cap{width:11.5em}col.small{width:6.5em}th{overflow-wrap:normal}
+col.id{width:3em}col.verdict{width:15em}col.title{width:24em}col.cap{width:11.5em}col.small{width:6.5em}
+th{overflow-wrap:normal}
 table.verdicts{font-size:14px}table.verdicts td{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 table.verdicts summary,table.verdicts .line{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 table.verdicts details[open] summary{white-space:normal}table.verdicts details[open]{white-space:normal}
@@ -42,7 +43,8 @@ pre{background:#f6f8fa;padding:8px;overflow-x:auto;white-space:pre}code{overflow
 .verdict-line{font-size:1.05em}.bad{color:#cf222e;font-weight:700}.good{color:#1a7f37;font-weight:700}
 .diagnosis{border:2px solid #cf222e;border-radius:6px;padding:4px 16px 8px;background:#fff8f7}
 .diagnosis h2{margin-top:.4em;color:#cf222e}.cause{margin:.6em 0 1em}.cause p{margin:.3em 0}
-.fix{border-left:4px solid #1a7f37;padding-left:10px}.exp{color:#cf222e;font-size:12px}.note{color:#57606a}.cause code{background:#fff;padding:0 3px}
+.fix{border-left:4px solid #1a7f37;padding-left:10px}.exp{color:#cf222e;font-size:12px}.note{color:#57606a}
+.cause code{background:#fff;padding:0 3px}
 details summary{cursor:pointer}
 """
 

@@ -145,6 +145,7 @@ _FRAGMENTS = ["the sweep deleted {k}", "current/a/b/manifest.json names {k}, whi
               "not the sha256 of its canonical form", "current/{k} holds the manifest of {k}",
               "the reader serves {k} a manifest that is not its current one", "raised IntegrityError: {k}",
               "fault plan 'error-after@3'", "the store claims create_only but does not honour it: x",
+              "the store claims durable but does not honour it",
               "actor B read current at step 9, the other actor swapped at step 99, and B swapped over it at step 1"]
 
 
