@@ -65,6 +65,7 @@ def check_command(args) -> int:  # type: ignore[no-untyped-def]
         raise ValueError("--workers and --seeds must be at least 1")
     worst = 0
     summary = []
+    written: list[list[Path]] = []
     for spec in args.store:
         # Fail fast: a typo, an adapter that breaks the basic contract, --guarded without CAS.
         target_from_spec(spec, engine=args.engine, reader=args.reader, guarded=args.guarded)
@@ -84,22 +85,47 @@ def check_command(args) -> int:  # type: ignore[no-untyped-def]
                   + (" merged" if len(seeds) > 1 else "")
                   + ("; the probes, the contract and the fixed scenarios run in shard 1" if args.seed not in seeds
                      else ""), file=sys.stderr)
+        paths: list[Path] = []
         if args.report:
             directory = Path(args.report) / (_slug(spec) if len(args.store) > 1 else "")
             paths = write_reports(report, directory)
             print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
-        for line in report.leftovers:
-            print(f"pubsafe: warning: {spec}: {line}", file=sys.stderr)
+        for line in report.leftovers:  # each looked for again after its removal failed: really there
+            print(f"pubsafe: warning: {spec}: {line}; remove it by hand", file=sys.stderr)
         summary.append(report)
+        written.append(paths)
         worst = max(worst, 0 if report.conforming else 1)
-    if args.json:
-        print(json.dumps([r.model_dump(mode="json") | {"conforming": r.conforming} for r in summary], indent=2))
-    else:
-        from .printing import print_report
+    try:
+        if args.json:
+            print(json.dumps([r.model_dump(mode="json") | {"conforming": r.conforming} for r in summary], indent=2))
+        else:
+            from .printing import print_report
 
-        for report in summary:
-            print_report(report, args.format)
+            for report, paths in zip(summary, written):
+                print_report(report, args.format, paths)
+    except BrokenPipeError:  # `| head`: the run is over, say how it ended where the reader still looks
+        print(f"pubsafe: the output was cut short (exit 141); the check itself finished: "
+              f"{verdicts(summary)}", file=sys.stderr)
+        raise
+    for report in summary:
+        if not report.conforming:
+            print(f"pubsafe: exit 1: {report.target} is NOT CONFORMING: {why_not(report)}", file=sys.stderr)
     return worst
+
+
+def verdicts(reports: list[Report]) -> str:
+    return "; ".join(f"{r.target} {'CONFORMING' if r.conforming else 'NOT CONFORMING'}" for r in reports)
+
+
+def why_not(report: Report) -> str:
+    """The exit code's reason in one line: the root causes, by class, with what they broke."""
+    from pubsafe.reports.diagnosis import diagnose
+
+    causes = diagnose(report)
+    said = "; ".join(f"{d.fix.title} ({', '.join(g.value for g in d.guarantees)})" for d in causes)
+    if causes and all(v.as_expected for v in report.verdicts):
+        said += " - every guarantee came out as expected; the claim or contract check above is what fails"
+    return said or "see the report"
 
 
 def _shard(seeds: list[int], shard: str | None) -> list[int]:

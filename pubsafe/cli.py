@@ -28,9 +28,18 @@ The safety model, in four lines:
   4. rollback only re-points current at a manifest from history.
 Store layout: <tenant>/<surface>/<type>/<version>.json (blobs), records/..., history/...,
 current/<tenant>/<surface>/manifest.json.
-Exit codes: 0 ok, 1 refused or audit errors, 2 usage or input error, 3 store unavailable
-(retry is safe), 4 gc done in part (what it lists needs a person), 130 interrupted,
-141 output pipe closed. With --json, an error is one JSON object: {"error": CODE, "message", "exit"}.
+Exit codes (every command):
+  0    done; check and merge: CONFORMING
+  1    refused (nothing written), or audit found errors; check and merge: NOT CONFORMING
+       (a guarantee broke, or a claimed capability or a contract check failed; the report's
+       first lines say which and what to change)
+  2    usage or input error; nothing was written
+  3    the store is unavailable or failed by itself; re-running the same command is safe
+  4    gc finished in part: it deleted what it could prove safe and left the keys or slots
+       it lists for a person; fix those and run gc again
+  130  interrupted (Ctrl-C); a publish is visible only once complete: re-running is safe
+  141  the output was cut short (`| head`); the command itself ran to the end
+With --json, an error is one JSON object: {"error": CODE, "message", "exit"}.
 """
 
 
@@ -195,7 +204,19 @@ def build_parser(running: str | None = None) -> argparse.ArgumentParser:
             "DOCUMENTED (a documented race, observed) or UNKNOWN (the checker failed).\n\n"
             "  pubsafe check --store memory --store local --report out/\n"
             "  pubsafe check --store mypkg.stores:make_store --profile thorough --workers 2\n\n"
-            "Exit 0 when every claimed guarantee is as expected, 1 when one breaks, 2 on usage errors."
+            "A NOT CONFORMING report opens with each root cause (what the implementation did, at which\n"
+            "step, to which key, which acknowledged operation it cost) and what to change. On a\n"
+            "terminal the report prints as tables; piped (a CI log), as a short summary that says\n"
+            "where the report files are; --format md prints the whole Markdown report.\n\n"
+            "Exit codes:\n"
+            "  0    CONFORMING: every guarantee as expected, every claimed capability honoured\n"
+            "  1    NOT CONFORMING: a guarantee broke, or a claimed capability or a contract check\n"
+            "       failed (then every guarantee may be as expected: stderr says which it was)\n"
+            "  2    usage error (a bad --store, --guarded on a store without compare-and-swap)\n"
+            "  3    the store is unavailable (no bucket, no permission): nothing judged, no report\n"
+            "  130  interrupted (Ctrl-C)\n"
+            "  141  the output was cut short (`| head`); the check ran to the end and stderr says\n"
+            "       how it ended (the reports of --report are written)"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -220,7 +241,7 @@ def build_parser(running: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--keep", action="store_true",
                    help="keep the stores the run creates (temporary directories, s3:// prefixes) for inspection; "
                         "by default every one is removed and closed")
-    p.add_argument("--json", action="store_true", help="print the reports as JSON instead of Markdown")
+    p.add_argument("--json", action="store_true", help="print the reports as JSON")
     add_format_option(p)
     add_blackbox_parser(sub)
     p = sub.add_parser(
@@ -229,7 +250,8 @@ def build_parser(running: str | None = None) -> argparse.ArgumentParser:
                      "with different seeds) into one report: the first counterexample of each guarantee\n"
                      "wins and coverage is summed.\n\n"
                      "  pubsafe merge shard-*/report.json --report merged/\n\n"
-                     "Exit 0 when the merged report conforms, 1 when it does not, 2 on bad input."),
+                     "Exit 0 when the merged report conforms, 1 when it does not (stderr says why), 2 on bad\n"
+                     "input (nothing written), 141 when the output was cut short."),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("reports", nargs="+", metavar="REPORT.json", help="report.json files (or their directories)")
     p.add_argument("--report", metavar="DIR", help="write the merged report.json, report.md and report.html here")

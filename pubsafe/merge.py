@@ -53,11 +53,16 @@ def merge_command(args) -> int:  # type: ignore[no-untyped-def]
                                    "count its coverage twice")
             seen[seed] = path
     merged = merge_reports(reports)
+    written = []
     if args.report:
-        paths = write_reports(merged, args.report)
-        print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
+        written = write_reports(merged, args.report)
+        print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
     if args.json:
         print(json.dumps(merged.model_dump(mode="json") | {"conforming": merged.conforming}, indent=2))
     else:
-        print_report(merged, args.format)
+        print_report(merged, args.format, written)
+    if not merged.conforming:
+        from .check import why_not
+
+        print(f"pubsafe: exit 1: {merged.target} is NOT CONFORMING: {why_not(merged)}", file=sys.stderr)
     return 0 if merged.conforming else 1
