@@ -135,21 +135,19 @@ class BackendSeam:
         raise NotImplementedError
 
     def sweep(self, calls: list[tuple[str, str]]) -> list[BackendFault]:
-        """Faults that visit every (phase, call) pair of a recorded run: its first call of
-        each pair, and its last where a phase makes it more than twice (a key's own check
-        comes after those of its directories), answered
-        with each kind (``every_kind``) or one kind in turn; the calls that change
-        something also answered after they took effect."""
-        count: dict[tuple[str, str], int] = {}
-        for pair in calls:
-            count[pair] = count.get(pair, 0) + 1
+        """Faults that fail each call of a recorded run in turn (the N-th call of its
+        name in its phase), answered with every kind (``every_kind``: a backend with a
+        call per store operation) or with one kind each, in turn (a backend with many
+        calls per operation); the calls that change something also answered after
+        they took effect."""
         faults = []
-        for i, ((phase, call), n) in enumerate(count.items()):
+        seen: dict[tuple[str, str], int] = {}
+        for i, (phase, call) in enumerate(calls):
+            nth = seen[(phase, call)] = seen.get((phase, call), 0) + 1
             kinds = [k for k in self.kinds if not k.endswith("-after") and self.fits(k, call, conditional=True)]
-            for j, nth in enumerate([1, n] if n > 2 else [1]):
-                chosen = kinds if self.every_kind else kinds[(i + j) % len(kinds):][:1] if kinds else []
-                faults += [BackendFault(kind, phase, call, nth) for kind in chosen]
-            faults += [BackendFault(k, phase, call) for k in self.kinds if k.endswith("-after") and self.fits(k, call)]
+            chosen = kinds if self.every_kind else kinds[i % len(kinds):][:1]
+            faults += [BackendFault(kind, phase, call, nth) for kind in chosen]
+            faults += [BackendFault(k, phase, call, nth) for k in self.kinds if k.endswith("-after") and self.fits(k, call)]
         return faults
 
     def fits(self, kind: str, call: str, conditional: bool = False) -> bool:

@@ -8,7 +8,10 @@ check step. ``reads_in_flight(n)`` lets the reads of one ``read_store`` or
 either way, in the same order: only the waiting overlaps. ``ListedContents`` reads
 nothing until a check looks an object up, for checks that look at a few objects of
 many; ``GivenThenRead`` judges objects already read (current as a reader saw it) and
-reads what they name. Reads always go to the store itself, never to a cache of the engine's.
+reads what they name; ``ReadOnMiss`` a store read whole through its listing, with any
+key a check looks up that the listing left out read by key (and noted: a listing
+fault must not pass for a missing object). Reads always go to the store itself,
+never to a cache of the engine's.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from contextvars import ContextVar
 from pubsafe.refimpl.errors import ObjectNotFound
 from pubsafe.refimpl.store import Store
 
-__all__ = ["read_store", "read_keys", "reads_in_flight", "in_flight", "ListedContents", "GivenThenRead"]
+__all__ = ["read_store", "read_keys", "reads_in_flight", "in_flight", "ListedContents", "GivenThenRead", "ReadOnMiss"]
 
 _IN_FLIGHT = ContextVar("pubsafe_reads_in_flight", default=1)
 
@@ -133,3 +136,19 @@ class GivenThenRead(_ReadWhenLookedUp):
 
     def __len__(self) -> int:
         return len(self.given)
+
+
+class ReadOnMiss(GivenThenRead):
+    """A store read whole through its listing (``read_store``); a key a check looks up
+    that the listing left out is read by key, and if it is there it counts, and is
+    noted in ``omitted`` (a listing fault, for ``checkers.listing`` to report)."""
+
+    def __init__(self, store: Store, listed: dict[str, bytes]) -> None:
+        super().__init__(store, listed)
+        self.omitted: set[str] = set()
+
+    def _fetch(self, key: str) -> bytes | None:
+        data = super()._fetch(key)
+        if data is not None and key not in self.given:
+            self.omitted.add(key)
+        return data

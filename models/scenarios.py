@@ -20,7 +20,6 @@ enumeration command and the tests.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -319,8 +318,9 @@ def crash_sweep(
     Each operation is crashed before it, crashed after it landed (lost ack), and
     answered with a timeout after it landed (error-after), then the publish is retried.
     On a store whose backend pubsafe can reach (``faults.backend``: a local directory,
-    S3), its backend then fails each kind of call the publish makes (``BackendSeam.sweep``),
-    so that the store's own mapping of backend errors runs (``backend_point``).
+    S3), a one-type publish over it then has each of its backend calls fail in turn
+    (``BackendSeam.sweep``), so that the store's own mapping of backend errors runs
+    (``backend_point``).
     Every crash point has a store of its own; ``width`` > 1 runs that many at once (a
     remote store's runs wait on the network), yielded in the same order.
     """
@@ -340,22 +340,18 @@ def crash_sweep(
 
     store, engine, _ = fresh()
     counter = FaultyStore(store)
-    seam = backend_seam(store)
     try:
-        with seam.injecting(None) if seam is not None else contextlib.nullcontext() as recording:
-            target_call(Guarantee.G3, "a publish over an existing manifest",
-                        lambda: engine(counter).publish(T, S, artifacts))
+        target_call(Guarantee.G3, "a publish over an existing manifest", lambda: engine(counter).publish(T, S, artifacts))
     finally:
         cleanup(store)
     faults: list[str | BackendFault] = [f"{kind}@{index}" for index in range(len(counter.events)) for kind in kinds]
-    if seam is not None:
-        faults += seam.sweep(recording.calls)
+    faults += _backend_faults(fresh, cleanup)
 
     def point(fault: str | BackendFault) -> CrashPoint:
         store, engine, clock = fresh()
         try:
             if isinstance(fault, BackendFault):
-                return backend_point(store, engine, clock, artifacts, fault)
+                return backend_point(store, engine, clock, BACKEND_ARTIFACTS, fault)
             return _crash_point(store, engine, clock, artifacts, fault)
         finally:
             cleanup(store)
@@ -365,6 +361,28 @@ def crash_sweep(
         return
     with ThreadPoolExecutor(max_workers=width, thread_name_prefix="crash") as pool:
         yield from pool.map(point, faults)
+
+
+#: What the backend sweep publishes over the crash sweep's two-type manifest: one type,
+#: so the other is carried forward (read and hashed again: more of the store's calls).
+BACKEND_ARTIFACTS = {"model": payload(7)}
+
+
+def _backend_faults(fresh: Callable[[], tuple[Store, EngineFor, StepClock]], cleanup: Callable[[Store], None]
+                    ) -> list[BackendFault]:
+    """The backend calls of a publish of ``BACKEND_ARTIFACTS``, each to be failed once;
+    none on a store whose backend pubsafe cannot reach."""
+    store, engine, _ = fresh()
+    try:
+        seam = backend_seam(store)
+        if seam is None:
+            return []
+        with seam.injecting(None) as recording:
+            target_call(Guarantee.G3, "a publish over an existing manifest",
+                        lambda: engine(FaultyStore(store)).publish(T, S, BACKEND_ARTIFACTS))
+        return seam.sweep(recording.calls)
+    finally:
+        cleanup(store)
 
 
 def backend_point(store: Store, engine: EngineFor, clock: StepClock, artifacts: dict[str, Any],

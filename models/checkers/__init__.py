@@ -28,7 +28,7 @@ from pubsafe.refimpl.store import Store
 
 from ..guarantees import Guarantee
 from ..oracle import Oracle, read_store
-from ..reading import read_keys
+from ..reading import ReadOnMiss
 from .immutability import check_blobs
 from .listing import listing_fault
 from .manifest_last import check_currents
@@ -41,18 +41,18 @@ __all__ = ["Violation", "GuaranteeViolation", "check_store", "check_contents"]
 def check_store(store: Store, oracle: Oracle, *, skip: Collection[Guarantee] = ()) -> list[Violation]:
     """G1–G3 on the store's present state, read whole (every object once).
 
-    The whole store is what its listing names; an acknowledged blob or a record seen
-    before that the listing leaves out is read by key, and if it is there the finding
-    is the listing fault, not a missing object.
+    The whole store is what its listing names; a key a check looks up (an acknowledged
+    blob, a blob or record a current names) that the listing left out is read by key,
+    and if it is there the finding is the listing fault, with what it would otherwise
+    have passed for (``checkers.listing``), not a missing object.
     """
-    contents = read_store(store)
-    expected = [k for k in (*oracle.acked_blobs, *oracle.first_seen_records) if k not in contents]
-    unlisted = {k: v for k, v in read_keys(store, expected).items() if v is not None}
-    if unlisted and Guarantee.G1 not in skip:
-        fault = listing_fault("", contents, [*contents, *unlisted])
+    contents = ReadOnMiss(store, read_store(store))
+    found = check_contents(contents, store.root_uri, oracle, skip=skip)
+    if contents.omitted and Guarantee.G1 not in skip:
+        fault = listing_fault("", contents.given, [*contents.given, *contents.omitted], "; ".join(map(str, found)))
         if fault is not None:
             return [fault]
-    return check_contents(contents, store.root_uri, oracle, skip=skip)
+    return found
 
 
 def check_contents(contents: Mapping[str, bytes], root_uri: str, oracle: Oracle, *,

@@ -56,8 +56,8 @@ def listing_fault(prefix: str, listed: Iterable[str], present: Collection[str], 
     problems = []
     if omitted:
         page = " (it stops at a page: a listing that ignores its continuation)" if _looks_paged(listed, omitted) else ""
-        problems.append(f"it omits {len(omitted)} of the {len(wanted)} keys that exist when read by key, "
-                        f"e.g. {omitted[0]!r}; it returned {len(seen)}{page}")
+        problems.append(f"it leaves out {len(omitted)} key(s) that exist when read by key, e.g. {omitted[0]!r} "
+                        f"({len(wanted)} known there); it returned {len(seen)}{page}")
     if doubled:
         problems.append(f"it names {len(doubled)} key(s) more than once, e.g. {doubled[0]!r}")
     if outside:
