@@ -194,9 +194,9 @@ def test_the_reference_engine_refuses_a_rollback_to_a_blob_lost_after_it_left_cu
 def test_steps_restore_what_the_links_say_after_rollbacks_and_races_on_the_reference_engine():
     machine = PublishMachine.bind(target_from_spec("memory"))()
     machine.race(kind="same-type", schedule="AABAB", seed=0)
-    machine.rollback(index=0, pick=0)
+    machine.rollback(index=0, pick=0, steps=0)
     for steps in (1, 2, 3, 2**31, 10**30):
-        machine.rollback_steps(index=0, steps=steps)
+        machine.rollback(index=0, pick=0, steps=steps)
     machine.publish(slot=0, types=["items"], values=[3, 3], variant=0)
-    machine.rollback_steps(index=0, steps=1)
+    machine.rollback(index=0, pick=0, steps=1)
     machine.teardown()
