@@ -203,8 +203,9 @@ class PublishMachine(RuleBasedStateMachine):
 
     def listing_behind(self, violation: Violation) -> Violation:
         """The listing fault behind ``violation``, if the store's listing leaves out keys
-        that exist (gc, for one, relies on it: what it deletes then looks like a lost
-        blob); else ``violation`` itself. Run only on the way to a failure: one listing."""
+        that exist (whatever worked from a listing, a sweep or a history walk, saw part
+        of the store, and the report must name the cause, not what it caused); else
+        ``violation`` itself. Run only on the way to a failure: one listing."""
         if LISTING_FAULT in violation.message or Guarantee.G1 in self.skip:
             return violation
         try:
@@ -589,8 +590,8 @@ class PublishMachine(RuleBasedStateMachine):
         refusal = self.refusal(Guarantee.G4, what, go)
         self.fail_all(check_refused_rollback(str(old), refusal is None, before, self.view.snapshot(),
                                              f"its model blob {blob} was {DAMAGE[damage]} after it left current (only "
-                                             "history named it): current would name a blob that is not what its "
-                                             "version says" + (f" ({what})" if by_steps else "")))
+                                             "history named it), and current now names it: a rollback must validate "
+                                             "every blob of its target" + (f" ({what})" if by_steps else "")))
         self.after_step()
 
     def damage(self, blob: str, how: str) -> None:
