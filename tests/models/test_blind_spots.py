@@ -125,19 +125,18 @@ def test_a_reader_that_verifies_a_blob_only_on_its_first_load_is_caught():
 
 
 def test_invalidating_one_slot_then_reading_it_later_is_checked_by_the_machine():
-    """The ``invalidate`` rule: the next read of the slot named must be current, whatever
-    was read in between (here: the slot whose name is its case-folded twin)."""
+    """``serve(..., then=N)`` invalidates slot N after its read: the next read of slot N
+    must be current, whatever was read in between (here: its case-folded twin)."""
     target = target_from_spec("memory")
     target.reader_factory = NormalisingInvalidateReader
     machine = PublishMachine.bind(target)()
     machine.add_variant_slot(base=0, change="upper", of="tenant")  # ("ACME", "home") is slot 4
     machine.publish(slot=4, types=["model"], values=[1, 1], variant=0)
-    machine.serve(slot=4, advance=0.0, invalidate=False)
-    machine.serve(slot=0, advance=0.0, invalidate=False)
+    machine.serve(slot=4, advance=0.0, invalidate=False, then=None)
     machine.publish(slot=4, types=["model"], values=[2, 2], variant=0)
-    machine.invalidate(slot=4)
+    machine.serve(slot=0, advance=0.0, invalidate=False, then=4)
     with pytest.raises(GuaranteeViolation) as caught:
-        machine.serve(slot=4, advance=0.0, invalidate=False)
+        machine.serve(slot=4, advance=0.0, invalidate=False, then=None)
     assert caught.value.violation.message.startswith("after invalidate() the reader serves")
 
 
