@@ -418,6 +418,7 @@ class PublishMachine(RuleBasedStateMachine):
             if violation := check_failed_publish(where, before_bytes, self.current_bytes(where), complete,
                                                  self.store.root_uri, cause):
                 self.fail(violation)
+            self.note_orphans(cause)
             try:
                 self.engine(self.recorder("retry")).publish(*where, artifacts)
             except Exception as exc:  # noqa: BLE001 - any failure of the retry is the finding
@@ -442,6 +443,8 @@ class PublishMachine(RuleBasedStateMachine):
         scenario = RACES[kind]
         race = self.call(Guarantee.G3, f"the setup of the {kind} race", lambda: scenario.prepare(
             self.store, self.engine, self.clock, seed, acknowledge=lambda artifacts: self.ack(("acme", "home"), artifacts)))
+        if scenario.guarantee is Guarantee.R5:  # its setup crashed a publish: the orphan it left is R4, observed
+            self.note_orphans(f"the crashed publish that sets up the {kind} race")
         run = Interleaving(self.store, race.actors).run(schedule)
         self.sink.interleaving(scenario.guarantee)
         self.history += scenario.history(run.trace, offset=len(self.history))

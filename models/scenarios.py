@@ -666,10 +666,13 @@ def _invalidation_across_slots(reader_factory: Callable[..., Any]) -> list[Viola
 
 
 def _round(manifest: Any) -> str:
-    """Which round of ``_invalidation_across_slots`` a served manifest is from."""
-    text = json.dumps(dict(manifest.current))
-    return "round 1, before the publish" if payload_version({"slot": [manifest.tenant, manifest.surface],
-                                                               "round": 1}) in text else "not round 1"
+    """Which publish of ``_invalidation_across_slots`` a served manifest is from."""
+    for n in (1, 2):
+        model = blob_key(manifest.tenant, manifest.surface, "model",
+                         payload_version({"slot": [manifest.tenant, manifest.surface], "round": n}))
+        if dict(manifest.current).get("model", "").endswith(model):
+            return f"round {n}" + (", from before the publish" if n == 1 else "")
+    return "neither round"
 
 
 #: What happens to a blob after a reader loaded it (``_changed_under_reader``).
