@@ -47,6 +47,7 @@ class StoreView:
     def __init__(self, store: ObservedStore) -> None:
         self.store = store
         self.contents: dict[str, bytes] = read_store(store.inner)
+        self.version = 0  #: grows whenever ``contents`` changes (a check of unchanged contents finds the same)
         self.listed: list[str] = list(self.contents)  #: the store's listing, as ``verify`` last read it
         self.omitted: set[str] = set()  #: keys that listing left out but a read by key found
 
@@ -56,6 +57,8 @@ class StoreView:
             return self.contents
         touched, self.store.touched = self.store.touched, set()
         for key, data in read_keys(self.store.inner, sorted(touched)).items():
+            if self.contents.get(key) != data:
+                self.version += 1
             if data is None:
                 self.contents.pop(key, None)
             else:
@@ -85,4 +88,5 @@ class StoreView:
                 self.omitted.add(key)
         wrong = sorted(k for k in actual.keys() | self.contents.keys() if actual.get(k) != self.contents.get(k))
         self.contents = actual
+        self.version += bool(wrong)
         return wrong

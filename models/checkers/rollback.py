@@ -11,12 +11,13 @@ writes it (``check_history_link``).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import NamedTuple
 
 from ..guarantees import Guarantee
-from ..oracle import Oracle, current_key, history_key, is_tombstone, parse_blob_key, parse_manifest
+from ..oracle import Oracle, ParsedManifest, current_key, history_key, is_tombstone, parse_blob_key, parse_manifest
 from .violation import Violation
 
 __all__ = ["check_rollback", "check_refused_rollback", "check_history", "HistoryLink", "read_history_entry",
@@ -95,17 +96,24 @@ def read_history_entry(contents: Mapping[str, bytes], slot: tuple[str, str], ver
     data = contents.get(key)
     if data is None:
         return f"manifest {version[:12]}… has no history entry"
-    try:
-        doc = json.loads(data)
-        manifest = parse_manifest(json.dumps(doc["manifest"]).encode())
-        previous = doc.get("previous")
-    except (ValueError, KeyError, TypeError, AttributeError):
+    parsed = _parse_entry(data)
+    if parsed is None:
         return f"history entry {key} does not parse"
+    manifest, previous = parsed
     if manifest.version != version or (manifest.tenant, manifest.surface) != slot:
         return f"history entry {key} holds another manifest ({manifest.tenant}/{manifest.surface} {manifest.version[:12]}…)"
     if previous is not None and not isinstance(previous, str):
         return f"history entry {key} names {previous!r} as previous"
     return HistoryLink(manifest.current, previous)
+
+
+@functools.lru_cache(maxsize=4096)  # the checker's own memo: entries never change, and are read on every ack
+def _parse_entry(data: bytes) -> tuple[ParsedManifest, object] | None:
+    try:
+        doc = json.loads(data)
+        return parse_manifest(json.dumps(doc["manifest"]).encode()), doc.get("previous")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def walk_back(contents: Mapping[str, bytes], slot: tuple[str, str], start: str | None, steps: int) -> str | tuple[str]:
