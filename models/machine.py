@@ -601,10 +601,11 @@ class PublishMachine(RuleBasedStateMachine):
         go = (lambda: self.engine(self.recorder("rollback")).rollback(*slot, steps=1)) if by_steps else (
             lambda: self.engine(self.recorder("rollback")).rollback(*slot, to=old))
         refusal = self.refusal(Guarantee.G4, what, go)
+        now = self.current_version(slot)
+        outcome = "current now names it" if now == old else f"current is {str(now)[:12]}…, the manifest it had"
         self.fail_all(check_refused_rollback(str(old), refusal is None, before, self.view.snapshot(),
                                              f"its model blob {blob} was {DAMAGE[damage]} after it left current (only "
-                                             "history named it), and current now names it: a rollback must validate "
-                                             "every blob of its target" + (f" ({what})" if by_steps else "")))
+                                             f"history named it), so it had to be refused ({what}); {outcome}"))
         self.after_step()
 
     def damage(self, blob: str, how: str) -> None:
