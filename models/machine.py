@@ -372,8 +372,8 @@ class PublishMachine(RuleBasedStateMachine):
         complete = self.merged(slot, before, artifacts)
         faulty = self.recorder("publish", plan)
         try:
-            self.call(Guarantee.G3, f"publish with fault {plan}", lambda: self.engine(faulty).publish(*slot, artifacts),
-                      allowed=(RetryableStoreError,))
+            receipt = self.call(Guarantee.G3, f"publish with fault {plan}",
+                                lambda: self.engine(faulty).publish(*slot, artifacts), allowed=(RetryableStoreError,))
             failed = False
         except (Crash, RetryableStoreError):
             failed = True
@@ -385,10 +385,11 @@ class PublishMachine(RuleBasedStateMachine):
                 self.fail(violation)
             self.note_orphans(fault)
             try:
-                self.engine(self.recorder("retry")).publish(*slot, artifacts)
+                receipt = self.engine(self.recorder("retry")).publish(*slot, artifacts)
             except Exception as exc:  # noqa: BLE001 - any failure of the retry is the finding
                 self.fail(retry_failed(fault, exc))
                 assume(False)
+        self.fail_all(check_receipt_versions(receipt, artifacts))  # a version computed otherwise is G1, not a retry's fault
         if violation := check_mapping(slot, self.mapping(slot), complete, Guarantee.G3 if failed else Guarantee.G2):
             self.fail(violation)
         self.ack(slot, artifacts)
@@ -414,9 +415,10 @@ class PublishMachine(RuleBasedStateMachine):
         fault = self.seam.fault(kind, phase, call, nth)
         in_flight: list[Event] = []
         failure: BaseException | None = None
+        receipt = None
         with self.seam.injecting(fault, on_fire=lambda: in_flight.append(recorder.events[-1])) as shot:
             try:
-                self.engine(recorder).publish(*where, artifacts)
+                receipt = self.engine(recorder).publish(*where, artifacts)
             except Exception as exc:  # noqa: BLE001 - judged below, with what the backend said
                 failure = exc
         cause = f"backend fault {fault}: {backend_cause(shot, in_flight)}"
@@ -431,10 +433,11 @@ class PublishMachine(RuleBasedStateMachine):
                 self.fail(violation)
             self.note_orphans(cause)
             try:
-                self.engine(self.recorder("retry")).publish(*where, artifacts)
+                receipt = self.engine(self.recorder("retry")).publish(*where, artifacts)
             except Exception as exc:  # noqa: BLE001 - any failure of the retry is the finding
                 self.fail(retry_failed(cause, exc))
                 assume(False)
+        self.fail_all(check_receipt_versions(receipt, artifacts))
         if violation := check_mapping(where, self.mapping(where), complete, Guarantee.G3 if failure else Guarantee.G2):
             self.fail(Violation(violation.guarantee, f"after {cause}: {violation.message}", violation.key))
         try:
