@@ -210,6 +210,9 @@ class Oracle:
     manifests: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
     #: manifest version -> its mapping as store keys
     mappings: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: grows with every acknowledgement (a check of the same contents against the same
+    #: acknowledgements finds the same)
+    changes: int = 0
     _hashes: dict[bytes, str] = field(default_factory=dict, repr=False)
 
     def hash(self, data: bytes) -> str:
@@ -253,6 +256,7 @@ class Oracle:
         data = canonical(payload)
         key = blob_key(tenant, surface, type_, self.hash(data))
         self.acked_blobs[key] = data
+        self.changes += 1
         return key
 
     def ack_manifest(self, tenant: str, surface: str, version: str, mapping: dict[str, str]) -> None:
@@ -260,3 +264,4 @@ class Oracle:
         if version not in versions:
             versions.append(version)
         self.mappings[version] = dict(mapping)
+        self.changes += 1

@@ -323,6 +323,8 @@ class LocalStore(Store):
             st = self.os.lstat(path)
         except (FileNotFoundError, NotADirectoryError) as exc:
             raise ObjectNotFound(key) from exc
+        except OSError as exc:
+            raise StoreError(f"examining {key}: {_reason(exc)}") from exc
         if not stat.S_ISREG(st.st_mode):
             raise self._not_an_object(key, path, writing=False) or ObjectNotFound(key)
         return ObjectInfo(key, self.get_object(key).etag, st.st_size, st.st_mtime)
@@ -334,6 +336,8 @@ class LocalStore(Store):
             mode = self.os.lstat(path).st_mode
         except (FileNotFoundError, NotADirectoryError):
             return False
+        except OSError as exc:
+            raise StoreError(f"examining {key}: {_reason(exc)}") from exc
         if stat.S_ISLNK(mode):
             raise self._not_an_object(key, path, writing=False) or UnsafeStoreState(f"{key} is a link")
         return stat.S_ISREG(mode)
