@@ -171,7 +171,7 @@ class _LocalSeam(BackendSeam):
     def injecting(self, fault: BackendFault | None, on_fire: Callable[[], None] = lambda: None) -> Iterator[Shot]:
         shot = Shot(fault, on_fire=on_fire)
         inner = self.store.os
-        self.store.os = _FaultyOS(inner, shot)  # type: ignore[assignment]
+        self.store.os = _FaultyOS(inner, shot)
         try:
             yield shot
         finally:

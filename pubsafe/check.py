@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shlex
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from pubsafe.models import Report, run_conformance, target_from_spec
 from pubsafe.models.conformance import merge_reports
+from pubsafe.models.target import Target
 
 from .inputs import check_report_directory
 
@@ -24,7 +26,7 @@ def _run_one(spec: str, engine: str | None, reader: str | None, guarded: bool, p
                            replay=_replay(target, spec, engine, reader, guarded, profile, seed))
 
 
-def _replay(target, spec: str, engine: str | None, reader: str | None, guarded: bool, profile: str,  # type: ignore[no-untyped-def]
+def _replay(target: Target, spec: str, engine: str | None, reader: str | None, guarded: bool, profile: str,
             seed: int) -> str:
     """One command that replays the run from a fresh shell (the import path included)."""
     words = ["pubsafe check", f"--store {shlex.quote(spec)}", f"--profile {profile}", f"--seed {seed}"]
@@ -36,7 +38,7 @@ def _replay(target, spec: str, engine: str | None, reader: str | None, guarded: 
     return " ".join(words)
 
 
-def _run_with_progress(spec: str, args, seed: int) -> Report:  # type: ignore[no-untyped-def]
+def _run_with_progress(spec: str, args: argparse.Namespace, seed: int) -> Report:
     from .progress import RunProgress
 
     target = target_from_spec(spec, engine=args.engine, reader=args.reader, guarded=args.guarded, keep=args.keep)
@@ -55,7 +57,7 @@ def _keep_hypothesis_out_of_the_working_directory() -> None:
     os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(cache, "pubsafe", "hypothesis"))
 
 
-def check_command(args) -> int:  # type: ignore[no-untyped-def]
+def check_command(args: argparse.Namespace) -> int:
     from pubsafe.reports import write_reports
 
     _keep_hypothesis_out_of_the_working_directory()

@@ -11,7 +11,8 @@ import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NoReturn
 
 from .blackbox import add_parser as add_blackbox_parser
 from .exits import EXIT_INTERRUPTED, EXIT_USAGE, classify, report
@@ -51,11 +52,11 @@ class _Parser(argparse.ArgumentParser):
     ``--store``), a "did you mean" for an unknown command or option, and an unknown
     option reported before a missing one, with the usage of the command it was given to."""
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+    def parse_known_args(self, args: Iterable[str] | None = None, namespace: Any = None) -> tuple[Any, list[str]]:
         if self._subparsers is None:  # a command's parser: it owns every option it is given
             for token in list(sys.argv[1:] if args is None else args):
                 if token == "--":
@@ -65,7 +66,7 @@ class _Parser(argparse.ArgumentParser):
                     self.error(f"unrecognized option {name}{_did_you_mean(name, self._option_string_actions)}")
         return super().parse_known_args(args, namespace)
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         wrong = re.search(r"invalid choice: '([^']*)'", message)
         if wrong and self._subparsers is not None:
             choices = next(a.choices for a in self._subparsers._group_actions if a.choices)
@@ -75,7 +76,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nTry '{self.prog} --help'.\n")
 
 
-def _did_you_mean(word: str, known) -> str:  # type: ignore[no-untyped-def]
+def _did_you_mean(word: str, known: Iterable[str]) -> str:
     import difflib  # only on a usage error: a publish does not pay for it
 
     close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
@@ -86,17 +87,20 @@ class _Unused:
     """Stands in for the parser of a command this run does not parse: adding its
     arguments is skipped (argparse's checks of each one cost a publish ~8 ms of start)."""
 
-    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
-        return lambda *args, **kwargs: self
+    def add_argument(self, *args: Any, **kwargs: Any) -> _Unused:
+        return self
+
+    def __getattr__(self, name: str) -> Callable[..., _Unused]:
+        return self.add_argument
 
 
 class _Commands:
     """The subcommands: all listed, only the one being run given its arguments."""
 
-    def __init__(self, sub: argparse._SubParsersAction, running: str | None) -> None:  # type: ignore[type-arg]
+    def __init__(self, sub: argparse._SubParsersAction[_Parser], running: str | None) -> None:
         self.sub, self.running = sub, running
 
-    def add_parser(self, name: str, **kwargs):  # type: ignore[no-untyped-def]
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser | _Unused:
         parser = self.sub.add_parser(name, **kwargs)
         return parser if self.running in (None, name) else _Unused()
 
@@ -112,7 +116,7 @@ def build_parser(running: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_Version, nargs=0, help="show pubsafe's version and exit")
     sub = _Commands(parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser), running)
 
-    def command(name: str, help_: str, description: str, *, slot: bool = True) -> argparse.ArgumentParser:
+    def command(name: str, help_: str, description: str, *, slot: bool = True) -> argparse.ArgumentParser | _Unused:
         p = sub.add_parser(name, help=help_, description=description,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument(
@@ -266,7 +270,8 @@ def build_parser(running: str | None = None) -> argparse.ArgumentParser:
 class _Version(argparse.Action):
     """--version, with the version read only when asked for (a publish never needs it)."""
 
-    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
         from . import __version__
 
         print(f"pubsafe {__version__}")
@@ -331,8 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not isinstance(exc, (PubsafeError, ValueError)):
             raise  # a bug: the traceback is the most useful thing to show
-        code, exit_code = classify(exc)
-        return report(code, exit_code, str(exc), as_json=_wants_json(argv))
+        error, exit_code = classify(exc)
+        return report(error, exit_code, str(exc), as_json=_wants_json(argv))
 
 
 if __name__ == "__main__":

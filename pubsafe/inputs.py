@@ -49,7 +49,7 @@ def _refuse_unopenable(spec: str) -> None:
                            "`pubsafe check --store memory`); give a directory such as ./pub, or a URL")
 
 
-class _Pairs(list):  # type: ignore[type-arg]
+class _Pairs(list[tuple[str, Any]]):
     """A JSON object as parsed, before duplicate keys are checked."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from pubsafe.models.conformance import merge_reports
 __all__ = ["merge_command"]
 
 
-def merge_command(args) -> int:  # type: ignore[no-untyped-def]
+def merge_command(args: argparse.Namespace) -> int:
     """``pubsafe merge``: one report from the report.json files of shards or seeds."""
     from pydantic import ValidationError
 

@@ -154,13 +154,15 @@ def _histories(store: Store, listing: Listing, validator: ArtifactValidator, fou
 
 def _loops(previous: dict[str, str | None]) -> list[list[str]]:
     """Each cycle of the previous links, once."""
-    loops, done = [], set()
+    loops: list[list[str]] = []
+    done: set[str] = set()
     for start in sorted(previous):
-        path, version = [], start
+        path: list[str] = []
+        version: str | None = start
         while version in previous and version not in done and version not in path:
             path.append(version)
             version = previous[version]
-        if version in path:
+        if version is not None and version in path:
             loops.append(path[path.index(version):])
         done.update(path)
     return loops

@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from ._canonical_fast import canonical_strings_document
 from ._serialise import dump_manifest, in_field_order, utc_text
@@ -85,7 +85,8 @@ def _flag(name: str, value: Any) -> bool:
 def _seconds(name: str, value: Any) -> float:
     if type(value) not in (int, float) or not 0 < value < float("inf"):
         raise _Invalid(f"{name}: expected a positive number of seconds, got {value!r}")
-    return value
+    seconds: float = value  # an int stays an int: the document is written back as read
+    return seconds
 
 
 def _text_mapping(name: str, value: Any) -> dict[str, str]:
@@ -170,7 +171,7 @@ class _Record:
                 raise TypeError(f"{cls.__name__}() needs the field {name!r}")
         return filled
 
-    def replace(self, **changes: Any) -> Any:
+    def replace(self, **changes: Any) -> Self:
         """A copy with ``changes`` (checked again, and with nothing cached carried over)."""
         return type(self)(**{**{name: getattr(self, name) for name in self._FIELDS}, **changes})
 
@@ -201,7 +202,7 @@ class _Document(_Record):
         raise AttributeError(f"a {type(self).__name__} is immutable; make a changed copy with .replace()")
 
     @classmethod
-    def from_json(cls, obj: Any) -> Any:
+    def from_json(cls, obj: Any) -> Self:
         """Build from a parsed JSON object, refusing extra and missing fields."""
         if not isinstance(obj, dict):
             raise _Invalid(f"expected a JSON object, got {_kind(obj)}")
@@ -400,7 +401,10 @@ def to_json(doc: Any) -> dict[str, Any]:
     return {name: _json_value(getattr(doc, name)) for name in doc._FIELDS}
 
 
-def load_document(model: type[_Document], data: bytes, key: str):  # type: ignore[no-untyped-def]
+_D = TypeVar("_D", bound=_Document)
+
+
+def load_document(model: type[_D], data: bytes, key: str) -> _D:
     """Parse ``data`` as ``model``, raising IntegrityError that names the key."""
     try:
         return model.from_json(json.loads(data))

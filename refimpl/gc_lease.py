@@ -219,11 +219,17 @@ class Lease:
         if self.monotonic() - self.proved_at >= self.seconds / 2:
             raise self._late()
 
+    def _held(self) -> str:
+        """The etag of the lease as this sweep last wrote it (it holds one once acquired)."""
+        if self.etag is None:
+            raise RuntimeError("the sweep renews or releases a lease it never took")
+        return self.etag
+
     def _renew(self, started: float) -> None:
         with phase("gc-lease"):
             try:
                 if self.cas:
-                    self.etag = self.store.replace(GC_LEASE, self._document(), expect=self.etag)
+                    self.etag = self.store.replace(GC_LEASE, self._document(), expect=self._held())
                 else:  # nobody can take over without compare-and-swap: only we write it
                     if self._holder(self._parse(self.store.get(GC_LEASE))) != (self.owner, self.generation):
                         raise Conflict("taken")
@@ -256,7 +262,7 @@ class Lease:
         with phase("gc-lease"):
             try:
                 if self.cas:
-                    self.store.replace(GC_LEASE, self._document(released=True), expect=self.etag)
+                    self.store.replace(GC_LEASE, self._document(released=True), expect=self._held())
                 else:
                     if self._holder(self._parse(self.store.get(GC_LEASE))) == (self.owner, self.generation):
                         self.store.delete(GC_LEASE)

@@ -24,6 +24,8 @@ would let a second writer in.
 
 from __future__ import annotations
 
+import builtins
+
 import contextlib
 import errno
 import os
@@ -287,7 +289,7 @@ class LocalStore(Store):
     def list(self, prefix: str = "") -> list[str]:
         return sorted(self._walk(prefix)[0])
 
-    def debris(self) -> list[Debris]:
+    def debris(self) -> builtins.list[Debris]:
         found = []
         for key, kind in self._walk("")[1]:
             try:

@@ -15,6 +15,8 @@ the registry it was given is the only one bound to it.
 
 from __future__ import annotations
 
+import builtins
+
 import json
 import os
 
@@ -65,7 +67,7 @@ class SplitStore(Store):
     def exists(self, key: str) -> bool:
         return self._half(key).exists(key)
 
-    def debris(self) -> list[Debris]:
+    def debris(self) -> builtins.list[Debris]:
         return sorted([*self.registry.debris(), *self.blobs.debris()], key=lambda d: d.key)
 
     def remove_debris(self, key: str) -> None:

@@ -23,7 +23,7 @@ from pubsafe.models import Event
 from pubsafe.models.guarantees import PROBE_GUARANTEES, Guarantee, Status
 from pubsafe.models.verdicts import Report, Verdict
 
-from .timeline import short_key
+from .timeline import Highlight, short_key
 
 __all__ = ["Explanation", "Diagnosis", "Fix", "FIXES", "UNCLAIMED", "explain", "diagnose", "caveats", "not_judged",
            "guarded_advice", "highlight", "STORY_DOC"]
@@ -402,7 +402,7 @@ def _rollback_wrote(events: list[Event], text: str, group: list[Verdict]) -> Exp
 
 
 def _no_history(events: list[Event], text: str, group: list[Verdict]) -> Explanation | None:
-    if "is not in the history" not in text:
+    if "is not in the history" not in text and "has no history entry" not in text:
         return None
     missing = next((n for n, e in enumerate(events) if e.key.startswith("history/") and e.result == "ObjectNotFound"),
                    None)
@@ -588,8 +588,10 @@ def diagnose(report: Report) -> list[Diagnosis]:
     groups = report.counterexample_groups()
     explained = [(i, explain(group)) for i, group in enumerate(groups)]
     # the run told is the shortest one whose culprit step is known
-    for i, why in sorted(explained, key=lambda item: (item[1].culprit is None,
-                                                      len(groups[item[0]][0].counterexample.timeline))):
+    def steps(group: list[Verdict]) -> int:
+        return len(group[0].counterexample.timeline) if group[0].counterexample else 0
+
+    for i, why in sorted(explained, key=lambda item: (item[1].culprit is None, steps(groups[item[0]]))):
         group = groups[i]
         broken = [v.guarantee for v in group]
         kind = why.kind if why.kind not in ("other", "unexpected-error") else f"{why.kind}:{broken[0]}"
@@ -666,9 +668,7 @@ def guarded_advice(report: Report, diagnoses: list[Diagnosis]) -> str:
     return report.guarded_note()
 
 
-def highlight(group: list[Verdict]):  # type: ignore[no-untyped-def]
+def highlight(group: list[Verdict]) -> Highlight:
     """The ``timeline.Highlight`` of one counterexample run: its culprit, victim and key."""
-    from .timeline import Highlight
-
     why = explain(group)
     return Highlight(why.culprit, why.victim, why.key, why.culprit_note, why.victim_note)

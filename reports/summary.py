@@ -69,8 +69,8 @@ def render(report: Report, written: list[str] | None = None) -> str:
 def _runs(report: Report) -> list[str]:
     """``G1 G2 G3 HOLDS``: consecutive verdicts with the same outcome told once."""
     out = []
-    for (status, expected), run in groupby(report.verdicts, key=lambda v: (v.status, v.as_expected)):
-        run = list(run)
+    for (status, expected), grouped in groupby(report.verdicts, key=lambda v: (v.status, v.as_expected)):
+        run = list(grouped)
         ids = " ".join(v.guarantee.value for v in run)
         out.append(f"{ids} {status.value}" + ("" if expected else f" (expected {run[0].expected.value})"))
     return out

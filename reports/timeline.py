@@ -203,7 +203,7 @@ def _arrow(y_from: int, y_to: int, x: int) -> str:
             "fill='none' stroke='#cf222e' stroke-width='2'/>")
 
 
-def _mark(mark: str, x: int, y: int) -> str:
+def _mark(mark: str, x: float, y: float) -> str:
     if mark in ("culprit", "victim"):
         fill = _CULPRIT if mark == "culprit" else _VICTIM
         return f"<rect x='{x - 6}' y='{y - 6}' width='12' height='12' fill='{fill}' stroke='#d0d7de'/>"

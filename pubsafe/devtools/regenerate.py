@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from pubsafe.models import run_conformance, target_from_spec
 from pubsafe.reports import json_report, write_reports
@@ -77,7 +78,7 @@ def render_committed() -> None:
     _screenshot(repository_root() / "docs" / "reference-reports" / "mutant-gc-without-protection")
 
 
-def _screenshot(folder) -> None:  # type: ignore[no-untyped-def]
+def _screenshot(folder: Path) -> None:
     from . import browser
 
     if browser.find() is None:
