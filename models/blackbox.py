@@ -761,7 +761,7 @@ def run_blackbox(
 
 def _verdict(guarantee: Guarantee, guarded: bool, harness: _Harness, coverage: dict[str, int]) -> Verdict:
     expected = guarantee.expected(guarded=guarded)
-    common = {"guarantee": guarantee, "title": guarantee.title, "expected": expected, "coverage": coverage}
+    common: dict[str, Any] = {"guarantee": guarantee, "title": guarantee.heading, "expected": expected, "coverage": coverage}
     if guarantee in harness.broken:
         return Verdict(**common, status=Status.BREAKS, counterexample=harness.broken[guarantee])
     if guarantee in harness.witnesses:

@@ -256,7 +256,7 @@ def _settings(profile: Profile) -> settings:
 
 def _verdict(guarantee: Guarantee, target: Target, sink: RunSink, broken: Broken, unknown: dict[str, str]) -> Verdict:
     expected = guarantee.expected(guarded=target.guarded)
-    common = {"guarantee": guarantee, "title": guarantee.title, "expected": expected,
+    common = {"guarantee": guarantee, "title": guarantee.heading, "expected": expected,
               "coverage": sink.evidence(guarantee)}
     if guarantee in broken:
         return Verdict(**common, status=Status.BREAKS, counterexample=broken[guarantee])

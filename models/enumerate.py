@@ -150,10 +150,11 @@ def _run(race: Race, prepared: MemoryStore, schedule: str, fault: tuple[str, str
     # A sweep's id is written into its lease and tombstones: counted, not random, so that
     # equal runs reach equal states (and unique within the run, recovery included).
     sweep_ids = map("sweep-{}".format, itertools.count(1)).__next__
-    copy = dataclasses.replace(race, store=prepared.copy(),
+    store = prepared.copy()
+    copy = dataclasses.replace(race, store=store,
                                engine=lambda store, **options: race.engine(store, sweep_ids=sweep_ids, **options))
     after = [] if after is None else after
-    recorded = states.recorder(copy.store, after) if states is not None else None
+    recorded = states.recorder(store, after) if states is not None else None
 
     def wrap(name: str, gated: Store) -> Store:
         if recorded is not None:
@@ -227,8 +228,8 @@ class _Node:
         self.state = state
         self.children = children  #: (actor, the state its move leads to), in choice order; () at a run's end
         self.problems = problems  #: at a run's end: what judging it found
-        self.leaves = sum(child.leaves for _, child in children) if children else 1  #: interleavings from here
-        self.nodes = sum(child.nodes + 1 for _, child in children)  #: distinct prefixes below
+        self.leaves: int = sum(child.leaves for _, child in children) if children else 1  #: interleavings from here
+        self.nodes: int = sum(child.nodes + 1 for _, child in children)  #: distinct prefixes below
 
 
 class _Enumeration:

@@ -83,7 +83,7 @@ GRACE = 60.0  #: the GC grace period of every scenario
 TTL = 30.0  #: the serving reader's manifest TTL in every scenario
 
 #: store -> an engine over it (the caller binds guarded mode and the clock)
-EngineFor = Callable[[Store], Any]
+EngineFor = Callable[..., Any]  #: (store, **options) -> an engine
 
 
 def payload(seed: int, variant: int = 0) -> dict[str, Any]:
@@ -146,8 +146,10 @@ class Race:
     @property
     def actors(self) -> dict[str, Callable[[Store], Any]]:
         """For the scheduler: each actor runs its action with a fresh engine over its view of the store."""
-        return {name: (lambda store, act=act, name=name: act(self.engine(store, **self.engine_options.get(name, {}))))
-                for name, act in self.actions.items()}
+        def actor(name: str, act: Callable[[Any], Any]) -> Callable[[Store], Any]:
+            return lambda store: act(self.engine(store, **self.engine_options.get(name, {})))
+
+        return {name: actor(name, act) for name, act in self.actions.items()}
 
     def judge(self, run: RunResult, *, guarded: bool) -> tuple[list[Violation], str | None]:
         """What the run broke, and (default mode) the documented race it showed, if any."""
