@@ -20,12 +20,12 @@ import uuid
 
 import pytest
 from hypothesis import settings
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from pubsafe.refimpl import Engine, LocalStore, MemoryStore
-from pubsafe.refimpl.errors import ObjectNotFound
 from pubsafe.refimpl.canonical import canonicalize
+from pubsafe.refimpl.errors import ObjectNotFound
 
 T, S = "acme", "home"
 _counter = itertools.count()
@@ -366,7 +366,6 @@ def test_check_quick_on_moto_s3(benchmark):
     pytest.importorskip("s3fs")
     from pubsafe.devtools.s3server import local_s3
     from pubsafe.models import run_conformance, target_from_spec
-
     from pubsafe.models.conformance import Profile
 
     coverage = {}

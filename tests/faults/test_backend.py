@@ -15,7 +15,8 @@ from pubsafe.refimpl.prefixed import PrefixedStore
 
 def test_faults_read_and_print_as_strings_and_a_bad_one_shows_a_good_one():
     fault = BackendFault.parse("no-space@history-write/link#2", LOCAL_KINDS)
-    assert fault == BackendFault("no-space", "history-write", "link", 2) and str(fault) == "no-space@history-write/link#2"
+    assert (fault == BackendFault("no-space", "history-write", "link", 2)
+            and str(fault) == "no-space@history-write/link#2")
     assert str(BackendFault.parse("throttle@swap", S3_KINDS)) == "throttle@swap"
     with pytest.raises(InvalidInput, match="KIND@PHASE.*for example 'throttle@history-write'"):
         BackendFault.parse("slow@swap", S3_KINDS)

@@ -226,8 +226,9 @@ def test_a_remote_store_runs_the_schedules_planned_in_memory_unless_a_run_strays
 
     explored: list[str] = []
     on_store = conformance._explore_on_store
-    monkeypatch.setattr(conformance, "_explore_on_store",
-                        lambda target, scenario, *rest: explored.append(scenario.name) or on_store(target, scenario, *rest))
+    monkeypatch.setattr(
+        conformance, "_explore_on_store",
+        lambda target, scenario, *rest: explored.append(scenario.name) or on_store(target, scenario, *rest))
     planned = run_conformance(Target("remote-like", store, parallel_runs=8), "quick")
     assert bool(explored) is strays
     explored.clear()
@@ -240,9 +241,11 @@ def test_the_crash_sweep_run_several_at_once_yields_the_same_points_in_the_same_
     from pubsafe.models.mutants import SwapBeforeRecordEngine
     from pubsafe.models.scenarios import crash_sweep
 
-    mutant = Target("mutant", MemoryStore, lambda store, *, guarded=False, clock: SwapBeforeRecordEngine(store, clock=clock))
+    mutant = Target("mutant", MemoryStore,
+                    lambda store, *, guarded=False, clock: SwapBeforeRecordEngine(store, clock=clock))
     for target in (Target("memory", MemoryStore), mutant):
-        alone = [(p.fault, [str(v) for v in p.violations]) for p in crash_sweep(target.store_factory, target.engine_for)]
+        alone = [(p.fault, [str(v) for v in p.violations])
+                 for p in crash_sweep(target.store_factory, target.engine_for)]
         at_once = [(p.fault, [str(v) for v in p.violations])
                    for p in crash_sweep(target.store_factory, target.engine_for, width=4)]
         assert at_once == alone and len(alone) > 20
