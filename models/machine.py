@@ -41,10 +41,10 @@ from pubsafe.refimpl.phases import PUBLISH_PHASES
 
 from .checkers import GuaranteeViolation, Violation, check_contents
 from .checkers.immutability import check_receipt_versions
+from .checkers.listing import LISTING_FAULT, listing_fault
 from .checkers.manifest_last import check_current_at, check_failed_publish, check_mapping, mapping_keys
 from .checkers.orphans import orphans
 from .checkers.retry import retry_failed
-from .checkers.listing import LISTING_FAULT, listing_fault
 from .checkers.rollback import (
     check_history_link,
     check_refused_rollback,
@@ -54,9 +54,10 @@ from .checkers.rollback import (
     walk_back,
 )
 from .checkers.serving import CurrentLog, check_served_payload, check_staleness
+from .exploration import GRACE, RACES, TTL, StepClock, backend_cause, payload, untranslated
+from .failures import store_failed
 from .guarantees import Guarantee
 from .observed import ObservedStore, StoreView
-from .reading import read_keys
 from .oracle import (
     RECORDS,
     Oracle,
@@ -68,8 +69,7 @@ from .oracle import (
     parse_manifest,
     payload_version,
 )
-from .failures import store_failed
-from .scenarios import GRACE, RACES, TTL, StepClock, backend_cause, payload, untranslated
+from .reading import read_keys
 from .strategies import names, type_names, wide_payloads
 from .target import Target
 

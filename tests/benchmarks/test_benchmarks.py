@@ -288,8 +288,8 @@ def test_checker_steps_per_second(benchmark, paired):
 
 def test_enumerate_two_publishers(benchmark):
     benchmark.group = "enumerate: every 2-publisher interleaving class x crash point"
-    from pubsafe.models.enumerate import enumerate_race
-    from pubsafe.models.scenarios import RACES
+    from pubsafe.models.exploration import RACES
+    from pubsafe.models.exploration.enumerate import enumerate_race
 
     counts = {}
 
@@ -409,8 +409,8 @@ def _counting_s3_requests():
 def test_full_enumeration_of_one_scenario(benchmark, scenario):
     """Every interleaving (no reduction) and every crash point of a race (publish-gc: the largest)."""
     benchmark.group = f"enumerate: every interleaving x crash point of {scenario}"
-    from pubsafe.models.enumerate import enumerate_race
-    from pubsafe.models.scenarios import RACES
+    from pubsafe.models.exploration import RACES
+    from pubsafe.models.exploration.enumerate import enumerate_race
 
     counts = {}
 

@@ -238,8 +238,8 @@ def test_a_remote_store_runs_the_schedules_planned_in_memory_unless_a_run_strays
 
 
 def test_the_crash_sweep_run_several_at_once_yields_the_same_points_in_the_same_order():
+    from pubsafe.models.exploration import crash_sweep
     from pubsafe.models.mutants import SwapBeforeRecordEngine
-    from pubsafe.models.scenarios import crash_sweep
 
     mutant = Target("mutant", MemoryStore,
                     lambda store, *, guarded=False, clock: SwapBeforeRecordEngine(store, clock=clock))

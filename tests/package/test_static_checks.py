@@ -72,9 +72,11 @@ def test_tasks_static_checks_fail_on_a_type_error_and_a_lint_error_planted_in_th
     import tasks
 
     copy = tmp_path / "repo"
-    for name in subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True).stdout.splitlines():
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            capture_output=True, text=True).stdout.splitlines()
+    for name in listed:
         source, target = REPO / name, copy / name
-        if not name.endswith((".py", ".toml", ".typed")) and not source.is_symlink():
+        if not source.is_symlink() and not (name.endswith((".py", ".toml", ".typed")) and source.is_file()):
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_symlink():

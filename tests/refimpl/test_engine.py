@@ -9,7 +9,7 @@ import pytest
 
 from pubsafe.faults import Crash, FaultyStore
 from pubsafe.faults.scheduler import Interleaving, explore_reduced
-from pubsafe.models.scenarios import RACES, StepClock
+from pubsafe.models.exploration import RACES, StepClock
 from pubsafe.refimpl import Engine, Manifest, MemoryStore
 from pubsafe.refimpl.canonical import canonicalize
 from pubsafe.refimpl.documents import dump_document
