@@ -159,8 +159,10 @@ class _Fence:
         self.lease, self.store, self.generation = lease, store, lease.generation
         self.bound: set[str] | None = None
         if isinstance(store, SplitStore):
+            # what the survey proved: this registry alone (not the bindings as read now,
+            # which may already hold a registry bound since the survey)
+            self.bound = {str(store.registry_id())}
             store.announce_sweep(lease.owner)
-            self.bound = set(store.bound_registries())
 
     def fence(self) -> None:
         self.lease.fence()

@@ -29,9 +29,10 @@ class MemoryStore(Store):
         self.root_uri = f"memory://{name if name is not None else next(_names)}"
 
     def copy(self) -> MemoryStore:
-        """A new store holding the same objects: lets a model checker start many runs
-        from one prepared state instead of re-creating it each time."""
-        twin = MemoryStore(clock=self._clock)
+        """A new store holding the same objects, under the same root (the same store in
+        another run): lets a model checker start many runs from one prepared state
+        instead of re-creating it each time."""
+        twin = MemoryStore(clock=self._clock, name=self.root_uri.removeprefix("memory://"))
         with self._lock:
             twin._objects = dict(self._objects)
         return twin

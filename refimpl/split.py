@@ -18,6 +18,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
+from collections.abc import Callable
 
 from .errors import AlreadyExists, CollectionInProgress, Conflict, ObjectNotFound
 from .layout import CURRENT, GC, HISTORY, RECORDS
@@ -32,8 +33,10 @@ SWEEPING = f"{GC}sweeping/"
 
 
 class SplitStore(Store):
-    def __init__(self, blobs: Store, registry: Store) -> None:
+    def __init__(self, blobs: Store, registry: Store, *,
+                 new_registry_id: Callable[[], str] = lambda: os.urandom(16).hex()) -> None:
         self.blobs, self.registry = blobs, registry
+        self.new_registry_id = new_registry_id  #: random; a model checker counts instead, so equal runs stay equal
         self.root_uri = blobs.root_uri  # manifests name blobs: their URIs are under the blob root
         self.blob_root = getattr(blobs, "root", None)
         self.uri_rewrites = (*blobs.uri_rewrites, *registry.uri_rewrites)
@@ -111,7 +114,7 @@ class SplitStore(Store):
         rid = self.registry_id()
         if rid is None:
             try:
-                self.registry.put(REGISTRY_ID, json.dumps({"registry_id": os.urandom(16).hex()}).encode())
+                self.registry.put(REGISTRY_ID, json.dumps({"registry_id": self.new_registry_id()}).encode())
             except AlreadyExists:
                 pass  # a concurrent publish made it first: use theirs
             rid = self.registry_id()
@@ -120,6 +123,9 @@ class SplitStore(Store):
         if not self._bound_here(rid):
             rid = self._new_id(rid)
             self._bound_here(rid)
+        self._refuse_while_swept(rid)
+
+    def _refuse_while_swept(self, rid: str) -> None:
         sweeping = [key for key in self.blobs.list(SWEEPING) if key != f"{SWEEPING}{rid}.json"]
         if sweeping:
             raise CollectionInProgress(
@@ -145,7 +151,7 @@ class SplitStore(Store):
 
     def _new_id(self, copied: str) -> str:
         """A fresh id for a registry that carries another one's (it was copied or moved)."""
-        fresh = json.dumps({"registry_id": os.urandom(16).hex(), "copied_from": copied}).encode()
+        fresh = json.dumps({"registry_id": self.new_registry_id(), "copied_from": copied}).encode()
         stored = self.registry.get_object(REGISTRY_ID)
         try:
             self.registry.replace(REGISTRY_ID, fresh, expect=stored.etag if self.registry.capabilities.compare_and_swap

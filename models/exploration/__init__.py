@@ -6,7 +6,7 @@ drawn schedules), ``python -m pubsafe.models.exploration.enumerate`` and the tes
 
 from .crashes import CRASH_KINDS, CrashPoint, backend_cause, backend_point, crash_sweep, untranslated
 from .hostile import COLLIDING_SLOTS, INVALIDATED_SLOTS, LISTED_KEYS, listing_pages, name_collisions, serving_violations
-from .races import GRACE, RACES, TTL, EngineFor, Race, RaceScenario, S, StepClock, T, payload, two_sweeps
+from .races import GRACE, RACES, TTL, EngineFor, Race, RaceScenario, S, StepClock, T, new_registry, payload, two_sweeps
 
 __all__ = [
     "T",
@@ -20,6 +20,7 @@ __all__ = [
     "Race",
     "RACES",
     "two_sweeps",
+    "new_registry",
     "CRASH_KINDS",
     "CrashPoint",
     "crash_sweep",

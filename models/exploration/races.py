@@ -24,6 +24,8 @@ from pubsafe.refimpl.errors import (
     RollbackRefused,
     SweepInProgress,
 )
+from pubsafe.refimpl.prefixed import PrefixedStore
+from pubsafe.refimpl.split import SplitStore
 from pubsafe.refimpl.store import Store
 
 from ..checkers import GuaranteeViolation, Violation
@@ -103,6 +105,8 @@ class Race:
     acked_payloads: dict[str, dict[str, Any]] = field(default_factory=dict)  #: actor -> {type: payload}
     #: actor -> extra arguments of its engine (a clock of its own, for sweeps on skewed hosts)
     engine_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the stores a judge reads current from, over the race's store (new-registry: one per registry)
+    views: Callable[[Store], list[Store]] | None = None
 
     @property
     def actors(self) -> dict[str, Callable[[Store], Any]]:
@@ -119,11 +123,18 @@ class Race:
         for actor, outcome in sorted(run.outcomes.items()):
             if isinstance(outcome.error, CollectionRefused) and not self.store.capabilities.create_only:
                 continue  # gc refuses a store without create-only writes, as documented: it deletes nothing
+            if isinstance(outcome.error, CollectionRefused) and self.views is not None:
+                continue  # a sweep that finds its blob store shared stops: what it deleted before is judged below
             if outcome.error is not None and not isinstance(outcome.error, _ALLOWED_FAILURES):
                 if failure := store_failed(f"{name} race, schedule {run.schedule!r}, actor {actor}", outcome.error):
                     raise failure
                 found.append(Violation(Guarantee.G3, f"{name} race, schedule {run.schedule!r}: actor {actor} "
                                                      f"raised {outcome.error!r}"))
+        if self.scenario.guarantee is Guarantee.R5 and self.views is not None:
+            violations = []
+            for view in self.views(self.store):
+                violations += check_currents(ListedContents(view), view.root_uri, Oracle())
+            return found + violations, None
         if self.scenario.guarantee is Guarantee.R5:
             contents = ListedContents(self.store)  # reads the current manifests and what they name, no more
             violations = check_currents(contents, self.store.root_uri, Oracle())
@@ -187,6 +198,8 @@ class RaceScenario:
         ``acknowledge`` is told of each setup publish as it returns.
         """
         base = 10 + 2 * seed
+        if self.name == "new-registry":
+            return self._prepare_new_registry(store, engine, clock, base)
         key = current_key(T, S)
         small = self.name == "two-sweeps"  # three actors: one setup publish of one type keeps it affordable
         for n in (base,) if small else (base, base + 1):
@@ -226,6 +239,58 @@ class RaceScenario:
             actions["C"] = actions["B"]
             options = {"B": {"clock": lambda: clock() + self.skew}, "C": {"clock": lambda: clock() - self.skew}}
         return Race(self, store, engine, actions, before, effects, acked, options)
+
+
+    def _prepare_new_registry(self, store: Store, engine: EngineFor, clock: StepClock, base: int) -> Race:
+        """Registry ``reg-a`` publishes into the blob store ``objects`` and crashes once,
+        leaving an orphan; then registry ``reg-b``'s first publish (A) adopts it while
+        ``reg-a``'s sweep (B) collects it."""
+        target_call(Guarantee.G3, "the first publish of reg-a",
+                    lambda: engine(_split(store, _SWEEPER)).publish(T, S, {"model": payload(base)}))
+        mine = {"model": payload(base + 100)}
+        try:  # reg-a crashed while publishing what reg-b is about to publish: its blob is an orphan
+            engine(FaultyStore(_split(store, _SWEEPER), "crash@record-write")).publish(T, S, mine)
+        except Crash:
+            pass
+        clock.advance(2 * GRACE)
+
+        def two_registries(store: Store, **options: Any) -> _TwoRegistries:
+            return _TwoRegistries(store, lambda view: engine(view, **options))
+
+        return Race(self, store, two_registries, {"A": lambda e: e.publish(T, S, mine), "B": lambda e: e.gc(GRACE)},
+                    {}, {"A": ("publish", blob_keys(mine))}, {"A": mine},
+                    views=lambda store: [_split(store, _SWEEPER), _split(store, _NEWCOMER)])
+
+
+_OBJECTS, _SWEEPER, _NEWCOMER = "objects", "reg-a", "reg-b"
+
+
+def _split(store: Store, registry: str) -> SplitStore:
+    """One registry over the shared blob store, both under prefixes of the race's store."""
+    return SplitStore(PrefixedStore(store, _OBJECTS), PrefixedStore(store, registry),
+                      new_registry_id=lambda: f"id-of-{registry}")  # equal runs reach equal states
+
+
+class _TwoRegistries:
+    """The engine of the new-registry race: publishes go through the new registry
+    (``reg-b``), sweeps through the one that was there first (``reg-a``)."""
+
+    def __init__(self, store: Store, engine: Callable[[Store], Any]) -> None:
+        self.store, self.engine = store, engine
+
+    def publish(self, *args: Any, **kwargs: Any) -> Any:
+        return self.engine(_split(self.store, _NEWCOMER)).publish(*args, **kwargs)
+
+    def gc(self, *args: Any, **kwargs: Any) -> Any:
+        return self.engine(_split(self.store, _SWEEPER)).gc(*args, **kwargs)
+
+
+def new_registry() -> RaceScenario:
+    """A new registry's first publish into a blob store, adopting an orphan that
+    another registry's sweep collects (R5 across registries: the binding before any
+    blob is looked at, the sweep's announcement, the bindings read at every fence)."""
+    return RaceScenario("new-registry", Guarantee.R5, "a new registry's first publish adopting an orphan that "
+                        "another registry's sweep collects (R5)", "gc")
 
 
 def two_sweeps(skew: float) -> RaceScenario:
