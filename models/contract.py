@@ -27,13 +27,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pubsafe.refimpl.errors import AlreadyExists, Conflict, InvalidKey, ObjectNotFound, PubsafeError, UnsupportedOperation
-from pubsafe.refimpl.store import ABSENT, Store
+from pubsafe.refimpl.store import ABSENT, Store, StoredObject
 
 from .failures import NOT_JUDGED, is_store_failure
 from .guarantees import Guarantee
 
-__all__ = ["Skip", "ContractCheck", "CONTRACT", "CHECKS_BY_NAME", "run_check", "WRITERS", "CREATE_RACES",
-           "CAS_RACES", "REPLACE_SIZES"]
+__all__ = ["Skip", "NotJudged", "ContractCheck", "CONTRACT", "CHECKS_BY_NAME", "run_check", "WRITERS", "CREATE_RACES",
+           "CAS_RACES", "REPLACE_SIZES", "TOGETHER_READS", "TOGETHER_WRITES", "is_torn_body"]
 
 WRITERS = 16
 CREATE_RACES = 64
@@ -41,11 +41,14 @@ CAS_RACES = 96
 _ARMING_SPIN = 2000  #: loop turns the last writer waits, so the others are spinning when it fires
 RACE_TIMEOUT = 120.0  #: seconds a racing write may take before the race is called off (a hung store)
 REPLACE_SIZES = (16, 4096, 256 * 1024, 2**20, 8 * 2**20)
-_FLIPS = 24  # replace pairs per size while a reader reads (fewer for the largest: each is a big write)
 
 
 class Skip(Exception):
     """The check does not apply to this store (it does not claim the capability)."""
+
+
+class NotJudged(Exception):
+    """The check ran but saw nothing it could judge either way (it says why)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,8 @@ def run_check(check: ContractCheck, store: Store) -> tuple[str, str]:
         problem = check.run(store)
     except Skip as skip:
         return "skipped", str(skip)
+    except NotJudged as why:
+        return "unavailable", f"not judged: {why}"
     except PubsafeError as exc:
         if is_store_failure(exc):
             return "unavailable", f"{NOT_JUDGED} ({type(exc).__name__}: {exc})"
@@ -353,50 +358,256 @@ def compare_and_swap_has_one_winner(store: Store) -> str | None:
 
 @_check(G2)
 def replace_is_atomic_to_a_concurrent_reader(store: Store) -> str | None:
-    """With atomic_replace: a reader racing replaces sees whole documents only, at every size."""
+    """With atomic_replace: a reader racing replaces sees whole documents only, at every size,
+    between documents of equal and of different lengths."""
     if not store.capabilities.atomic_replace:
         raise Skip("the store does not claim atomic replace")
     for size in REPLACE_SIZES:
         key = f"contract/atomic/{size}.json"
-        old, new = b"[" + b"1" * (size - 2) + b"]", b"[" + b"2" * (size - 2) + b"]"
-        store.replace(key, old)
-        seen_bad: list[str] = []
+        documents = _replace_documents(size)
+        store.replace(key, documents[0])
+        torn: list[str] = []  # what a read showed that no whole document explains
+        torn_bodies: list[BaseException] = []  # reads whose body failed its length or checksum check
         failures: list[PubsafeError] = []
         done = threading.Event()
 
         def read() -> None:
-            while not done.is_set() and not seen_bad:
+            while not done.is_set() and not torn and not torn_bodies:
                 try:
                     data = store.get(key)
                 except PubsafeError as exc:
-                    if is_store_failure(exc):
+                    if is_torn_body(exc):
+                        torn_bodies.append(exc)
+                    elif is_store_failure(exc):
                         failures.append(exc)
                     else:
-                        seen_bad.append(f"a read failed with {exc!r}")
+                        torn.append(f"a read failed with {exc!r}")
                     return
-                if data != old and data != new:
-                    seen_bad.append(f"a read returned {len(data)} bytes that are neither document")
+                if data not in documents:
+                    torn.append(_neither(data, documents))
 
         interval = sys.getswitchinterval()
         sys.setswitchinterval(1e-6)
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
+        written = documents[0]
         try:
-            for _ in range(_FLIPS if size <= 2**20 else _FLIPS // 4):
-                if seen_bad or failures:
+            for turn in range(_WRITES if size <= 2**20 else _WRITES // 4):
+                if torn or torn_bodies or failures:
                     break
-                store.replace(key, new)
-                store.replace(key, old)
+                written = documents[(turn + 1) % len(documents)]
+                store.replace(key, written)
         finally:
             done.set()
             reader.join(30)
             sys.setswitchinterval(interval)
+        lengths = f"documents of {size:,} and {len(documents[-1]):,} bytes"
+        if torn:
+            return f"while {lengths} replaced each other over and over, {torn[0]}"
+        if torn_bodies:
+            quiet = [store.get(key) for _ in range(_QUIET_READS)]  # a failure here is the store's own: not judged
+            if any(data != written for data in quiet):
+                return f"after replaces of {lengths} ended, a read still returned a document that was not the last one"
+            return (f"while {lengths} replaced each other, a read's body failed its own integrity check "
+                    f"({_exception_chain(torn_bodies[0])}), and {_QUIET_READS} reads of the same key once the "
+                    "writes had stopped returned the whole document: the store served the body of a replace in "
+                    "progress (a torn replace, cut off or checksummed as another document)")
         if failures:
             raise failures[0]
-        if seen_bad:
-            return f"while a {size}-byte document was replaced over and over, {seen_bad[0]}"
         store.delete(key)
     return None
+
+
+_WRITES = 48  #: replaces per size while a reader reads (a quarter of it for the largest: each is a big write)
+_QUIET_READS = 3  #: reads with no writer running that must succeed before a failed racing read counts
+
+
+def _replace_documents(size: int) -> tuple[bytes, ...]:
+    """Two documents of ``size`` bytes and one of another length, written in turn: a
+    replace in place shows as a mix of two equal-length documents; a length or checksum
+    taken from another write than the bytes (metadata written after the data) shows
+    when the lengths differ."""
+    other = size // 2 + 3
+    return (b"[" + b"1" * (size - 2) + b"]", b"[" + b"2" * (size - 2) + b"]", b"[" + b"3" * (other - 2) + b"]")
+
+
+def _neither(data: bytes, documents: tuple[bytes, ...]) -> str:
+    kinds = sorted({chr(b) for b in data[1:-1]} & {"1", "2", "3"})
+    mixed = f", mixing the bytes of documents {' and '.join(kinds)}" if len(kinds) > 1 else ""
+    return f"a read returned {len(data):,} bytes that are none of the documents{mixed}"
+
+
+#: Exceptions of HTTP clients (botocore, aiohttp, urllib3, requests) whose meaning is a
+#: response body that does not match its own headers: shorter than its Content-Length,
+#: cut off mid-stream, or failing the checksum the server sent with it.
+_TORN_BODY_ERRORS = frozenset({
+    "IncompleteReadError", "IncompleteRead", "ResponseStreamingError", "ClientPayloadError", "ContentLengthError",
+    "TransferEncodingError", "FlexibleChecksumError", "ChecksumMismatch", "ChecksumError", "ProtocolError",
+    "ChunkedEncodingError",
+})
+
+
+def is_torn_body(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) says a response body did not
+    match its headers: how a server that tears a replace shows to its HTTP client."""
+    return any(type(e).__name__ in _TORN_BODY_ERRORS for e in _causes(exc))
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _exception_chain(exc: BaseException) -> str:
+    return " <- ".join(f"{type(e).__name__}: {e}" for e in _causes(exc))
+
+
+# -- bytes and etag read together --------------------------------------------------------
+
+TOGETHER_READS = 200  #: get_object calls per reader thread, at least
+TOGETHER_WRITES = 100  #: writes per writer thread, at least
+_TOGETHER_READERS = 2
+_TOGETHER_SECONDS = 60.0  #: the most it runs once both counts are not reached (a slow store): then judge what was seen
+
+
+@_check(R1, R2, R3, R5)
+def get_object_reads_bytes_and_etag_together(store: Store) -> str | None:
+    """get_object's etag is the etag of the very bytes it returned, while writers replace and
+    compare-and-swap the key (a stale etag read with newer bytes lets a compare-and-swap
+    replace what its writer never read: guarded publishes and rollbacks, and the GC lease)."""
+    key = "contract/together.json"
+    race = _TogetherRace(store, key)
+    race.run()
+    stale = race.stale()
+    if stale:
+        who, wrote, tagged = stale[0]
+        terms = store.wire_terms
+        cas = f" ({terms['compare_and_swap']})" if "compare_and_swap" in terms else ""
+        return (f"{len(stale)} of {race.judged():,} reads paired the bytes of one write with the etag of another: "
+                f"{who}'s {terms.get('read', 'get_object')} returned the bytes of write #{wrote} with the etag that "
+                f"write #{' or #'.join(map(str, sorted(tagged)))} returned. A compare-and-swap{cas} against that etag "
+                "succeeds on bytes its writer never read (are the bytes and the etag read in two requests?)")
+    if race.failures:
+        raise race.failures[0]
+    if race.judged() == 0:
+        raise NotJudged(f"none of {len(race.pairs):,} reads could be judged: get_object returned no etag that one of "
+                        f"{len(race.writes):,} writes had returned (put_then_get_round_trips_bytes says why); judge it "
+                        "once put, replace and get_object agree on etags")
+    store.delete(key)
+    return None
+
+
+TOGETHER_READS = 400  #: get_object calls the run makes at least (its readers and its compare-and-swap writer)
+TOGETHER_WRITES = 200  #: acknowledged writes the run makes at least
+_TOGETHER_SECONDS = 60.0  #: the longest it runs when a slow store reaches neither count: then it judges what it saw
+
+
+class _TogetherRace:
+    """Two readers calling get_object while one writer replaces the key and another
+    reads and compares-and-swaps it (replaces, on a store without compare-and-swap).
+
+    Every write's bytes are unique, so bytes name the write that wrote them; the etag
+    each write returned names it too (the store's own etag, whatever its formula: a
+    content hash, S3's MD5, a generation number). A read whose bytes are those of one
+    acknowledged write and whose etag was returned by none but other writes is the
+    failure; a read of bytes or an etag no acknowledged write accounts for (a write
+    that timed out, a torn read on a store without atomic replace) is not judged.
+    """
+
+    def __init__(self, store: Store, key: str) -> None:
+        self.store, self.key = store, key
+        self.etags: dict[str, set[int]] = {}  #: etag -> the acknowledged writes that returned it
+        self.writes: dict[bytes, int] = {}  #: bytes -> the acknowledged write that wrote them
+        self.pairs: list[tuple[str, bytes, str]] = []  #: (who read, bytes, etag), judged once every write is known
+        self.failures: list[BaseException] = []
+        self.reads = self.acknowledged = 0
+        self._numbers = iter(range(1 << 62))
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._write(lambda data: store.replace(key, data))
+
+    def _write(self, write: Callable[[bytes], str]) -> None:
+        with self._lock:
+            number = next(self._numbers)
+        data = f'{{"write": {number}}}'.encode()
+        etag = write(data)
+        with self._lock:
+            self.writes[data] = number
+            self.etags.setdefault(etag, set()).add(number)
+            self.acknowledged += 1
+
+    def _read(self, who: str) -> StoredObject | None:
+        try:
+            obj = self.store.get_object(self.key)
+        except ObjectNotFound:
+            return None  # between the writes of a store without atomic replace: not this check's business
+        except PubsafeError as exc:
+            if is_torn_body(exc):
+                return None  # a torn replace: the atomic-replace probe's business
+            raise
+        self.pairs.append((who, obj.data, obj.etag))
+        self.reads += 1
+        return obj
+
+    def _reader(self, who: str) -> None:
+        while not self._stop.is_set():
+            self._read(who)
+
+    def _replacer(self) -> None:
+        while not self._stop.is_set():
+            self._write(lambda data: self.store.replace(self.key, data))
+
+    def _swapper(self) -> None:
+        while not self._stop.is_set():
+            obj = self._read("the compare-and-swap writer")
+            if obj is None:
+                continue
+            try:
+                self._write(lambda data: self.store.replace(self.key, data, expect=obj.etag))
+            except Conflict:
+                pass
+
+    def _actor(self, work: Callable[[], None]) -> Callable[[], None]:
+        def act() -> None:
+            try:
+                work()
+            except BaseException as exc:  # noqa: BLE001 - raised by the check, after the threads stopped
+                self.failures.append(exc)
+                self._stop.set()
+
+        return act
+
+    def run(self) -> None:
+        cas = self.store.capabilities.compare_and_swap
+        work = [lambda: self._reader("reader 1"), lambda: self._reader("reader 2"), self._replacer,
+                self._swapper if cas else self._replacer]
+        threads = [threading.Thread(target=self._actor(w), daemon=True) for w in work]
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)  # switch threads as often as possible, to open any window
+        deadline = time.monotonic() + _TOGETHER_SECONDS
+        try:
+            for thread in threads:
+                thread.start()
+            while (not self._stop.is_set() and time.monotonic() < deadline
+                   and (self.reads < TOGETHER_READS or self.acknowledged < TOGETHER_WRITES)):
+                time.sleep(0.001)
+        finally:
+            self._stop.set()
+            for thread in threads:
+                thread.join(RACE_TIMEOUT)
+            sys.setswitchinterval(interval)
+
+    def stale(self) -> list[tuple[str, int, set[int]]]:
+        """(who, the write whose bytes were read, the writes that returned the etag read with them)."""
+        return [(who, self.writes[data], self.etags[etag]) for who, data, etag in self.pairs
+                if data in self.writes and etag in self.etags and self.writes[data] not in self.etags[etag]]
+
+    def judged(self) -> int:
+        return sum(1 for _, data, etag in self.pairs if data in self.writes and etag in self.etags)
 
 
 CHECKS_BY_NAME = {check.name: check for check in CONTRACT}

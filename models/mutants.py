@@ -31,6 +31,7 @@ from pubsafe.refimpl.errors import (
     ObjectNotFound,
     PublishConflict,
     RetryableStoreError,
+    StoreError,
 )
 from pubsafe.refimpl.osio import OSOps, RealOS
 from pubsafe.refimpl.layout import history_key
@@ -249,6 +250,70 @@ class TearsLargeValuesStore(MemoryStore):
             time.sleep(0.001)
             return super().replace(key, data)
         return super().replace(key, data, expect=expect)
+
+
+class ReadsBytesThenEtagStore(MemoryStore):
+    """Reads an object's bytes and its etag with two requests (a Redis adapter's GET of the
+    value, then of the etag): a write landing between them pairs its etag with the bytes
+    it replaced, and a compare-and-swap against that etag replaces what its writer never read."""
+
+    def get_object(self, key: str) -> StoredObject:
+        data = super().get_object(key).data
+        time.sleep(_ROUND_TRIP)  # the second request
+        return StoredObject(data, super().get_object(key).etag)
+
+
+_ROUND_TRIP = 0.0005  #: how long the mutants' second request takes: wide enough that racing writers land in it
+
+
+class IncompleteReadError(Exception):
+    """What an HTTP client raises for a body shorter than its Content-Length (botocore's name)."""
+
+
+class StaleMetadataStore(MemoryStore):
+    """Keeps each object's bytes apart from its size and etag (an S3 server storing objects
+    as files with metadata beside them): a replace writes the bytes in place, half and then
+    half, and the metadata after them, and a read sends as many bytes as the metadata says.
+
+    A reader racing it sees a mix of two documents of equal length, a body cut to the
+    length of the document before, or (for a body shorter than that length) its HTTP
+    client's truncated-body error: all 200 OK to the server.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._files: dict[str, bytearray] = {}
+
+    def replace(self, key: str, data: bytes, *, expect: str | Expect = ANY) -> str:
+        with self._lock:  # the comparison stays honest: only the write is torn
+            if expect is not ANY:
+                super().replace(key, self.get(key) if self.exists(key) else b"", expect=expect)
+        file = self._files.setdefault(check_key(key), bytearray())
+        half = len(data) // 2
+        file[:half] = data[:half]
+        time.sleep(_ROUND_TRIP)  # the rest of the body is still on its way
+        file[half:] = data[half:]
+        return super().replace(key, data)  # the metadata, written last
+
+    def put(self, key: str, data: bytes) -> str:
+        etag = super().put(key, data)
+        self._files[key] = bytearray(data)
+        return etag
+
+    def delete(self, key: str) -> None:
+        super().delete(key)
+        self._files.pop(key, None)
+
+    def get_object(self, key: str) -> StoredObject:
+        meta = super().get_object(key)  # the size and etag the response headers carry
+        body = bytes(self._files.get(key, meta.data))[: len(meta.data)]
+        if len(body) < len(meta.data):
+            raise StoreError(f"get_object {key}: the body ended early") from IncompleteReadError(
+                f"{len(body)} read, but total bytes expected is {len(meta.data)}.")
+        return StoredObject(body, meta.etag)
+
+    def get(self, key: str) -> bytes:
+        return self.get_object(key).data
 
 
 # -- stores and engines whose bugs need particular names or payloads ----------------
@@ -530,6 +595,10 @@ MUTANTS = [
     Mutant("check-then-write-cas", "R1", "compare-and-swap compares, then writes (guarded mode)",
            store=CheckThenWriteCASStore, guarded=True),
     Mutant("tears-large-values", "G2", "replaces over 1 MiB become visible half-written", store=TearsLargeValuesStore),
+    Mutant("reads-bytes-then-etag", "R1", "get_object reads the bytes, then the etag, in two requests (guarded mode)",
+           store=ReadsBytesThenEtagStore, guarded=True),
+    Mutant("stale-size-metadata", "G2", "replace writes bytes in place, then size and etag; reads trust the size",
+           store=StaleMetadataStore),
     # bugs that need particular names or payloads
     Mutant("case-insensitive-keys", "G2", "keys differing only in case are one object", store=CaseInsensitiveStore),
     Mutant("unicode-normalizing-keys", "G2", "keys are compared in NFC", store=NormalizingStore),
