@@ -4,7 +4,10 @@
     python3 tasks.py check       conformance check of the embedded stores (memory and a
                                  temporary local directory); reports in ./pubsafe-report/
     python3 tasks.py demo        the narrated safety-model demo on a temporary store
-    python3 tasks.py test [ARGS] the test suite (ARGS go to pytest)
+    python3 tasks.py test        the whole test suite: in parallel on every core, then the
+                                 tests judged by the timing of real processes, alone
+    python3 tasks.py test --fast the fast tier (no server, no real-process timing), in parallel
+    python3 tasks.py test ARGS   pytest ARGS, as given (e.g. tests/refimpl -x)
     python3 tasks.py bench       the benchmarks; writes docs/benchmarks.md
 
 Each creates ./.venv on first use and reinstalls only when pyproject.toml changes.
@@ -56,7 +59,21 @@ def main(argv: list[str]) -> int:
         if code != 0:
             return code
         return subprocess.call([str(BIN / "python"), "-m", "pubsafe.devtools.benchmark_report", str(out)], cwd=ROOT)
-    return subprocess.call([str(BIN / "python"), "-m", "pytest", *argv[1:]], cwd=ROOT)
+    return _test(argv[1:])
+
+
+def _test(args: list[str]) -> int:
+    pytest = [str(BIN / "python"), "-m", "pytest"]
+    parallel = ["-n", "auto", "--dist", "worksteal"]  # pytest-xdist: one worker per core
+    if args == ["--fast"]:
+        return subprocess.call([*pytest, *parallel, "-m", "not slow and not serial"], cwd=ROOT)
+    if args:
+        return subprocess.call([*pytest, *args], cwd=ROOT)
+    # Tests that judge real processes by when they did things run on a machine with
+    # nothing else of ours running; everything else shares the cores.
+    first = subprocess.call([*pytest, *parallel, "-m", "not serial"], cwd=ROOT)
+    second = subprocess.call([*pytest, "-m", "serial"], cwd=ROOT)
+    return first or second
 
 
 if __name__ == "__main__":

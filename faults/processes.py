@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import IO
 
 from .history import Event
 
@@ -149,13 +150,13 @@ def _signal(process: subprocess.Popen[bytes], signum: int) -> None:
         pass
 
 
-def _spool():  # type: ignore[no-untyped-def]
+def _spool() -> IO[bytes]:
     import tempfile
 
     return tempfile.TemporaryFile()
 
 
-def _tail(spool) -> str:  # type: ignore[no-untyped-def]
+def _tail(spool: IO[bytes]) -> str:
     spool.seek(0)
     text = spool.read().decode("utf-8", "replace")
     spool.close()

@@ -175,13 +175,13 @@ class Interleaving:
                 candidate = actors[pending.pop(0)]
                 chosen = None if candidate.done else candidate
             if chosen is None:
-                name = policy(len(followed), waiting) if policy else live[0].name
-                if name is None:  # the policy stops the run: each live actor unwinds where it waits
+                turn = policy(len(followed), waiting) if policy else live[0].name
+                if turn is None:  # the policy stops the run: each live actor unwinds where it waits
                     stopping = True
                     for actor in live:
                         runners[actor.name].throw()
                     break
-                chosen = actors[name]
+                chosen = actors[turn]
             choices.append("".join(a.name for a in live))
             waits.append(waiting)
             followed.append(chosen.name)

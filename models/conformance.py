@@ -249,7 +249,7 @@ def _verdict(guarantee: Guarantee, target: Target, sink: RunSink, broken: Broken
     """What was shown stands (a counterexample, a race observed); what was not shown is
     UNKNOWN when a probe it rests on or the run itself could not decide, else HOLDS."""
     expected = guarantee.expected(guarded=target.guarded)
-    common = {"guarantee": guarantee, "title": guarantee.title, "expected": expected,
+    common = {"guarantee": guarantee, "title": guarantee.heading, "expected": expected,
               "coverage": sink.evidence(guarantee)}
     if guarantee in broken:
         return Verdict(**common, status=Status.BREAKS, counterexample=broken[guarantee])

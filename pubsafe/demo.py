@@ -11,7 +11,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from pubsafe.faults import Crash, FaultyStore
+from pubsafe.faults import Crash, FaultPlan, FaultyStore
 from pubsafe.refimpl import Engine, LocalStore, ServingReader
 
 __all__ = ["run_demo"]
@@ -40,7 +40,15 @@ def run_demo(directory: str | None = None) -> int:
     if directory is None:
         with tempfile.TemporaryDirectory(prefix="pubsafe-demo-") as tmp:
             return _run(Path(tmp) / "store")
-    return _run(Path(directory))
+    root = Path(directory)
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        from pubsafe.refimpl.errors import InvalidInput
+
+        what = "is not a directory" if not root.is_dir() else "is not empty"
+        raise InvalidInput(f"--dir {directory!r} {what}: the demo crashes publishes, rolls back, tampers with a blob "
+                           "and sweeps there, so it runs only in a new or empty directory (or leave --dir out for a "
+                           "temporary one)")
+    return _run(root)
 
 
 def _run(root: Path) -> int:
@@ -57,7 +65,7 @@ def _run(root: Path) -> int:
 
     n.say("Publish a new model, but the process dies right after writing the blob")
     before = current_file.read_bytes()
-    crashing = FaultyStore(store, "crash@record-write")
+    crashing = FaultyStore(store, FaultPlan.parse("crash@record-write"))
     try:
         Engine(crashing).publish(TENANT, SURFACE, {"model": {"weights": [0.3, 0.4]}})
     except Crash as crash:
@@ -72,7 +80,7 @@ def _run(root: Path) -> int:
     n.check(not Engine(store).orphans(), "the retry adopted the orphan: nothing left unreferenced")
 
     n.say("Publish again; the swap lands but its acknowledgement is lost")
-    lossy = FaultyStore(store, "lost-ack@swap")
+    lossy = FaultyStore(store, FaultPlan.parse("lost-ack@swap"))
     try:
         Engine(lossy).publish(TENANT, SURFACE, {"items": [4, 5, 6]})
     except Crash as crash:

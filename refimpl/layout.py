@@ -46,6 +46,7 @@ HISTORY = "history/"
 GC = "gc/"
 GC_LEASE = "gc/lease.json"
 _VERSION = re.compile(r"[0-9a-f]{64}")
+_SLASHES = re.compile(r"/{2,}")
 
 
 def blob_key(tenant: str, surface: str, type_: str, version: str) -> str:
@@ -121,6 +122,11 @@ class Locator:
             if uri.startswith(old):
                 uri = new + uri[len(old):]
                 break
+        if uri.startswith(("file://", "/")):
+            # A file path: repeated slashes name the same file (POSIX), as upstream's
+            # service, which opens the path, would find it; nothing else is folded.
+            uri = "file://" + _SLASHES.sub("/", uri[len("file://"):]) if uri.startswith("file://") else \
+                _SLASHES.sub("/", uri)
         if uri.startswith(self.root_uri):
             return uri[len(self.root_uri):]
         path = uri[len("file://"):] if uri.startswith("file://") else uri if uri.startswith("/") else None

@@ -134,7 +134,9 @@ class RealOS:
     @contextlib.contextmanager
     def lock(self, path: str) -> Iterator[None]:
         """Advisory exclusive lock (flock) held for the ``with`` block."""
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        # Never through a link: a link planted at the lock's name would make this open
+        # create (or lock) a file outside the store.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

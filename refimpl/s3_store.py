@@ -67,7 +67,7 @@ class S3Store(Store):
         check_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def _call(self, method: str, key: str, precondition: type[Exception] | None = None, **kwargs: Any) -> Any:
+    def _call(self, method: str, key: str, precondition: type[Exception] | None = None, /, **kwargs: Any) -> Any:
         if method not in ("list_objects_v2", "delete_objects"):
             check_key(key)
         try:
@@ -91,17 +91,17 @@ class S3Store(Store):
 
     def put(self, key: str, data: bytes) -> str:
         response = self._call("put_object", key, AlreadyExists, Key=self._key(key), Body=bytes(data), IfNoneMatch="*")
-        return response["ETag"]
+        return str(response["ETag"])
 
     def replace(self, key: str, data: bytes, *, expect: str | Expect = ANY) -> str:
         condition: dict[str, str] = {}
         if expect is ABSENT:
             condition = {"IfNoneMatch": "*"}
-        elif expect is not ANY:
+        elif isinstance(expect, str):
             condition = {"IfMatch": expect}
         response = self._call("put_object", key, Conflict if condition else None,
                               Key=self._key(key), Body=bytes(data), **condition)
-        return response["ETag"]
+        return str(response["ETag"])
 
     def list(self, prefix: str = "") -> list[str]:
         base = f"{self.prefix}/" if self.prefix else ""

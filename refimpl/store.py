@@ -9,6 +9,8 @@ Keys are ``/``-separated, relative, with no empty, ``.`` or ``..`` segment.
 
 from __future__ import annotations
 
+import builtins
+
 import enum
 import hashlib
 from abc import ABC, abstractmethod
@@ -193,7 +195,7 @@ class Store(ABC):
             return False
         return True
 
-    def debris(self) -> list[Debris]:
+    def debris(self) -> builtins.list[Debris]:
         """Entries that are not objects (temp files of interrupted writes, links).
 
         Object stores have none (a PUT is whole or absent); the default says so.

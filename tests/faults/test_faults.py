@@ -149,6 +149,7 @@ def test_a_stale_manifest_read_loses_an_update_silently(clock):
     assert Engine(inner).audit() == []  # every guarantee of the catalogue still holds
 
 
+@pytest.mark.serial
 def test_a_paused_process_holding_what_the_others_wait_for_is_continued(tmp_path):
     """A publisher paused while holding a lock must not turn the round into a deadlock
     that only the timeout ends (a round once took 120 s instead of 1)."""
@@ -169,6 +170,7 @@ def test_a_paused_process_holding_what_the_others_wait_for_is_continued(tmp_path
     assert runs[0].stalled and not runs[1].stalled  # the waiter waited on the paused holder
 
 
+@pytest.mark.serial
 def test_on_pause_sees_the_paused_process_stopped(tmp_path):
     """What the paused process left is what ``on_pause`` sees: a counter it bumps every
     millisecond no longer moves there (a check before the SIGSTOP took hold could see the

@@ -58,13 +58,16 @@ class GCTombstone(_Strict):
     gc_tombstone: Literal[True] = True
     sweep_id: str
     claimed_at: _Utc
+    generation: int = 0
 
 
 class GCLease(_Strict):
     gc_lease: Literal[True] = True
     owner: str
-    acquired_at: _Utc
-    expires_at: _Utc
+    generation: int
+    lease_seconds: float
+    renewed_at: _Utc
+    released: bool = False
 
 
 RENDITIONS = {documents.Manifest: Manifest, documents.RegistryRecord: RegistryRecord,
@@ -82,8 +85,9 @@ fields = {
     documents.RegistryRecord: st.builds(dict, tenant=text, surface=text, type=text, version=text, uri=text,
                                         size=st.integers(0, 2**63), recorded_at=times),
     documents.HistoryEntry: st.builds(dict, manifest=manifests, previous=st.none() | text),
-    documents.GCTombstone: st.builds(dict, sweep_id=text, claimed_at=times),
-    documents.GCLease: st.builds(dict, owner=text, acquired_at=times, expires_at=times),
+    documents.GCTombstone: st.builds(dict, sweep_id=text, claimed_at=times, generation=st.integers(0, 2**63)),
+    documents.GCLease: st.builds(dict, owner=text, generation=st.integers(0, 2**63),
+                                 lease_seconds=st.floats(1, 86400), renewed_at=times, released=st.booleans()),
 }
 
 
