@@ -14,10 +14,9 @@ import functools
 import io
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from collections.abc import Iterable
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, seed, settings
@@ -291,7 +290,7 @@ def _judge_store(target: Target, probes: list[ProbeResult], contract: list[Contr
                 broken.setdefault(guarantee, Counterexample(
                     message=f"the store claims {probe.capability} but does not honour it: {probe.evidence}",
                     steps=[f"capability probe: {probe.capability}"], replay=replay))
-        elif probe.claimed and probe.honoured is None:
+        elif probe.undecided:
             for guarantee in costs:
                 undecided.setdefault(guarantee, f"not judged: the capability probe {probe.capability} could not "
                                                 f"decide ({probe.evidence}); {_HOW_TO_JUDGE}")

@@ -12,6 +12,7 @@ import hashlib
 import json
 import random
 import tempfile
+import threading
 import time
 import unicodedata
 from collections.abc import Callable
@@ -35,7 +36,7 @@ from pubsafe.refimpl.errors import (
 )
 from pubsafe.refimpl.osio import OSOps, RealOS
 from pubsafe.refimpl.layout import history_key
-from pubsafe.refimpl.store import ABSENT, ANY, Expect, ObjectInfo, StoredObject, check_key
+from pubsafe.refimpl.store import ABSENT, ANY, Expect, ObjectInfo, StoredObject, check_key, etag_of
 
 from .target import Target, factory_target, remove_store_data
 
@@ -278,39 +279,39 @@ class IncompleteReadError(Exception):
     """What an HTTP client raises for a body shorter than its Content-Length (botocore's name)."""
 
 
-class StaleMetadataStore(MemoryStore):
-    """Keeps each object's bytes apart from its size and etag (an S3 server storing objects
-    as files with metadata beside them): a replace writes the bytes in place, half and then
-    half, and the metadata after them, and a read sends as many bytes as the metadata says.
-
-    A reader racing it sees a mix of two documents of equal length, a body cut to the
-    length of the document before, or (for a body shorter than that length) its HTTP
-    client's truncated-body error: all 200 OK to the server.
-    """
+class _FilesAndMetadataStore(MemoryStore):
+    """Keeps each object's bytes (a file) apart from its size and etag (the metadata
+    MemoryStore holds), as S3 servers storing objects as files do. Writers take turns and
+    compare-and-swap compares the metadata honestly: only what a reader sees can tear.
+    A read sends as many bytes as the metadata says, and fails as an HTTP client does
+    when there are fewer."""
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        self._files: dict[str, bytearray] = {}
+        self._files: dict[str, bytes | bytearray] = {}
+        self._writing = threading.Lock()
 
-    def replace(self, key: str, data: bytes, *, expect: str | Expect = ANY) -> str:
-        with self._lock:  # the comparison stays honest: only the write is torn
-            if expect is not ANY:
-                super().replace(key, self.get(key) if self.exists(key) else b"", expect=expect)
-        file = self._files.setdefault(check_key(key), bytearray())
-        half = len(data) // 2
-        file[:half] = data[:half]
-        time.sleep(_ROUND_TRIP)  # the rest of the body is still on its way
-        file[half:] = data[half:]
-        return super().replace(key, data)  # the metadata, written last
+    def _write_file(self, key: str, data: bytes) -> None:
+        raise NotImplementedError
 
     def put(self, key: str, data: bytes) -> str:
-        etag = super().put(key, data)
-        self._files[key] = bytearray(data)
-        return etag
+        with self._writing:
+            etag = super().put(key, data)
+            self._files[key] = bytes(data)
+            return etag
+
+    def replace(self, key: str, data: bytes, *, expect: str | Expect = ANY) -> str:
+        key = check_key(key)
+        with self._writing:
+            if expect is not ANY:
+                super().replace(key, self.get_object(key).data if self.exists(key) else b"", expect=expect)
+            self._write_file(key, bytes(data))
+            return super().replace(key, data)  # the metadata, written last
 
     def delete(self, key: str) -> None:
-        super().delete(key)
-        self._files.pop(key, None)
+        with self._writing:
+            super().delete(key)
+            self._files.pop(key, None)
 
     def get_object(self, key: str) -> StoredObject:
         meta = super().get_object(key)  # the size and etag the response headers carry
@@ -322,6 +323,51 @@ class StaleMetadataStore(MemoryStore):
 
     def get(self, key: str) -> bytes:
         return self.get_object(key).data
+
+
+class TearsEqualSizeReplacesStore(_FilesAndMetadataStore):
+    """Overwrites a file in place when the new document has its length (no truncate, no
+    temp file: the cheap path), half and then half; a new file, renamed over, otherwise.
+    A reader racing a replace of equal length gets a mix of the two documents, 200 OK."""
+
+    def _write_file(self, key: str, data: bytes) -> None:
+        file = self._files.get(key)
+        if not isinstance(file, bytearray) or len(file) != len(data):
+            self._files[key] = bytearray(data)  # the rename: atomic
+            return
+        half = len(data) // 2
+        file[:half] = data[:half]
+        time.sleep(_ROUND_TRIP)  # the rest of the body is still on its way
+        file[half:] = data[half:]
+
+
+class StaleSizeMetadataStore(_FilesAndMetadataStore):
+    """Renames each new file over the old one (whole documents only), then writes its size
+    and etag: a read in between sends the new bytes cut to the old length (200 OK), or
+    fewer bytes than the old length promised (the client's IncompleteReadError). Between
+    documents of equal length every read is whole: only a race of different lengths shows it."""
+
+    def _write_file(self, key: str, data: bytes) -> None:
+        self._files[key] = data
+        time.sleep(_ROUND_TRIP)  # the metadata is written by a second request
+
+
+class FlexibleChecksumError(Exception):
+    """What botocore raises for a body that fails the checksum its response headers carry."""
+
+
+class StaleChecksumMetadataStore(StaleSizeMetadataStore):
+    """As StaleSizeMetadataStore, but each response carries the whole file with the checksum
+    (the etag) of the metadata, and its HTTP client checks it: a read racing a replace
+    fails the check. Every torn read is an error, never a wrong body."""
+
+    def get_object(self, key: str) -> StoredObject:
+        meta = MemoryStore.get_object(self, key)
+        body = bytes(self._files.get(key, meta.data))
+        if etag_of(body) != meta.etag:
+            raise StoreError(f"get_object {key}: the body failed its checksum") from FlexibleChecksumError(
+                f"Expected checksum {meta.etag} did not match calculated checksum: {etag_of(body)}")
+        return StoredObject(body, meta.etag)
 
 
 # -- stores and engines whose bugs need particular names or payloads ----------------
@@ -569,7 +615,6 @@ from pubsafe.faults import SimulatedDisk  # noqa: E402 - this block's own import
 from pubsafe.refimpl.errors import RollbackRefused, StoreError  # noqa: E402
 from pubsafe.refimpl.layout import Locator  # noqa: E402
 from pubsafe.refimpl.reader import _Cached  # noqa: E402
-from pubsafe.refimpl.store import etag_of  # noqa: E402
 
 
 class FirstPageListingStore(MemoryStore):
@@ -712,8 +757,12 @@ MUTANTS = [
     Mutant("tears-large-values", "G2", "replaces over 1 MiB become visible half-written", store=TearsLargeValuesStore),
     Mutant("reads-bytes-then-etag", "R1", "get_object reads the bytes, then the etag, in two requests (guarded mode)",
            store=ReadsBytesThenEtagStore, guarded=True),
-    Mutant("stale-size-metadata", "G2", "replace writes bytes in place, then size and etag; reads trust the size",
-           store=StaleMetadataStore),
+    Mutant("tears-equal-size-replaces", "G2", "replace overwrites in place when the length is unchanged",
+           store=TearsEqualSizeReplacesStore),
+    Mutant("stale-size-metadata", "G2", "replace renames the bytes in, then writes size and etag; reads trust the size",
+           store=StaleSizeMetadataStore),
+    Mutant("stale-checksum-metadata", "G2", "replace renames the bytes in, then writes the checksum; reads check it",
+           store=StaleChecksumMetadataStore),
     # bugs that need particular names or payloads
     Mutant("case-insensitive-keys", "G2", "keys differing only in case are one object", store=CaseInsensitiveStore),
     Mutant("unicode-normalizing-keys", "G2", "keys are compared in NFC", store=NormalizingStore),

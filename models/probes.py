@@ -61,8 +61,7 @@ def _probe(name: str, claimed: bool, store: Store) -> ProbeResult:
         status, detail = run_check(CHECKS_BY_NAME[check_name], store)
         if status == "unavailable":  # the store broke the probe off: it shows neither way
             return ProbeResult(capability=name, claimed=True, honoured=None,
-                               evidence=f"{check_name}: {detail}; to judge {name}, run the check again once the store "
-                                        "answers every request")
+                               evidence=f"not judged by {check_name}: {detail.removeprefix('not judged: ')}")
         if status == "failed":
             failures.append(f"{check_name}: {detail}")
     if not failures:

@@ -66,8 +66,14 @@ class Verdict(BaseModel):
 class ProbeResult(BaseModel):
     capability: str
     claimed: bool
-    honoured: bool | None = Field(description="None when not probed (not claimed)")
+    honoured: bool | None = Field(description="None when not probed (not claimed, or no probe models it) or not "
+                                              "judged (the evidence then begins 'not judged')")
     evidence: str
+
+    @property
+    def undecided(self) -> bool:
+        """Claimed, probed, and the probe could not decide: what rests on it alone is not judged."""
+        return self.claimed and self.honoured is None and self.evidence.startswith("not judged")
 
 
 class ContractResult(BaseModel):
