@@ -459,6 +459,10 @@ def _replace_documents(size: int) -> tuple[bytes, ...]:
 
 def _neither(data: bytes, documents: tuple[bytes, ...]) -> str:
     kinds = sorted({chr(b) for b in data[1:-1]} & {"1", "2", "3"})
+    cut = [n for n, document in enumerate(documents, 1) if len(data) < len(document) and document.startswith(data)]
+    if cut and any(len(d) == len(data) for d in documents):
+        return (f"a read returned the first {len(data):,} bytes of document {cut[0]}: cut to the length of another "
+                "document (a length taken from another write than the bytes)")
     mixed = f", mixing the bytes of documents {' and '.join(kinds)}" if len(kinds) > 1 else ""
     return f"a read returned {len(data):,} bytes that are none of the documents{mixed}"
 

@@ -266,13 +266,42 @@ class ReadsBytesThenEtagStore(MemoryStore):
     value, then of the etag): a write landing between them pairs its etag with the bytes
     it replaced, and a compare-and-swap against that etag replaces what its writer never read."""
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._window = _Window()
+
+    def replace(self, key: str, data: bytes, *, expect: str | Expect = ANY) -> str:
+        etag = super().replace(key, data, expect=expect)
+        self._window.acted()
+        return etag
+
     def get_object(self, key: str) -> StoredObject:
         data = super().get_object(key).data
-        time.sleep(_ROUND_TRIP)  # the second request
+        self._window.hold()  # the second request
         return StoredObject(data, super().get_object(key).etag)
 
 
-_ROUND_TRIP = 0.0005  #: how long the mutants' second request takes: wide enough that racing writers land in it
+class _Window:
+    """The time between a mutant's two requests, held until the other side of a race has
+    acted in it (a write between a read's two requests, a read between a write's two
+    parts) or for a round trip: a racing probe meets the torn state whatever the thread
+    scheduler does, and a run with nobody racing waits a round trip."""
+
+    ROUND_TRIP = 0.002
+
+    def __init__(self) -> None:
+        self._acted = threading.Condition()
+        self._count = 0
+
+    def acted(self) -> None:
+        with self._acted:
+            self._count += 1
+            self._acted.notify_all()
+
+    def hold(self) -> None:
+        with self._acted:
+            before = self._count
+            self._acted.wait_for(lambda: self._count != before, timeout=self.ROUND_TRIP)
 
 
 class IncompleteReadError(Exception):
@@ -290,6 +319,7 @@ class _FilesAndMetadataStore(MemoryStore):
         super().__init__(**options)
         self._files: dict[str, bytes | bytearray] = {}
         self._writing = threading.Lock()
+        self._window = _Window()
 
     def _write_file(self, key: str, data: bytes) -> None:
         raise NotImplementedError
@@ -316,6 +346,7 @@ class _FilesAndMetadataStore(MemoryStore):
     def get_object(self, key: str) -> StoredObject:
         meta = super().get_object(key)  # the size and etag the response headers carry
         body = bytes(self._files.get(key, meta.data))[: len(meta.data)]
+        self._window.acted()
         if len(body) < len(meta.data):
             raise StoreError(f"get_object {key}: the body ended early") from IncompleteReadError(
                 f"{len(body)} read, but total bytes expected is {len(meta.data)}.")
@@ -337,7 +368,7 @@ class TearsEqualSizeReplacesStore(_FilesAndMetadataStore):
             return
         half = len(data) // 2
         file[:half] = data[:half]
-        time.sleep(_ROUND_TRIP)  # the rest of the body is still on its way
+        self._window.hold()  # the rest of the body is still on its way
         file[half:] = data[half:]
 
 
@@ -349,7 +380,7 @@ class StaleSizeMetadataStore(_FilesAndMetadataStore):
 
     def _write_file(self, key: str, data: bytes) -> None:
         self._files[key] = data
-        time.sleep(_ROUND_TRIP)  # the metadata is written by a second request
+        self._window.hold()  # the metadata is written by a second request
 
 
 class FlexibleChecksumError(Exception):
@@ -364,6 +395,7 @@ class StaleChecksumMetadataStore(StaleSizeMetadataStore):
     def get_object(self, key: str) -> StoredObject:
         meta = MemoryStore.get_object(self, key)
         body = bytes(self._files.get(key, meta.data))
+        self._window.acted()
         if etag_of(body) != meta.etag:
             raise StoreError(f"get_object {key}: the body failed its checksum") from FlexibleChecksumError(
                 f"Expected checksum {meta.etag} did not match calculated checksum: {etag_of(body)}")
