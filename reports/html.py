@@ -159,7 +159,7 @@ def _probes(report: Report, e: Escaper) -> str:
         return ""
     rows = "".join(
         f"<tr><td>{e(p.capability)}</td><td>{'yes' if p.claimed else 'no'}</td>"
-        f"<td>{ {True: 'yes', False: '<b class=bad>no</b>', None: '–'}[p.honoured] }</td>"
+        f"<td>{'not judged' if p.undecided else {True: 'yes', False: '<b class=bad>no</b>', None: '–'}[p.honoured]}</td>"
         f"<td>{e(p.evidence if p.claimed else diagnosing.UNCLAIMED.get(p.capability, p.evidence))}</td></tr>"
         for p in report.probes)
     return ("<h2>Capability probes</h2><table><colgroup><col class=cap><col class=small><col class=small><col>"

@@ -74,7 +74,7 @@ def render(report: Report) -> str:
     if report.probes:
         lines += ["", "## Capability probes", "", "| capability | claimed | honoured | evidence |", "|---|---|---|---|"]
     for p in report.probes:
-        honoured = {True: "yes", False: "**no**", None: "–"}[p.honoured]
+        honoured = "**not judged**" if p.undecided else {True: "yes", False: "**no**", None: "–"}[p.honoured]
         evidence = p.evidence if p.claimed else diagnosing.UNCLAIMED.get(p.capability, p.evidence)
         lines.append(f"| {t(p.capability)} | {'yes' if p.claimed else 'no'} | {honoured} | "
                      f"{_cell(names.mark(evidence))} |")
