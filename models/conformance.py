@@ -292,7 +292,7 @@ def _judge_store(target: Target, probes: list[ProbeResult], contract: list[Contr
                     steps=[f"capability probe: {probe.capability}"], replay=replay))
         elif probe.undecided:
             for guarantee in costs:
-                undecided.setdefault(guarantee, f"not judged: the capability probe {probe.capability} could not "
+                undecided.setdefault(guarantee, f"the capability probe {probe.capability} could not "
                                                 f"decide ({probe.evidence}); {_HOW_TO_JUDGE}")
     for check in contract:
         costs = resting_on(check.guarantees)
@@ -303,7 +303,7 @@ def _judge_store(target: Target, probes: list[ProbeResult], contract: list[Contr
                     steps=[f"store contract check: {check.check} (pubsafe.models.contract)"], replay=replay))
         elif check.status == "unavailable":
             for guarantee in costs:
-                undecided.setdefault(guarantee, f"not judged: the store contract check {check.check} could not "
+                undecided.setdefault(guarantee, f"the store contract check {check.check} could not "
                                                 f"decide ({check.detail}); {_HOW_TO_JUDGE}")
     return undecided
 

@@ -64,7 +64,7 @@ CONTRACT: list[ContractCheck] = []
 
 def _check(*guarantees: Guarantee) -> Callable[[Callable[[Store], str | None]], Callable[[Store], str | None]]:
     def register(fn: Callable[[Store], str | None]) -> Callable[[Store], str | None]:
-        CONTRACT.append(ContractCheck(fn.__name__, guarantees, (fn.__doc__ or "").strip(), fn))
+        CONTRACT.append(ContractCheck(fn.__name__, guarantees, " ".join((fn.__doc__ or "").split()), fn))
         return fn
 
     return register
@@ -504,10 +504,10 @@ _TOGETHER_SECONDS = 60.0  #: the longest it runs when a slow store reaches neith
 
 @_check(R1, R2, R3)
 def get_object_reads_bytes_and_etag_together(store: Store) -> str | None:
-    """With compare_and_swap: get_object's etag is the etag of the very bytes it returned,
-    while writers replace and compare-and-swap the key (a stale etag read with newer
-    bytes, or a newer etag with older bytes, lets a compare-and-swap replace what its
-    writer never read: guarded publishes and rollbacks lose updates)."""
+    """get_object's etag is the etag of the very bytes it returned, while writers replace
+    and compare-and-swap the key (checked where compare_and_swap is claimed: a stale etag
+    read with newer bytes, or a newer etag with older bytes, lets a compare-and-swap
+    replace what its writer never read, and guarded publishes and rollbacks lose updates)."""
     if not store.capabilities.compare_and_swap:
         raise Skip("the store does not claim compare-and-swap: no etag it returns is ever compared")
     key = "contract/together.json"

@@ -566,6 +566,9 @@ def _fix(kind: str, guarantees: list[Guarantee]) -> Fix:
     return Fix(f"{g} broke", _DEFENCE.get(g, "see the safety model."))
 
 
+_CONTRACT = re.compile(r"the store fails the contract check (\w+):")
+
+
 def diagnose(report: Report) -> list[Diagnosis]:
     """Every root cause of a NOT CONFORMING report, most specific first: broken
     claims, failed contract checks, then each class of counterexample once (told by its
@@ -594,6 +597,11 @@ def diagnose(report: Report) -> list[Diagnosis]:
     for i, why in sorted(explained, key=lambda item: (item[1].culprit is None, steps(groups[item[0]]))):
         group = groups[i]
         broken = [v.guarantee for v in group]
+        failed = _CONTRACT.match(group[0].counterexample.message) if group[0].counterexample else None
+        if failed and f"contract:{failed.group(1)}" in found:  # what a failed contract check broke: told under it
+            known = found[f"contract:{failed.group(1)}"]
+            known.guarantees += [g for g in broken if g not in known.guarantees]
+            continue
         kind = why.kind if why.kind not in ("other", "unexpected-error") else f"{why.kind}:{broken[0]}"
         if why.relies_on in found and found[why.relies_on].kind in PROBE_GUARANTEES:
             known = found[why.relies_on]  # a consequence of a broken claim: told under it
