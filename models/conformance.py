@@ -31,7 +31,7 @@ from pubsafe.refimpl.store import Store
 
 from .checkers import GuaranteeViolation, Violation
 from .environment import environment, no_local_constants, pubsafe_version
-from .failures import failure_in
+from .failures import NOT_JUDGED, failure_in
 from .guarantees import Guarantee, Status
 from .machine import PublishMachine, RunSink, replay_program
 from .probes import PROBE_GUARANTEES, check_contract, probe_capabilities
@@ -293,7 +293,7 @@ def _judge_store(target: Target, probes: list[ProbeResult], contract: list[Contr
         elif probe.undecided:
             for guarantee in costs:
                 undecided.setdefault(guarantee, f"the capability probe {probe.capability} could not "
-                                                f"decide ({probe.evidence}); {_HOW_TO_JUDGE}")
+                                                f"decide ({probe.evidence}){_how_to_judge(probe.evidence)}")
     for check in contract:
         costs = resting_on(check.guarantees)
         if check.status == "failed":
@@ -304,12 +304,16 @@ def _judge_store(target: Target, probes: list[ProbeResult], contract: list[Contr
         elif check.status == "unavailable":
             for guarantee in costs:
                 undecided.setdefault(guarantee, f"the store contract check {check.check} could not "
-                                                f"decide ({check.detail}); {_HOW_TO_JUDGE}")
+                                                f"decide ({check.detail}){_how_to_judge(check.detail)}")
     return undecided
 
 
-_HOW_TO_JUDGE = ("to judge it, run the check again once the store answers every request (the racing probes send up "
-                 "to 16 at once: a store that throttles them cannot be judged on what they probe)")
+def _how_to_judge(evidence: str) -> str:
+    """For a probe or check the store broke off; one that saw nothing to judge says how itself."""
+    if NOT_JUDGED.removeprefix("not judged: ") not in evidence:
+        return ""
+    return ("; to judge it, run the check again once the store answers every request (the racing probes send up to "
+            "16 at once: a store that throttles them cannot be judged on what they probe)")
 
 
 def _record(broken: Broken, violation: Violation, steps: list[str], replay: str, history: list[Event]) -> None:

@@ -26,7 +26,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pubsafe.refimpl.errors import AlreadyExists, Conflict, InvalidKey, ObjectNotFound, PubsafeError, UnsupportedOperation
+from pubsafe.refimpl.errors import (
+    AlreadyExists,
+    Conflict,
+    InvalidKey,
+    ObjectNotFound,
+    PubsafeError,
+    RetryableStoreError,
+    UnsupportedOperation,
+)
 from pubsafe.refimpl.store import ABSENT, Store, StoredObject
 
 from .failures import NOT_JUDGED, is_store_failure
@@ -380,7 +388,7 @@ def replace_is_atomic_to_a_concurrent_reader(store: Store) -> str | None:
             if race.torn is None and race.torn_body is None:
                 raise NotJudged(f"while {lengths} replaced each other, a read's body failed its own integrity check "
                                 f"({_exception_chain(first)}), but not again in a second race: a torn replace or a "
-                                "fault of the network")
+                                "fault of the network; run the check again (a torn replace shows again)")
         if race.torn is not None:
             return f"while {lengths} replaced each other over and over, {race.torn}"
         if race.torn_body is not None:
@@ -500,6 +508,7 @@ def _exception_chain(exc: BaseException) -> str:
 TOGETHER_READS = 400  #: get_object calls the race makes at least (its readers and its compare-and-swap writer)
 TOGETHER_WRITES = 200  #: acknowledged writes the race makes at least
 _TOGETHER_SECONDS = 60.0  #: the longest it runs when a slow store reaches neither count: then it judges what it saw
+_UNANSWERED = 50  #: retryable write failures the race goes on through (then the store failed by itself)
 
 
 @_check(R1, R2, R3)
@@ -552,7 +561,7 @@ class _TogetherRace:
         self.writes: dict[bytes, int] = {}  #: bytes -> the acknowledged write that wrote them
         self.pairs: list[tuple[str, bytes, str]] = []  #: (who read, bytes, etag), judged once every write is known
         self.failures: list[BaseException] = []
-        self.reads = self.acknowledged = 0
+        self.reads = self.acknowledged = self.unanswered = 0
         self._numbers = iter(range(1 << 62))
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -562,7 +571,16 @@ class _TogetherRace:
         with self._lock:
             number = next(self._numbers)
         data = f'{{"write": {number}}}'.encode()
-        etag = write(data)
+        try:
+            etag = write(data)
+        except RetryableStoreError:
+            # not acknowledged (S3 answers two conditional writes at once with a 409 to one):
+            # its bytes and etag judge nothing; a store refusing most writes is not judged
+            with self._lock:
+                self.unanswered += 1
+                if self.unanswered <= _UNANSWERED:
+                    return
+            raise
         with self._lock:
             self.writes[data] = number
             self.etags.setdefault(etag, set()).add(number)

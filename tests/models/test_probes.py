@@ -23,6 +23,7 @@ from pubsafe.models.mutants import (
 from pubsafe.models.target import Target
 from pubsafe.refimpl import LocalStore, MemoryStore
 from pubsafe.refimpl.errors import RetryableStoreError, StoreError
+from pubsafe.refimpl.store import ANY
 
 TOGETHER = CHECKS_BY_NAME["get_object_reads_bytes_and_etag_together"]
 ATOMIC = CHECKS_BY_NAME["replace_is_atomic_to_a_concurrent_reader"]
@@ -166,3 +167,28 @@ def test_a_durable_claim_no_probe_models_is_not_a_probe_that_could_not_decide():
     durable = next(p for p in report.probes if p.capability == "durable")
     assert durable.claimed and durable.honoured is None and not durable.undecided
     assert report.conforming
+
+
+def test_a_conditional_write_answered_with_a_retryable_409_is_not_acknowledged_and_judges_nothing():
+    """S3 answers two conditional writes at once with 409 ConditionalRequestConflict."""
+
+    class Answers409(MemoryStore):
+        calls = 0
+
+        def replace(self, key, data, *, expect=ANY):
+            Answers409.calls += 1
+            if expect is not ANY and Answers409.calls % 3 == 0:
+                raise RetryableStoreError(f"replace {key}: concurrent conditional write in progress (409); retry")
+            return super().replace(key, data, expect=expect)
+
+    assert run_check(TOGETHER, Answers409()) == ("passed", "")
+
+
+def test_a_store_whose_etags_match_no_write_leaves_the_read_together_check_undecided():
+    class ForeignEtags(MemoryStore):
+        def get_object(self, key):
+            obj = super().get_object(key)
+            return type(obj)(obj.data, "W/" + obj.etag)
+
+    status, detail = run_check(TOGETHER, ForeignEtags())
+    assert status == "unavailable" and "none of" in detail and "agree on etags" in detail, detail
