@@ -147,7 +147,8 @@ class BackendSeam:
             kinds = [k for k in self.kinds if not k.endswith("-after") and self.fits(k, call, conditional=True)]
             chosen = kinds if self.every_kind else kinds[i % len(kinds):][:1]
             faults += [BackendFault(kind, phase, call, nth) for kind in chosen]
-            faults += [BackendFault(k, phase, call, nth) for k in self.kinds if k.endswith("-after") and self.fits(k, call)]
+            faults += [BackendFault(k, phase, call, nth)
+                       for k in self.kinds if k.endswith("-after") and self.fits(k, call)]
         return faults
 
     def fits(self, kind: str, call: str, conditional: bool = False) -> bool:

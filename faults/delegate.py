@@ -8,13 +8,12 @@ that, and one that changes a few operations (stale reads) overrides just those.
 from __future__ import annotations
 
 import builtins
-
 from collections.abc import Callable
-from typing import Any, TypeVar
-
-T = TypeVar("T")
+from typing import TypeVar
 
 from pubsafe.refimpl.store import ANY, Capabilities, Debris, Expect, ObjectInfo, Store, StoredObject
+
+T = TypeVar("T")
 
 __all__ = ["DelegatingStore"]
 

@@ -116,7 +116,7 @@ def run_together(
             pause_when = {i: c for i, c in pause_when.items() if i not in paused}
             paused.clear()
         time.sleep(0.001)
-    for invocation, process, (out, err) in zip(invocations, processes, spools):
+    for invocation, process, (out, err) in zip(invocations, processes, spools, strict=True):
         assert process is not None
         invocation.exit_code = process.returncode
         invocation.stdout = _tail(out)

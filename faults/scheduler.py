@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import string
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -256,7 +256,7 @@ def explore_reduced(
                 outcomes = [_explore_one(run, *batch[0])]
             else:
                 outcomes = list(pool.map(lambda entry: _explore_one(run, *entry), batch))
-            for result, branches, redundant in reversed(outcomes):
+            for _result, branches, _redundant in reversed(outcomes):
                 stack.extend(reversed(branches))
             for result, _, redundant in outcomes:
                 if redundant:

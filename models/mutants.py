@@ -34,8 +34,8 @@ from pubsafe.refimpl.errors import (
     RetryableStoreError,
     StoreError,
 )
-from pubsafe.refimpl.osio import OSOps, RealOS
 from pubsafe.refimpl.layout import history_key
+from pubsafe.refimpl.osio import OSOps, RealOS
 from pubsafe.refimpl.store import ABSENT, ANY, Expect, ObjectInfo, StoredObject, check_key, etag_of
 
 from .target import Target, factory_target, remove_store_data

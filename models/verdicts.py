@@ -77,7 +77,7 @@ class ProbeResult(BaseModel):
 
 
 class ContractResult(BaseModel):
-    check: str = Field(description="a check of pubsafe.models.contract")
+    check: str = Field(description="a check of pubsafe.models.conformance.contract")
     status: str = Field(description="passed, failed, skipped, or unavailable (not judged: the store failed by "
                                     "itself, or gave nothing the check could judge; the detail says which)")
     detail: str
@@ -85,7 +85,7 @@ class ContractResult(BaseModel):
 
 
 class Environment(BaseModel):
-    """What decides whether the seed replays this run (``models.environment``)."""
+    """What decides whether the seed replays this run (``models.conformance.environment``)."""
 
     hypothesis: str = Field(description="the Hypothesis version that drew the examples")
     python: str

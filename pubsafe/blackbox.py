@@ -6,8 +6,8 @@ import argparse
 import json
 import re
 import sys
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from pubsafe.refimpl.errors import InvalidInput
 
@@ -33,8 +33,10 @@ is a command template:
 Placeholders are expanded once, in the template's words: a store path that holds
 braces is passed as it is.
 
-  pubsafe blackbox --store ./bb --publish 'pubsafe publish --store {store} --tenant {tenant} --surface {surface} {artifacts}'
-  pubsafe blackbox --store ./bb --dialect recsys-pipelines --publish './uppub -store {store} -tenant {tenant} -surface {surface} {artifacts}'
+  pubsafe blackbox --store ./bb --publish 'pubsafe publish --store {store} --tenant {tenant} \
+--surface {surface} {artifacts}'
+  pubsafe blackbox --store ./bb --dialect recsys-pipelines --publish './uppub -store {store} -tenant {tenant} \
+-surface {surface} {artifacts}'
 
 Inputs and kills follow from --seed and the round number: --start-round R --rounds 1
 replays round R's inputs and kill decisions (a real process's timing never replays
@@ -58,7 +60,8 @@ def add_parser(sub: Any) -> None:
                    help="the publisher claims to detect concurrent publishes: a lost update then breaks R1-R3")
     p.add_argument("--rounds", type=int, default=50, help="rounds to run (default: %(default)s)")
     p.add_argument("--concurrency", type=int, default=2, help="publishers per round (default: %(default)s)")
-    p.add_argument("--kill-probability", type=float, default=0.3, help="chance each run is killed (default: %(default)s)")
+    p.add_argument("--kill-probability", type=float, default=0.3,
+                   help="chance each run is killed (default: %(default)s)")
     p.add_argument("--kill-delay", default="auto", metavar="LO-HI",
                    help="a kill comes this many seconds into its run (default: calibrated on the publisher's "
                         "own runs with as many artifacts, so that kills land in its work rather than its "
@@ -105,8 +108,8 @@ def blackbox_command(args: argparse.Namespace) -> int:
     print(f"kills: {coverage.get('killed', 0)} run(s) SIGKILLed mid-run, {coverage.get('missed_kills', 0)} kill(s) "
           f"after the run had ended; {coverage.get('reruns', 0)} killed or failed run(s) re-run", file=sys.stderr)
     print(f"races: {coverage.get('paused_races', 0)} publisher(s) paused between their first blob and their swap, "
-          f"{coverage.get('missed_pauses', 0)} pause(s) too late and {coverage.get('stalled_pauses', 0)} holding up the "
-          "others (a lock: serial, not a race), tried again", file=sys.stderr)
+          f"{coverage.get('missed_pauses', 0)} pause(s) too late and {coverage.get('stalled_pauses', 0)} "
+          "holding up the others (a lock: serial, not a race), tried again", file=sys.stderr)
     print(f"same inputs: {coverage.get('same_input_rounds', 0)} round(s) of runs started together, then republished "
           f"alone; {coverage.get('record_reads', 0)} record reads while they ran", file=sys.stderr)
     print(f"{result.rounds} rounds in {result.report.seconds:.1f}s; the harness itself took "

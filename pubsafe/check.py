@@ -108,7 +108,7 @@ def check_command(args: argparse.Namespace) -> int:
         else:
             from .printing import print_report
 
-            for report, paths in zip(summary, written):
+            for report, paths in zip(summary, written, strict=True):
                 print_report(report, args.format, paths)
     except BrokenPipeError:  # `| head`: the run is over, say how it ended where the reader still looks
         print(f"pubsafe: the output was cut short (exit 141); the check itself finished: "

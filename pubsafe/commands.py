@@ -72,7 +72,8 @@ def _publish(engine: Engine, args: argparse.Namespace, artifacts: Any) -> Outcom
 def _rollback(engine: Engine, args: argparse.Namespace) -> Outcome:
     receipt = engine.rollback(args.tenant, args.surface, to=args.to, steps=args.steps)
     state = "rolled back" if receipt.swapped else "already current (nothing written)"
-    return Outcome(_dump(receipt), f"{state}: {receipt.from_version or '(no readable current)'} -> {receipt.to_version}")
+    return Outcome(_dump(receipt),
+                   f"{state}: {receipt.from_version or '(no readable current)'} -> {receipt.to_version}")
 
 
 def _current(engine: Engine, args: argparse.Namespace) -> Outcome:
@@ -120,7 +121,8 @@ def _plan_file(path: str) -> Path:
     """Where ``--plan`` writes; checked before the store is opened, so a bad path costs nothing."""
     target = Path(path)
     if target.is_dir():
-        raise InvalidInput(f"--plan {path!r} is a directory; give a file name, e.g. {os.path.join(path, 'gc-plan.json')}")
+        raise InvalidInput(f"--plan {path!r} is a directory; give a file name, "
+                           f"e.g. {os.path.join(path, 'gc-plan.json')}")
     if not target.parent.is_dir():
         raise InvalidInput(f"--plan {path!r}: the directory {str(target.parent)!r} does not exist")
     return target
@@ -143,7 +145,8 @@ def _gc(engine: Engine, grace: float, lease: float, *, dry_run: bool, plan_file:
         text = (f"deleted {len(report.deleted)} orphan(s), finished {len(report.finished_tombstones)} crashed "
                 f"sweep(s)' tombstone(s), removed {len(report.removed_debris)} temp file(s); kept "
                 f"{len(report.kept_young)} younger than the grace period, {len(report.lost_race)} recorded mid-sweep")
-        text += f" (lease generation {report.generation})" if report.generation else " (nothing to delete: no lease taken)"
+        text += (f" (lease generation {report.generation})" if report.generation
+                 else " (nothing to delete: no lease taken)")
     text += "".join(f"\nleft alone {key}: {why}" for key, why in sorted(report.left_alone.items()))
     text += "".join(f"\nnothing deleted in {slot}: {why}" for slot, why in sorted(report.blocked_slots.items()))
     text += "".join(f"\nnot deleted {key}: {why}" for key, why in sorted(report.failed.items()))
@@ -157,7 +160,9 @@ def _audit(engine: Engine) -> Outcome:
     findings = engine.audit()
     errors = [f for f in findings if f.severity == "error"]
     lines = [f"store written by {engine.dialect.name}"]
-    lines += [f"{f.guarantee}  {f.key}: {f.message}" + ("" if f.severity == "error" else "  (notice)") for f in findings]
+    lines += [f"{f.guarantee}  {f.key}: {f.message}" + ("" if f.severity == "error" else "  (notice)")
+              for f in findings]
     if not errors:
-        lines.append("audit clean: G1-G4 hold on this store" + (" (notices above are expected leftovers)" if findings else ""))
+        lines.append("audit clean: G1-G4 hold on this store"
+                     + (" (notices above are expected leftovers)" if findings else ""))
     return Outcome([_dump(f) for f in findings], "\n".join(lines), EXIT_REFUSED if errors else EXIT_OK)

@@ -97,7 +97,8 @@ def _run(root: Path) -> int:
     n.check(set(store.list()) == keys_before, "no blob, record or history entry was written or removed")
 
     n.say("Serving caches the manifest for its TTL; invalidate() makes it current")
-    n.check(reader.artifact(TENANT, SURFACE, "items") == served == [4, 5, 6], "within the TTL the reader still serves [4, 5, 6]")
+    n.check(reader.artifact(TENANT, SURFACE, "items") == served == [4, 5, 6],
+            "within the TTL the reader still serves [4, 5, 6]")
     reader.invalidate(TENANT, SURFACE)
     n.check(reader.artifact(TENANT, SURFACE, "items") == [1, 2, 3], "after invalidate() it serves [1, 2, 3]")
 
@@ -108,7 +109,9 @@ def _run(root: Path) -> int:
     original = blob.read_bytes()
     blob.write_bytes(original.replace(b"0.1", b"0.9"))
     findings = Engine(store).audit()
-    n.check(any(f.guarantee == "G1" for f in findings), f"after tampering with a blob, audit reports: {findings[0].guarantee if findings else '-'} {findings[0].message if findings else ''}")
+    n.check(any(f.guarantee == "G1" for f in findings),
+            f"after tampering with a blob, audit reports: {findings[0].guarantee if findings else '-'} "
+            f"{findings[0].message if findings else ''}")
     blob.write_bytes(original)
 
     print(f"\n{'Everything behaved as the safety model says.' if not n.failures else f'{n.failures} check(s) failed.'}")

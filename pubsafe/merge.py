@@ -40,14 +40,14 @@ def merge_command(args: argparse.Namespace) -> int:
             raise InvalidInput(f"{path} is not a pubsafe report.json ({exc.error_count()} problem(s), first: "
                                f"{exc.errors()[0]['loc']}: {exc.errors()[0]['msg']})") from None
     first = reports[0]
-    for path, other in zip(args.reports, reports):
+    for path, other in zip(args.reports, reports, strict=True):
         differs = [f for f in ("target", "mode", "profile") if getattr(other, f) != getattr(first, f)]
         if differs or len(other.verdicts) != len(first.verdicts) or (
                 other.probes and first.probes and len(other.probes) != len(first.probes)):
             raise InvalidInput(f"{path} is a report of another run ({', '.join(differs) or 'other guarantees'} "
                                f"differ from {args.reports[0]}); merge only shards of one target, mode and profile")
     seen: dict[int, str] = {}
-    for path, other in zip(args.reports, reports):
+    for path, other in zip(args.reports, reports, strict=True):
         for seed in other.seeds or [other.seed]:
             if seed in seen:
                 raise InvalidInput(f"seed {seed} is in both {seen[seed]} and {path}: merging it twice would "

@@ -7,7 +7,6 @@ instead (what report.md holds).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import TYPE_CHECKING, Any, Protocol
 

@@ -106,7 +106,8 @@ def _currents(store: Store, listing: Listing, validator: ArtifactValidator, foun
         if history_key(manifest.tenant, manifest.surface, manifest.version) in histories:
             continue
         if dialect.keeps_history:
-            found.add("G4", key, f"current manifest {manifest.version} has no history entry; rollback cannot return to it")
+            found.add("G4", key, f"current manifest {manifest.version} has no history entry; "
+                                 "rollback cannot return to it")
         else:
             found.add("G4", key, f"written by {dialect.name}, which keeps no manifest history: `pubsafe rollback "
                                  "--to` can return only to manifests pubsafe swapped in", "notice")
@@ -123,7 +124,8 @@ def _histories(store: Store, listing: Listing, validator: ArtifactValidator, fou
     for key in listing.histories:
         parts = key.split("/")
         if len(parts) != 4 or not parts[3].endswith(".json"):
-            found.add("G4", key, "not a history entry (history/<tenant>/<surface>/<version>.json); `pubsafe history` skips it")
+            found.add("G4", key, "not a history entry (history/<tenant>/<surface>/<version>.json); "
+                                 "`pubsafe history` skips it")
             continue
         try:
             entry = read_entry(store, parts[1], parts[2], parts[3].removesuffix(".json"))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, ClassVar, Literal, Self, TypeVar
 
@@ -46,7 +46,7 @@ __all__ = [
 
 
 def utc_timestamp(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 # -- field checks: each returns the value to keep, or raises _Invalid ---------------
@@ -109,8 +109,8 @@ def _timestamp(name: str, value: Any) -> datetime:
     if not isinstance(value, datetime):
         raise _Invalid(f"{name}: expected an ISO 8601 time, got {_kind(value)}")
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 def _exactly(expected: Any) -> Callable[[str, Any], Any]:

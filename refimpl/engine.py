@@ -310,7 +310,8 @@ class Engine:
 
     def _write_record(self, tenant: str, surface: str, art: _Artifact, written: list[str]) -> None:
         key = record_key_of(art)
-        record = dump_record(tenant, surface, art.type, art.version, art.key, len(art.data), utc_timestamp(self.clock()))
+        record = dump_record(tenant, surface, art.type, art.version, art.key, len(art.data),
+                             utc_timestamp(self.clock()))
         for _ in range(3):
             with phase("record-write"):
                 try:
@@ -423,7 +424,8 @@ class Engine:
             raise InvalidInput("rollback needs exactly one of to=<manifest version> or steps=N")
         if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
             raise InvalidInput(f"steps must be a positive integer, got {steps!r}")
-        if to is not None and (not isinstance(to, str) or len(to) != 64 or any(c not in "0123456789abcdef" for c in to)):
+        if to is not None and (not isinstance(to, str) or len(to) != 64
+                               or any(c not in "0123456789abcdef" for c in to)):
             raise InvalidInput(f"rollback target {to!r} is not a manifest version (64 hex digits)")
         with phase("read-current"):
             current, broken = self._read_current_leniently(tenant, surface)
@@ -485,7 +487,8 @@ class Engine:
     def _validate_manifest_for_rollback(self, manifest: Manifest) -> None:
         problem = ArtifactValidator(self.store).first_problem(manifest)
         if problem is not None:
-            raise RollbackRefused(f"refusing to roll back to {manifest.version}: {problem.message}; current is unchanged")
+            raise RollbackRefused(f"refusing to roll back to {manifest.version}: {problem.message}; "
+                                  "current is unchanged")
 
     # -- inspection and garbage collection (in their own modules) -------------
 

@@ -106,8 +106,9 @@ def sweep(
 
     ``clock`` (this host's) stamps the documents a sweep writes and judges the grace
     period, which spares publishes in flight the work of writing a blob again but is
-    not part of the safety argument; the lease is judged on the store's clock. ``sweep_id`` names this sweep in its lease and tombstones
-    (default: random); it must differ from every other sweep's on the store.
+    not part of the safety argument; the lease is judged on the store's clock.
+    ``sweep_id`` names this sweep in its lease and tombstones (default: random); it
+    must differ from every other sweep's on the store.
     """
     grace = validated_grace(grace_seconds)
     seconds = validated_lease(lease_seconds)

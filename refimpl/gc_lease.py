@@ -51,7 +51,9 @@ from .layout import GC, GC_LEASE
 from .phases import phase
 from .store import Store
 
-__all__ = ["Lease", "LEASE_SECONDS", "MIN_LEASE_SECONDS", "MAX_LEASE_SECONDS", "validated_lease", "new_sweep_id", "CLOCKS"]
+__all__ = [
+    "Lease", "LEASE_SECONDS", "MIN_LEASE_SECONDS", "MAX_LEASE_SECONDS", "validated_lease", "new_sweep_id", "CLOCKS",
+]
 
 #: Where a sweep that finds the lease held writes an object to read the store's clock.
 CLOCKS = f"{GC}clock-"

@@ -119,7 +119,8 @@ def _refuse_a_shared_blob_store(store: SplitStore) -> None:
     others = sorted(set(users) - {registry_id})
     if others:
         raise CollectionRefused(
-            f"the blob store {store.blobs.root_uri} is shared: {len(others)} other registr{'y' if len(others) == 1 else 'ies'} "
+            f"the blob store {store.blobs.root_uri} is shared: "
+            f"{len(others)} other registr{'y' if len(others) == 1 else 'ies'} "
             f"({', '.join(users[i] for i in others)}) publish into it too, and gc sees only this one's records and "
             "manifests. It deletes nothing there"
         )
@@ -158,7 +159,8 @@ def _read_manifests(store: Store, listing: Listing, survey: Survey) -> None:
             continue
         try:
             raw = store.get(key)
-            doc = MANIFESTS.load(raw, key) if key.startswith(CURRENT) else load_document(HistoryEntry, raw, key).manifest
+            doc = (MANIFESTS.load(raw, key) if key.startswith(CURRENT)
+                   else load_document(HistoryEntry, raw, key).manifest)
         except ObjectNotFound:
             continue  # replaced or removed since the listing: what it named is in the newer one
         except IntegrityError as exc:
@@ -234,7 +236,8 @@ def list_orphans(store: Store, now: float) -> list[OrphanInfo]:
     for key in [*listing.currents, *listing.histories]:
         try:
             raw = store.get(key)
-            doc = MANIFESTS.load(raw, key) if key.startswith(CURRENT) else load_document(HistoryEntry, raw, key).manifest
+            doc = (MANIFESTS.load(raw, key) if key.startswith(CURRENT)
+                   else load_document(HistoryEntry, raw, key).manifest)
         except (IntegrityError, ObjectNotFound, InvalidKey):
             continue
         referenced.update(placed for uri in doc.current.values() if (placed := _place(locator, uri)) is not None)

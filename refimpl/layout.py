@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from .errors import InvalidKey
+from .store import Store
 
 __all__ = [
     "blob_key",
@@ -109,9 +110,9 @@ class Locator:
         self.rewrites = tuple((old.rstrip("/") + "/", new.rstrip("/") + "/") for old, new in rewrites)
 
     @classmethod
-    def of(cls, store: object) -> Locator:
+    def of(cls, store: Store) -> Locator:
         root = getattr(store, "blob_root", None) or getattr(store, "root", None)
-        return cls(getattr(store, "root_uri"), root if isinstance(root, str) else None,
+        return cls(store.root_uri, root if isinstance(root, str) else None,
                    getattr(store, "uri_rewrites", ()))
 
     def key(self, uri: str) -> str:

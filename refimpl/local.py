@@ -25,14 +25,13 @@ would let a second writer in.
 from __future__ import annotations
 
 import builtins
-
 import contextlib
 import errno
 import os
 import re
 import stat
-from functools import cached_property
 from collections.abc import Iterator
+from functools import cached_property
 
 from .errors import (
     AlreadyExists,
@@ -45,7 +44,7 @@ from .errors import (
     UnsafeStoreState,
 )
 from .osio import UNSUPPORTED, OSOps, RealOS
-from .store import ANY, ABSENT, Capabilities, Debris, Expect, ObjectInfo, Store, StoredObject, check_key, etag_of
+from .store import ABSENT, ANY, Capabilities, Debris, Expect, ObjectInfo, Store, StoredObject, check_key, etag_of
 
 __all__ = ["LocalStore", "TEMP_PREFIX"]
 

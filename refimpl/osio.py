@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from typing import ContextManager, Protocol
+from typing import Protocol
 
 __all__ = ["OSOps", "RealOS", "FSYNC_LABELS", "UNSUPPORTED"]
 
@@ -61,7 +61,7 @@ class OSOps(Protocol):
     def stat(self, path: str) -> os.stat_result: ...
     def lstat(self, path: str) -> os.stat_result: ...
     def listdir(self, path: str) -> list[tuple[str, str]]: ...
-    def lock(self, path: str) -> ContextManager[None]: ...
+    def lock(self, path: str) -> contextlib.AbstractContextManager[None]: ...
 
 
 class RealOS:

@@ -15,14 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-_V = TypeVar("_V")
-
 from .dialects import blob_version_matches
+from .documents import Manifest, load_document
 from .errors import IntegrityError, ObjectNotFound, PubsafeError
 from .layout import Locator, current_keys
 from .names import validate_name
-from .documents import Manifest, load_document
 from .store import Store
+
+_V = TypeVar("_V")
 
 __all__ = ["ServingReader", "ReadError"]
 

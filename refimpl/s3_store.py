@@ -129,7 +129,8 @@ class S3Store(Store):
         for start in range(0, len(keys), 1000):
             batch = {self._key(k): k for k in keys[start:start + 1000]}
             try:
-                answer = self._call("delete_objects", "", Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
+                answer = self._call("delete_objects", "",
+                                    Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
             except StoreError:
                 answer = {"Errors": [{"Key": k} for k in batch]}
             for failed in answer.get("Errors", []):
@@ -138,7 +139,8 @@ class S3Store(Store):
                     self._call("delete_object", key, Key=failed["Key"])
         remaining = self.list("")
         if remaining:
-            raise StoreError(f"{len(remaining)} objects remain under {self.root_uri} after clean-up, e.g. {remaining[0]}")
+            raise StoreError(f"{len(remaining)} objects remain under {self.root_uri} after clean-up, "
+                             f"e.g. {remaining[0]}")
 
     def stat(self, key: str) -> ObjectInfo:
         head = self._call("head_object", key, Key=self._key(key))

@@ -16,7 +16,6 @@ the registry it was given is the only one bound to it.
 from __future__ import annotations
 
 import builtins
-
 import json
 import os
 

@@ -10,7 +10,6 @@ Keys are ``/``-separated, relative, with no empty, ``.`` or ``..`` segment.
 from __future__ import annotations
 
 import builtins
-
 import enum
 import hashlib
 from abc import ABC, abstractmethod
@@ -207,7 +206,7 @@ class Store(ABC):
         """Remove a ``temp`` entry that ``debris`` reported. Used by GC only."""
         raise UnsupportedOperation(f"{self!r} keeps no debris")
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook, not abstract: most stores hold nothing to release
         """Release resources; the default has none."""
 
     def __repr__(self) -> str:

@@ -27,6 +27,6 @@ def write_reports(report: Report, directory: str | Path) -> list[Path]:
     document = json_report.render(report)
     saved = Report.model_validate_json(document)
     written = [out / "report.json", out / "report.md", out / "report.html"]
-    for path, text in zip(written, (document, markdown.render(saved), html.render(saved))):
+    for path, text in zip(written, (document, markdown.render(saved), html.render(saved)), strict=True):
         path.write_text(text, encoding="utf-8")
     return written

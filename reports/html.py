@@ -9,7 +9,6 @@ report.json is input (``pubsafe merge`` reads other jobs' files), never markup.
 from __future__ import annotations
 
 import dataclasses
-
 import re
 from html import escape
 

@@ -9,7 +9,6 @@ crafted report.json injects no HTML); program text sits in code fences, as writt
 from __future__ import annotations
 
 import dataclasses
-
 import re
 
 from pubsafe.models import Event

@@ -9,15 +9,20 @@ LESSONS = {
     "G1": ("Artifacts are immutable and version-addressed.",
            "A store whose create-only put overwrites, or an engine that hashes non-canonical JSON.",
            "Blobs are written create-only under the sha256 of their RFC 8785 form and read back before use."),
-    "G2": ("Current always parses and names only existing, validated, recorded artifacts; a failed publish leaves it byte-identical.",
-           "A crash between phases, a swap done before validation or recording, a manifest patched in place, a non-atomic replace, a missing fsync.",
-           "The manifest is swapped last, as one whole-document atomic replace, after every blob is validated and recorded."),
+    "G2": ("Current always parses and names only existing, validated, recorded artifacts; "
+           "a failed publish leaves it byte-identical.",
+           "A crash between phases, a swap done before validation or recording, a manifest patched in place, "
+           "a non-atomic replace, a missing fsync.",
+           "The manifest is swapped last, as one whole-document atomic replace, "
+           "after every blob is validated and recorded."),
     "G3": ("Re-running a publish converges; one record per version, never rewritten.",
            "A lost acknowledgement followed by a retry; an engine that rewrites records.",
-           "Every phase is idempotent: create-only writes that accept an existing identical object, a retry that recognises its own swap."),
+           "Every phase is idempotent: create-only writes that accept an existing identical object, "
+           "a retry that recognises its own swap."),
     "G4": ("Rollback only re-points current, to exactly an earlier mapping.",
            "An engine that rewrites history or artifacts during rollback, or keeps no history at all.",
-           "Every swapped manifest is kept, version-addressed; rollback validates the target and replaces only the pointer."),
+           "Every swapped manifest is kept, version-addressed; "
+           "rollback validates the target and replaces only the pointer."),
     "G5": ("Serving lags by at most its TTL, and never serves unverified or foreign bytes.",
            "A cache that ignores its TTL; a reader that follows any URI or skips the hash check.",
            "The reader expires manifests, checks every artifact's hash and confines URIs to its tenant/surface."),
@@ -26,7 +31,8 @@ LESSONS = {
            "Guarded mode: the swap is a compare-and-swap; a loser re-reads, re-merges or fails loudly."),
     "R5": ("GC never deletes a blob that a publish in flight will reference.",
            "An orphan sweep racing a publish that adopts the orphan.",
-           "The sweep claims a tombstone at the record key, create-only; the publish re-checks its blob after recording."),
+           "The sweep claims a tombstone at the record key, create-only; "
+           "the publish re-checks its blob after recording."),
 }
 
 

@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         for mode in args.mode or ["default", "guarded"]:
             if kind == "local":
                 with tempfile.TemporaryDirectory(prefix="pubsafe-load-") as root:
-                    result = run_load(root, processes=args.processes, publishes=args.publishes, guarded=mode == "guarded")
+                    result = run_load(root, processes=args.processes, publishes=args.publishes,
+                                      guarded=mode == "guarded")
             else:
                 from .s3server import local_s3
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pubsafe.models import Report, run_conformance
-from pubsafe.models.mutants import MUTANTS, Mutant, mutant_target
 from pubsafe.models.guarantees import Guarantee
+from pubsafe.models.mutants import MUTANTS, Mutant, mutant_target
 from pubsafe.reports.diagnosis import diagnose, highlight
 from pubsafe.reports.markdown import fence_language
 from pubsafe.reports.timeline import mermaid

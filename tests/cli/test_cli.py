@@ -143,9 +143,12 @@ SLOT = ["--tenant", "acme", "--surface", "home"]
 BAD_INPUTS = [
     # (id, argv after the command's --store, files to create, exit code, message)
     ("empty tenant", ["publish", "--tenant", "", "--surface", "home", "m=good.json"], 2, "tenant '' is empty"),
-    ("tenant with ..", ["publish", "--tenant", "..", "--surface", "home", "m=good.json"], 2, "is a relative directory reference"),
-    ("surface with /", ["publish", "--tenant", "acme", "--surface", "a/b", "m=good.json"], 2, "contains a path separator"),
-    ("reserved tenant", ["publish", "--tenant", "records", "--surface", "home", "m=good.json"], 2, "is reserved for the store layout"),
+    ("tenant with ..", ["publish", "--tenant", "..", "--surface", "home", "m=good.json"], 2,
+     "is a relative directory reference"),
+    ("surface with /", ["publish", "--tenant", "acme", "--surface", "a/b", "m=good.json"], 2,
+     "contains a path separator"),
+    ("reserved tenant", ["publish", "--tenant", "records", "--surface", "home", "m=good.json"], 2,
+     "is reserved for the store layout"),
     ("type with space", ["publish", *SLOT, " m=good.json"], 2, "has surrounding whitespace"),
     ("spec without =", ["publish", *SLOT, "good.json"], 2, "must be TYPE=FILE"),
     ("type given twice", ["publish", *SLOT, "m=good.json", "m=good.json"], 2, "given twice"),
@@ -153,13 +156,15 @@ BAD_INPUTS = [
     ("not JSON", ["publish", *SLOT, "m=broken.json"], 2, "is not valid JSON"),
     ("not UTF-8", ["publish", *SLOT, "m=latin1.json"], 2, "is not UTF-8 text"),
     ("NaN in payload", ["publish", *SLOT, "m=nan.json"], 2, "NaN is not valid JSON"),
-    ("inexact big integer", ["publish", *SLOT, "m=bigint.json"], 2, "$.n: integer 18446744073709551617 has no exact JSON"),
+    ("inexact big integer", ["publish", *SLOT, "m=bigint.json"], 2,
+     "$.n: integer 18446744073709551617 has no exact JSON"),
     ("unknown rollback target", ["rollback", *SLOT, "--to", "0" * 64], 1, "is not in the history"),
     ("malformed rollback target", ["rollback", *SLOT, "--to", "HEAD~1"], 2, "is not a manifest version"),
     ("rollback steps 0", ["rollback", *SLOT, "--steps", "0"], 2, "steps must be a positive integer"),
     ("rollback too far", ["rollback", *SLOT, "--steps", "5"], 1, "cannot go back 5"),
     ("bad grace", ["gc", "--grace", "soon"], 2, "cannot read --grace 'soon'"),
-    ("guarded on a store without CAS", ["publish", *SLOT, "--guarded", "m=good.json"], 2, "guarded mode needs compare-and-swap"),
+    ("guarded on a store without CAS", ["publish", *SLOT, "--guarded", "m=good.json"], 2,
+     "guarded mode needs compare-and-swap"),
 ]
 
 
@@ -178,7 +183,8 @@ def seeded(tmp_path):
     return tmp_path, store
 
 
-@pytest.mark.parametrize(("argv", "code", "message"), [row[1:] for row in BAD_INPUTS], ids=[row[0] for row in BAD_INPUTS])
+@pytest.mark.parametrize(("argv", "code", "message"), [row[1:] for row in BAD_INPUTS],
+                         ids=[row[0] for row in BAD_INPUTS])
 def test_bad_input_is_refused_clearly_and_nothing_is_written(seeded, monkeypatch, capsys, argv, code, message):
     tmp_path, store = seeded
     monkeypatch.chdir(tmp_path)
@@ -272,7 +278,8 @@ def test_check_help_explains_the_verdicts(capsys):
 
 
 @pytest.mark.parametrize(("argv", "wanted"), [
-    (["publish", "--tenat", "acme", "--surface", "home", "model=-"], "unrecognized option --tenat (did you mean --tenant?)"),
+    (["publish", "--tenat", "acme", "--surface", "home", "model=-"],
+     "unrecognized option --tenat (did you mean --tenant?)"),
     (["publish", "--gaurded", "--tenant", "acme"], "unrecognized option --gaurded (did you mean --guarded?)"),
     (["publish", "--stor", "./x", "--tenant", "acme", "--surface", "home", "model=-"],
      "unrecognized option --stor (did you mean --store?)"),
@@ -308,7 +315,8 @@ def test_the_operator_commands_import_no_test_machinery(tmp_path):
         f"code = main(['publish', '--store', {str(tmp_path / 'pub')!r}, '--tenant', 'a', '--surface', 'b', "
         f"'model={tmp_path / 'm.json'}'])\n"
         "code += main(['audit', '--store', " + repr(str(tmp_path / "pub")) + "])\n"
-        "print(sorted(m for m in ('hypothesis', 'pydantic', 'fsspec', 'rich', 's3fs', 'dataclasses') if m in sys.modules), code)\n"
+        "print(sorted(m for m in ('hypothesis', 'pydantic', 'fsspec', 'rich', 's3fs', 'dataclasses') "
+        "if m in sys.modules), code)\n"
     )
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -177,7 +177,8 @@ def test_rollback_to_restores_a_missing_or_corrupt_current(pub, capsys, damage):
     assert code == 0 and first in out
     code, _, err = run(capsys, "rollback", "--store", str(pub), *SLOT, "--steps", "1")
     assert code == 1
-    assert row("rollback --steps with a corrupt current") in err if damage == "corrupt" else "no current manifest" in err
+    assert (row("rollback --steps with a corrupt current") in err if damage == "corrupt"
+            else "no current manifest" in err)
     code, out, err = run(capsys, "rollback", "--store", str(pub), *SLOT, "--to", first)
     assert code == 0, err
     assert Engine(LocalStore(pub)).current(T, S).version == first

@@ -22,7 +22,7 @@ from pubsafe.cli import main
 from pubsafe.refimpl import Engine, LocalStore, ServingReader, open_store
 from pubsafe.refimpl.canonical import canonicalize
 from pubsafe.refimpl.errors import CollectionRefused, SweepInProgress
-from pubsafe.refimpl.layout import blob_key, current_key, record_key
+from pubsafe.refimpl.layout import blob_key, current_key
 from pubsafe.refimpl.osio import RealOS
 from support import DATA, tree
 

@@ -17,11 +17,11 @@ import pytest
 from pubsafe.cli import main
 from pubsafe.models import target_from_spec
 from pubsafe.models.conformance import Profile, run_conformance
+from pubsafe.models.pytest_suite import StoreContractTests
 from pubsafe.models.target import factory_target
 from pubsafe.refimpl import MemoryStore, open_store
 from pubsafe.refimpl.errors import InvalidInput
 from pubsafe.refimpl.prefixed import PrefixedStore
-from pubsafe.models.pytest_suite import StoreContractTests
 from support import REPO, tree
 
 ADAPTERS = '''

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
 import re
+
+import pytest
 
 from pubsafe.devtools.benchmark_report import TARGETS, main, render
 from support import REPO

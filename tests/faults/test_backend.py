@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pubsafe.faults.backend import LOCAL_KINDS, S3_KINDS, BackendFault, backend_seam
-from pubsafe.models.scenarios import backend_point, crash_sweep
+from pubsafe.models.exploration import backend_point, crash_sweep
 from pubsafe.models.target import target_from_spec
 from pubsafe.refimpl import Engine, LocalStore, MemoryStore
 from pubsafe.refimpl.errors import InvalidInput, NoSpace, RetryableStoreError, StoreError
@@ -15,7 +15,8 @@ from pubsafe.refimpl.prefixed import PrefixedStore
 
 def test_faults_read_and_print_as_strings_and_a_bad_one_shows_a_good_one():
     fault = BackendFault.parse("no-space@history-write/link#2", LOCAL_KINDS)
-    assert fault == BackendFault("no-space", "history-write", "link", 2) and str(fault) == "no-space@history-write/link#2"
+    assert (fault == BackendFault("no-space", "history-write", "link", 2)
+            and str(fault) == "no-space@history-write/link#2")
     assert str(BackendFault.parse("throttle@swap", S3_KINDS)) == "throttle@swap"
     with pytest.raises(InvalidInput, match="KIND@PHASE.*for example 'throttle@history-write'"):
         BackendFault.parse("slow@swap", S3_KINDS)
@@ -108,8 +109,8 @@ def test_the_reference_local_store_keeps_every_guarantee_at_every_backend_fault_
 
 
 def test_a_backend_point_names_what_the_backend_said_and_what_the_store_made_of_it():
+    from pubsafe.models.exploration import StepClock, payload
     from pubsafe.models.mutants import LinkErrorsAsExistsStore
-    from pubsafe.models.scenarios import StepClock, payload
 
     clock = StepClock()
     store = LinkErrorsAsExistsStore()

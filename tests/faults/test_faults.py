@@ -27,7 +27,9 @@ def test_plans_round_trip_as_strings():
         FaultPlan.parse("crash")
 
 
-@pytest.mark.parametrize("phase", ["blob-write", "validate-read", "record-write", "confirm-read", "history-write", "swap"])
+@pytest.mark.parametrize("phase", [
+    "blob-write", "validate-read", "record-write", "confirm-read", "history-write", "swap",
+])
 def test_crash_before_the_swap_leaves_current_byte_identical(store, clock, phase):
     before = published(store, clock)
     faulty = FaultyStore(store, f"crash@{phase}")
@@ -84,7 +86,8 @@ def test_torn_replace_on_a_non_atomic_store_is_visible_to_a_reader(tmp_path, clo
 
 def test_slow_and_pause_call_their_hooks(store, clock):
     slept, paused = [], []
-    faulty = FaultyStore(store, "slow@swap,pause-after@record-write", delay=2.5, sleep=slept.append, on_pause=paused.append)
+    faulty = FaultyStore(store, "slow@swap,pause-after@record-write", delay=2.5, sleep=slept.append,
+                         on_pause=paused.append)
     Engine(faulty, clock=clock).publish(T, S, {"model": 1})
     assert slept == [2.5]
     assert len(paused) == 1 and paused[0].startswith("after put records/")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
 
+import pytest
 from hypothesis import find, given, settings
 
 from pubsafe.faults.scheduler import Interleaving, explore, explore_reduced, independent
@@ -44,7 +43,10 @@ def test_the_followed_schedule_starts_with_the_given_one_and_skips_finished_acto
 def test_full_exploration_counts_every_interleaving():
     def run(prefix):
         store = MemoryStore()
-        return Interleaving(store, {"A": lambda s: [s.put("a", b""), s.put("b", b"")], "B": lambda s: [s.put("c", b""), s.put("d", b""), s.put("e", b"")]}).run(prefix)
+        return Interleaving(store, {
+            "A": lambda s: [s.put("a", b""), s.put("b", b"")],
+            "B": lambda s: [s.put("c", b""), s.put("d", b""), s.put("e", b"")],
+        }).run(prefix)
 
     assert sorted(r.schedule for r in explore(run)) == sorted(
         {"".join(p) for p in __import__("itertools").permutations("AABBB")}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pubsafe.models.enumerate import crash_points, enumerate_race
-from pubsafe.models.scenarios import RACES
+from pubsafe.models.exploration import RACES
+from pubsafe.models.exploration.enumerate import crash_points, enumerate_race
 from pubsafe.refimpl import Engine
 
 
@@ -89,7 +89,7 @@ def test_exploring_state_by_state_finds_what_running_every_interleaving_finds():
 
 
 def test_the_command_runs_what_it_is_asked(capsys):
-    from pubsafe.models.enumerate import main
+    from pubsafe.models.exploration.enumerate import main
 
     assert main(["--scenario", "cross-type", "--no-crashes"]) == 0
     out = capsys.readouterr().out
@@ -104,7 +104,7 @@ def test_the_command_runs_what_it_is_asked(capsys):
 def test_a_full_enumeration_too_large_stops_at_its_limit_and_says_so(capsys):
     import pytest
 
-    from pubsafe.models.enumerate import TooManyStates, _progress, main
+    from pubsafe.models.exploration.enumerate import TooManyStates, _progress, main
 
     with pytest.raises(TooManyStates, match="publish-gc: stopped after 400 distinct states"):
         enumerate_race(RACES["publish-gc"], full=True, crashes=False, max_states=400)

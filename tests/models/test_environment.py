@@ -10,7 +10,7 @@ import hypothesis
 import pytest
 
 from pubsafe.models import run_conformance
-from pubsafe.models.environment import no_local_constants
+from pubsafe.models.conformance.environment import no_local_constants
 from pubsafe.models.target import target_from_spec
 
 

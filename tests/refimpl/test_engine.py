@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+
 import jsonschema
 import pytest
 
 from pubsafe.faults import Crash, FaultyStore
 from pubsafe.faults.scheduler import Interleaving, explore_reduced
+from pubsafe.models.exploration import RACES, StepClock
 from pubsafe.refimpl import Engine, Manifest, MemoryStore
 from pubsafe.refimpl.canonical import canonicalize
+from pubsafe.refimpl.documents import dump_document
 from pubsafe.refimpl.errors import (
     CollectionInProgress,
     CollectionRefused,
@@ -20,10 +23,8 @@ from pubsafe.refimpl.errors import (
     RollbackRefused,
     SweepInProgress,
 )
-from pubsafe.refimpl.layout import blob_key, current_key, record_key
-from pubsafe.refimpl.documents import dump_document
 from pubsafe.refimpl.gc import LEASE_SECONDS
-from pubsafe.models.scenarios import RACES, StepClock
+from pubsafe.refimpl.layout import blob_key, current_key, record_key
 from support import DATA, snapshot
 
 SCHEMA = json.loads((DATA / "manifest.v1.schema.json").read_text())

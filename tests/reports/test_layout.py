@@ -14,7 +14,7 @@ from pubsafe.devtools import browser
 from pubsafe.faults.history import Event
 from pubsafe.models import Status, run_conformance, target_from_spec
 from pubsafe.models.mutants import mutant_target
-from pubsafe.models.verdicts import Counterexample, Report
+from pubsafe.models.verdicts import Counterexample
 from pubsafe.reports import html
 from pubsafe.reports.timeline import text_width
 

@@ -72,7 +72,8 @@ def test_pubsafe_cli_in_guarded_mode_loses_nothing(tmp_path, seed):
 @pytest.mark.parametrize("script", ["torn_current.py", "swap_first.py"])
 def test_a_broken_publisher_is_caught_on_g2(tmp_path, script, seed):
     report = blackbox(tmp_path, "--kill-probability", "0.9", "--publish",
-                      f"{shlex.quote(sys.executable)} {PUBLISHERS / script} {{store}} {{tenant}} {{surface}} {{artifacts}}",
+                      f"{shlex.quote(sys.executable)} {PUBLISHERS / script} "
+                      "{store} {tenant} {surface} {artifacts}",
                       seed=seed)
     verdict = next(v for v in report["verdicts"] if v["guarantee"] == "G2")
     assert verdict["status"] == "BREAKS" and not report["conforming"]
@@ -82,12 +83,14 @@ def test_a_broken_publisher_is_caught_on_g2(tmp_path, script, seed):
 
 
 @pytest.mark.parametrize("script, seen", [("torn_current.py", "does not parse"), ("swap_first.py", "does not exist")])
-def test_a_broken_publisher_is_caught_by_the_reader_watching_current_even_when_nothing_is_killed(tmp_path, script, seen):
+def test_a_broken_publisher_is_caught_by_the_reader_watching_current_even_when_nothing_is_killed(
+        tmp_path, script, seen):
     """Both leave current broken only for a moment of every run (torn_current for its
     50 ms between the halves): no kill lands there, the store at rest is valid after
     every round, and only a reader reading current while the rounds run sees it."""
     report = blackbox(tmp_path, "--kill-probability", "0", "--publish",
-                      f"{shlex.quote(sys.executable)} {PUBLISHERS / script} {{store}} {{tenant}} {{surface}} {{artifacts}}",
+                      f"{shlex.quote(sys.executable)} {PUBLISHERS / script} "
+                      "{store} {tenant} {surface} {artifacts}",
                       seed=0, rounds=2)
     verdict = next(v for v in report["verdicts"] if v["guarantee"] == "G2")
     assert verdict["status"] == "BREAKS" and verdict["coverage"]["killed"] == 0

@@ -20,7 +20,7 @@ import time
 import pytest
 
 from pubsafe.models.checkers.manifest_last import check_currents
-from pubsafe.models.oracle import Oracle, blob_key, read_store, record_key, sha256_hex
+from pubsafe.models.checkers.oracle import Oracle, blob_key, read_store, record_key, sha256_hex
 from pubsafe.refimpl import Engine, LocalStore
 
 T, S = "acme", "home"
@@ -32,7 +32,8 @@ HOUR = 3600.0
 #: pubsafe's CLI in a process whose wall clock runs OFFSET seconds off the machine's
 #: (patched before pubsafe is imported, so every default ``clock=time.time`` takes it).
 _SKEWED = ("import runpy, sys, time; offset = float(sys.argv.pop(1)); real = time.time; "
-           "time.time = lambda: real() + offset; sys.argv[0] = 'pubsafe'; runpy.run_module('pubsafe', run_name='__main__')")
+           "time.time = lambda: real() + offset; sys.argv[0] = 'pubsafe'; "
+           "runpy.run_module('pubsafe', run_name='__main__')")
 
 
 def _start(*argv: str, offset: float = 0.0) -> subprocess.Popen[str]:
@@ -67,7 +68,8 @@ def test_sigkilled_sweeps_and_publishes_never_lose_an_acknowledged_publish(tmp_p
             children.append(("publish", _start("publish", "--store", str(root), "--tenant", T, "--surface", S,
                                                spec, "--json", offset=skew())))
         launched = time.perf_counter()
-        doomed = sorted((launched + rng.uniform(0.8, 1.3) * startup, i) for i in range(len(children)) if rng.random() < 0.5)
+        doomed = sorted((launched + rng.uniform(0.8, 1.3) * startup, i)
+                        for i in range(len(children)) if rng.random() < 0.5)
         for when, i in doomed:
             time.sleep(max(0.0, when - time.perf_counter()))
             children[i][1].send_signal(signal.SIGKILL)

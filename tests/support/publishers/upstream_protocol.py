@@ -20,7 +20,7 @@ import os
 import random
 import sys
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import arguments, makedirs_for  # noqa: E402
@@ -88,7 +88,7 @@ def main(write_record: Callable[[str, bytes], None] = create_record) -> None:
     a record (the protocol's way by default)."""
     root, tenant, surface, specs = arguments()
     root = os.path.abspath(root)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     current_path = os.path.join(root, "current", tenant.strip(), surface.strip(), "manifest.json")
     try:
         with open(current_path, encoding="utf-8") as f:

@@ -1,8 +1,8 @@
 """Exhaustive interleavings × crash points of the race scenarios, with counts.
 
-    python -m pubsafe.models.enumerate [--scenario NAME] [--no-crashes] [--full [--max-states N]]
+    python -m pubsafe.models.exploration.enumerate [--scenario NAME] [--no-crashes] [--full [--max-states N]]
 
-For each race of ``models.scenarios`` it runs the reference engine over a memory
+For each race of ``models.exploration`` it runs the reference engine over a memory
 store: one interleaving of the two actors' store operations per class of equivalent
 ones (``--full``: every interleaving), then every crash point: each distinct prefix
 of those schedules, with the actor that moves last crashing before its operation or
@@ -11,10 +11,11 @@ engine and the checkers judge the store. It prints how many interleavings and cr
 points exist, how many ran, and how many runs broke a guarantee (expected: none).
 
 Each state is checked once. The actors are deterministic (the clock stands still
-during a run, and GC sweeps are numbered per run instead of taking random ids), so what follows a point of a run depends only on the store's contents
-there and on what each actor has been answered so far. Two crash points that crash
-the same actor, the same way, from such an equal state run identically, and so do
-the checks of two runs that end in one: each is run and judged once, and counted as
+during a run, and GC sweeps are numbered per run instead of taking random ids), so
+what follows a point of a run depends only on the store's contents there and on what
+each actor has been answered so far. Two crash points that crash the same actor, the
+same way, from such an equal state run identically, and so do the checks of two runs
+that end in one: each is run and judged once, and counted as
 covering the others. ``--full`` searches state by state: what follows a state is
 explored once, and counted for every other prefix that reaches the state.
 """
@@ -27,8 +28,8 @@ import itertools
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 from pubsafe.faults import Crash, FaultyStore, Interleaving, RunResult, explore, explore_reduced
 from pubsafe.faults.delegate import DelegatingStore
@@ -37,10 +38,10 @@ from pubsafe.refimpl import Engine, MemoryStore
 from pubsafe.refimpl.gc import LEASE_SECONDS
 from pubsafe.refimpl.store import Store, StoredObject
 
-from .checkers import check_store
-from .checkers.retry import retry_failed
-from .oracle import Oracle
-from .scenarios import RACES, Race, RaceScenario, StepClock, two_sweeps
+from ..checkers import check_store
+from ..checkers.oracle import Oracle
+from ..checkers.retry import retry_failed
+from .races import RACES, Race, RaceScenario, StepClock, two_sweeps
 
 __all__ = ["Counts", "TooManyStates", "enumerate_race", "crash_points"]
 
@@ -373,7 +374,9 @@ class _Enumeration:
 
         runs, crashes = [], []
         for prefix, node in _walk(root, "", breaks):
-            retold = lambda problem: problem.replace(f"'{first[node.state]}", f"'{prefix}")  # noqa: E731
+            def retold(problem: str, state: int = node.state, prefix: str = prefix) -> str:
+                return problem.replace(f"'{first[state]}", f"'{prefix}")
+
             runs += [f"{prefix}: {retold(p)}" for p in node.problems]
             for actor, _ in node.children if node.state in broken else ():
                 for fault in _faults(prefix + actor):
@@ -424,7 +427,7 @@ def _walk(node: _Node, prefix: str, wanted: Callable[[_Node], bool]) -> Iterator
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m pubsafe.models.enumerate",
+        prog="python -m pubsafe.models.exploration.enumerate",
         description="Run every interleaving and crash point of the two-actor race scenarios; print the counts. "
         "Exit 1 if a run broke a guarantee, 2 if a full enumeration hit --max-states.",
     )

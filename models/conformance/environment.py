@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from .verdicts import Environment
+from ..verdicts import Environment
 
 __all__ = ["no_local_constants", "environment", "pubsafe_version"]
 

@@ -37,8 +37,8 @@ from pubsafe.refimpl.errors import (
 )
 from pubsafe.refimpl.store import ABSENT, Store, StoredObject
 
-from .failures import NOT_JUDGED, is_store_failure
-from .guarantees import Guarantee
+from ..failures import NOT_JUDGED, is_store_failure
+from ..guarantees import Guarantee
 
 __all__ = ["Skip", "NotJudged", "ContractCheck", "CONTRACT", "CHECKS_BY_NAME", "run_check", "WRITERS", "CREATE_RACES",
            "CAS_RACES", "REPLACE_SIZES", "TOGETHER_READS", "TOGETHER_WRITES", "is_torn_body"]
