@@ -650,7 +650,7 @@ class UnorderedSlowStore(MemoryStore):
 # -- issue 24: the stateful model's blind spots (one block: merged apart from the others) --
 
 from pubsafe.faults import SimulatedDisk  # noqa: E402 - this block's own imports, kept with it
-from pubsafe.refimpl.errors import RollbackRefused, StoreError  # noqa: E402
+from pubsafe.refimpl.errors import RollbackRefused  # noqa: E402
 from pubsafe.refimpl.layout import Locator  # noqa: E402
 from pubsafe.refimpl.reader import _Cached  # noqa: E402
 

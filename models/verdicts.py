@@ -112,7 +112,7 @@ class Report(BaseModel):
     verdicts: list[Verdict]
     leftovers: list[str] = Field(
         default=[], description="what the run could not remove or close after itself (never affects the verdicts)")
-    environment: Environment | None = Field(None, description="what decides whether the seed replays this run "
+    environment: Environment | None = Field(default=None, description="what decides whether the seed replays this run "
                                                                "(absent from reports of older versions)")
 
     @property

@@ -19,6 +19,7 @@ window of a round trip. The report states how many trials ran.
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import time
@@ -613,9 +614,12 @@ class _TogetherRace:
             if obj is None:
                 continue
             try:
-                self._write(lambda data: self.store.replace(self.key, data, expect=obj.etag))
+                self._write(functools.partial(self._swap, obj.etag))
             except Conflict:
                 pass
+
+    def _swap(self, etag: str, data: bytes) -> str:
+        return self.store.replace(self.key, data, expect=etag)
 
     def _actor(self, work: Callable[[], None]) -> Callable[[], None]:
         def act() -> None:

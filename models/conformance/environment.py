@@ -71,7 +71,8 @@ def environment(replay: str, argv: list[str] | None, controlled: bool) -> Enviro
     if not controlled:
         note = (f"Hypothesis {_hypothesis()} draws constants from the modules a process imported, and pubsafe could "
                 "not switch that off: the seed replays this run only when started the same way from the same install")
-    return Environment(hypothesis=_hypothesis(), python=f"{platform.python_implementation()} {platform.python_version()}",
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    return Environment(hypothesis=_hypothesis(), python=python,
                        installed=_installed(), argv=argv, replay=replay, local_constants=not controlled, note=note)
 
 

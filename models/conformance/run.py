@@ -300,7 +300,8 @@ def _judge_store(target: Target, probes: list[ProbeResult], contract: list[Contr
             for guarantee in costs:
                 broken.setdefault(guarantee, Counterexample(
                     message=f"the store fails the contract check {check.check}: {check.detail}",
-                    steps=[f"store contract check: {check.check} (pubsafe.models.conformance.contract)"], replay=replay))
+                    steps=[f"store contract check: {check.check} (pubsafe.models.conformance.contract)"],
+                    replay=replay))
         elif check.status == "unavailable":
             for guarantee in costs:
                 undecided.setdefault(guarantee, f"the store contract check {check.check} could not "

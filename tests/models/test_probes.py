@@ -97,8 +97,8 @@ def test_a_body_cut_short_during_races_is_a_torn_replace():
 
 
 @pytest.mark.parametrize("store, race_left_out", [
-    (TearsEqualSizeReplacesStore, "equal"),      # only a race of equal lengths shows it
-    (StaleSizeMetadataStore, "different"),       # only a race of different lengths shows it (the old probe's blind spot)
+    (TearsEqualSizeReplacesStore, "equal"),  # only a race of equal lengths shows it
+    (StaleSizeMetadataStore, "different"),   # only a race of different lengths shows it (the old probe's blind spot)
 ])
 def test_each_bug_needs_its_own_kind_of_race(store, race_left_out, monkeypatch):
     documents = contract_module._replace_documents
