@@ -3,11 +3,11 @@
 Real backends silently ignore conditional writes, and check-then-write stores pass
 any sequential test, so before the model runs every claimed capability is tried
 directly, with real threads racing (``models.contract``), and the rest of the Store
-contract is checked too (a race of its own included: get_object's bytes and etag read
-together). A claim that does not hold makes the store non-conforming, with the
-evidence, and breaks the guarantees it costs; so does a failed contract check. A
-probe or check that cannot decide leaves only the guarantees resting on it undecided
-(``conformance._judge_store``).
+contract is checked too (a race of its own included, on stores with compare-and-swap:
+get_object's bytes and etag read together). A claim that does not hold makes the store
+non-conforming, with the evidence, and breaks the guarantees it costs; so does a failed
+contract check. A probe or check that cannot decide leaves only the guarantees resting
+on it undecided (``run._judge_store``).
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def _durable_probe(claimed: bool, store: Store) -> ProbeResult:
 
 def check_contract(store_factory: Callable[[], Store], cleanup: Callable[[Store], None]) -> list[ContractResult]:
     """The Store contract checks the capability probes do not run: the sequential ones,
-    and the race of get_object against writers (the contract every store keeps, claims or not)."""
+    and (where compare-and-swap is claimed) the race of get_object against writers."""
     probed = {name for checks, _ in _PROBES.values() for name in checks}
     store = store_factory()
     try:
