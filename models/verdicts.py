@@ -113,7 +113,7 @@ class Report(BaseModel):
     leftovers: list[str] = Field(
         default=[], description="what the run could not remove or close after itself (never affects the verdicts)")
     environment: Environment | None = Field(default=None, description="what decides whether the seed replays this run "
-                                                               "(absent from reports of older versions)")
+                                                               "(absent from black-box reports and reports of older versions)")
 
     @property
     def conforming(self) -> bool:
