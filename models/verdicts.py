@@ -112,8 +112,9 @@ class Report(BaseModel):
     verdicts: list[Verdict]
     leftovers: list[str] = Field(
         default=[], description="what the run could not remove or close after itself (never affects the verdicts)")
-    environment: Environment | None = Field(default=None, description="what decides whether the seed replays this run "
-                                                               "(absent from black-box reports and reports of older versions)")
+    environment: Environment | None = Field(
+        default=None, description="what decides whether the seed replays this run (absent from black-box reports "
+                                  "and reports of older versions)")
 
     @property
     def conforming(self) -> bool:
