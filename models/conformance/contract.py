@@ -509,7 +509,7 @@ def _exception_chain(exc: BaseException) -> str:
 TOGETHER_READS = 400  #: get_object calls the race makes at least (its readers and its compare-and-swap writer)
 TOGETHER_WRITES = 200  #: acknowledged writes the race makes at least
 _TOGETHER_SECONDS = 60.0  #: the longest it runs when a slow store reaches neither count: then it judges what it saw
-_UNANSWERED = 50  #: retryable write failures the race goes on through (then the store failed by itself)
+_UNANSWERED = 50  #: retryable write refusals the race goes on through, or as many as writes acknowledged, if more
 
 
 @_check(R1, R2, R3)
@@ -576,10 +576,10 @@ class _TogetherRace:
             etag = write(data)
         except RetryableStoreError:
             # not acknowledged (S3 answers two conditional writes at once with a 409 to one):
-            # its bytes and etag judge nothing; a store refusing most writes is not judged
+            # its bytes and etag judge nothing; a store refusing most writes failed by itself
             with self._lock:
                 self.unanswered += 1
-                if self.unanswered <= _UNANSWERED:
+                if self.unanswered <= max(_UNANSWERED, self.acknowledged):
                     return
             raise
         with self._lock:
