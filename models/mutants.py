@@ -12,6 +12,7 @@ import hashlib
 import json
 import random
 import tempfile
+import threading
 import time
 import unicodedata
 from collections.abc import Callable
@@ -31,10 +32,11 @@ from pubsafe.refimpl.errors import (
     ObjectNotFound,
     PublishConflict,
     RetryableStoreError,
+    StoreError,
 )
 from pubsafe.refimpl.layout import history_key
 from pubsafe.refimpl.osio import OSOps, RealOS
-from pubsafe.refimpl.store import ABSENT, ANY, Expect, ObjectInfo, StoredObject, check_key
+from pubsafe.refimpl.store import ABSENT, ANY, Expect, ObjectInfo, StoredObject, check_key, etag_of
 
 from .target import Target, factory_target, remove_store_data
 
@@ -257,6 +259,153 @@ class TearsLargeValuesStore(MemoryStore):
             time.sleep(0.001)
             return super().replace(key, data)
         return super().replace(key, data, expect=expect)
+
+
+class ReadsBytesThenEtagStore(MemoryStore):
+    """Reads an object's bytes and its etag with two requests (a Redis adapter's GET of the
+    value, then of the etag): a write landing between them pairs its etag with the bytes
+    it replaced, and a compare-and-swap against that etag replaces what its writer never read."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._window = _Window()
+
+    def replace(self, key: str, data: bytes, *, expect: str | Expect = ANY) -> str:
+        etag = super().replace(key, data, expect=expect)
+        self._window.acted()
+        return etag
+
+    def get_object(self, key: str) -> StoredObject:
+        data = super().get_object(key).data
+        self._window.hold()  # the second request
+        return StoredObject(data, super().get_object(key).etag)
+
+
+class _Window:
+    """The time between a mutant's two requests, held until the other side of a race has
+    acted in it (a write between a read's two requests, a read between a write's two
+    parts) or for a round trip: a racing probe meets the torn state whatever the thread
+    scheduler does, and a run with nobody racing waits a round trip."""
+
+    ROUND_TRIP = 0.002
+
+    def __init__(self) -> None:
+        self._acted = threading.Condition()
+        self._count = 0
+
+    def acted(self) -> None:
+        with self._acted:
+            self._count += 1
+            self._acted.notify_all()
+
+    def hold(self) -> None:
+        with self._acted:
+            before = self._count
+            self._acted.wait_for(lambda: self._count != before, timeout=self.ROUND_TRIP)
+
+
+class IncompleteReadError(Exception):
+    """What an HTTP client raises for a body shorter than its Content-Length (botocore's name)."""
+
+
+class _FilesAndMetadataStore(MemoryStore):
+    """Keeps each object's bytes (a file) apart from its size and etag (the metadata
+    MemoryStore holds), as S3 servers storing objects as files do. Writers take turns and
+    compare-and-swap compares the metadata honestly: only what a reader sees can tear.
+    A read sends as many bytes as the metadata says, and fails as an HTTP client does
+    when there are fewer."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._files: dict[str, bytes | bytearray] = {}
+        self._writing = threading.Lock()
+        self._window = _Window()
+
+    def _write_file(self, key: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    def put(self, key: str, data: bytes) -> str:
+        with self._writing:
+            etag = super().put(key, data)
+            self._files[key] = bytes(data)
+            return etag
+
+    def replace(self, key: str, data: bytes, *, expect: str | Expect = ANY) -> str:
+        key = check_key(key)
+        with self._writing:
+            if expect is not ANY:
+                super().replace(key, self.get_object(key).data if self.exists(key) else b"", expect=expect)
+            self._write_file(key, bytes(data))
+            return super().replace(key, data)  # the metadata, written last
+
+    def delete(self, key: str) -> None:
+        with self._writing:
+            super().delete(key)
+            self._files.pop(key, None)
+
+    def get_object(self, key: str) -> StoredObject:
+        meta = super().get_object(key)  # the size and etag the response headers carry
+        body = bytes(self._files.get(key, meta.data))[: len(meta.data)]
+        self._window.acted()
+        if len(body) < len(meta.data):
+            raise StoreError(f"get_object {key}: the body ended early") from IncompleteReadError(
+                f"{len(body)} read, but total bytes expected is {len(meta.data)}.")
+        return StoredObject(body, meta.etag)
+
+    def get(self, key: str) -> bytes:
+        return self.get_object(key).data
+
+
+class TearsEqualSizeReplacesStore(_FilesAndMetadataStore):
+    """Overwrites a file in place when the new document has its length (no truncate, no
+    temp file: the cheap path), half and then half; a new file, renamed over, otherwise.
+    A reader racing a replace of equal length gets a mix of the two documents, 200 OK."""
+
+    def _write_file(self, key: str, data: bytes) -> None:
+        file = self._files.get(key)
+        if not isinstance(file, bytearray) or len(file) != len(data):
+            self._files[key] = bytearray(data)  # the rename: atomic
+            return
+        half = len(data) // 2
+        file[:half] = data[:half]
+        self._window.hold()  # the rest of the body is still on its way
+        file[half:] = data[half:]
+
+    def get_object(self, key: str) -> StoredObject:
+        meta = MemoryStore.get_object(self, key)
+        body = bytes(self._files.get(key, meta.data))  # the whole file: its length is always its own
+        self._window.acted()
+        return StoredObject(body, meta.etag)
+
+
+class StaleSizeMetadataStore(_FilesAndMetadataStore):
+    """Renames each new file over the old one (whole documents only), then writes its size
+    and etag: a read in between sends the new bytes cut to the old length (200 OK), or
+    fewer bytes than the old length promised (the client's IncompleteReadError). Between
+    documents of equal length every read is whole: only a race of different lengths shows it."""
+
+    def _write_file(self, key: str, data: bytes) -> None:
+        self._files[key] = data
+        self._window.hold()  # the metadata is written by a second request
+
+
+class FlexibleChecksumError(Exception):
+    """What botocore raises for a body that fails the checksum its response headers carry."""
+
+
+class StaleChecksumMetadataStore(StaleSizeMetadataStore):
+    """As StaleSizeMetadataStore, but each response carries the whole file with the checksum
+    (the etag) of the metadata, and its HTTP client checks it: a read racing a replace
+    fails the check. Every torn read is an error, never a wrong body."""
+
+    def get_object(self, key: str) -> StoredObject:
+        meta = MemoryStore.get_object(self, key)
+        body = bytes(self._files.get(key, meta.data))
+        self._window.acted()
+        if etag_of(body) != meta.etag:
+            raise StoreError(f"get_object {key}: the body failed its checksum") from FlexibleChecksumError(
+                f"Expected checksum {meta.etag} did not match calculated checksum: {etag_of(body)}")
+        return StoredObject(body, meta.etag)
 
 
 # -- stores and engines whose bugs need particular names or payloads ----------------
@@ -501,10 +650,9 @@ class UnorderedSlowStore(MemoryStore):
 # -- issue 24: the stateful model's blind spots (one block: merged apart from the others) --
 
 from pubsafe.faults import SimulatedDisk  # noqa: E402 - this block's own imports, kept with it
-from pubsafe.refimpl.errors import RollbackRefused, StoreError  # noqa: E402
+from pubsafe.refimpl.errors import RollbackRefused  # noqa: E402
 from pubsafe.refimpl.layout import Locator  # noqa: E402
 from pubsafe.refimpl.reader import _Cached  # noqa: E402
-from pubsafe.refimpl.store import etag_of  # noqa: E402
 
 
 class FirstPageListingStore(MemoryStore):
@@ -645,6 +793,14 @@ MUTANTS = [
     Mutant("check-then-write-cas", "R1", "compare-and-swap compares, then writes (guarded mode)",
            store=CheckThenWriteCASStore, guarded=True),
     Mutant("tears-large-values", "G2", "replaces over 1 MiB become visible half-written", store=TearsLargeValuesStore),
+    Mutant("reads-bytes-then-etag", "R1", "get_object reads the bytes, then the etag, in two requests (guarded mode)",
+           store=ReadsBytesThenEtagStore, guarded=True),
+    Mutant("tears-equal-size-replaces", "G2", "replace overwrites in place when the length is unchanged",
+           store=TearsEqualSizeReplacesStore),
+    Mutant("stale-size-metadata", "G2", "replace renames the bytes in, then writes size and etag; reads trust the size",
+           store=StaleSizeMetadataStore),
+    Mutant("stale-checksum-metadata", "G2", "replace renames the bytes in, then writes the checksum; reads check it",
+           store=StaleChecksumMetadataStore),
     # bugs that need particular names or payloads
     Mutant("case-insensitive-keys", "G2", "keys differing only in case are one object", store=CaseInsensitiveStore),
     Mutant("unicode-normalizing-keys", "G2", "keys are compared in NFC", store=NormalizingStore),

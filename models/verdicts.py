@@ -18,6 +18,7 @@ __all__ = [
     "Verdict",
     "ProbeResult",
     "ContractResult",
+    "Environment",
     "Report",
 ]
 
@@ -65,15 +66,36 @@ class Verdict(BaseModel):
 class ProbeResult(BaseModel):
     capability: str
     claimed: bool
-    honoured: bool | None = Field(description="None when not probed (not claimed)")
+    honoured: bool | None = Field(description="None when not probed (not claimed, or no probe models it) or not "
+                                              "judged (the evidence then begins 'not judged')")
     evidence: str
+
+    @property
+    def undecided(self) -> bool:
+        """Claimed, probed, and the probe could not decide: what rests on it alone is not judged."""
+        return self.claimed and self.honoured is None and self.evidence.startswith("not judged")
 
 
 class ContractResult(BaseModel):
     check: str = Field(description="a check of pubsafe.models.conformance.contract")
-    status: str = Field(description="passed, failed, skipped, or unavailable (the store failed by itself)")
+    status: str = Field(description="passed, failed, skipped, or unavailable (not judged: the store failed by "
+                                    "itself, or gave nothing the check could judge; the detail says which)")
     detail: str
     guarantees: list[Guarantee] = Field(description="what a store failing this check cannot keep")
+
+
+class Environment(BaseModel):
+    """What decides whether the seed replays this run (``models.conformance.environment``)."""
+
+    hypothesis: str = Field(description="the Hypothesis version that drew the examples")
+    python: str
+    installed: str = Field(description="'installed package' (a wheel) or 'source checkout'")
+    argv: list[str] = Field(description="the command line of the process that ran the check (argv[0] without its "
+                                        "directory)")
+    replay: str = Field(description="one command that runs this check again, seed and profile included")
+    local_constants: bool = Field(description="whether Hypothesis drew constants from the process's own modules "
+                                              "(then the run depends on how it was started, not on the seed alone)")
+    note: str = Field(description="when the replay command reproduces this run, or why it cannot")
 
 
 class Report(BaseModel):
@@ -90,6 +112,9 @@ class Report(BaseModel):
     verdicts: list[Verdict]
     leftovers: list[str] = Field(
         default=[], description="what the run could not remove or close after itself (never affects the verdicts)")
+    environment: Environment | None = Field(
+        default=None, description="what decides whether the seed replays this run (absent from black-box reports "
+                                  "and reports of older versions)")
 
     @property
     def conforming(self) -> bool:

@@ -20,9 +20,9 @@ __all__ = ["check_command"]
 
 
 def _run_one(spec: str, engine: str | None, reader: str | None, guarded: bool, profile: str, seed: int,
-             keep: bool, fixed: bool) -> Report:
+             keep: bool, fixed: bool, argv: list[str]) -> Report:
     target = target_from_spec(spec, engine=engine, reader=reader, guarded=guarded, keep=keep)
-    return run_conformance(target, profile, seed_value=seed, fixed=fixed,
+    return run_conformance(target, profile, seed_value=seed, fixed=fixed, argv=argv,
                            replay=_replay(target, spec, engine, reader, guarded, profile, seed))
 
 
@@ -45,9 +45,14 @@ def _run_with_progress(spec: str, args: argparse.Namespace, seed: int) -> Report
     with RunProgress(f"checking {spec} (seed {seed})") as progress:
         return run_conformance(
             target, args.profile, seed_value=seed, progress=progress.advance, phase=progress.phase,
-            fixed=seed == args.seed,
+            fixed=seed == args.seed, argv=_argv(args),
             replay=_replay(target, spec, args.engine, args.reader, args.guarded, args.profile, seed),
         )
+
+
+def _argv(args: argparse.Namespace) -> list[str]:
+    """The command line that started the check (the CLI's, when it was given one)."""
+    return list(getattr(args, "argv", sys.argv))
 
 
 def _keep_hypothesis_out_of_the_working_directory() -> None:
@@ -80,7 +85,7 @@ def check_command(args: argparse.Namespace) -> int:
             with ProcessPoolExecutor(max_workers=args.workers) as pool:
                 # the probes, the contract and the fixed scenarios do not depend on the seed: once per check
                 futures = [pool.submit(_run_one, spec, args.engine, args.reader, args.guarded, args.profile, s,
-                                       args.keep, s == args.seed) for s in seeds]
+                                       args.keep, s == args.seed, _argv(args)) for s in seeds]
                 report = merge_reports([f.result() for f in futures])
         if len(seeds) > 1 or args.shard:
             print(f"{spec}: seeds {', '.join(map(str, seeds))}" + (f" (shard {args.shard})" if args.shard else "")

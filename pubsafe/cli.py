@@ -310,7 +310,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv_given, argv = argv, list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(running=argv[0] if argv and not argv[0].startswith("-") else None)
     try:
         try:
@@ -323,6 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
+        args.argv = [sys.argv[0] if argv_given is None else "pubsafe", *argv]  # for the report's environment
         return run(args)
     except BrokenPipeError:  # the reader went away (`| head`): not an error of ours, and nothing left to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -58,7 +58,8 @@ class LocalStore(Store):
     wire_terms = {"create_only": "link(2) of a synced temp file to the key",
                   "compare_and_swap": "compare the content's sha256 and rename(2), both under flock(2) on the key's "
                                       "lock file",
-                  "refused": "EEXIST from link, or a mismatch seen under the lock"}
+                  "refused": "EEXIST from link, or a mismatch seen under the lock",
+                  "read": "one read of the file; the etag is the sha256 of the bytes read"}
 
     def __init__(
         self, root: str | os.PathLike[str], *, create: bool = True, os_ops: OSOps | None = None

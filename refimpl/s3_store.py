@@ -42,7 +42,8 @@ class S3Store(Store):
     capabilities = Capabilities(atomic_replace=True, create_only=True, compare_and_swap=True, durable=True)
     wire_terms = {"create_only": "S3 PUT with If-None-Match: *",
                   "compare_and_swap": "S3 PUT with If-Match: <etag> (If-None-Match: * for an absent object)",
-                  "refused": "412 Precondition Failed"}
+                  "refused": "412 Precondition Failed",
+                  "read": "S3 GetObject: the body and the ETag header of one response"}
 
     def __init__(self, url: str, **storage_options: Any) -> None:
         try:

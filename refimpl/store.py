@@ -138,7 +138,8 @@ class Store(ABC):
     uri_rewrites: tuple[tuple[str, str], ...] = ()
     #: How the conditional writes are asked for in the backend's own protocol, so a
     #: failed capability probe can say what the server did in its words: keys
-    #: ``create_only``, ``compare_and_swap`` and ``refused`` (the answer that refuses).
+    #: ``create_only``, ``compare_and_swap``, ``refused`` (the answer that refuses) and
+    #: ``read`` (how get_object reads the bytes and their etag).
     wire_terms: dict[str, str] = {}
 
     @abstractmethod

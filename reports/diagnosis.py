@@ -58,12 +58,19 @@ FIXES: dict[str, Fix] = {
         "replace is visible half-done",
         "write the new document aside and move it into place in one step (a temp file, fsync, rename; an S3 PUT "
         "is atomic), at every size; never truncate and rewrite in place.",
-        ("non-atomic-replace", "tears-large-values")),
+        ("non-atomic-replace", "tears-large-values", "tears-equal-size-replaces", "stale-size-metadata",
+         "stale-checksum-metadata")),
     "durable": Fix(
         "an acknowledged write does not survive a power cut",
         "fsync the temp file before renaming it into place and fsync the directory after; or stop claiming "
         "durable.",
         ("missing-fsync-before-rename",)),
+    "read-together": Fix(
+        "get_object reads the bytes and their etag apart",
+        "read the bytes and their etag in one request or one transaction (S3: the body and the ETag header of one "
+        "GetObject; Redis: one MULTI/EXEC, a Lua script or one HMGET of a hash holding both; SQL: one SELECT of "
+        "both columns), never one read after the other.",
+        ("reads-bytes-then-etag",)),
     "contract": Fix(
         "a Store primitive does not do what the contract says",
         "make the primitive behave as the contract check requires (quoted above); the check's name is the "
@@ -566,6 +573,11 @@ def _fix(kind: str, guarantees: list[Guarantee]) -> Fix:
     return Fix(f"{g} broke", _DEFENCE.get(g, "see the safety model."))
 
 
+_CONTRACT = re.compile(r"the store fails the contract check (\w+):")
+#: contract checks whose failure has a fix of its own
+_CONTRACT_FIXES = {"get_object_reads_bytes_and_etag_together": "read-together"}
+
+
 def diagnose(report: Report) -> list[Diagnosis]:
     """Every root cause of a NOT CONFORMING report, most specific first: broken
     claims, failed contract checks, then each class of counterexample once (told by its
@@ -584,7 +596,7 @@ def diagnose(report: Report) -> list[Diagnosis]:
             wanted = f" (it must: {check.doc.rstrip('.')})" if check and check.doc else ""
             found[f"contract:{c.check}"] = Diagnosis(
                 "contract", list(c.guarantees), f"The store failed the contract check {c.check}: "
-                f"{c.detail.rstrip('.')}{wanted}.", _fix("contract", list(c.guarantees)))
+                f"{c.detail.rstrip('.')}{wanted}.", _fix(_CONTRACT_FIXES.get(c.check, "contract"), list(c.guarantees)))
     groups = report.counterexample_groups()
     explained = [(i, explain(group)) for i, group in enumerate(groups)]
     # the run told is the shortest one whose culprit step is known
@@ -594,6 +606,11 @@ def diagnose(report: Report) -> list[Diagnosis]:
     for i, why in sorted(explained, key=lambda item: (item[1].culprit is None, steps(groups[item[0]]))):
         group = groups[i]
         broken = [v.guarantee for v in group]
+        failed = _CONTRACT.match(group[0].counterexample.message) if group[0].counterexample else None
+        if failed and f"contract:{failed.group(1)}" in found:  # what a failed contract check broke: told under it
+            known = found[f"contract:{failed.group(1)}"]
+            known.guarantees += [g for g in broken if g not in known.guarantees]
+            continue
         kind = why.kind if why.kind not in ("other", "unexpected-error") else f"{why.kind}:{broken[0]}"
         if why.relies_on in found and found[why.relies_on].kind in PROBE_GUARANTEES:
             known = found[why.relies_on]  # a consequence of a broken claim: told under it

@@ -153,12 +153,15 @@ def _evidence(v: Verdict, run: int | None, e: Escaper) -> str:
     return f"<details><summary>{e(short)}{link}</summary>{e(whole)}</details>"
 
 
+_HONOURED = {True: "yes", False: "<b class=bad>no</b>", None: "–"}
+
+
 def _probes(report: Report, e: Escaper) -> str:
     if not report.probes:
         return ""
     rows = "".join(
         f"<tr><td>{e(p.capability)}</td><td>{'yes' if p.claimed else 'no'}</td>"
-        f"<td>{ {True: 'yes', False: '<b class=bad>no</b>', None: '–'}[p.honoured] }</td>"
+        f"<td>{'not judged' if p.undecided else _HONOURED[p.honoured]}</td>"
         f"<td>{e(p.evidence if p.claimed else diagnosing.UNCLAIMED.get(p.capability, p.evidence))}</td></tr>"
         for p in report.probes)
     return ("<h2>Capability probes</h2><table><colgroup><col class=cap><col class=small><col class=small><col>"

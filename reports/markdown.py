@@ -73,7 +73,7 @@ def render(report: Report) -> str:
     if report.probes:
         lines += ["", "## Capability probes", "", "| capability | claimed | honoured | evidence |", "|---|---|---|---|"]
     for p in report.probes:
-        honoured = {True: "yes", False: "**no**", None: "–"}[p.honoured]
+        honoured = "**not judged**" if p.undecided else {True: "yes", False: "**no**", None: "–"}[p.honoured]
         evidence = p.evidence if p.claimed else diagnosing.UNCLAIMED.get(p.capability, p.evidence)
         lines.append(f"| {t(p.capability)} | {'yes' if p.claimed else 'no'} | {honoured} | "
                      f"{_cell(names.mark(evidence))} |")
@@ -85,6 +85,12 @@ def render(report: Report) -> str:
             lines += ["| check | result | detail | at stake |", "|---|---|---|---|"]
             lines += [f"| {_cell(c.check)} | {'**failed**' if c.status == 'failed' else _cell(c.status)} | "
                       f"{_cell(names.mark(c.detail))} | {', '.join(g.value for g in c.guarantees)} |" for c in others]
+    if report.environment:
+        env = report.environment
+        lines += ["", "## Replaying this run", "",
+                  f"Replay: {_code(env.replay)}. {t(env.note.replace('`', chr(39)))}. Started as "
+                  f"{_code(' '.join(env.argv))} from a {t(env.installed.replace('`', chr(39)))}, with "
+                  f"{_code(f'pubsafe {report.pubsafe_version}, Hypothesis {env.hypothesis}, {env.python}')}."]
     if report.leftovers:
         lines += ["", "## Left behind", "", "Clean-up after the run could not remove these (the verdicts stand); each "
                   "was looked for again before this report called it left behind:", ""]

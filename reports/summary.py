@@ -43,7 +43,7 @@ def render(report: Report, written: list[str] | None = None) -> str:
                      "above")
     lines.append("  verdicts: " + " · ".join(_runs(report)))
     if report.probes or report.contract:
-        probes = ", ".join(f"{p.capability} {_probe(p.claimed, p.honoured)}" for p in report.probes)
+        probes = ", ".join(f"{p.capability} {_probe(p.claimed, p.honoured, p.undecided)}" for p in report.probes)
         passed = sum(c.status == "passed" for c in report.contract)
         contract = f"contract {passed}/{len(report.contract)} passed" if report.contract else ""
         lines.append("  " + "; ".join(filter(None, [f"probes: {probes}" if probes else "", contract])))
@@ -76,9 +76,11 @@ def _runs(report: Report) -> list[str]:
     return out
 
 
-def _probe(claimed: bool, honoured: bool | None) -> str:
+def _probe(claimed: bool, honoured: bool | None, undecided: bool) -> str:
     if not claimed:
         return "not claimed"
+    if undecided:
+        return "NOT JUDGED"
     return {True: "honoured", False: "NOT HONOURED", None: "not probed"}[honoured]
 
 

@@ -68,7 +68,8 @@ def render(report: Report, written: list[str] | None = None) -> list[Any]:
                               ("evidence", {"ratio": 5, "no_wrap": True, "overflow": "ellipsis"})):
             probes.add_column(name, **options)
         for p in report.probes:
-            honoured = {True: Text("yes", "green"), False: Text("NO", "bold red"), None: Text("–")}[p.honoured]
+            honoured = Text("NOT JUDGED", "yellow") if p.undecided else {
+                True: Text("yes", "green"), False: Text("NO", "bold red"), None: Text("–")}[p.honoured]
             evidence = p.evidence if p.claimed else diagnosing.UNCLAIMED.get(p.capability, p.evidence)
             probes.add_row(p.capability, "yes" if p.claimed else "no", honoured, _short(evidence, 240))
         parts.append(probes)

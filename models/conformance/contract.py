@@ -19,6 +19,7 @@ window of a round trip. The report states how many trials ran.
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import time
@@ -32,15 +33,16 @@ from pubsafe.refimpl.errors import (
     InvalidKey,
     ObjectNotFound,
     PubsafeError,
+    RetryableStoreError,
     UnsupportedOperation,
 )
-from pubsafe.refimpl.store import ABSENT, Store
+from pubsafe.refimpl.store import ABSENT, Store, StoredObject
 
 from ..failures import NOT_JUDGED, is_store_failure
 from ..guarantees import Guarantee
 
-__all__ = ["Skip", "ContractCheck", "CONTRACT", "CHECKS_BY_NAME", "run_check", "WRITERS", "CREATE_RACES",
-           "CAS_RACES", "REPLACE_SIZES"]
+__all__ = ["Skip", "NotJudged", "ContractCheck", "CONTRACT", "CHECKS_BY_NAME", "run_check", "WRITERS", "CREATE_RACES",
+           "CAS_RACES", "REPLACE_SIZES", "TOGETHER_READS", "TOGETHER_WRITES", "is_torn_body"]
 
 WRITERS = 16
 CREATE_RACES = 64
@@ -48,11 +50,14 @@ CAS_RACES = 96
 _ARMING_SPIN = 2000  #: loop turns the last writer waits, so the others are spinning when it fires
 RACE_TIMEOUT = 120.0  #: seconds a racing write may take before the race is called off (a hung store)
 REPLACE_SIZES = (16, 4096, 256 * 1024, 2**20, 8 * 2**20)
-_FLIPS = 24  # replace pairs per size while a reader reads (fewer for the largest: each is a big write)
 
 
 class Skip(Exception):
     """The check does not apply to this store (it does not claim the capability)."""
+
+
+class NotJudged(Exception):
+    """The check ran but saw nothing it could judge either way (it says why)."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,7 @@ CONTRACT: list[ContractCheck] = []
 
 def _check(*guarantees: Guarantee) -> Callable[[Callable[[Store], str | None]], Callable[[Store], str | None]]:
     def register(fn: Callable[[Store], str | None]) -> Callable[[Store], str | None]:
-        CONTRACT.append(ContractCheck(fn.__name__, guarantees, (fn.__doc__ or "").strip(), fn))
+        CONTRACT.append(ContractCheck(fn.__name__, guarantees, " ".join((fn.__doc__ or "").split()), fn))
         return fn
 
     return register
@@ -81,6 +86,8 @@ def run_check(check: ContractCheck, store: Store) -> tuple[str, str]:
         problem = check.run(store)
     except Skip as skip:
         return "skipped", str(skip)
+    except NotJudged as why:
+        return "unavailable", f"not judged: {why}"
     except PubsafeError as exc:
         if is_store_failure(exc):
             return "unavailable", f"{NOT_JUDGED} ({type(exc).__name__}: {exc})"
@@ -360,50 +367,295 @@ def compare_and_swap_has_one_winner(store: Store) -> str | None:
 
 @_check(G2)
 def replace_is_atomic_to_a_concurrent_reader(store: Store) -> str | None:
-    """With atomic_replace: a reader racing replaces sees whole documents only, at every size."""
+    """With atomic_replace: a reader racing replaces sees whole documents only, at every size,
+    between documents of equal and of different lengths. A body that fails its own length
+    or checksum check while replaces race, again in a second race and never once they
+    stopped, is a torn replace too (a server that sends the bytes of one write with the
+    length or checksum of another)."""
     if not store.capabilities.atomic_replace:
         raise Skip("the store does not claim atomic replace")
     for size in REPLACE_SIZES:
         key = f"contract/atomic/{size}.json"
-        old, new = b"[" + b"1" * (size - 2) + b"]", b"[" + b"2" * (size - 2) + b"]"
-        store.replace(key, old)
-        seen_bad: list[str] = []
-        failures: list[PubsafeError] = []
-        done = threading.Event()
-
-        def read() -> None:
-            while not done.is_set() and not seen_bad:
-                try:
-                    data = store.get(key)
-                except PubsafeError as exc:
-                    if is_store_failure(exc):
-                        failures.append(exc)
-                    else:
-                        seen_bad.append(f"a read failed with {exc!r}")
-                    return
-                if data != old and data != new:
-                    seen_bad.append(f"a read returned {len(data)} bytes that are neither document")
-
-        interval = sys.getswitchinterval()
-        sys.setswitchinterval(1e-6)
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        try:
-            for _ in range(_FLIPS if size <= 2**20 else _FLIPS // 4):
-                if seen_bad or failures:
-                    break
-                store.replace(key, new)
-                store.replace(key, old)
-        finally:
-            done.set()
-            reader.join(30)
-            sys.setswitchinterval(interval)
-        if failures:
-            raise failures[0]
-        if seen_bad:
-            return f"while a {size}-byte document was replaced over and over, {seen_bad[0]}"
+        documents = _replace_documents(size)
+        lengths = f"documents of {size:,} and {len(documents[-1]):,} bytes"
+        store.replace(key, documents[0])
+        writes = _WRITES if size <= 2**20 else _WRITES // 4
+        race = _ReplaceRace(store, key, documents)
+        race.run(writes)
+        if race.torn is None and race.torn_body is not None:
+            first = race.torn_body  # a body cut off once may be the network's doing: it must happen again
+            race = _ReplaceRace(store, key, documents)
+            race.run(writes)
+            if race.torn is None and race.torn_body is None:
+                raise NotJudged(f"while {lengths} replaced each other, a read's body failed its own integrity check "
+                                f"({_exception_chain(first)}), but not again in a second race: a torn replace or a "
+                                "fault of the network; run the check again (a torn replace shows again)")
+        if race.torn is not None:
+            return f"while {lengths} replaced each other over and over, {race.torn}"
+        if race.torn_body is not None:
+            quiet = [store.get(key) for _ in range(_QUIET_READS)]  # a failure here is the store's own: not judged
+            if any(data != race.written for data in quiet):
+                return f"after replaces of {lengths} ended, a read still returned a document that was not the last one"
+            return (f"while {lengths} replaced each other, reads' bodies failed their own integrity check in two "
+                    f"races ({_exception_chain(race.torn_body)}), and {_QUIET_READS} reads of the same key once the "
+                    "writes had stopped returned the whole document: the store served the body of a replace in "
+                    "progress (a torn replace, cut off or checksummed as another document)")
+        if race.failure is not None:
+            raise race.failure
         store.delete(key)
     return None
+
+
+_WRITES = 48  #: replaces per size while a reader reads (a quarter of it for the largest: each is a big write)
+_QUIET_READS = 3  #: reads with no writer running that must succeed before a failed racing read counts
+
+
+class _ReplaceRace:
+    """One reader calling get while the calling thread replaces the key with each document
+    in turn; it stops at the first read that shows anything but a whole document."""
+
+    def __init__(self, store: Store, key: str, documents: tuple[bytes, ...]) -> None:
+        self.store, self.key, self.documents = store, key, documents
+        self.torn: str | None = None  #: what a read showed that no whole document explains
+        self.torn_body: BaseException | None = None  #: a read whose body failed its length or checksum check
+        self.failure: PubsafeError | None = None  #: the store failed by itself
+        self.written = documents[0]
+        self._done = threading.Event()
+
+    def _over(self) -> bool:
+        return self.torn is not None or self.torn_body is not None or self.failure is not None
+
+    def _read(self) -> None:
+        while not self._done.is_set() and not self._over():
+            try:
+                data = self.store.get(self.key)
+            except PubsafeError as exc:
+                if is_torn_body(exc):
+                    self.torn_body = exc
+                elif is_store_failure(exc):
+                    self.failure = exc
+                else:
+                    self.torn = f"a read failed with {exc!r}"
+                return
+            if data not in self.documents:
+                self.torn = _neither(data, self.documents)
+
+    def run(self, writes: int) -> None:
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)
+        reader = threading.Thread(target=self._read, daemon=True)
+        reader.start()
+        try:
+            for turn in range(writes):
+                if self._over():
+                    break
+                self.written = self.documents[(turn + 1) % len(self.documents)]
+                self.store.replace(self.key, self.written)
+        finally:
+            self._done.set()
+            reader.join(30)
+            sys.setswitchinterval(interval)
+
+
+def _replace_documents(size: int) -> tuple[bytes, ...]:
+    """Two documents of ``size`` bytes and one of another length, written in turn: a
+    replace in place shows as a mix of two equal-length documents; a length or checksum
+    taken from another write than the bytes (metadata written after the data) shows
+    when the lengths differ."""
+    other = size // 2 + 3
+    return (b"[" + b"1" * (size - 2) + b"]", b"[" + b"2" * (size - 2) + b"]", b"[" + b"3" * (other - 2) + b"]")
+
+
+def _neither(data: bytes, documents: tuple[bytes, ...]) -> str:
+    kinds = sorted({chr(b) for b in data[1:-1]} & {"1", "2", "3"})
+    cut = [n for n, document in enumerate(documents, 1) if len(data) < len(document) and document.startswith(data)]
+    if cut and any(len(d) == len(data) for d in documents):
+        return (f"a read returned the first {len(data):,} bytes of document {cut[0]}: cut to the length of another "
+                "document (a length taken from another write than the bytes)")
+    mixed = f", mixing the bytes of documents {' and '.join(kinds)}" if len(kinds) > 1 else ""
+    return f"a read returned {len(data):,} bytes that are none of the documents{mixed}"
+
+
+#: Exceptions of HTTP clients (botocore, aiohttp, urllib3, requests) whose meaning is a
+#: response body that does not match its own headers: shorter than its Content-Length,
+#: cut off mid-stream, or failing the checksum the server sent with it.
+_TORN_BODY_ERRORS = frozenset({
+    "IncompleteReadError", "IncompleteRead", "ResponseStreamingError", "ClientPayloadError", "ContentLengthError",
+    "TransferEncodingError", "FlexibleChecksumError", "ChecksumMismatch", "ChecksumError", "ChunkedEncodingError",
+})
+
+
+def is_torn_body(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) says a response body did not
+    match its headers: how a server that tears a replace shows to its HTTP client."""
+    return any(type(e).__name__ in _TORN_BODY_ERRORS for e in _causes(exc))
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _exception_chain(exc: BaseException) -> str:
+    return " <- ".join(f"{type(e).__name__}: {e}" for e in _causes(exc))
+
+
+# -- bytes and etag read together --------------------------------------------------------
+
+TOGETHER_READS = 400  #: get_object calls the race makes at least (its readers and its compare-and-swap writer)
+TOGETHER_WRITES = 200  #: acknowledged writes the race makes at least
+_TOGETHER_SECONDS = 60.0  #: the longest it runs when a slow store reaches neither count: then it judges what it saw
+_UNANSWERED = 50  #: retryable write refusals the race goes on through, or as many as writes acknowledged, if more
+
+
+@_check(R1, R2, R3)
+def get_object_reads_bytes_and_etag_together(store: Store) -> str | None:
+    """get_object's etag is the etag of the very bytes it returned, while writers replace
+    and compare-and-swap the key (checked where compare_and_swap is claimed: a stale etag
+    read with newer bytes, or a newer etag with older bytes, lets a compare-and-swap
+    replace what its writer never read, and guarded publishes and rollbacks lose updates)."""
+    if not store.capabilities.compare_and_swap:
+        raise Skip("the store does not claim compare-and-swap: no etag it returns is ever compared")
+    key = "contract/together.json"
+    race = _TogetherRace(store, key)
+    race.run()
+    stale = race.stale()  # judged first: what was seen before a write or read failed still shows
+    if stale:
+        who, wrote, tagged = stale[0]
+        terms = store.wire_terms
+        read = f" ({terms['read']})" if "read" in terms else ""
+        cas = f" ({terms['compare_and_swap']})" if "compare_and_swap" in terms else ""
+        return (f"{len(stale)} of {race.judged():,} reads racing {race.acknowledged:,} writes paired the bytes of one "
+                f"write with the etag of another: {who}'s get_object{read} returned the bytes of write #{wrote} with "
+                f"the etag that write #{' or #'.join(map(str, sorted(tagged)))} returned. A compare-and-swap{cas} "
+                "against that etag succeeds on bytes its writer never read (are the bytes and the etag read with two "
+                "requests?)")
+    if race.failures:
+        raise race.failures[0]
+    if race.judged() == 0:
+        raise NotJudged(f"none of {len(race.pairs):,} reads could be judged: get_object returned no etag that one of "
+                        f"{len(race.writes):,} writes had returned (put_then_get_round_trips_bytes and "
+                        "etags_follow_content say why); judge it once put, replace and get_object agree on etags")
+    store.delete(key)
+    return None
+
+
+class _TogetherRace:
+    """Two readers calling get_object while one writer replaces the key and another
+    reads it and compares-and-swaps it.
+
+    Every write's bytes are unique, so bytes name the write that wrote them; the etag
+    each write returned names it too (the store's own etag, whatever its formula: a
+    content hash, S3's MD5, a generation number). A read whose bytes are those of one
+    acknowledged write and whose etag was returned by none but other writes is the
+    failure; a read of bytes or an etag no acknowledged write accounts for (a write
+    that timed out, a torn read on a store without atomic replace) is not judged.
+    """
+
+    def __init__(self, store: Store, key: str) -> None:
+        self.store, self.key = store, key
+        self.etags: dict[str, set[int]] = {}  #: etag -> the acknowledged writes that returned it
+        self.writes: dict[bytes, int] = {}  #: bytes -> the acknowledged write that wrote them
+        self.pairs: list[tuple[str, bytes, str]] = []  #: (who read, bytes, etag), judged once every write is known
+        self.failures: list[BaseException] = []
+        self.reads = self.acknowledged = self.unanswered = 0
+        self._numbers = iter(range(1 << 62))
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._write(lambda data: store.replace(key, data))
+
+    def _write(self, write: Callable[[bytes], str]) -> None:
+        with self._lock:
+            number = next(self._numbers)
+        data = f'{{"write": {number}}}'.encode()
+        try:
+            etag = write(data)
+        except RetryableStoreError:
+            # not acknowledged (S3 answers two conditional writes at once with a 409 to one):
+            # its bytes and etag judge nothing; a store refusing most writes failed by itself
+            with self._lock:
+                self.unanswered += 1
+                if self.unanswered <= max(_UNANSWERED, self.acknowledged):
+                    return
+            raise
+        with self._lock:
+            self.writes[data] = number
+            self.etags.setdefault(etag, set()).add(number)
+            self.acknowledged += 1
+
+    def _read(self, who: str) -> StoredObject | None:
+        try:
+            obj = self.store.get_object(self.key)
+        except ObjectNotFound:
+            return None  # between the writes of a store without atomic replace: not this check's business
+        except PubsafeError as exc:
+            if is_torn_body(exc):
+                return None  # a torn replace: the atomic-replace probe's business
+            raise
+        self.pairs.append((who, obj.data, obj.etag))
+        self.reads += 1
+        return obj
+
+    def _reader(self, who: str) -> None:
+        while not self._stop.is_set():
+            self._read(who)
+
+    def _replacer(self) -> None:
+        while not self._stop.is_set():
+            self._write(lambda data: self.store.replace(self.key, data))
+
+    def _swapper(self) -> None:
+        while not self._stop.is_set():
+            obj = self._read("the compare-and-swap writer")
+            if obj is None:
+                continue
+            try:
+                self._write(functools.partial(self._swap, obj.etag))
+            except Conflict:
+                pass
+
+    def _swap(self, etag: str, data: bytes) -> str:
+        return self.store.replace(self.key, data, expect=etag)
+
+    def _actor(self, work: Callable[[], None]) -> Callable[[], None]:
+        def act() -> None:
+            try:
+                work()
+            except BaseException as exc:  # noqa: BLE001 - raised by the check, after the threads stopped
+                self.failures.append(exc)
+                self._stop.set()
+
+        return act
+
+    def run(self) -> None:
+        work = [lambda: self._reader("reader 1"), lambda: self._reader("reader 2"), self._replacer, self._swapper]
+        threads = [threading.Thread(target=self._actor(w), daemon=True) for w in work]
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)  # switch threads as often as possible, to open any window
+        deadline = time.monotonic() + _TOGETHER_SECONDS
+        try:
+            for thread in threads:
+                thread.start()
+            while (not self._stop.is_set() and time.monotonic() < deadline
+                   and (self.reads < TOGETHER_READS or self.acknowledged < TOGETHER_WRITES)):
+                time.sleep(0.001)
+        finally:
+            self._stop.set()
+            for thread in threads:
+                thread.join(RACE_TIMEOUT)
+            sys.setswitchinterval(interval)
+
+    def stale(self) -> list[tuple[str, int, set[int]]]:
+        """(who, the write whose bytes were read, the writes that returned the etag read with them)."""
+        return [(who, self.writes[data], self.etags[etag]) for who, data, etag in self.pairs
+                if data in self.writes and etag in self.etags and self.writes[data] not in self.etags[etag]]
+
+    def judged(self) -> int:
+        return sum(1 for _, data, etag in self.pairs if data in self.writes and etag in self.etags)
 
 
 CHECKS_BY_NAME = {check.name: check for check in CONTRACT}

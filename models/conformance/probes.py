@@ -3,9 +3,11 @@
 Real backends silently ignore conditional writes, and check-then-write stores pass
 any sequential test, so before the model runs every claimed capability is tried
 directly, with real threads racing (``models.contract``), and the rest of the Store
-contract is checked too. A claim that does not hold makes the store non-conforming,
-with the evidence, and names the guarantees it costs; so does a failed contract
-check.
+contract is checked too (a race of its own included, on stores with compare-and-swap:
+get_object's bytes and etag read together). A claim that does not hold makes the store
+non-conforming, with the evidence, and breaks the guarantees it costs; so does a failed
+contract check. A probe or check that cannot decide leaves only the guarantees resting
+on it undecided (``run._judge_store``).
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ _PROBES = {
                          f"probed: stale and absent expectations refused; {CAS_RACES} trials of {WRITERS} threads "
                          "racing one etag, one winner each"),
     "atomic_replace": (("replace_is_atomic_to_a_concurrent_reader",),
-                       f"probed: a reader thread racing replaces saw whole documents only, at {len(REPLACE_SIZES)} "
-                       f"sizes from {REPLACE_SIZES[0]} bytes to {REPLACE_SIZES[-1] // 2**20} MiB"),
+                       f"probed: a reader thread racing replaces saw whole documents only, between documents of equal "
+                       f"and of different lengths, at {len(REPLACE_SIZES)} sizes from {REPLACE_SIZES[0]} bytes to "
+                       f"{REPLACE_SIZES[-1] // 2**20} MiB"),
 }
 
 
@@ -57,7 +60,8 @@ def _probe(name: str, claimed: bool, store: Store) -> ProbeResult:
     for check_name in checks:
         status, detail = run_check(CHECKS_BY_NAME[check_name], store)
         if status == "unavailable":  # the store broke the probe off: it shows neither way
-            return ProbeResult(capability=name, claimed=True, honoured=None, evidence=f"{check_name}: {detail}")
+            return ProbeResult(capability=name, claimed=True, honoured=None,
+                               evidence=f"not judged by {check_name}: {detail.removeprefix('not judged: ')}")
         if status == "failed":
             failures.append(f"{check_name}: {detail}")
     if not failures:
@@ -93,7 +97,8 @@ def _durable_probe(claimed: bool, store: Store) -> ProbeResult:
 
 
 def check_contract(store_factory: Callable[[], Store], cleanup: Callable[[Store], None]) -> list[ContractResult]:
-    """The sequential Store contract checks (the concurrency ones run as probes)."""
+    """The Store contract checks the capability probes do not run: the sequential ones,
+    and (where compare-and-swap is claimed) the race of get_object against writers."""
     probed = {name for checks, _ in _PROBES.values() for name in checks}
     store = store_factory()
     try:

@@ -14,10 +14,9 @@ import functools
 import io
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, seed, settings
@@ -46,7 +45,8 @@ from ..failures import NOT_JUDGED, failure_in
 from ..guarantees import Guarantee, Status
 from ..machine.publish_machine import PublishMachine, RunSink, replay_program
 from ..target import Target
-from ..verdicts import Counterexample, Report, Verdict
+from ..verdicts import ContractResult, Counterexample, ProbeResult, Report, Verdict
+from .environment import environment, no_local_constants, pubsafe_version
 from .probes import PROBE_GUARANTEES, check_contract, probe_capabilities
 
 __all__ = ["PROFILES", "Profile", "run_conformance", "merge_reports"]
@@ -93,13 +93,6 @@ def preflight(target: Target) -> None:
 _PREFLIGHT_KEY = "pubsafe-preflight.json"
 
 
-def _pubsafe_version() -> str:
-    try:
-        return version("pubsafe")
-    except PackageNotFoundError:
-        return "0+unknown"
-
-
 def _reads_overlapping_on_remote_stores(run: Callable[..., Report]) -> Callable[..., Report]:
     """The checker's reads of a remote store overlap (``models.reading``), as its runs do."""
 
@@ -122,6 +115,7 @@ def run_conformance(
     stop_on: set[str] | frozenset[str] = frozenset(),
     phase: Callable[[str], None] = lambda name: None,
     fixed: bool = True,
+    argv: list[str] | None = None,
 ) -> Report:
     """Check every guarantee against ``target``; see the module docstring.
 
@@ -130,6 +124,8 @@ def run_conformance(
     ``fixed=False``: the state machine only, without the probes, the contract and the
     fixed scenarios, which do not depend on the seed: the further seeds of one check
     (``--seeds``) run them once, not once per seed.
+    ``argv``: the command line that started the check, for the report's environment
+    (default: this process's).
     """
     if isinstance(profile, Profile):
         chosen, profile = profile, f"custom({profile.examples}x{profile.steps})"
@@ -153,22 +149,7 @@ def run_conformance(
         probes = probe_capabilities(target.store_factory, target.cleanup)
         phase("store contract")
         contract = check_contract(target.store_factory, target.cleanup)
-    cut_off = [f"capability probe {p.capability}" for p in probes if NOT_JUDGED in p.evidence] + [
-        f"contract check {c.check}" for c in contract if c.status == "unavailable"]
-    if cut_off:
-        unknown["probes"] = (f"{cut_off[0]}: {NOT_JUDGED}; run the check again (whole message in the probes and "
-                             "contract sections)")
-    for probe in probes:
-        if probe.honoured is False:
-            for guarantee in PROBE_GUARANTEES[probe.capability]:
-                if guarantee.value.startswith("R") and not target.guarded:
-                    continue
-                broken.setdefault(guarantee, Counterexample(
-                    message=f"the store claims {probe.capability} but does not honour it: {probe.evidence}",
-                    steps=[f"capability probe: {probe.capability}"],
-                    replay=replay,
-                ))
-
+    undecided = _judge_store(target, probes, contract, broken, replay)
     scenarios = (("serving", _serving), ("names", _names), ("crashes", _crashes), ("races", _races))
     for name, scenario in scenarios if fixed else ():
         if stops & broken.keys():
@@ -183,6 +164,27 @@ def run_conformance(
             unknown[name] = str(failure) if failure else f"the {name} scenarios crashed: {type(exc).__name__}: {exc}"
 
     phase("state machine")
+    with no_local_constants() as controlled:
+        _explore(target, chosen, seed_value, sink, broken, unknown, stops, replay)
+
+    return Report(
+        pubsafe_version=pubsafe_version(),
+        target=target.name,
+        mode=target.mode,
+        profile=profile,
+        seed=seed_value,
+        seconds=round(time.perf_counter() - started, 3),
+        probes=probes,
+        contract=contract,
+        verdicts=[_verdict(g, target, sink, broken, undecided, unknown) for g in Guarantee],
+        leftovers=list(target.leftovers),
+        environment=environment(replay, argv, controlled),
+    )
+
+
+def _explore(target: Target, chosen: Profile, seed_value: int, sink: RunSink, broken: Broken,
+             unknown: dict[str, str], stops: set[Guarantee], replay: str) -> None:
+    """The state machine, again after each guarantee it breaks, skipping those found broken."""
     for _ in Guarantee:
         if stops & broken.keys():
             break
@@ -208,19 +210,6 @@ def run_conformance(
             failure = failure_in(exc, "the state machine")
             unknown["machine"] = str(failure) if failure else f"the state machine crashed: {type(exc).__name__}: {exc}"
         break
-
-    return Report(
-        pubsafe_version=_pubsafe_version(),
-        target=target.name,
-        mode=target.mode,
-        profile=profile,
-        seed=seed_value,
-        seconds=round(time.perf_counter() - started, 3),
-        probes=probes,
-        contract=contract,
-        verdicts=[_verdict(g, target, sink, broken, unknown) for g in Guarantee],
-        leftovers=list(target.leftovers),
-    )
 
 
 _PHASES = {"serving": "serving scenarios", "names": "name collisions", "crashes": "crash sweep",
@@ -254,20 +243,24 @@ def _settings(profile: Profile) -> settings:
     )
 
 
-def _verdict(guarantee: Guarantee, target: Target, sink: RunSink, broken: Broken, unknown: dict[str, str]) -> Verdict:
+def _verdict(guarantee: Guarantee, target: Target, sink: RunSink, broken: Broken, undecided: dict[Guarantee, str],
+             unknown: dict[str, str]) -> Verdict:
+    """What was shown stands (a counterexample, a race observed); what was not shown is
+    UNKNOWN when a probe it rests on or the run itself could not decide, else HOLDS."""
     expected = guarantee.expected(guarded=target.guarded)
     common = {"guarantee": guarantee, "title": guarantee.heading, "expected": expected,
               "coverage": sink.evidence(guarantee)}
     if guarantee in broken:
         return Verdict(**common, status=Status.BREAKS, counterexample=broken[guarantee])
-    if unknown:
-        return Verdict(**common, status=Status.UNKNOWN, error="; ".join(unknown.values()))
     if guarantee in sink.witnesses:
         text, history = sink.witnesses[guarantee]
         if expected == Status.DOCUMENTED:
             return Verdict(**common, status=Status.DOCUMENTED, witness=text, witness_timeline=history[-80:])
         counterexample = Counterexample(message=text, steps=[text], replay="", timeline=history[-80:])
         return Verdict(**common, status=Status.BREAKS, witness=text, counterexample=counterexample)
+    if guarantee in undecided or unknown:
+        reasons = ([undecided[guarantee]] if guarantee in undecided else []) + list(unknown.values())
+        return Verdict(**common, status=Status.UNKNOWN, error="; ".join(reasons))
     if not any(common["coverage"].values()):
         return Verdict(**common, status=Status.UNKNOWN, error="not exercised: nothing in this run checked it (the run "
                                                                "stopped early); a HOLDS here would mean nothing")
@@ -275,6 +268,53 @@ def _verdict(guarantee: Guarantee, target: Target, sink: RunSink, broken: Broken
         # Predicted to break, but never observed: say so rather than claim it holds.
         return Verdict(**common, status=Status.HOLDS, witness="never observed in this run")
     return Verdict(**common, status=Status.HOLDS)
+
+
+def _judge_store(target: Target, probes: list[ProbeResult], contract: list[ContractResult], broken: Broken,
+                 replay: str) -> dict[Guarantee, str]:
+    """What the probes and the contract checks decide: a capability not honoured, or a
+    contract check failed, breaks the guarantees resting on it; one that could not be
+    judged leaves those guarantees undecided (returned, with why and how to judge it),
+    and nothing else: the rest of the run is judged as usual. A guarantee expected to
+    be DOCUMENTED in this mode does not rest on the store (default mode never compares
+    an etag), so neither touches it."""
+    undecided: dict[Guarantee, str] = {}
+
+    def resting_on(guarantees: Iterable[Guarantee]) -> list[Guarantee]:
+        return [g for g in guarantees if g.expected(guarded=target.guarded) != Status.DOCUMENTED]
+
+    for probe in probes:
+        costs = resting_on(PROBE_GUARANTEES.get(probe.capability, ()))
+        if probe.honoured is False:
+            for guarantee in costs:
+                broken.setdefault(guarantee, Counterexample(
+                    message=f"the store claims {probe.capability} but does not honour it: {probe.evidence}",
+                    steps=[f"capability probe: {probe.capability}"], replay=replay))
+        elif probe.undecided:
+            for guarantee in costs:
+                undecided.setdefault(guarantee, f"the capability probe {probe.capability} could not "
+                                                f"decide ({probe.evidence}){_how_to_judge(probe.evidence)}")
+    for check in contract:
+        costs = resting_on(check.guarantees)
+        if check.status == "failed":
+            for guarantee in costs:
+                broken.setdefault(guarantee, Counterexample(
+                    message=f"the store fails the contract check {check.check}: {check.detail}",
+                    steps=[f"store contract check: {check.check} (pubsafe.models.conformance.contract)"],
+                    replay=replay))
+        elif check.status == "unavailable":
+            for guarantee in costs:
+                undecided.setdefault(guarantee, f"the store contract check {check.check} could not "
+                                                f"decide ({check.detail}){_how_to_judge(check.detail)}")
+    return undecided
+
+
+def _how_to_judge(evidence: str) -> str:
+    """For a probe or check the store broke off; one that saw nothing to judge says how itself."""
+    if NOT_JUDGED.removeprefix("not judged: ") not in evidence:
+        return ""
+    return ("; to judge it, run the check again once the store answers every request (the racing probes send up to "
+            "16 at once: a store that throttles them cannot be judged on what they probe)")
 
 
 def _record(broken: Broken, violation: Violation, steps: list[str], replay: str, history: list[Event]) -> None:

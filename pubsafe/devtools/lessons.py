@@ -140,6 +140,23 @@ STORIES = {
         "The store's replace is atomic for small values only; large ones become visible half-written.",
         "Everything works in tests with small manifests; in production a large manifest is read torn.",
         "The atomic-replace probe uses sizes from 16 bytes to 8 MiB."),
+    "reads-bytes-then-etag": (
+        "The store's get_object reads the bytes, then the etag, with two requests (a Redis adapter's two GETs).",
+        "A write landing between them pairs its etag with the bytes it replaced: a guarded publisher's "
+        "compare-and-swap against that etag succeeds on a manifest it never read, and an update is lost.",
+        "get_object reads bytes and etag in one request; a contract check races readers against writers."),
+    "tears-equal-size-replaces": (
+        "The store overwrites a file in place when the new document has the same length, and renames otherwise.",
+        "A manifest rewritten with one type's version changed keeps its length: readers get half of each.",
+        "The atomic-replace probe races documents of equal length as well as of different lengths."),
+    "stale-size-metadata": (
+        "The store renames the new bytes into place, then writes their size and etag; reads trust the size.",
+        "Readers of a manifest that grew get it cut short with 200 OK, or a body shorter than its length header.",
+        "Size and etag are replaced with the bytes; the probe races documents of different lengths."),
+    "stale-checksum-metadata": (
+        "The store renames the new bytes into place, then writes their checksum; the client checks it.",
+        "Every read racing a replace fails its checksum: a server that tears replaces looks like a flaky one.",
+        "A body failing its checksum in two races, and never once they stop, is counted as a torn replace."),
     "case-insensitive-keys": (
         "The store treats keys that differ only in case as one object.",
         "Tenant ACME's publish overwrites tenant acme's manifest: one customer is served another's model.",

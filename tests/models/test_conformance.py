@@ -87,7 +87,11 @@ def test_a_crashing_checker_gives_unknown_not_a_lost_report(monkeypatch):
 
     monkeypatch.setattr(machine, "check_contents", broken_checker)
     report = run_conformance(target_from_spec("memory"), "quick")
-    assert {v.status for v in report.verdicts} == {Status.UNKNOWN}
+    # what the crash left undecided is UNKNOWN; a race the fixed scenarios had already
+    # shown stays shown (a documented race is observed, not inferred from the checker)
+    for v in report.verdicts:
+        assert v.status == Status.UNKNOWN or (v.status == Status.DOCUMENTED and v.witness), v
+    assert {v.guarantee.value for v in report.verdicts if v.status == Status.UNKNOWN} >= {"G1", "G2", "G3", "G4", "G5"}
     assert "checker exploded" in report.verdicts[0].error
     assert not report.conforming
 

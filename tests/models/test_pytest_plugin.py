@@ -73,3 +73,23 @@ class TestContract(StoreContractTests):
     assert outcomes["failed"] >= 2 and outcomes["passed"] >= 10
     result.stdout.fnmatch_lines(["*replay: pytest *TestBroken*", f"*report: {report_dir}*TestBroken*report.html*"])
     assert (report_dir / "TestBroken" / "report.html").read_text().startswith("<!doctype html>")
+
+
+def test_the_shipped_contract_suite_fails_an_adapter_that_reads_bytes_and_etag_apart(pytester: pytest.Pytester):
+    """The contract tests adapter authors run catch the two-request read (issue 24)."""
+    pytester.makepyfile('''
+import pytest
+from pubsafe.models.mutants import ReadsBytesThenEtagStore
+from pubsafe.models.pytest_suite import StoreContractTests
+
+
+class TestReadsApart(StoreContractTests):
+    @pytest.fixture
+    def store(self):
+        return ReadsBytesThenEtagStore()
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    outcomes = result.parseoutcomes()
+    assert outcomes["failed"] == 1, result.stdout.str()[-3000:]
+    result.stdout.fnmatch_lines(["*test_store_contract?get_object_reads_bytes_and_etag_together?*",
+                                 "*paired the bytes of one write with the etag of another*"])
