@@ -4,7 +4,7 @@
     python3 tasks.py check       conformance check of the embedded stores (memory and a
                                  temporary local directory); reports in ./pubsafe-report/
     python3 tasks.py demo        the narrated safety-model demo on a temporary store
-    python3 tasks.py test [ARGS] the test suite (ARGS go to pytest)
+    python3 tasks.py test [ARGS] the test suite (ARGS go to pytest); installs Azurite (npm) once
     python3 tasks.py bench       the benchmarks; writes docs/benchmarks.md
 
 Each creates ./.venv on first use and reinstalls only when pyproject.toml changes.
@@ -56,6 +56,8 @@ def main(argv: list[str]) -> int:
         if code != 0:
             return code
         return subprocess.call([str(BIN / "python"), "-m", "pubsafe.devtools.benchmark_report", str(out)], cwd=ROOT)
+    # Azurite (npm) for the Azure tests, once per .venv; without npm they are skipped, saying so
+    subprocess.call([str(BIN / "python"), "-m", "pubsafe.devtools.azureserver", "install"], cwd=ROOT)
     return subprocess.call([str(BIN / "python"), "-m", "pytest", *argv[1:]], cwd=ROOT)
 
 

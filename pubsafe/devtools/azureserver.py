@@ -62,7 +62,8 @@ def install_azurite() -> str:
     started = time.monotonic()
     # --ignore-scripts: Azurite needs no build step; --prefer-offline: a warm npm cache costs no download
     subprocess.run([npm, "install", "--prefix", str(_FOLDER), "--no-audit", "--no-fund", "--ignore-scripts",
-                    "--prefer-offline", "--loglevel=error", f"azurite@{AZURITE_VERSION}"], check=True)
+                    "--prefer-offline", "--fetch-retries=2", "--fetch-timeout=60000", "--loglevel=error",
+                    f"azurite@{AZURITE_VERSION}"], check=True, timeout=600)
     _STAMP.write_text(AZURITE_VERSION)
     return f"installed azurite {AZURITE_VERSION} in {_FOLDER} in {time.monotonic() - started:.0f} s"
 
@@ -131,7 +132,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         print(install_azurite())
-    except (RuntimeError, subprocess.CalledProcessError, OSError) as exc:
+    except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
         print(f"azurite was not installed ({exc}); the Azure tests will be skipped", file=sys.stderr)
         return 1
     return 0

@@ -104,7 +104,7 @@ class _Server(http.server.ThreadingHTTPServer):
 def proxy_to(upstream: str, rules: Rules) -> Iterator[str]:
     """A proxy to ``upstream`` (``http://host:port``) applying ``rules``; yields its URL."""
     server = _Server(("127.0.0.1", 0), _handler(upstream, rules))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
