@@ -20,7 +20,8 @@ The client's own retries stay on (reads, and uploads that carry a precondition,
 retried on 429, 5xx and dropped connections; a retried create-only upload whose first
 try landed answers 412, which the engine reads as "already there", as on S3); pass
 ``retry=None`` to turn them off. Above 8 MiB the client uploads in several requests
-(resumable), the precondition still checked when the object is created.
+(resumable); the precondition goes with the request that opens the upload (the GCS
+tests see it on the wire).
 
 429, 5xx and connection failures that remain become RetryableStoreError; a 404 on a
 write means the bucket does not exist.

