@@ -12,6 +12,8 @@ strings (``"AABAB"``), so every failure replays exactly.
 - ``Event``: the history, one event per store operation, as the nemesis saw it
 - ``faults.strategies``: Hypothesis strategies (imports hypothesis)
 - ``faults.killpoint``: a publish in a child process, to be SIGKILLed
+- ``faults.backend``: errors injected below a store's API (an errno, an S3 error
+  code), so that the store's own mapping of them onto pubsafe's errors runs
 
 What the faults *break* is judged elsewhere (``pubsafe.models``).
 """

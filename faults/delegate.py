@@ -7,10 +7,13 @@ that, and one that changes a few operations (stale reads) overrides just those.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
-from typing import Any
+from typing import TypeVar
 
 from pubsafe.refimpl.store import ANY, Capabilities, Debris, Expect, ObjectInfo, Store, StoredObject
+
+T = TypeVar("T")
 
 __all__ = ["DelegatingStore"]
 
@@ -29,7 +32,7 @@ class DelegatingStore(Store):
     def root_uri(self) -> str:  # type: ignore[override]
         return self.inner.root_uri
 
-    def _call(self, op: str, key: str, run: Callable[[], Any], data: bytes | None = None) -> Any:
+    def _call(self, op: str, key: str, run: Callable[[], T], data: bytes | None = None) -> T:
         """Every forwarded operation passes through here; the default just runs it."""
         return run()
 
@@ -51,7 +54,7 @@ class DelegatingStore(Store):
     def stat(self, key: str) -> ObjectInfo:
         return self._call("stat", key, lambda: self.inner.stat(key))
 
-    def debris(self) -> list[Debris]:
+    def debris(self) -> builtins.list[Debris]:
         return self._call("debris", "", self.inner.debris)
 
     def remove_debris(self, key: str) -> None:

@@ -15,6 +15,7 @@ import sys
 
 from pubsafe.refimpl import Engine, LocalStore
 
+from .plan import FaultPlan
 from .store import FaultyStore
 
 
@@ -29,7 +30,7 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     root, tenant, surface, payloads, fault = argv
-    store = FaultyStore(LocalStore(root), fault, on_pause=_pause)
+    store = FaultyStore(LocalStore(root), FaultPlan.parse(fault), on_pause=_pause)
     Engine(store).publish(tenant, surface, json.loads(payloads))
     print("DONE", flush=True)
     return 0

@@ -227,7 +227,8 @@ class SimulatedDisk:
             node = self._inodes[self._lookup(path)]
             if not isinstance(node, _Dir):
                 raise NotADirectoryError(path)
-            return [(name, "dir" if isinstance(self._inodes[i], _Dir) else "file") for name, i in sorted(node.entries.items())]
+            return [(name, "dir" if isinstance(self._inodes[i], _Dir) else "file")
+                    for name, i in sorted(node.entries.items())]
 
     @contextlib.contextmanager
     def lock(self, path: str) -> Iterator[None]:

@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import IO
 
 from .history import Event
 
@@ -115,7 +116,7 @@ def run_together(
             pause_when = {i: c for i, c in pause_when.items() if i not in paused}
             paused.clear()
         time.sleep(0.001)
-    for invocation, process, (out, err) in zip(invocations, processes, spools):
+    for invocation, process, (out, err) in zip(invocations, processes, spools, strict=True):
         assert process is not None
         invocation.exit_code = process.returncode
         invocation.stdout = _tail(out)
@@ -149,13 +150,13 @@ def _signal(process: subprocess.Popen[bytes], signum: int) -> None:
         pass
 
 
-def _spool():  # type: ignore[no-untyped-def]
+def _spool() -> IO[bytes]:
     import tempfile
 
     return tempfile.TemporaryFile()
 
 
-def _tail(spool) -> str:  # type: ignore[no-untyped-def]
+def _tail(spool: IO[bytes]) -> str:
     spool.seek(0)
     text = spool.read().decode("utf-8", "replace")
     spool.close()

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import string
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,13 +175,13 @@ class Interleaving:
                 candidate = actors[pending.pop(0)]
                 chosen = None if candidate.done else candidate
             if chosen is None:
-                name = policy(len(followed), waiting) if policy else live[0].name
-                if name is None:  # the policy stops the run: each live actor unwinds where it waits
+                turn = policy(len(followed), waiting) if policy else live[0].name
+                if turn is None:  # the policy stops the run: each live actor unwinds where it waits
                     stopping = True
                     for actor in live:
                         runners[actor.name].throw()
                     break
-                chosen = actors[name]
+                chosen = actors[turn]
             choices.append("".join(a.name for a in live))
             waits.append(waiting)
             followed.append(chosen.name)
@@ -256,7 +256,7 @@ def explore_reduced(
                 outcomes = [_explore_one(run, *batch[0])]
             else:
                 outcomes = list(pool.map(lambda entry: _explore_one(run, *entry), batch))
-            for result, branches, redundant in reversed(outcomes):
+            for _result, branches, _redundant in reversed(outcomes):
                 stack.extend(reversed(branches))
             for result, _, redundant in outcomes:
                 if redundant:

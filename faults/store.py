@@ -33,7 +33,7 @@ __all__ = ["FaultyStore"]
 @dataclass
 class FaultyStore(DelegatingStore):
     inner: Store
-    plan: FaultPlan = field(default_factory=FaultPlan)
+    plan: FaultPlan | str = field(default_factory=FaultPlan)  #: a plan, or its text (``FaultPlan.parse``)
     delay: float = 0.0
     sleep: Callable[[float], None] = time.sleep
     on_pause: Callable[[str], None] = lambda where: None
@@ -42,19 +42,18 @@ class FaultyStore(DelegatingStore):
     crashed: Crash | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.plan, str):
-            self.plan = FaultPlan.parse(self.plan)
-        self._seen = [0] * len(self.plan.faults)
-        self._fired = [False] * len(self.plan.faults)
+        self.faults = (self.plan if isinstance(self.plan, FaultPlan) else FaultPlan.parse(self.plan)).faults
+        self._seen = [0] * len(self.faults)
+        self._fired = [False] * len(self.faults)
 
     @property
     def fired(self) -> list[Fault]:
-        return [f for f, fired in zip(self.plan.faults, self._fired) if fired]
+        return [f for f, fired in zip(self.faults, self._fired, strict=True) if fired]
 
     def _due(self, op: str, key: str, phase: str | None) -> Fault | None:
         index = len(self.events)
         due = None
-        for i, fault in enumerate(self.plan.faults):
+        for i, fault in enumerate(self.faults):
             if self._fired[i] or not fault.matches(index, op, key, phase):
                 continue
             self._seen[i] += 1

@@ -1,7 +1,7 @@
 """run_conformance: point pubsafe at a store (or engine) and get one verdict per guarantee.
 
 1. probe the claimed capabilities;
-2. run the fixed scenarios of ``models.scenarios``: serving, the crash sweep, and one
+2. run the fixed scenarios of ``models.exploration``: serving, the crash sweep, and one
    interleaving of every class of equivalent interleavings of the two-actor races;
 3. run the Hypothesis state machine; when it breaks a guarantee, keep the shrunk
    counterexample, stop checking that guarantee and run again for the others.
@@ -31,12 +31,7 @@ from pubsafe.refimpl.errors import AlreadyExists, Conflict, ObjectNotFound, Stor
 from pubsafe.refimpl.store import Store
 
 from .checkers import GuaranteeViolation, Violation
-from .failures import NOT_JUDGED, failure_in
-from .guarantees import Guarantee, Status
-from .machine import PublishMachine, RunSink, replay_program
-from .probes import PROBE_GUARANTEES, check_contract, probe_capabilities
-from .reading import reads_in_flight
-from .scenarios import (
+from .exploration import (
     COLLIDING_SLOTS,
     RACES,
     Race,
@@ -46,6 +41,11 @@ from .scenarios import (
     name_collisions,
     serving_violations,
 )
+from .failures import NOT_JUDGED, failure_in
+from .guarantees import Guarantee, Status
+from .machine import PublishMachine, RunSink, replay_program
+from .probes import PROBE_GUARANTEES, check_contract, probe_capabilities
+from .reading import reads_in_flight
 from .target import Target
 from .verdicts import Counterexample, Report, Verdict
 
@@ -177,7 +177,7 @@ def run_conformance(
         try:
             scenario(target, sink, broken, replay)
         except GuaranteeViolation as exc:  # the system under test failed where it must not
-            _record(broken, exc.violation, [f"the {name} scenarios (models.scenarios)"], replay, [])
+            _record(broken, exc.violation, [f"the {name} scenarios (models.exploration)"], replay, [])
         except Exception as exc:  # noqa: BLE001 - a broken checker is reported, not lost
             failure = failure_in(exc, f"the {name} scenarios")
             unknown[name] = str(failure) if failure else f"the {name} scenarios crashed: {type(exc).__name__}: {exc}"
@@ -256,7 +256,7 @@ def _settings(profile: Profile) -> settings:
 
 def _verdict(guarantee: Guarantee, target: Target, sink: RunSink, broken: Broken, unknown: dict[str, str]) -> Verdict:
     expected = guarantee.expected(guarded=target.guarded)
-    common = {"guarantee": guarantee, "title": guarantee.title, "expected": expected,
+    common = {"guarantee": guarantee, "title": guarantee.heading, "expected": expected,
               "coverage": sink.evidence(guarantee)}
     if guarantee in broken:
         return Verdict(**common, status=Status.BREAKS, counterexample=broken[guarantee])
@@ -287,12 +287,12 @@ def _record(broken: Broken, violation: Violation, steps: list[str], replay: str,
 def _serving(target: Target, sink: RunSink, broken: Broken, replay: str) -> None:
     sink.serving_scenarios += 1
     for violation in serving_violations(target.reader_factory):
-        _record(broken, violation, ["serving scenario (models.scenarios.serving_violations)"], replay, [])
+        _record(broken, violation, ["serving scenario (models.exploration.serving_violations)"], replay, [])
 
 
 def _names(target: Target, sink: RunSink, broken: Broken, replay: str) -> None:
     for violation in name_collisions(target.store_factory, target.engine_for, target.reader_factory, target.cleanup):
-        _record(broken, violation, ["names scenario (models.scenarios.name_collisions): one publish to each of "
+        _record(broken, violation, ["names scenario (models.exploration.name_collisions): one publish to each of "
                                     f"{COLLIDING_SLOTS}"], replay, [])
 
 

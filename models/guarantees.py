@@ -38,7 +38,8 @@ class Guarantee(str, Enum):
         return self.value
 
     @property
-    def title(self) -> str:
+    def heading(self) -> str:
+        """The guarantee in a few words (a verdict's title); not ``title``, which is str's."""
         return _TITLES[self]
 
     def expected(self, *, guarded: bool) -> Status:

@@ -1,6 +1,13 @@
 """The stateful model: a Hypothesis machine that publishes, crashes, races, rolls
 back, sweeps and serves, and checks the guarantees after every step.
 
+Besides faults above the store API (``FaultyStore``), on a store whose backend it
+can reach it fails backend calls below it (``faults.backend``), so the store's own
+error mapping is judged; it damages blobs only history names before rolling back to
+them; it rolls back by ``--steps`` and walks the history links itself; it invalidates
+slots of other names than the one it reads next; and at the end of each example it
+judges the store's listing against what it read by key (``checkers.listing``).
+
 ``PublishMachine`` is declared here, at module level, and bound to a target with
 ``PublishMachine.bind(target)``. Every rule argument is plain data (names, numbers,
 schedule strings, fault plans as strings) and every rule ends with the guarantee
@@ -26,22 +33,43 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 from pubsafe.faults import Crash, Event, FaultyStore, Interleaving
+from pubsafe.faults.backend import backend_seam
 from pubsafe.faults.strategies import fault_plans, schedules
-from pubsafe.refimpl.errors import InvalidName, PubsafeError, RetryableStoreError
+from pubsafe.refimpl.errors import CollectionRefused, IntegrityError, InvalidName, PubsafeError, RetryableStoreError
 from pubsafe.refimpl.names import validate_name
+from pubsafe.refimpl.phases import PUBLISH_PHASES
 
 from .checkers import GuaranteeViolation, Violation, check_contents
 from .checkers.immutability import check_receipt_versions
-from .checkers.manifest_last import check_failed_publish, check_mapping, mapping_keys
+from .checkers.listing import LISTING_FAULT, listing_fault
+from .checkers.manifest_last import check_current_at, check_failed_publish, check_mapping, mapping_keys
 from .checkers.orphans import orphans
 from .checkers.retry import retry_failed
-from .checkers.rollback import check_refused_rollback, check_rollback
+from .checkers.rollback import (
+    check_history_link,
+    check_refused_rollback,
+    check_rollback,
+    read_history_entry,
+    unusable,
+    walk_back,
+)
 from .checkers.serving import CurrentLog, check_served_payload, check_staleness
+from .exploration import GRACE, RACES, TTL, StepClock, backend_cause, payload, untranslated
+from .failures import store_failed
 from .guarantees import Guarantee
 from .observed import ObservedStore, StoreView
-from .oracle import Oracle, blob_key, current_key, manifest_version, parse_manifest, payload_version
-from .failures import store_failed
-from .scenarios import GRACE, RACES, TTL, StepClock, payload
+from .oracle import (
+    RECORDS,
+    Oracle,
+    blob_key,
+    canonical,
+    current_key,
+    history_key,
+    manifest_version,
+    parse_manifest,
+    payload_version,
+)
+from .reading import read_keys
 from .strategies import names, type_names, wide_payloads
 from .target import Target
 
@@ -64,6 +92,11 @@ Payload = int | dict[str, Any]
 _seeds = st.integers(0, 3)
 _payloads = st.one_of(_seeds, _seeds, _seeds, _seeds, _seeds, wide_payloads())
 FAULT_KINDS = ("crash", "lost-ack", "error", "error-after", "torn")
+#: Tenants of the slots ``rollback_to_a_lost_blob`` makes: wide, and cheap to draw
+WIDE_TENANTS = ["acme", "caf\u00e9", "cafe\u0301", "ACME", "\u65e5\u672c", "\U0001f600smile", "a b", "100%", "x" * 128]
+#: What happens to a blob only history names, before a rollback to it (``rollback_to_a_lost_blob``)
+DAMAGE = {"deleted": "deleted", "altered": "replaced by other bytes", "truncated": "cut to half its length",
+          "emptied": "emptied", "unrecorded": "left without its registry record"}
 
 
 @dataclass
@@ -77,6 +110,9 @@ class RunSink:
     reads: int = 0
     rollbacks: int = 0
     sweeps: int = 0
+    #: sweeps the reference GC refused because the store does not declare create-only writes
+    #: (a documented refusal: a GC that deletes nothing cannot race a publish)
+    sweeps_refused: int = 0
     serving_scenarios: int = 0  #: the fixed serving scenarios (staleness, hostile manifests), run once each
     #: interleavings run per race guarantee (R1-R3, R5), fixed scenarios and machine together
     raced: dict[Guarantee, int] = field(default_factory=dict)
@@ -103,7 +139,8 @@ class RunSink:
         if guarantee is Guarantee.R4:
             return machine | {"crash_points": self.crash_points}
         if guarantee is Guarantee.R5:
-            return machine | races | {"sweeps": self.sweeps}
+            refused = {"sweeps_refused": self.sweeps_refused} if self.sweeps_refused else {}
+            return machine | races | {"sweeps": self.sweeps} | refused
         return machine | races
 
     def witness(self, guarantee: Guarantee, text: str, history: list[Event]) -> None:
@@ -111,8 +148,9 @@ class RunSink:
 
 
 class PublishMachine(RuleBasedStateMachine):
-    """Publishes, faulted publishes and retries, races, rollbacks, sweeps and reads,
-    against one target; G1–G5 and the races checked after every step."""
+    """Publishes, faulted publishes and retries (above the store and, where it can,
+    below it), races, rollbacks, sweeps, reads and invalidations, against one target;
+    G1–G5 and the races checked after every step."""
 
     target: ClassVar[Target]
     skip: ClassVar[frozenset[Guarantee]] = frozenset()
@@ -127,9 +165,12 @@ class PublishMachine(RuleBasedStateMachine):
         program reads ``state = PublishMachine()``."""
         probe = target.store_factory()
         atomic = probe.capabilities.atomic_replace
+        reachable = backend_seam(probe) is not None
         target.cleanup(probe)
         attributes = {"target": target, "skip": frozenset(skip), "sink": sink or RunSink(), "atomic": atomic,
                       "__qualname__": "PublishMachine", "__module__": cls.__module__}
+        if not reachable:  # no backend to fail: not a rule at all (a rule never enabled still costs draws)
+            attributes["publish_with_backend_fault"] = None
         return type("PublishMachine", (cls,), attributes)
 
     def __init__(self) -> None:
@@ -140,8 +181,12 @@ class PublishMachine(RuleBasedStateMachine):
         self.oracle = Oracle()
         self.history: list[Event] = []
         self.reader = self.target.reader_factory(self.store, manifest_ttl=TTL, clock=self.clock)
+        self.seam = backend_seam(self.store.inner)  #: where backend errors can be injected, if anywhere
         self.current_log: dict[tuple[str, str], CurrentLog] = {}
+        self.invalidated: set[tuple[str, str]] = set()  #: slots invalidated since the reader last read them
         self.slots = list(SLOTS)
+        self.isolated = 0  #: slots made by rules that need one of their own (never in ``slots``)
+        self.checked: tuple[int, int] | None = None  #: (mirror version, oracle changes) the invariant last held at
         self.sink.examples += 1
         self.sink.last_history = self.history
 
@@ -157,6 +202,7 @@ class PublishMachine(RuleBasedStateMachine):
     def fail(self, violation: Violation) -> None:
         if violation.guarantee in self.skip:
             return
+        violation = self.listing_behind(violation)
         self.history.append(Event("checker", "violation", str(violation.guarantee), result="violation",
                                   time=len(self.history)))
         raise GuaranteeViolation(violation)
@@ -165,11 +211,32 @@ class PublishMachine(RuleBasedStateMachine):
         for violation in violations:
             self.fail(violation)
 
+    def listing_behind(self, violation: Violation) -> Violation:
+        """The listing fault behind ``violation``, if the store's listing leaves out keys
+        that exist (whatever worked from a listing, a sweep or a history walk, saw part
+        of the store, and the report must name the cause, not what it caused); else
+        ``violation`` itself. Run only on the way to a failure: one listing."""
+        if LISTING_FAULT in violation.message or Guarantee.G1 in self.skip:
+            return violation
+        try:
+            return self.listing_check("", consequence=str(violation)) or violation
+        except PubsafeError:
+            return violation
+
+    def listing_check(self, prefix: str, consequence: str = "") -> Violation | None:
+        """The store's ``list(prefix)`` against the keys the mirror holds there, each
+        left out of the listing read again by key (the mirror may be stale, not the listing)."""
+        listed = self.store.inner.list(prefix)
+        seen = set(listed)
+        missing = [k for k in self.view.refresh() if k.startswith(prefix) and k not in seen]
+        found = [k for k, data in read_keys(self.store.inner, missing).items() if data is not None]
+        return listing_fault(prefix, listed, [*seen, *found], consequence)
+
     def call(self, guarantee: Guarantee, what: str, run: Callable[[], Any], *, allowed: tuple[type, ...] = ()) -> Any:
         """Call the system under test; an error it is not documented to raise is a counterexample."""
         try:
             return run()
-        except allowed:
+        except (*allowed, GuaranteeViolation):  # a check inside ``run`` (an acknowledgement) found one itself
             raise
         except Exception as exc:  # noqa: BLE001 - whatever the engine raises is judged, not propagated
             if failure := store_failed(what, exc):
@@ -194,12 +261,40 @@ class PublishMachine(RuleBasedStateMachine):
         return (before or {}) | {t: blob_key(*slot, t, payload_version(p)) for t, p in artifacts.items()}
 
     def ack(self, slot: tuple[str, str], artifacts: dict[str, Any]) -> None:
+        """Note a publish as acknowledged: its payloads, and the manifest now current,
+        whose history entry must be there (else no rollback can name it: G4)."""
         for type_, value in artifacts.items():
             self.oracle.ack_payload(*slot, type_, value)
         data = self.current_bytes(slot)
         if data is not None:
             manifest = parse_manifest(data)
+            new = manifest.version not in self.oracle.mappings
             self.oracle.ack_manifest(*slot, manifest.version, mapping_keys(data, self.store.root_uri) or {})
+            if new and isinstance(entry := read_history_entry(self.view.refresh(), slot, manifest.version), str):
+                self.fail(Violation(Guarantee.G4, f"{entry}, though a publish to {slot[0]}/{slot[1]} returned with it "
+                                                  "current: no rollback can name it", history_key(*slot, manifest.version)))
+
+    def current_version(self, slot: tuple[str, str]) -> str | None:
+        """The version of the slot's current manifest; None if absent or unreadable."""
+        data = self.current_bytes(slot)
+        try:
+            return None if data is None else parse_manifest(data).version
+        except ValueError:
+            return None
+
+    def history_keys(self, slot: tuple[str, str]) -> set[str]:
+        prefix = f"history/{slot[0]}/{slot[1]}/"
+        return {k for k in self.view.refresh() if k.startswith(prefix)}
+
+    def current_at(self, slot: tuple[str, str]) -> list[Violation]:
+        """G2 for what the store returns at the slot's current key, read by key (a listing
+        of a store that folds two keys into one shows only one of them)."""
+        key = current_key(*slot)
+        try:
+            data = self.store.inner.get(key)
+        except PubsafeError:
+            return []
+        return check_current_at(key, data, self.view.refresh(), self.store.root_uri, self.oracle)
 
     def note_current(self) -> None:
         """Log, per slot, when current changed to which manifest (the serving checks' truth)."""
@@ -218,7 +313,11 @@ class PublishMachine(RuleBasedStateMachine):
         self.sink.steps += 1
         self.sink.progress(1)
         self.note_current()
-        self.fail_all(check_contents(self.view.refresh(), self.store.root_uri, self.oracle, skip=self.skip))
+        contents = self.view.refresh()
+        state = (self.view.version, self.oracle.changes)
+        if state != self.checked:  # else the same contents and acknowledgements as the last check: no news
+            self.fail_all(check_contents(contents, self.store.root_uri, self.oracle, skip=self.skip))
+            self.checked = state
 
     # -- rules ---------------------------------------------------------------------
 
@@ -245,11 +344,23 @@ class PublishMachine(RuleBasedStateMachine):
         where = self.slot(slot)
         artifacts = self.artifacts(types, values, variant)
         before = self.mapping(where)
-        receipt = self.call(Guarantee.G3, f"publish of {sorted(artifacts)} to {where}",
-                            lambda: self.engine(self.recorder("publish")).publish(*where, artifacts))
+        before_version = self.current_version(where)
+        entries_before = self.history_keys(where)
+        what = f"publish of {sorted(artifacts)} to {where}"
+        try:
+            receipt = self.call(Guarantee.G3, what, lambda: self.engine(self.recorder("publish")).publish(*where, artifacts),
+                                allowed=(IntegrityError,))
+        except IntegrityError as exc:  # refused: over a current the store broke (G2), or for no reason (G3)
+            self.fail_all(self.current_at(where))
+            self.fail(Violation(Guarantee.G3, f"{what} raised IntegrityError: {exc}"))
+            raise AssertionError("unreachable") from exc
         self.fail_all(check_receipt_versions(receipt, artifacts))
         if violation := check_mapping(where, self.mapping(where), self.merged(where, before, artifacts)):
             self.fail(violation)
+        after_version = self.current_version(where)
+        if after_version not in (None, before_version) and history_key(*where, after_version) not in entries_before:
+            if violation := check_history_link(self.view.refresh(), where, after_version, before_version):
+                self.fail(violation)  # a first swap of this manifest: its entry names what it replaced
         self.ack(where, artifacts)
         self.after_step()
 
@@ -265,8 +376,8 @@ class PublishMachine(RuleBasedStateMachine):
         complete = self.merged(slot, before, artifacts)
         faulty = self.recorder("publish", plan)
         try:
-            self.call(Guarantee.G3, f"publish with fault {plan}", lambda: self.engine(faulty).publish(*slot, artifacts),
-                      allowed=(RetryableStoreError,))
+            receipt = self.call(Guarantee.G3, f"publish with fault {plan}",
+                                lambda: self.engine(faulty).publish(*slot, artifacts), allowed=(RetryableStoreError,))
             failed = False
         except (Crash, RetryableStoreError):
             failed = True
@@ -278,13 +389,66 @@ class PublishMachine(RuleBasedStateMachine):
                 self.fail(violation)
             self.note_orphans(fault)
             try:
-                self.engine(self.recorder("retry")).publish(*slot, artifacts)
+                receipt = self.engine(self.recorder("retry")).publish(*slot, artifacts)
             except Exception as exc:  # noqa: BLE001 - any failure of the retry is the finding
                 self.fail(retry_failed(fault, exc))
                 assume(False)
+        self.fail_all(check_receipt_versions(receipt, artifacts))  # a version computed otherwise is G1, not a retry's fault
         if violation := check_mapping(slot, self.mapping(slot), complete, Guarantee.G3 if failed else Guarantee.G2):
             self.fail(violation)
         self.ack(slot, artifacts)
+        self.after_step()
+
+    @precondition(lambda self: self.seam is not None)
+    @rule(slot=st.integers(0, 7), types=st.lists(type_names(), min_size=1, max_size=2, unique=True),
+          values=st.lists(_payloads, min_size=2, max_size=2), kind=st.integers(0, 15),
+          phase=st.sampled_from(PUBLISH_PHASES), call=st.integers(0, 15), nth=st.integers(1, 6))
+    def publish_with_backend_fault(self, slot: int, types: list[str], values: list[Payload], kind: int, phase: str,
+                                   call: int, nth: int) -> None:
+        """A publish during which the store's backend fails one call (``faults.backend``:
+        an errno, an S3 error code), then a retry. The store must translate it into an
+        error that means what happened: the publish then fails leaving current as it
+        was (or complete, if the call landed), and the retry converges; or it succeeds
+        with everything it acknowledges in place (its blobs, records and history entry)."""
+        assert self.seam is not None
+        where = self.slot(slot)
+        artifacts = self.artifacts(types, values)
+        before_bytes, before = self.current_bytes(where), self.mapping(where)
+        complete = self.merged(where, before, artifacts)
+        recorder = self.recorder("publish")
+        fault = self.seam.fault(kind, phase, call, nth)
+        in_flight: list[Event] = []
+        failure: BaseException | None = None
+        receipt = None
+        with self.seam.injecting(fault, on_fire=lambda: in_flight.append(recorder.events[-1])) as shot:
+            try:
+                receipt = self.engine(recorder).publish(*where, artifacts)
+            except Exception as exc:  # noqa: BLE001 - judged below, with what the backend said
+                failure = exc
+        cause = f"backend fault {fault}: {backend_cause(shot, in_flight)}"
+        if failure is not None and not shot.fired:
+            self.call(Guarantee.G3, f"publish to {where} (backend fault {fault} never fired)", lambda: _reraise(failure))
+        if failure is not None and not isinstance(failure, PubsafeError):
+            self.fail(untranslated(cause, failure))
+        if failure is not None:
+            self.sink.crash_points += 1
+            if violation := check_failed_publish(where, before_bytes, self.current_bytes(where), complete,
+                                                 self.store.root_uri, cause):
+                self.fail(violation)
+            self.note_orphans(cause)
+            try:
+                receipt = self.engine(self.recorder("retry")).publish(*where, artifacts)
+            except Exception as exc:  # noqa: BLE001 - any failure of the retry is the finding
+                self.fail(retry_failed(cause, exc))
+                assume(False)
+        self.fail_all(check_receipt_versions(receipt, artifacts))
+        if violation := check_mapping(where, self.mapping(where), complete, Guarantee.G3 if failure else Guarantee.G2):
+            self.fail(Violation(violation.guarantee, f"after {cause}: {violation.message}", violation.key))
+        try:
+            self.ack(where, artifacts)
+        except GuaranteeViolation as exc:
+            v = exc.violation
+            raise GuaranteeViolation(Violation(v.guarantee, f"after {cause}: {v.message}", v.key)) from None
         self.after_step()
 
     def note_orphans(self, cause: str) -> None:
@@ -297,6 +461,8 @@ class PublishMachine(RuleBasedStateMachine):
         scenario = RACES[kind]
         race = self.call(Guarantee.G3, f"the setup of the {kind} race", lambda: scenario.prepare(
             self.store, self.engine, self.clock, seed, acknowledge=lambda artifacts: self.ack(("acme", "home"), artifacts)))
+        if scenario.guarantee is Guarantee.R5:  # its setup crashed a publish: the orphan it left is R4, observed
+            self.note_orphans(f"the crashed publish that sets up the {kind} race")
         run = Interleaving(self.store, race.actors).run(schedule)
         self.sink.interleaving(scenario.guarantee)
         self.history += scenario.history(run.trace, offset=len(self.history))
@@ -310,10 +476,16 @@ class PublishMachine(RuleBasedStateMachine):
         self.after_step()
 
     @precondition(lambda self: any(self.oracle.manifests.values()))
-    @rule(index=st.integers(0, 2), pick=st.integers(0, 7))
-    def rollback(self, index: int, pick: int) -> None:
+    @rule(index=st.integers(0, 2), pick=st.integers(0, 7),
+          steps=st.one_of(st.just(0), st.one_of(st.integers(1, 3), st.integers(1, 3), st.sampled_from([9, 2**31, 10**30]))))
+    def rollback(self, index: int, pick: int, steps: int = 0) -> None:
+        """Roll a slot back as an operator does: ``--to`` an acknowledged manifest
+        (``steps=0``), or ``--steps N`` (``rollback_steps``)."""
         slots = sorted(s for s, versions in self.oracle.manifests.items() if versions)
         slot = slots[index % len(slots)]
+        if steps:
+            self.rollback_steps(slot, steps)
+            return
         versions = self.oracle.manifests[slot]
         version = versions[pick % len(versions)]
         before = self.view.snapshot()
@@ -341,22 +513,34 @@ class PublishMachine(RuleBasedStateMachine):
     @rule(advance=st.sampled_from([0.0, 1.0, TTL / 2, TTL]))
     def sweep(self, advance: float) -> None:
         self.clock.advance(advance)
-        self.call(Guarantee.G3, "a gc sweep", lambda: self.engine(self.recorder("gc")).gc(GRACE))
-        self.sink.sweeps += 1
+        try:
+            self.call(Guarantee.G3, "a gc sweep", lambda: self.engine(self.recorder("gc")).gc(GRACE),
+                      allowed=(CollectionRefused,))
+            self.sink.sweeps += 1
+        except CollectionRefused as exc:
+            if self.store.capabilities.create_only:  # refused where it is documented to run
+                self.fail(Violation(Guarantee.G3, f"a gc sweep raised CollectionRefused: {exc}"))
+            self.sink.sweeps_refused += 1
         self.after_step()
 
     @rule(slot=st.integers(0, 7), advance=st.sampled_from([0.0, 10.0, TTL - 1, TTL, TTL + 5]),
-          invalidate=st.booleans())
-    def serve(self, slot: int, advance: float, invalidate: bool) -> None:
-        slot = self.slot(slot)
+          invalidate=st.booleans(), then=st.one_of(st.none(), st.integers(0, 7)))
+    def serve(self, slot: int, advance: float, invalidate: bool, then: int | None = None) -> None:
+        """Read a slot's manifest and artifacts (after invalidating it, if ``invalidate``),
+        then invalidate the slot ``then``: the next read of *that* slot must be current,
+        whatever other slots (other tenants, surfaces, names that differ only in case or
+        Unicode form) were read or invalidated meanwhile."""
+        slot, later = self.slot(slot), None if then is None else self.slot(then)
         self.clock.advance(advance)
         self.note_current()
         if invalidate:
             self.reader.invalidate(*slot)
+        invalidated = invalidate or slot in self.invalidated  # by this step, or by one since the last read
         got = self.call(Guarantee.G5, f"reading the manifest of {slot}", lambda: self.reader.manifest(*slot))
+        self.invalidated.discard(slot)
         self.sink.reads += 1
         served = None if got is None else manifest_version(got.tenant, got.surface, dict(got.current))
-        if violation := check_staleness(self.current_log.get(slot, []), self.clock(), TTL, served, invalidate):
+        if violation := check_staleness(self.current_log.get(slot, []), self.clock(), TTL, served, invalidated):
             self.fail(violation)
         for type_ in sorted(got.current if got is not None else {}):
             try:
@@ -366,13 +550,123 @@ class PublishMachine(RuleBasedStateMachine):
             else:
                 if violation := check_served_payload(type_, value, got.current[type_]):
                     self.fail(violation)
+        if later is not None:
+            self.call(Guarantee.G5, f"invalidate({later[0]!r}, {later[1]!r})", lambda: self.reader.invalidate(*later))
+            self.invalidated.add(later)
         self.after_step()
+
+    def rollback_steps(self, slot: tuple[str, str], steps: int) -> None:
+        """``rollback(steps=N)``: exactly the manifest N links back along the history
+        entries' ``previous`` links (walked by the checker itself), and it must be
+        usable; else refused, with nothing written."""
+        contents = self.view.refresh()
+        before_version = self.current_version(slot)
+        target = walk_back(contents, slot, before_version, steps)
+        if isinstance(target, str):
+            link = read_history_entry(contents, slot, target)
+            assert not isinstance(link, str)  # the walk read it
+            expected: dict[str, str] | None = {t: self.oracle.key_of(u, self.store.root_uri) for t, u in link.mapping.items()}
+            why = unusable(link.mapping, slot, contents, self.store.root_uri, self.oracle)
+        else:
+            expected, why = None, target[0]
+        what = f"rollback of {slot[0]}/{slot[1]} by {steps} step(s)"
+        before = self.view.snapshot()
+        refusal = self.refusal(Guarantee.G4, what, lambda: self.engine(self.recorder("rollback")).rollback(*slot, steps=steps))
+        after = self.view.snapshot()
+        start = str(before_version)[:12]
+        if why is not None:
+            self.fail_all(check_refused_rollback(f"{steps} step(s) back from {start}", refusal is None, before, after,
+                                                 f"{why}: it had to be refused"))
+        elif refusal is not None:
+            self.fail(Violation(Guarantee.G4, f"{what} was refused ({refusal}), but {steps} link(s) back from current "
+                                              f"{start}… along the history is {target[:12]}…, which is usable"))
+        else:
+            assert expected is not None and isinstance(target, str)
+            for v in check_rollback(slot, target, before, after, self.mapping(slot), expected):
+                self.fail(Violation(v.guarantee, f"{what}, from current {start}… ({steps} link(s) back along the "
+                                                 f"history is {target[:12]}…): {v.message}", v.key))
+            self.sink.rollbacks += 1
+        self.after_step()
+
+    @precondition(lambda self: self.isolated < 1)  # it adds a slot of its own: the store stays small
+    @rule(tenant=st.sampled_from(WIDE_TENANTS), damage=st.sampled_from(list(DAMAGE)), by_steps=st.booleans(),
+          value=_seeds)
+    def rollback_to_a_lost_blob(self, tenant: str, damage: str, by_steps: bool, value: Payload) -> None:
+        """A blob that only history names (its manifest left current) is deleted,
+        altered or unrecorded; a rollback to that manifest (by version or by one step)
+        must be refused and write nothing (G4): current would name a blob that is not
+        there, or not what its version says."""
+        self.isolated += 1
+        slot = (tenant, f"history-only-blob-{self.isolated}")  # never one of ``slots``: nothing else goes there
+        first = {"model": payload(value) if isinstance(value, int) else value}
+        second = {"model": {"replaced": first["model"]}}
+        self.call(Guarantee.G3, f"a publish to {slot}", lambda: self.engine(self.recorder("publish")).publish(*slot, first))
+        old, blob = self.current_version(slot), (self.mapping(slot) or {}).get("model")
+        self.call(Guarantee.G3, f"a second publish to {slot}",
+                  lambda: self.engine(self.recorder("publish")).publish(*slot, second))
+        self.oracle.ack_payload(*slot, "model", second["model"])  # the first blob is not the store's to keep now
+        if old is None or blob is None or not {blob, RECORDS + blob} <= self.view.refresh().keys():
+            self.after_step()  # no first manifest, or no blob or record where it says: other checks judge that
+            return
+        self.damage(blob, damage)
+        what = f"rollback of {slot[0]}/{slot[1]} " + ("by 1 step" if by_steps else f"to {str(old)[:12]}…")
+        before = self.view.snapshot()
+        go = (lambda: self.engine(self.recorder("rollback")).rollback(*slot, steps=1)) if by_steps else (
+            lambda: self.engine(self.recorder("rollback")).rollback(*slot, to=old))
+        refusal = self.refusal(Guarantee.G4, what, go)
+        now = self.current_version(slot)
+        outcome = "current now names it" if now == old else f"current is {str(now)[:12]}…, the manifest it had"
+        self.fail_all(check_refused_rollback(str(old), refusal is None, before, self.view.snapshot(),
+                                             f"its model blob {blob} was {DAMAGE[damage]} after it left current (only "
+                                             f"history named it), so it had to be refused ({what}); {outcome}"))
+        self.after_step()
+
+    def damage(self, blob: str, how: str) -> None:
+        """What an operator, a lifecycle rule or bit rot does to a blob behind pubsafe's back."""
+        if how == "deleted":
+            self.store.delete(blob)
+        elif how == "unrecorded":
+            self.store.delete(RECORDS + blob)
+        else:
+            data = self.store.get(blob)
+            bad = {"altered": canonical({"not": "what its version says"}), "truncated": data[: len(data) // 2],
+                   "emptied": b""}[how]
+            self.store.replace(blob, bad)
+        self.oracle.acked_blobs.pop(blob, None)
+        self.oracle.first_seen_blobs.pop(blob, None)
+        self.oracle.changes += 1
+
+    def refusal(self, guarantee: Guarantee, what: str, run: Callable[[], Any]) -> BaseException | None:
+        """Run an operation that may be refused: the refusal (a pubsafe error or ValueError),
+        or None if it went through; a store failing by itself proves nothing (StoreFailed)."""
+        try:
+            self.call(guarantee, what, run, allowed=(PubsafeError, ValueError))
+        except (PubsafeError, ValueError) as exc:
+            if failure := store_failed(what, exc):
+                raise failure from exc
+            return exc
+        return None
+
+    def listed_prefixes(self) -> list[str]:
+        """Prefixes whose listing the end of an example checks besides the whole store's:
+        what ``pubsafe history`` and dialect detection list, and a name cut short (a
+        prefix is a plain string, not a path segment) of the slot added last (often a
+        drawn, wide name)."""
+        tenant, surface = self.slots[-1]
+        return [f"history/{tenant}/{surface}/", "records/", tenant[: max(1, len(tenant) // 2)]]
 
     def teardown(self) -> None:
         """The full, independent check: the whole store read again. A key that changed
-        without a write addressed to it is invisible to the per-step checks."""
+        without a write addressed to it is invisible to the per-step checks; so is a
+        listing that leaves keys out (judged here, whole and under ``listed_prefixes``)."""
         try:
-            if self.view.verify():
+            wrong = self.view.verify()
+            if self.view.omitted and (fault := listing_fault("", self.view.listed, self.view.contents)):
+                self.fail(fault)  # before what it would pass for: objects that look gone
+            for prefix in self.listed_prefixes():
+                if fault := self.listing_check(prefix):
+                    self.fail(fault)
+            if wrong:
                 self.fail_all(check_contents(self.view.contents, self.store.root_uri, self.oracle, skip=self.skip))
         finally:
             self.target.cleanup(self.store.inner)
@@ -400,3 +694,7 @@ def replay_program(target: Target, steps: list[str]) -> list[str]:
     paths = [f"sys.path.insert(0, {path!r})" for path in target.import_paths]
     head = ["import sys", *paths] if paths else []
     return [*head, "from pubsafe.models.machine import PublishMachine", *imports, *bind, *steps]
+
+
+def _reraise(exc: BaseException) -> Any:
+    raise exc

@@ -220,12 +220,19 @@ class TrustingReader(ServingReader):
 # -- races inside one store operation ----------------------------------------------
 
 
+#: Between a check and its write a real store does I/O (a round trip, a disk write); the
+#: mutants below wait that long there, so a racing probe meets the window on a loaded
+#: machine too, not only when the interpreter happens to switch threads inside it.
+_WINDOW = 0.0005
+
+
 class CheckThenWritePutStore(MemoryStore):
     """Claims create-only, but checks for the key, then writes (fsspec's pipe_file(mode="create"))."""
 
     def put(self, key: str, data: bytes) -> str:
         if self.exists(key):
             raise AlreadyExists(key)
+        time.sleep(_WINDOW)
         return super().replace(key, data)
 
 
@@ -237,6 +244,7 @@ class CheckThenWriteCASStore(MemoryStore):
             actual = self.stat(key).etag if self.exists(key) else None
             if actual != (None if expect is ABSENT else expect):
                 raise Conflict(f"{key}: expected {expect}, found {actual}", actual_etag=actual)
+            time.sleep(_WINDOW)
         return super().replace(key, data)
 
 
@@ -490,6 +498,113 @@ class UnorderedSlowStore(MemoryStore):
         return super().put(key, data)
 
 
+# -- issue 24: the stateful model's blind spots (one block: merged apart from the others) --
+
+from pubsafe.faults import SimulatedDisk  # noqa: E402 - this block's own imports, kept with it
+from pubsafe.refimpl.errors import RollbackRefused, StoreError  # noqa: E402
+from pubsafe.refimpl.layout import Locator  # noqa: E402
+from pubsafe.refimpl.reader import _Cached  # noqa: E402
+from pubsafe.refimpl.store import etag_of  # noqa: E402
+
+
+class FirstPageListingStore(MemoryStore):
+    """Lists only the first page of keys: one ListObjectsV2 request, its continuation
+    token ignored (S3 and GCS return 1,000 keys a page)."""
+
+    PAGE = 1000
+
+    def list(self, prefix: str = "") -> list[str]:
+        return super().list(prefix)[: self.PAGE]
+
+
+class NormalisingInvalidateReader(ServingReader):
+    """invalidate() cleans up the names it is given first (NFC, case-folded), as an
+    admin endpoint might: it forgets the slot of the cleaned-up name, not the one named."""
+
+    def invalidate(self, tenant: str, surface: str) -> None:
+        def clean(name: str) -> str:
+            return unicodedata.normalize("NFC", name).casefold()
+
+        super().invalidate(clean(tenant), clean(surface))
+
+
+class VerifiesOnceReader(ServingReader):
+    """Checks a blob's hash the first time it loads it; when its cache entry expires it
+    reads the blob again and trusts it ("blobs are immutable, it was checked")."""
+
+    def artifact(self, tenant: str, surface: str, type_: str) -> Any:
+        manifest = self.manifest(tenant, surface)
+        if manifest is None or type_ not in manifest.current:
+            raise KeyError(type_)
+        ref = Locator.of(self.store).resolve(manifest.current[type_], tenant=tenant, surface=surface)
+        now = self.clock()
+        cached = self._artifacts.get(ref.key)
+        if cached is not None and now - cached.loaded_at < self.artifact_ttl:
+            return cached.value
+        data = self.store.get(ref.key)
+        verified = self.__dict__.setdefault("_verified", set())
+        if ref.key not in verified:
+            if hashlib.sha256(data).hexdigest() != ref.version:
+                raise IntegrityError(f"{ref.key} does not hash to its version")
+            verified.add(ref.key)
+        value = json.loads(data)
+        self._artifacts[ref.key] = _Cached(value, now)
+        return value
+
+
+class RollbackTrustsHistoryEngine(Engine):
+    """Rolls back to any manifest whose history entry checks out, without validating
+    its artifacts again ("they were validated when it was published")."""
+
+    def _validate_manifest_for_rollback(self, manifest):  # type: ignore[no-untyped-def]
+        pass
+
+
+class StepsFromNewestEngine(Engine):
+    """rollback(steps=N) counts N entries back from the newest history entry, taking
+    the newest for current (true until a rollback or a race)."""
+
+    def rollback(self, tenant, surface, *, to=None, steps=None):  # type: ignore[no-untyped-def]
+        if steps is None or isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            return super().rollback(tenant, surface, to=to, steps=steps)
+        entries = self.history(tenant, surface)
+        if steps >= len(entries):
+            raise RollbackRefused(f"{tenant}/{surface} has only {len(entries) - 1} earlier manifest(s)")
+        return super().rollback(tenant, surface, to=entries[-1 - steps].manifest.version)
+
+
+class LinkErrorsAsExistsStore(LocalStore):
+    """Its create-only put reads every failed link(2) as "already exists", a full disk
+    or an I/O error included: the errno is never looked at (``except OSError``).
+    The S3 twin reads every 409 as "exists" (ConditionalRequestConflict is a write in
+    progress). Runs over an in-memory disk (``faults.SimulatedDisk``)."""
+
+    def __init__(self, root: str = "/store", *, os_ops: OSOps | None = None, **options: Any) -> None:
+        if os_ops is None:
+            os_ops = disk = SimulatedDisk()
+            disk._clock = iter(time.time_ns, None)  # modification times on the wall clock, as a real disk's
+        super().__init__(root, os_ops=os_ops, **options)
+
+    def put(self, key: str, data: bytes) -> str:
+        path = self._path(key)
+        directory = path.rsplit("/", 1)[0]
+        try:
+            self._ensure_dir(directory)
+            temp = self._write_temp(directory, data)
+            try:
+                self.os.link(temp, path)
+            except OSError as exc:
+                raise AlreadyExists(key) from exc
+            finally:
+                self.os.unlink(temp)
+            self.os.fsync_dir(directory, "created-entry")
+            return etag_of(data)
+        except (AlreadyExists, RetryableStoreError):
+            raise
+        except OSError as exc:
+            raise StoreError(f"writing {key}: {exc}") from exc
+
+
 # -- the catalogue ---------------------------------------------------------------
 
 
@@ -548,6 +663,19 @@ MUTANTS = [
            engine=CleansUpOnConflictEngine, guarded=True),
     Mutant("existing-blob-assumed-recorded", "G2", "an existing blob is taken as recorded (no R5 blamed)",
            engine=AssumesExistingBlobIsRecordedEngine),
+    # issue 24: blind spots of the stateful model
+    Mutant("listing-stops-at-a-page", "G1", "list() returns the first page of 1,000 keys, continuation ignored",
+           store=FirstPageListingStore),
+    Mutant("reader-invalidates-normalised-slot", "G5", "invalidate() forgets the NFC, case-folded slot, not the one "
+           "named", reader=NormalisingInvalidateReader),
+    Mutant("reader-verifies-blobs-once", "G5", "a blob's hash is checked on its first load only, not when re-read",
+           reader=VerifiesOnceReader),
+    Mutant("rollback-trusts-history", "G4", "rollback does not validate blobs only history names",
+           engine=RollbackTrustsHistoryEngine),
+    Mutant("steps-from-newest-entry", "G4", "rollback --steps counts back from the newest history entry, not current",
+           engine=StepsFromNewestEngine),
+    Mutant("link-errors-read-as-exists", "G4", "create-only put maps any failed link (ENOSPC, EIO) to AlreadyExists",
+           store=LinkErrorsAsExistsStore),
 ]
 
 #: Harmless variants: a checker that flags them raises false alarms.

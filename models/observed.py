@@ -47,6 +47,9 @@ class StoreView:
     def __init__(self, store: ObservedStore) -> None:
         self.store = store
         self.contents: dict[str, bytes] = read_store(store.inner)
+        self.version = 0  #: grows whenever ``contents`` changes (a check of unchanged contents finds the same)
+        self.listed: list[str] = list(self.contents)  #: the store's listing, as ``verify`` last read it
+        self.omitted: set[str] = set()  #: keys that listing left out but a read by key found
 
     def refresh(self) -> dict[str, bytes]:
         """Re-read every key written since the last refresh; the up-to-date contents."""
@@ -54,6 +57,8 @@ class StoreView:
             return self.contents
         touched, self.store.touched = self.store.touched, set()
         for key, data in read_keys(self.store.inner, sorted(touched)).items():
+            if self.contents.get(key) != data:
+                self.version += 1
             if data is None:
                 self.contents.pop(key, None)
             else:
@@ -65,9 +70,23 @@ class StoreView:
         return dict(self.refresh())
 
     def verify(self) -> list[str]:
-        """Read the whole store; replace the mirror with it; every key the mirror had wrong."""
+        """Read the whole store; replace the mirror with it; every key the mirror had wrong.
+
+        The whole store is what its listing names, plus every key of the mirror the
+        listing left out but a read by key finds: ``omitted`` keeps those, and ``listed``
+        the listing (a listing fault is judged by ``checkers.listing``, and must not pass
+        for objects gone missing).
+        """
         self.refresh()
-        actual = read_store(self.store.inner)
+        self.listed = self.store.inner.list("")
+        actual = {k: v for k, v in read_keys(self.store.inner, self.listed).items() if v is not None}
+        unlisted = [k for k in self.contents if k not in actual]
+        self.omitted = set()
+        for key, data in read_keys(self.store.inner, unlisted).items():
+            if data is not None:
+                actual[key] = data
+                self.omitted.add(key)
         wrong = sorted(k for k in actual.keys() | self.contents.keys() if actual.get(k) != self.contents.get(k))
         self.contents = actual
+        self.version += bool(wrong)
         return wrong

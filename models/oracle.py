@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+from urllib.parse import unquote
 
 import rfc8785
 
@@ -172,9 +173,23 @@ def parse_blob_key(key: str) -> BlobKey | None:
 
 
 def key_of_uri(uri: str, root_uri: str) -> str:
-    """The store key a manifest URI names: a relative key, or an absolute URI under the root."""
+    """The store key a manifest URI names (unchanged when it names none of this store's).
+
+    Three spellings name a key: the key itself (what pubsafe writes); the root URI,
+    percent-encoded as ``file://`` URIs are, followed by the key; and, for a local
+    root, ``file://`` followed by the raw absolute path (what recsys-pipelines writes,
+    never encoded, so never decoded: a directory ``a%41`` stays ``a%41``). The two
+    file spellings of a root differ at its first character that needs encoding, so
+    at most one of them places a URI under the root: no URI is read two ways.
+    """
     root = root_uri.rstrip("/") + "/"
-    return uri[len(root):] if uri.startswith(root) else uri
+    if uri.startswith(root):
+        return uri[len(root):]
+    if root.startswith("file://") and uri.startswith("file://"):
+        raw_root = unquote(root[len("file://"):], errors="surrogateescape")
+        if uri[len("file://"):].startswith(raw_root):
+            return uri[len("file://") + len(raw_root):]
+    return uri
 
 
 @dataclass
@@ -195,6 +210,9 @@ class Oracle:
     manifests: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
     #: manifest version -> its mapping as store keys
     mappings: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: grows with every acknowledgement (a check of the same contents against the same
+    #: acknowledgements finds the same)
+    changes: int = 0
     _hashes: dict[bytes, str] = field(default_factory=dict, repr=False)
 
     def hash(self, data: bytes) -> str:
@@ -238,6 +256,7 @@ class Oracle:
         data = canonical(payload)
         key = blob_key(tenant, surface, type_, self.hash(data))
         self.acked_blobs[key] = data
+        self.changes += 1
         return key
 
     def ack_manifest(self, tenant: str, surface: str, version: str, mapping: dict[str, str]) -> None:
@@ -245,3 +264,4 @@ class Oracle:
         if version not in versions:
             versions.append(version)
         self.mappings[version] = dict(mapping)
+        self.changes += 1

@@ -21,11 +21,13 @@ choose how hard. ``StoreContractTests``: one test per check of ``models.contract
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pubsafe.refimpl import ServingReader
+from pubsafe.refimpl import ServingReader, Store
 
 from .conformance import run_conformance
 from .contract import CHECKS_BY_NAME, CONTRACT, run_check
@@ -41,11 +43,11 @@ class StoreContractTests:
     skip_checks: dict[str, str] = {}
 
     @pytest.fixture
-    def store(self):  # type: ignore[no-untyped-def]
+    def store(self) -> Store:
         raise NotImplementedError("override the `store` fixture: return a fresh, empty Store")
 
     @pytest.mark.parametrize("check", [check.name for check in CONTRACT])
-    def test_store_contract(self, store, check: str) -> None:  # type: ignore[no-untyped-def]
+    def test_store_contract(self, store: Store, check: str) -> None:
         if check in self.skip_checks:
             pytest.skip(self.skip_checks[check])
         status, detail = run_check(CHECKS_BY_NAME[check], store)
@@ -65,15 +67,15 @@ class ConformanceTests:
     """
 
     @pytest.fixture
-    def store_factory(self):  # type: ignore[no-untyped-def]
+    def store_factory(self) -> Callable[[], Store]:
         raise NotImplementedError("override the `store_factory` fixture: return a callable making a fresh Store")
 
     @pytest.fixture
-    def engine_factory(self):  # type: ignore[no-untyped-def]
+    def engine_factory(self) -> Callable[..., Any]:
         return default_engine
 
     @pytest.fixture
-    def reader_factory(self):  # type: ignore[no-untyped-def]
+    def reader_factory(self) -> Callable[..., Any]:
         return ServingReader
 
     @pytest.fixture
@@ -81,7 +83,9 @@ class ConformanceTests:
         return False
 
     @pytest.fixture
-    def conformance_report(self, request, store_factory, engine_factory, reader_factory, guarded) -> Report:  # type: ignore[no-untyped-def]
+    def conformance_report(self, request: pytest.FixtureRequest, store_factory: Callable[[], Store],
+                           engine_factory: Callable[..., Any], reader_factory: Callable[..., Any],
+                           guarded: bool) -> Report:
         if request.cls not in _REPORTS:
             target = factory_target(request.cls.__name__, store_factory, engine_factory=engine_factory,
                                     reader_factory=reader_factory, guarded=guarded)
@@ -99,7 +103,7 @@ class ConformanceTests:
             _REPORTS[request.cls] = report
         return _REPORTS[request.cls]
 
-    def test_claimed_capabilities_are_honoured(self, conformance_report: Report, request) -> None:  # type: ignore[no-untyped-def]
+    def test_claimed_capabilities_are_honoured(self, conformance_report: Report, request: pytest.FixtureRequest) -> None:
         dishonoured = [p for p in conformance_report.probes if p.honoured is False]
         failed = [c for c in conformance_report.contract if c.status == "failed"]
         if dishonoured or failed:
@@ -107,7 +111,7 @@ class ConformanceTests:
             pytest.fail("\n".join(lines) + _footer(conformance_report, request), pytrace=False)
 
     @pytest.mark.parametrize("guarantee", [g.value for g in Guarantee])
-    def test_guarantee(self, conformance_report: Report, guarantee: str, request) -> None:  # type: ignore[no-untyped-def]
+    def test_guarantee(self, conformance_report: Report, guarantee: str, request: pytest.FixtureRequest) -> None:
         verdict = conformance_report.verdict(guarantee)
         if verdict.as_expected:
             return
@@ -120,7 +124,7 @@ class ConformanceTests:
         )
 
 
-def _footer(report: Report, request) -> str:  # type: ignore[no-untyped-def]
+def _footer(report: Report, request: pytest.FixtureRequest) -> str:
     replay = next((v.counterexample.replay for v in report.verdicts if v.counterexample), None)
     replay = replay or f"pytest {request.node.nodeid.split('::')[0]}::{request.cls.__name__}"
     directory = request.config.getoption("pubsafe_report")

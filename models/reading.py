@@ -8,7 +8,10 @@ check step. ``reads_in_flight(n)`` lets the reads of one ``read_store`` or
 either way, in the same order: only the waiting overlaps. ``ListedContents`` reads
 nothing until a check looks an object up, for checks that look at a few objects of
 many; ``GivenThenRead`` judges objects already read (current as a reader saw it) and
-reads what they name. Reads always go to the store itself, never to a cache of the engine's.
+reads what they name; ``ReadOnMiss`` a store read whole through its listing, with any
+key a check looks up that the listing left out read by key (and noted: a listing
+fault must not pass for a missing object). Reads always go to the store itself,
+never to a cache of the engine's.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from contextvars import ContextVar
 from pubsafe.refimpl.errors import ObjectNotFound
 from pubsafe.refimpl.store import Store
 
-__all__ = ["read_store", "read_keys", "reads_in_flight", "ListedContents", "GivenThenRead"]
+__all__ = ["read_store", "read_keys", "reads_in_flight", "in_flight", "ListedContents", "GivenThenRead", "ReadOnMiss"]
 
 _IN_FLIGHT = ContextVar("pubsafe_reads_in_flight", default=1)
 
@@ -34,6 +37,11 @@ def reads_in_flight(width: int) -> Iterator[None]:
         yield
     finally:
         _IN_FLIGHT.reset(token)
+
+
+def in_flight() -> int:
+    """How many of the checker's requests may overlap here (1 unless ``reads_in_flight`` says more)."""
+    return _IN_FLIGHT.get()
 
 
 def read_store(store: Store) -> dict[str, bytes]:
@@ -80,7 +88,10 @@ class ListedContents(_ReadWhenLookedUp):
 
     For a check that looks at a few objects (the current manifests and what they
     name) on a store holding many: one listing, then only those reads. A key listed
-    but gone when read counts as absent.
+    but gone when read counts as absent. A key looked up is read by key whether it
+    was listed or not, so a listing that leaves keys out cannot make an object look
+    missing; ``omitted`` names the keys read that the listing left out (a listing
+    fault, for ``checkers.listing`` to report).
     """
 
     def __init__(self, store: Store) -> None:
@@ -88,10 +99,13 @@ class ListedContents(_ReadWhenLookedUp):
         self.listed = store.list("")
         self._listed = frozenset(self.listed)
         self.read: dict[str, bytes | None] = {}
+        self.omitted: set[str] = set()
 
     def _fetch(self, key: str) -> bytes | None:
         if key not in self.read:
-            self.read[key] = read_keys(self.store, [key])[key] if key in self._listed else None
+            self.read[key] = data = read_keys(self.store, [key])[key]
+            if data is not None and key not in self._listed:
+                self.omitted.add(key)
         return self.read[key]
 
     def __iter__(self) -> Iterator[str]:
@@ -122,3 +136,19 @@ class GivenThenRead(_ReadWhenLookedUp):
 
     def __len__(self) -> int:
         return len(self.given)
+
+
+class ReadOnMiss(GivenThenRead):
+    """A store read whole through its listing (``read_store``); a key a check looks up
+    that the listing left out is read by key, and if it is there it counts, and is
+    noted in ``omitted`` (a listing fault, for ``checkers.listing`` to report)."""
+
+    def __init__(self, store: Store, listed: dict[str, bytes]) -> None:
+        super().__init__(store, listed)
+        self.omitted: set[str] = set()
+
+    def _fetch(self, key: str) -> bytes | None:
+        data = super()._fetch(key)
+        if data is not None and key not in self.given:
+            self.omitted.add(key)
+        return data

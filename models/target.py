@@ -90,7 +90,7 @@ class _Lifecycle:
 
     def cleanup(self, store: Store) -> None:
         if self.remove is not None and not self.keep:
-            self._attempt("could not remove", self.remove, store)
+            self._attempt("could not remove", self._removal(self.remove), store)
         manager = self._exits.pop(id(store), None)
         if manager is not None:
             self._attempt(f"closing ({self.source}'s exit) failed for", lambda _: manager.__exit__(None, None, None),
@@ -98,16 +98,45 @@ class _Lifecycle:
         else:
             self._attempt(f"{type(store).__name__}.close() failed for", lambda s: s.close(), store)
 
+    @staticmethod
+    def _removal(remove: Callable[[Store], None]) -> Callable[[Store], None]:
+        """``remove``, and when it fails, a second look: a failure that left nothing behind
+        (a listing cache naming a key that is gone, a directory already removed) is no
+        leftover; one that did is reported with what is still there."""
+
+        def removal(store: Store) -> None:
+            try:
+                remove(store)
+            except Exception as exc:
+                remaining = still_there(store)
+                if remaining == []:
+                    return
+                if remaining:
+                    more = f" and {len(remaining) - 1} more" if len(remaining) > 1 else ""
+                    raise _Remaining(exc, f"still there: {remaining[0]}{more}") from exc
+                raise
+
+        return removal
+
     def _attempt(self, what: str, action: Callable[[Store], Any], store: Store) -> None:
         try:
             action(store)
         except Exception as exc:  # noqa: BLE001 - reported with the verdicts, never raised
             # One line per kind of failure, however many stores it hit.
-            kind = (what, type(exc).__name__)
-            count, first = self._problems.get(kind, (0, f"{store.root_uri}: {type(exc).__name__}: {exc}"))
+            cause, suffix = (exc.cause, f"; {exc.remaining}") if isinstance(exc, _Remaining) else (exc, "")
+            kind = (what, type(cause).__name__)
+            count, first = self._problems.get(kind, (0, f"{store.root_uri}: {type(cause).__name__}: {cause}{suffix}"))
             self._problems[kind] = (count + 1, first)
             self.leftovers[:] = [f"{what} {n} store{'s' if n > 1 else ''}, e.g. {example}"
                                  for (what, _), (n, example) in self._problems.items()]
+
+
+class _Remaining(Exception):
+    """A removal that failed and left ``remaining`` behind (``cause`` is what it raised)."""
+
+    def __init__(self, cause: Exception, remaining: str) -> None:
+        super().__init__(str(cause))
+        self.cause, self.remaining = cause, remaining
 
 
 def remove_everything(store: Store) -> None:
@@ -196,11 +225,30 @@ def _no_arguments(factory: Callable[..., Any], spec: str) -> Callable[[], Any]:
 
 
 def remove_store_data(store: Store) -> None:
-    """Remove what a run wrote: a local store's directory itself, else every object."""
+    """Remove what a run wrote: a local store's directory itself, else every object. A
+    directory never created (a store nothing was written to) is already removed."""
     if isinstance(store, LocalStore):
-        shutil.rmtree(store.root)  # the directory itself, not only its objects
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(store.root)  # the directory itself, not only its objects
     else:
         remove_everything(store)
+
+
+def still_there(store: Store) -> list[str] | None:
+    """What a store still holds, each key looked up again (a key a stale listing names
+    but a read cannot find is gone); None when that cannot be told."""
+    try:
+        if isinstance(store, LocalStore):
+            root = Path(store.root)
+            return sorted(str(p.relative_to(root)) for p in root.rglob("*") if not p.is_dir()) if root.exists() else []
+        found = []
+        for key in store.list(""):
+            with contextlib.suppress(ObjectNotFound):
+                store.stat(key)
+                found.append(key)
+        return found
+    except Exception:  # noqa: BLE001 - a store that cannot even be listed keeps its line
+        return None
 
 
 def import_root(spec: str) -> str | None:

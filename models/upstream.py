@@ -22,7 +22,7 @@ from typing import Any
 __all__ = ["go_blob_version", "go_payload_version", "go_encode"]
 
 
-class _Ordered(list):  # type: ignore[type-arg]
+class _Ordered(list[tuple[str, Any]]):
     """A JSON object as (key, value) pairs, in stored order."""
 
 

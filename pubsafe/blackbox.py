@@ -6,8 +6,8 @@ import argparse
 import json
 import re
 import sys
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from pubsafe.refimpl.errors import InvalidInput
 
@@ -20,7 +20,9 @@ Run a publisher program many times, several at once, SIGKILL some at random mome
 and judge G1-G3 and the races from what the runs acknowledged (exit 0) and what the
 store holds (Jepsen's black-box method). While the runs go, a reader reads current
 over and over, as serving does: a current that is torn or names a missing blob even
-for a moment breaks G2. The publisher is a command template:
+for a moment breaks G2. Every fifth round starts runs of the same inputs together
+(then one more alone): a registry record they write twice breaks G3. The publisher
+is a command template:
 
   {store} {blob_store}  the store (a new or empty directory, or an s3:// prefix)
   {tenant} {surface}    the slot (acme/home)
@@ -28,12 +30,19 @@ for a moment breaks G2. The publisher is a command template:
   {type} {file}         for a publisher of one artifact per run
   {version}             (--rollback only) the manifest version to return to
 
-  pubsafe blackbox --store ./bb --publish 'pubsafe publish --store {store} --tenant {tenant} --surface {surface} {artifacts}'
-  pubsafe blackbox --store ./bb --dialect recsys-pipelines --publish './uppub -store {store} -tenant {tenant} -surface {surface} {artifacts}'
+Placeholders are expanded once, in the template's words: a store path that holds
+braces is passed as it is.
+
+  pubsafe blackbox --store ./bb --publish 'pubsafe publish --store {store} --tenant {tenant} \
+--surface {surface} {artifacts}'
+  pubsafe blackbox --store ./bb --dialect recsys-pipelines --publish './uppub -store {store} -tenant {tenant} \
+-surface {surface} {artifacts}'
 
 Inputs and kills follow from --seed and the round number: --start-round R --rounds 1
 replays round R's inputs and kill decisions (a real process's timing never replays
-exactly). Exit 0 when every judged guarantee is as expected, 1 when one breaks."""
+exactly). Exit 0 when every judged guarantee is as expected, 1 when one breaks, 2
+when the harness cannot run (a bad template, a store that is not empty, a publisher
+that cannot start or does not work alone), naming the fix."""
 
 
 def add_parser(sub: Any) -> None:
@@ -44,13 +53,15 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--rollback", metavar="TEMPLATE", help="command template of a rollback to {version}")
     p.add_argument("--store", required=True, help="a new or empty directory, or an empty s3:// prefix")
     p.add_argument("--blob-store", help="blobs in a separate root ({blob_store}), as recsys-pipelines deploys it")
-    p.add_argument("--dialect", choices=["pubsafe", "recsys-pipelines"], default="pubsafe",
-                   help="the rules the publisher writes by (default: %(default)s)")
+    p.add_argument("--dialect", choices=["auto", "pubsafe", "recsys-pipelines"], default="auto",
+                   help="the rules the publisher writes by (default: %(default)s, detected from the records its "
+                        "first publish writes)")
     p.add_argument("--guarded", action="store_true",
                    help="the publisher claims to detect concurrent publishes: a lost update then breaks R1-R3")
     p.add_argument("--rounds", type=int, default=50, help="rounds to run (default: %(default)s)")
     p.add_argument("--concurrency", type=int, default=2, help="publishers per round (default: %(default)s)")
-    p.add_argument("--kill-probability", type=float, default=0.3, help="chance each run is killed (default: %(default)s)")
+    p.add_argument("--kill-probability", type=float, default=0.3,
+                   help="chance each run is killed (default: %(default)s)")
     p.add_argument("--kill-delay", default="auto", metavar="LO-HI",
                    help="a kill comes this many seconds into its run (default: calibrated on the publisher's "
                         "own runs with as many artifacts, so that kills land in its work rather than its "
@@ -63,27 +74,27 @@ def add_parser(sub: Any) -> None:
 
 
 def blackbox_command(args: argparse.Namespace) -> int:
-    from pubsafe.models.blackbox import Budget, Publisher, run_blackbox
+    from pubsafe.models.blackbox import Budget, Publisher, check_publisher, run_blackbox
     from pubsafe.refimpl import open_store
     from pubsafe.reports import write_reports
 
+    from .inputs import check_report_directory
+
+    check_report_directory(args.report)
     match = re.fullmatch(r"\s*([0-9.]+)\s*-\s*([0-9.]+)\s*", args.kill_delay)
     if args.kill_delay != "auto" and (not match or float(match[1]) > float(match[2])):
         raise InvalidInput(f"--kill-delay {args.kill_delay!r} must be auto or LO-HI seconds, e.g. 0-0.5")
     delay = None if args.kill_delay == "auto" else (float(match[1]), float(match[2]))  # type: ignore[index]
     if args.rounds < 1 or args.concurrency < 1 or not 0 <= args.kill_probability <= 1:
         raise InvalidInput("--rounds and --concurrency must be at least 1, --kill-probability between 0 and 1")
-    if "{artifacts}" not in args.publish and "{file}" not in args.publish:
-        raise InvalidInput("the --publish template must contain {artifacts} (TYPE=FILE words) or {file}")
-    if args.rollback and "{version}" not in args.rollback:
-        raise InvalidInput("the --rollback template must contain {version}")
-    if args.rollback and args.dialect != "pubsafe":
+    publisher = Publisher(args.publish, args.rollback, args.guarded)
+    check_publisher(publisher, blob_store=bool(args.blob_store))
+    if args.rollback and args.dialect == "recsys-pipelines":
         raise InvalidInput("--rollback needs a writer that keeps manifest history (the pubsafe dialect)")
     store_spec, blob_spec = _fresh(args.store), _fresh(args.blob_store) if args.blob_store else None
     root_path = blob_spec if blob_spec and "://" not in blob_spec else store_spec if "://" not in store_spec else None
     budget = Budget(rounds=args.rounds, concurrency=args.concurrency, kill_probability=args.kill_probability,
                     kill_delay=delay, seed=args.seed, start_round=args.start_round)
-    publisher = Publisher(args.publish, args.rollback, args.guarded)
     prefix = _replay_prefix(args)
     result = run_blackbox(publisher, store_spec, dialect=args.dialect, budget=budget, blob_spec=blob_spec,
                           root_path=root_path, replay_prefix=prefix,
@@ -97,8 +108,10 @@ def blackbox_command(args: argparse.Namespace) -> int:
     print(f"kills: {coverage.get('killed', 0)} run(s) SIGKILLed mid-run, {coverage.get('missed_kills', 0)} kill(s) "
           f"after the run had ended; {coverage.get('reruns', 0)} killed or failed run(s) re-run", file=sys.stderr)
     print(f"races: {coverage.get('paused_races', 0)} publisher(s) paused between their first blob and their swap, "
-          f"{coverage.get('missed_pauses', 0)} pause(s) too late and {coverage.get('stalled_pauses', 0)} holding up the "
-          "others (a lock: serial, not a race), tried again", file=sys.stderr)
+          f"{coverage.get('missed_pauses', 0)} pause(s) too late and {coverage.get('stalled_pauses', 0)} "
+          "holding up the others (a lock: serial, not a race), tried again", file=sys.stderr)
+    print(f"same inputs: {coverage.get('same_input_rounds', 0)} round(s) of runs started together, then republished "
+          f"alone; {coverage.get('record_reads', 0)} record reads while they ran", file=sys.stderr)
     print(f"{result.rounds} rounds in {result.report.seconds:.1f}s; the harness itself took "
           f"{result.harness_seconds_per_round * 1000:.0f} ms per round; the store is left at {store_spec}",
           file=sys.stderr)
@@ -115,7 +128,14 @@ def _fresh(spec: str) -> str:
     """A store the harness may fill: a new or empty directory (absolute), or an s3:// prefix."""
     if "://" in spec and not spec.startswith("file://"):
         return spec
-    path = Path(spec.removeprefix("file://")).resolve()
+    if spec.startswith("file://"):  # percent-encoded, as open_store reads it
+        from urllib.parse import unquote, urlparse
+
+        parsed = urlparse(spec)
+        if parsed.netloc not in ("", "localhost"):
+            raise InvalidInput(f"{spec!r}: file:// URLs must name a local path (file:///dir)")
+        spec = unquote(parsed.path)
+    path = Path(spec).resolve()
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise InvalidInput(f"{spec!r} is not a new or empty directory; blackbox fills its store with test data, so "
                            "give it one of its own")

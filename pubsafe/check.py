@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shlex
@@ -11,6 +12,9 @@ from pathlib import Path
 
 from pubsafe.models import Report, run_conformance, target_from_spec
 from pubsafe.models.conformance import merge_reports
+from pubsafe.models.target import Target
+
+from .inputs import check_report_directory
 
 __all__ = ["check_command"]
 
@@ -22,7 +26,7 @@ def _run_one(spec: str, engine: str | None, reader: str | None, guarded: bool, p
                            replay=_replay(target, spec, engine, reader, guarded, profile, seed))
 
 
-def _replay(target, spec: str, engine: str | None, reader: str | None, guarded: bool, profile: str,  # type: ignore[no-untyped-def]
+def _replay(target: Target, spec: str, engine: str | None, reader: str | None, guarded: bool, profile: str,
             seed: int) -> str:
     """One command that replays the run from a fresh shell (the import path included)."""
     words = ["pubsafe check", f"--store {shlex.quote(spec)}", f"--profile {profile}", f"--seed {seed}"]
@@ -34,7 +38,7 @@ def _replay(target, spec: str, engine: str | None, reader: str | None, guarded: 
     return " ".join(words)
 
 
-def _run_with_progress(spec: str, args, seed: int) -> Report:  # type: ignore[no-untyped-def]
+def _run_with_progress(spec: str, args: argparse.Namespace, seed: int) -> Report:
     from .progress import RunProgress
 
     target = target_from_spec(spec, engine=args.engine, reader=args.reader, guarded=args.guarded, keep=args.keep)
@@ -53,15 +57,17 @@ def _keep_hypothesis_out_of_the_working_directory() -> None:
     os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(cache, "pubsafe", "hypothesis"))
 
 
-def check_command(args) -> int:  # type: ignore[no-untyped-def]
+def check_command(args: argparse.Namespace) -> int:
     from pubsafe.reports import write_reports
 
     _keep_hypothesis_out_of_the_working_directory()
+    check_report_directory(args.report)
 
     if args.workers < 1 or args.seeds < 1:
         raise ValueError("--workers and --seeds must be at least 1")
     worst = 0
     summary = []
+    written: list[list[Path]] = []
     for spec in args.store:
         # Fail fast: a typo, an adapter that breaks the basic contract, --guarded without CAS.
         target_from_spec(spec, engine=args.engine, reader=args.reader, guarded=args.guarded)
@@ -81,22 +87,47 @@ def check_command(args) -> int:  # type: ignore[no-untyped-def]
                   + (" merged" if len(seeds) > 1 else "")
                   + ("; the probes, the contract and the fixed scenarios run in shard 1" if args.seed not in seeds
                      else ""), file=sys.stderr)
+        paths: list[Path] = []
         if args.report:
             directory = Path(args.report) / (_slug(spec) if len(args.store) > 1 else "")
             paths = write_reports(report, directory)
             print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
-        for line in report.leftovers:
-            print(f"pubsafe: warning: {spec}: {line}", file=sys.stderr)
+        for line in report.leftovers:  # each looked for again after its removal failed: really there
+            print(f"pubsafe: warning: {spec}: {line}; remove it by hand", file=sys.stderr)
         summary.append(report)
+        written.append(paths)
         worst = max(worst, 0 if report.conforming else 1)
-    if args.json:
-        print(json.dumps([r.model_dump(mode="json") | {"conforming": r.conforming} for r in summary], indent=2))
-    else:
-        from .printing import print_report
+    try:
+        if args.json:
+            print(json.dumps([r.model_dump(mode="json") | {"conforming": r.conforming} for r in summary], indent=2))
+        else:
+            from .printing import print_report
 
-        for report in summary:
-            print_report(report, args.format)
+            for report, paths in zip(summary, written, strict=True):
+                print_report(report, args.format, paths)
+    except BrokenPipeError:  # `| head`: the run is over, say how it ended where the reader still looks
+        print(f"pubsafe: the output was cut short (exit 141); the check itself finished: "
+              f"{verdicts(summary)}", file=sys.stderr)
+        raise
+    for report in summary:
+        if not report.conforming:
+            print(f"pubsafe: exit 1: {report.target} is NOT CONFORMING: {why_not(report)}", file=sys.stderr)
     return worst
+
+
+def verdicts(reports: list[Report]) -> str:
+    return "; ".join(f"{r.target} {'CONFORMING' if r.conforming else 'NOT CONFORMING'}" for r in reports)
+
+
+def why_not(report: Report) -> str:
+    """The exit code's reason in one line: the root causes, by class, with what they broke."""
+    from pubsafe.reports.diagnosis import diagnose
+
+    causes = diagnose(report)
+    said = "; ".join(f"{d.fix.title} ({', '.join(g.value for g in d.guarantees)})" for d in causes)
+    if causes and all(v.as_expected for v in report.verdicts):
+        said += " - every guarantee came out as expected; the claim or contract check above is what fails"
+    return said or "see the report"
 
 
 def _shard(seeds: list[int], shard: str | None) -> list[int]:

@@ -11,7 +11,8 @@ import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NoReturn
 
 from .blackbox import add_parser as add_blackbox_parser
 from .exits import EXIT_INTERRUPTED, EXIT_USAGE, classify, report
@@ -28,8 +29,18 @@ The safety model, in four lines:
   4. rollback only re-points current at a manifest from history.
 Store layout: <tenant>/<surface>/<type>/<version>.json (blobs), records/..., history/...,
 current/<tenant>/<surface>/manifest.json.
-Exit codes: 0 ok, 1 refused or audit errors, 2 usage or input error, 3 store unavailable,
-130 interrupted. With --json, an error is one JSON object: {"error": CODE, "message", "exit"}.
+Exit codes (every command):
+  0    done; check and merge: CONFORMING
+  1    refused (nothing written), or audit found errors; check and merge: NOT CONFORMING
+       (a guarantee broke, or a claimed capability or a contract check failed; the report's
+       first lines say which and what to change)
+  2    usage or input error; nothing was written
+  3    the store is unavailable or failed by itself; re-running the same command is safe
+  4    gc finished in part: it deleted what it could prove safe and left the keys or slots
+       it lists for a person; fix those and run gc again
+  130  interrupted (Ctrl-C); a publish is visible only once complete: re-running is safe
+  141  the output was cut short (`| head`); the command itself ran to the end
+With --json, an error is one JSON object: {"error": CODE, "message", "exit"}.
 """
 
 
@@ -41,11 +52,11 @@ class _Parser(argparse.ArgumentParser):
     ``--store``), a "did you mean" for an unknown command or option, and an unknown
     option reported before a missing one, with the usage of the command it was given to."""
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+    def parse_known_args(self, args: Iterable[str] | None = None, namespace: Any = None) -> tuple[Any, list[str]]:
         if self._subparsers is None:  # a command's parser: it owns every option it is given
             for token in list(sys.argv[1:] if args is None else args):
                 if token == "--":
@@ -55,7 +66,7 @@ class _Parser(argparse.ArgumentParser):
                     self.error(f"unrecognized option {name}{_did_you_mean(name, self._option_string_actions)}")
         return super().parse_known_args(args, namespace)
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         wrong = re.search(r"invalid choice: '([^']*)'", message)
         if wrong and self._subparsers is not None:
             choices = next(a.choices for a in self._subparsers._group_actions if a.choices)
@@ -65,7 +76,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nTry '{self.prog} --help'.\n")
 
 
-def _did_you_mean(word: str, known) -> str:  # type: ignore[no-untyped-def]
+def _did_you_mean(word: str, known: Iterable[str]) -> str:
     import difflib  # only on a usage error: a publish does not pay for it
 
     close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
@@ -76,17 +87,20 @@ class _Unused:
     """Stands in for the parser of a command this run does not parse: adding its
     arguments is skipped (argparse's checks of each one cost a publish ~8 ms of start)."""
 
-    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
-        return lambda *args, **kwargs: self
+    def add_argument(self, *args: Any, **kwargs: Any) -> _Unused:
+        return self
+
+    def __getattr__(self, name: str) -> Callable[..., _Unused]:
+        return self.add_argument
 
 
 class _Commands:
     """The subcommands: all listed, only the one being run given its arguments."""
 
-    def __init__(self, sub: argparse._SubParsersAction, running: str | None) -> None:  # type: ignore[type-arg]
+    def __init__(self, sub: argparse._SubParsersAction[_Parser], running: str | None) -> None:
         self.sub, self.running = sub, running
 
-    def add_parser(self, name: str, **kwargs):  # type: ignore[no-untyped-def]
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser | _Unused:
         parser = self.sub.add_parser(name, **kwargs)
         return parser if self.running in (None, name) else _Unused()
 
@@ -102,7 +116,7 @@ def build_parser(running: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_Version, nargs=0, help="show pubsafe's version and exit")
     sub = _Commands(parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser), running)
 
-    def command(name: str, help_: str, description: str, *, slot: bool = True) -> argparse.ArgumentParser:
+    def command(name: str, help_: str, description: str, *, slot: bool = True) -> argparse.ArgumentParser | _Unused:
         p = sub.add_parser(name, help=help_, description=description,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument(
@@ -158,14 +172,27 @@ def build_parser(running: str | None = None) -> argparse.ArgumentParser:
             "publishes leave behind. Listing never deletes.", slot=False)
     p = command("gc", "delete orphans older than a grace period",
                 "Delete orphan blobs and temp files of interrupted writes older than --grace. Never\n"
-                "deletes a blob that a manifest names or a publish in flight will reference, however\n"
-                "long that publish is paused. Takes a lease so two sweeps never run at once, and stops\n"
-                "before deleting anything if a manifest does not parse.",
+                "deletes a blob that a record or manifest names or that a publish in flight will\n"
+                "reference, however long that publish is paused: each deletion holds a claim at the\n"
+                "blob's record key that a publish cannot get past, and is fenced by the sweep's lease\n"
+                "(two sweeps never delete at once, whatever their hosts' clocks say). Refuses a store\n"
+                "without create-only writes, one that is not a whole pubsafe store, or one with\n"
+                "recsys-pipelines records; a slot whose manifests or records do not parse is left\n"
+                "alone and the rest collected.\n\n"
+                "  pubsafe gc --store ./pub --dry-run              what would go, and why\n"
+                "  pubsafe gc --store ./pub --grace 1h\n\n"
+                "Exit 0 done, 1 refused (nothing deleted), 2 bad input, 3 store unavailable (retry),\n"
+                "4 done in part (the keys or slots listed need a person; run again after fixing them).",
                 slot=False)
-    p.add_argument("--grace", default="1h", help="minimum orphan age: 90s, 30m, 1h, 2d (default 1h)")
+    p.add_argument("--grace", default="1h", help="minimum orphan age, by this host's clock: 90s, 30m, 1h, 2d "
+                                                  "(default 1h)")
     p.add_argument("--lease", default="5m",
-                   help="how long the sweep's lease lasts unless renewed; a sweep that crashed blocks the next "
-                        "one this long (default 5m)")
+                   help="how long the sweep's lease lasts unless renewed (1s to 24h); a sweep that crashed blocks "
+                        "the next one this long (default 5m)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="write and delete nothing: print what would be deleted, with the proof for each key")
+    p.add_argument("--plan", metavar="FILE", help="with or without --dry-run: write that dry run's report (JSON) "
+                                                  "to FILE, deleting nothing")
     command("audit", "check G1-G4 on the store's current state",
             "Check every current and historic manifest, record and blob: manifests parse,\n"
             "every referenced blob exists, hashes to its version and is recorded. Exit 1 if\n"
@@ -181,7 +208,19 @@ def build_parser(running: str | None = None) -> argparse.ArgumentParser:
             "DOCUMENTED (a documented race, observed) or UNKNOWN (the checker failed).\n\n"
             "  pubsafe check --store memory --store local --report out/\n"
             "  pubsafe check --store mypkg.stores:make_store --profile thorough --workers 2\n\n"
-            "Exit 0 when every claimed guarantee is as expected, 1 when one breaks, 2 on usage errors."
+            "A NOT CONFORMING report opens with each root cause (what the implementation did, at which\n"
+            "step, to which key, which acknowledged operation it cost) and what to change. On a\n"
+            "terminal the report prints as tables; piped (a CI log), as a short summary that says\n"
+            "where the report files are; --format md prints the whole Markdown report.\n\n"
+            "Exit codes:\n"
+            "  0    CONFORMING: every guarantee as expected, every claimed capability honoured\n"
+            "  1    NOT CONFORMING: a guarantee broke, or a claimed capability or a contract check\n"
+            "       failed (then every guarantee may be as expected: stderr says which it was)\n"
+            "  2    usage error (a bad --store, --guarded on a store without compare-and-swap)\n"
+            "  3    the store is unavailable (no bucket, no permission): nothing judged, no report\n"
+            "  130  interrupted (Ctrl-C)\n"
+            "  141  the output was cut short (`| head`); the check ran to the end and stderr says\n"
+            "       how it ended (the reports of --report are written)"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -206,7 +245,7 @@ def build_parser(running: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--keep", action="store_true",
                    help="keep the stores the run creates (temporary directories, s3:// prefixes) for inspection; "
                         "by default every one is removed and closed")
-    p.add_argument("--json", action="store_true", help="print the reports as JSON instead of Markdown")
+    p.add_argument("--json", action="store_true", help="print the reports as JSON")
     add_format_option(p)
     add_blackbox_parser(sub)
     p = sub.add_parser(
@@ -215,7 +254,8 @@ def build_parser(running: str | None = None) -> argparse.ArgumentParser:
                      "with different seeds) into one report: the first counterexample of each guarantee\n"
                      "wins and coverage is summed.\n\n"
                      "  pubsafe merge shard-*/report.json --report merged/\n\n"
-                     "Exit 0 when the merged report conforms, 1 when it does not, 2 on bad input."),
+                     "Exit 0 when the merged report conforms, 1 when it does not (stderr says why), 2 on bad\n"
+                     "input (nothing written), 141 when the output was cut short."),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("reports", nargs="+", metavar="REPORT.json", help="report.json files (or their directories)")
     p.add_argument("--report", metavar="DIR", help="write the merged report.json, report.md and report.html here")
@@ -230,7 +270,8 @@ def build_parser(running: str | None = None) -> argparse.ArgumentParser:
 class _Version(argparse.Action):
     """--version, with the version read only when asked for (a publish never needs it)."""
 
-    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
         from . import __version__
 
         print(f"pubsafe {__version__}")
@@ -295,8 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not isinstance(exc, (PubsafeError, ValueError)):
             raise  # a bug: the traceback is the most useful thing to show
-        code, exit_code = classify(exc)
-        return report(code, exit_code, str(exc), as_json=_wants_json(argv))
+        error, exit_code = classify(exc)
+        return report(error, exit_code, str(exc), as_json=_wants_json(argv))
 
 
 if __name__ == "__main__":

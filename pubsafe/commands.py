@@ -8,14 +8,18 @@ returned; ``pubsafe.cli`` turns them into messages and exit codes.
 from __future__ import annotations
 
 import argparse
+import json
+import os
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from pubsafe.refimpl import Engine
 from pubsafe.refimpl.dialects import DIALECTS
 from pubsafe.refimpl.documents import to_json
 from pubsafe.refimpl.errors import InvalidInput
+from pubsafe.refimpl.gc_lease import validated_lease
 
-from .exits import EXIT_OK, EXIT_REFUSED
+from .exits import EXIT_OK, EXIT_PARTIAL, EXIT_REFUSED
 from .inputs import duration, open_cli_store, read_artifacts
 
 __all__ = ["Outcome", "run_command", "OPERATOR_COMMANDS"]
@@ -35,8 +39,9 @@ def _dump(document: Any) -> Any:
 
 def run_command(args: argparse.Namespace) -> Outcome:
     artifacts = read_artifacts(args.artifacts) if args.command == "publish" else None  # before opening the store
-    grace = duration(args.grace) if args.command == "gc" else None
-    lease = duration(args.lease) if args.command == "gc" else None
+    grace = duration(args.grace, "--grace") if args.command == "gc" else None
+    lease = validated_lease(duration(args.lease, "--lease")) if args.command == "gc" else None
+    plan_file = _plan_file(args.plan) if args.command == "gc" and args.plan else None
     store = open_cli_store(args.store, create=args.command == "publish", blob_store=args.blob_store,
                            root_map=args.root_map)
     dialect = None if args.dialect == "auto" else DIALECTS[args.dialect]
@@ -53,7 +58,7 @@ def run_command(args: argparse.Namespace) -> Outcome:
         return _orphans(engine)
     if args.command == "gc":
         assert grace is not None and lease is not None
-        return _gc(engine, grace, lease)
+        return _gc(engine, grace, lease, dry_run=args.dry_run or plan_file is not None, plan_file=plan_file)
     return _audit(engine)
 
 
@@ -67,7 +72,8 @@ def _publish(engine: Engine, args: argparse.Namespace, artifacts: Any) -> Outcom
 def _rollback(engine: Engine, args: argparse.Namespace) -> Outcome:
     receipt = engine.rollback(args.tenant, args.surface, to=args.to, steps=args.steps)
     state = "rolled back" if receipt.swapped else "already current (nothing written)"
-    return Outcome(_dump(receipt), f"{state}: {receipt.from_version or '(no readable current)'} -> {receipt.to_version}")
+    return Outcome(_dump(receipt),
+                   f"{state}: {receipt.from_version or '(no readable current)'} -> {receipt.to_version}")
 
 
 def _current(engine: Engine, args: argparse.Namespace) -> Outcome:
@@ -111,22 +117,52 @@ def _orphans(engine: Engine) -> Outcome:
     return Outcome(data, "\n".join(lines) or "no orphans")
 
 
-def _gc(engine: Engine, grace: float, lease: float) -> Outcome:
-    if lease <= 0:
-        raise InvalidInput("--lease must be longer than 0s: the lease is what keeps two sweeps apart")
-    report = engine.gc(grace, lease_seconds=lease)
-    text = (f"deleted {len(report.deleted)} orphan(s), finished {len(report.finished_tombstones)} crashed "
-            f"sweep(s)' tombstone(s), removed {len(report.removed_debris)} temp file(s); kept "
-            f"{len(report.kept_young)} younger than the grace period, {len(report.lost_race)} recorded mid-sweep")
+def _plan_file(path: str) -> Path:
+    """Where ``--plan`` writes; checked before the store is opened, so a bad path costs nothing."""
+    target = Path(path)
+    if target.is_dir():
+        raise InvalidInput(f"--plan {path!r} is a directory; give a file name, "
+                           f"e.g. {os.path.join(path, 'gc-plan.json')}")
+    if not target.parent.is_dir():
+        raise InvalidInput(f"--plan {path!r}: the directory {str(target.parent)!r} does not exist")
+    return target
+
+
+def _gc(engine: Engine, grace: float, lease: float, *, dry_run: bool, plan_file: Path | None) -> Outcome:
+    report = engine.gc(grace, lease_seconds=lease, dry_run=dry_run)
+    data = _dump(report)
+    if report.dry_run:
+        lines = [f"would delete {key}: {why}" for key, why in sorted(report.planned.items())]
+        text = "\n".join(lines or ["nothing to delete"]) + "\n(dry run: nothing was written or deleted; gc proves " \
+               "each key again just before deleting it)"
+        if plan_file is not None:
+            try:
+                plan_file.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            except OSError as exc:
+                raise InvalidInput(f"cannot write the plan to {str(plan_file)!r}: {exc.strerror}") from None
+            text += f"\nplan written to {plan_file}"
+    else:
+        text = (f"deleted {len(report.deleted)} orphan(s), finished {len(report.finished_tombstones)} crashed "
+                f"sweep(s)' tombstone(s), removed {len(report.removed_debris)} temp file(s); kept "
+                f"{len(report.kept_young)} younger than the grace period, {len(report.lost_race)} recorded mid-sweep")
+        text += (f" (lease generation {report.generation})" if report.generation
+                 else " (nothing to delete: no lease taken)")
     text += "".join(f"\nleft alone {key}: {why}" for key, why in sorted(report.left_alone.items()))
-    return Outcome(_dump(report), text)
+    text += "".join(f"\nnothing deleted in {slot}: {why}" for slot, why in sorted(report.blocked_slots.items()))
+    text += "".join(f"\nnot deleted {key}: {why}" for key, why in sorted(report.failed.items()))
+    if report.partial:
+        text += ("\ngc finished in part (exit 4): fix what is listed above, then run gc again; everything else was "
+                 "collected" if not report.dry_run else "\nthe slots and keys listed above would be left alone")
+    return Outcome(data, text, EXIT_PARTIAL if report.partial and not report.dry_run else EXIT_OK)
 
 
 def _audit(engine: Engine) -> Outcome:
     findings = engine.audit()
     errors = [f for f in findings if f.severity == "error"]
     lines = [f"store written by {engine.dialect.name}"]
-    lines += [f"{f.guarantee}  {f.key}: {f.message}" + ("" if f.severity == "error" else "  (notice)") for f in findings]
+    lines += [f"{f.guarantee}  {f.key}: {f.message}" + ("" if f.severity == "error" else "  (notice)")
+              for f in findings]
     if not errors:
-        lines.append("audit clean: G1-G4 hold on this store" + (" (notices above are expected leftovers)" if findings else ""))
+        lines.append("audit clean: G1-G4 hold on this store"
+                     + (" (notices above are expected leftovers)" if findings else ""))
     return Outcome([_dump(f) for f in findings], "\n".join(lines), EXIT_REFUSED if errors else EXIT_OK)

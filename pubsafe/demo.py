@@ -11,7 +11,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from pubsafe.faults import Crash, FaultyStore
+from pubsafe.faults import Crash, FaultPlan, FaultyStore
 from pubsafe.refimpl import Engine, LocalStore, ServingReader
 
 __all__ = ["run_demo"]
@@ -40,7 +40,15 @@ def run_demo(directory: str | None = None) -> int:
     if directory is None:
         with tempfile.TemporaryDirectory(prefix="pubsafe-demo-") as tmp:
             return _run(Path(tmp) / "store")
-    return _run(Path(directory))
+    root = Path(directory)
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        from pubsafe.refimpl.errors import InvalidInput
+
+        what = "is not a directory" if not root.is_dir() else "is not empty"
+        raise InvalidInput(f"--dir {directory!r} {what}: the demo crashes publishes, rolls back, tampers with a blob "
+                           "and sweeps there, so it runs only in a new or empty directory (or leave --dir out for a "
+                           "temporary one)")
+    return _run(root)
 
 
 def _run(root: Path) -> int:
@@ -57,7 +65,7 @@ def _run(root: Path) -> int:
 
     n.say("Publish a new model, but the process dies right after writing the blob")
     before = current_file.read_bytes()
-    crashing = FaultyStore(store, "crash@record-write")
+    crashing = FaultyStore(store, FaultPlan.parse("crash@record-write"))
     try:
         Engine(crashing).publish(TENANT, SURFACE, {"model": {"weights": [0.3, 0.4]}})
     except Crash as crash:
@@ -72,7 +80,7 @@ def _run(root: Path) -> int:
     n.check(not Engine(store).orphans(), "the retry adopted the orphan: nothing left unreferenced")
 
     n.say("Publish again; the swap lands but its acknowledgement is lost")
-    lossy = FaultyStore(store, "lost-ack@swap")
+    lossy = FaultyStore(store, FaultPlan.parse("lost-ack@swap"))
     try:
         Engine(lossy).publish(TENANT, SURFACE, {"items": [4, 5, 6]})
     except Crash as crash:
@@ -89,7 +97,8 @@ def _run(root: Path) -> int:
     n.check(set(store.list()) == keys_before, "no blob, record or history entry was written or removed")
 
     n.say("Serving caches the manifest for its TTL; invalidate() makes it current")
-    n.check(reader.artifact(TENANT, SURFACE, "items") == served == [4, 5, 6], "within the TTL the reader still serves [4, 5, 6]")
+    n.check(reader.artifact(TENANT, SURFACE, "items") == served == [4, 5, 6],
+            "within the TTL the reader still serves [4, 5, 6]")
     reader.invalidate(TENANT, SURFACE)
     n.check(reader.artifact(TENANT, SURFACE, "items") == [1, 2, 3], "after invalidate() it serves [1, 2, 3]")
 
@@ -100,7 +109,9 @@ def _run(root: Path) -> int:
     original = blob.read_bytes()
     blob.write_bytes(original.replace(b"0.1", b"0.9"))
     findings = Engine(store).audit()
-    n.check(any(f.guarantee == "G1" for f in findings), f"after tampering with a blob, audit reports: {findings[0].guarantee if findings else '-'} {findings[0].message if findings else ''}")
+    n.check(any(f.guarantee == "G1" for f in findings),
+            f"after tampering with a blob, audit reports: {findings[0].guarantee if findings else '-'} "
+            f"{findings[0].message if findings else ''}")
     blob.write_bytes(original)
 
     print(f"\n{'Everything behaved as the safety model says.' if not n.failures else f'{n.failures} check(s) failed.'}")

@@ -4,6 +4,8 @@
     1    refused, or an audit found errors (nothing was written by a refusal)
     2    usage or input error (nothing was written)
     3    the store is unavailable or failed (a retry of the same command is safe)
+    4    gc finished in part: it deleted what it could prove safe and left the keys or
+         slots it lists for a person; fix those and run gc again
     130  interrupted (Ctrl-C); nothing half-done is visible, re-running is safe
 
 With ``--json`` an error is one JSON object on stdout, ``{"error": CODE, "message":
@@ -16,9 +18,10 @@ from __future__ import annotations
 import json
 import sys
 
-__all__ = ["EXIT_OK", "EXIT_REFUSED", "EXIT_USAGE", "EXIT_STORE", "EXIT_INTERRUPTED", "ERROR_CODES", "classify", "report"]
+__all__ = ["EXIT_OK", "EXIT_REFUSED", "EXIT_USAGE", "EXIT_STORE", "EXIT_PARTIAL", "EXIT_INTERRUPTED", "ERROR_CODES",
+           "classify", "report"]
 
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_STORE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_STORE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 
 def _table() -> list[tuple[type[BaseException], str, int]]:

@@ -6,6 +6,9 @@ The suites themselves are ``pubsafe.models.pytest_suite.ConformanceTests`` and
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
 
@@ -21,7 +24,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.fixture
-def pubsafe_write_report():  # type: ignore[no-untyped-def]
+def pubsafe_write_report() -> Callable[..., list[Path]]:
     """Writes a conformance report as JSON, Markdown and HTML (used by ``--pubsafe-report``)."""
     from pubsafe.reports import write_reports
 

@@ -10,7 +10,7 @@ field-by-field walk cost a third of a memory publish; the manifest is written tw
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ._canonical_fast import compact_json
 
@@ -22,7 +22,7 @@ in_field_order = compact_json(sort_keys=False)
 
 def utc_text(when: datetime) -> str:
     """A time as upstream writes it: UTC with a Z, "2025-01-02T03:04:05Z"."""
-    return when.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def dump_manifest(tenant: str, surface: str, current: Mapping[str, str], updated_at: datetime) -> bytes:

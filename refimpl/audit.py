@@ -18,6 +18,8 @@ from ._memo import MANIFESTS
 from .dialects import Dialect, detect, parse_any_record
 from .documents import Finding, GCLease, GCTombstone, HistoryEntry, is_tombstone, load_document
 from .errors import IntegrityError, InvalidKey, ObjectNotFound
+from .gc import why_gc_cannot_run
+from .gc_lease import MAX_LEASE_SECONDS, MIN_LEASE_SECONDS
 from .history import read_entry
 from .layout import (
     GC_LEASE,
@@ -57,16 +59,17 @@ def audit_store(store: Store, now: float | None = None, dialect: Dialect | None 
     found = _Findings()
     referenced = _currents(store, listing, validator, found, dialect)
     referenced |= _histories(store, listing, validator, found)
-    _records(store, listing, validator, found)
+    _records(store, listing, validator, found, dialect)
     for ref in listing.blobs:
         if validator.blob_ok(ref) is False:
             found.add("G1", ref.key, "blob does not hash to the version in its key (altered or torn)")
     orphans = [ref.key for ref in listing.blobs
                if not any(k in listing.records for k in record_keys(ref)) and ref.key not in referenced]
+    advice = gc_advice(store, dialect)
     if orphans:
         found.add("R4", orphans[0], f"{len(orphans)} orphan blob(s) from crashed publishes; `pubsafe orphans` lists "
-                                    "them, `pubsafe gc` deletes those older than its grace period", "notice")
-    _debris(store, found)
+                                    f"them; {advice}", "notice")
+    _debris(store, found, advice)
     _lease(store, listing, now, found)
     for key in listing.other:
         found.add("G2", key, "not part of the store layout (blob, record, current, history or gc lease); "
@@ -103,7 +106,8 @@ def _currents(store: Store, listing: Listing, validator: ArtifactValidator, foun
         if history_key(manifest.tenant, manifest.surface, manifest.version) in histories:
             continue
         if dialect.keeps_history:
-            found.add("G4", key, f"current manifest {manifest.version} has no history entry; rollback cannot return to it")
+            found.add("G4", key, f"current manifest {manifest.version} has no history entry; "
+                                 "rollback cannot return to it")
         else:
             found.add("G4", key, f"written by {dialect.name}, which keeps no manifest history: `pubsafe rollback "
                                  "--to` can return only to manifests pubsafe swapped in", "notice")
@@ -120,7 +124,8 @@ def _histories(store: Store, listing: Listing, validator: ArtifactValidator, fou
     for key in listing.histories:
         parts = key.split("/")
         if len(parts) != 4 or not parts[3].endswith(".json"):
-            found.add("G4", key, "not a history entry (history/<tenant>/<surface>/<version>.json); `pubsafe history` skips it")
+            found.add("G4", key, "not a history entry (history/<tenant>/<surface>/<version>.json); "
+                                 "`pubsafe history` skips it")
             continue
         try:
             entry = read_entry(store, parts[1], parts[2], parts[3].removesuffix(".json"))
@@ -151,19 +156,22 @@ def _histories(store: Store, listing: Listing, validator: ArtifactValidator, fou
 
 def _loops(previous: dict[str, str | None]) -> list[list[str]]:
     """Each cycle of the previous links, once."""
-    loops, done = [], set()
+    loops: list[list[str]] = []
+    done: set[str] = set()
     for start in sorted(previous):
-        path, version = [], start
+        path: list[str] = []
+        version: str | None = start
         while version in previous and version not in done and version not in path:
             path.append(version)
             version = previous[version]
-        if version in path:
+        if version is not None and version in path:
             loops.append(path[path.index(version):])
         done.update(path)
     return loops
 
 
-def _records(store: Store, listing: Listing, validator: ArtifactValidator, found: _Findings) -> None:
+def _records(store: Store, listing: Listing, validator: ArtifactValidator, found: _Findings,
+             dialect: Dialect) -> None:
     for key in sorted(listing.records):
         try:
             raw = store.get(key)
@@ -181,8 +189,9 @@ def _records(store: Store, listing: Listing, validator: ArtifactValidator, found
                 found.add("G3", key, "a malformed GC tombstone; gc leaves it alone: inspect it and remove it by "
                                      "hand if no sweep is running")
                 continue
-            found.add("G3", key, "GC tombstone left by an unfinished sweep blocks republishing this version; "
-                                 "`pubsafe gc` finishes it once no sweep holds the lease")
+            finish = ("`pubsafe gc` finishes it once no sweep holds the lease" if dialect.honours_claims and
+                      why_gc_cannot_run(store) is None else "remove it by hand once no sweep runs")
+            found.add("G3", key, f"GC tombstone left by an unfinished sweep blocks republishing this version; {finish}")
             continue
         record = parse_any_record(raw)
         if record is None:
@@ -199,7 +208,7 @@ def _records(store: Store, listing: Listing, validator: ArtifactValidator, found
             found.add("G1", blob.key, rewritten, "notice")
 
 
-def _debris(store: Store, found: _Findings) -> None:
+def _debris(store: Store, found: _Findings, advice: str) -> None:
     temps = []
     for item in store.debris():
         if item.kind == "link":
@@ -209,8 +218,8 @@ def _debris(store: Store, found: _Findings) -> None:
             temps.append(item)
     if temps:
         size = sum(t.size for t in temps)
-        found.add("R4", temps[0].key, f"{len(temps)} temp file(s) of interrupted writes ({size} bytes); `pubsafe gc` "
-                                      "removes those older than its grace period", "notice")
+        found.add("R4", temps[0].key, f"{len(temps)} temp file(s) of interrupted writes ({size} bytes); {advice}",
+                  "notice")
 
 
 def _lease(store: Store, listing: Listing, now: float | None, found: _Findings) -> None:
@@ -218,14 +227,37 @@ def _lease(store: Store, listing: Listing, now: float | None, found: _Findings) 
         return
     try:
         lease = load_document(GCLease, store.get(GC_LEASE), GC_LEASE)
+        renewed = store.stat(GC_LEASE).modified
     except ObjectNotFound:
         return
     except IntegrityError:
-        found.add("G3", GC_LEASE, "the GC lease does not parse, so every gc refuses; remove it by hand if no gc runs")
+        found.add("G3", GC_LEASE, "the GC lease does not parse, so every gc refuses; if no gc runs (an older "
+                                  "pubsafe's lease, or damage), remove it by hand")
         return
-    if now is not None and now >= lease.expires_at.timestamp():
-        found.add("R4", GC_LEASE, f"a crashed sweep's expired lease ({lease.owner}); the next gc takes it over",
+    if lease.released:
+        return
+    lasts = min(max(lease.lease_seconds, MIN_LEASE_SECONDS), MAX_LEASE_SECONDS)
+    age = None if now is None else now - renewed
+    who = f"gc sweep {lease.owner} (generation {lease.generation})"
+    if age is not None and age >= lasts:
+        then = ("the next gc takes it over" if store.capabilities.compare_and_swap else
+                "this store has no compare-and-swap, so no gc takes it over: remove it by hand if no gc runs")
+        found.add("R4", GC_LEASE, f"the lease of {who} lapsed {age - lasts:.0f}s ago (it crashed or stalled); {then}",
                   "notice")
+    else:
+        when = "" if age is None else f", last renewed {max(age, 0):.0f}s ago by this host's clock"
+        found.add("R4", GC_LEASE, f"{who} holds the lease ({lasts:g}s{when}); every other gc refuses until it "
+                                  "releases it or it lapses", "notice")
+
+
+def gc_advice(store: Store, dialect: Dialect) -> str:
+    """What to tell a person about cleaning up: `pubsafe gc`, or why gc refuses here."""
+    if not dialect.honours_claims:
+        return (f"`pubsafe gc` refuses on a store written by {dialect.name} (its publish ignores gc's claims); clean "
+                "up with that writer's own tools")
+    if (why := why_gc_cannot_run(store)) is not None:
+        return f"`pubsafe gc` refuses here: {why}"
+    return "`pubsafe gc` deletes those older than its grace period"
 
 
 def _keys(locator: Locator, uris: Iterable[str]) -> set[str]:

@@ -47,11 +47,11 @@ def _reference_canonical_bytes(payload: Any) -> bytes:
     try:
         try:
             return rfc8785.dumps(payload)
-        except rfc8785.IntegerDomainError:
+        except (rfc8785.IntegerDomainError, ValueError):  # ValueError: an int too long to print
             # rfc8785 refuses every int beyond 2**53, but one a double holds exactly (such
             # as 2**60, or the canonical spelling of the float 1e20) has a canonical form.
             return rfc8785.dumps(_exact_ints_as_floats(payload, "$"))
-    except (rfc8785.CanonicalizationError, RecursionError, TypeError) as exc:
+    except (rfc8785.CanonicalizationError, RecursionError, TypeError, UnicodeError) as exc:
         # Only pay for the walk when something is wrong.
         try:
             _find_problem(payload, "$")
@@ -80,9 +80,10 @@ def _exact_ints_as_floats(value: Any, path: str) -> Any:
             as_float = math.nan
         # Exact, or exactly the shortest spelling of that double (which is what a
         # canonical form re-parsed gives back): no information is lost either way.
-        if as_float != value and (math.isnan(as_float) or rfc8785.dumps(as_float) != str(value).encode()):
+        if math.isnan(as_float) or as_float != value and rfc8785.dumps(as_float) != str(value).encode():
+            shown = str(value) if value.bit_length() < 1024 else f"of about {int(value.bit_length() * 0.30103)} digits"
             raise InvalidPayload(
-                f"{path}: integer {value} has no exact JSON (IEEE double) form and would be "
+                f"{path}: integer {shown} has no exact JSON (IEEE double) form and would be "
                 "rounded; encode it as a string",
                 path,
             )
@@ -98,9 +99,23 @@ def _child(path: str, key: object) -> str:
     return f"{path}.{key}" if isinstance(key, str) and key.isidentifier() else f"{path}[{key!r}]"
 
 
+def _refuse_lone_surrogates(text: str, path: str, what: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidPayload(
+            f"{path}: {what} holds a lone surrogate ({text[exc.start]!r} at {exc.start}), which is not Unicode text "
+            "and has no UTF-8 form; fix what produced it (often a string cut in the middle of a character pair)",
+            path,
+        ) from None
+
+
 def _find_problem(value: Any, path: str) -> None:
     """Raise InvalidPayload for the first non-JSON value, depth first."""
-    if value is None or isinstance(value, (bool, str)):
+    if isinstance(value, str):
+        _refuse_lone_surrogates(value, path, "a string")
+        return
+    if value is None or isinstance(value, bool):
         return
     if isinstance(value, int):
         return  # big ints are handled by _exact_ints_as_floats
@@ -119,6 +134,7 @@ def _find_problem(value: Any, path: str) -> None:
                     "keys must be strings",
                     path,
                 )
+            _refuse_lone_surrogates(key, path, "an object key")
             _find_problem(item, _child(path, key))
         return
     if isinstance(value, (list, tuple)):

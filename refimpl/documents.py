@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from ._canonical_fast import canonical_strings_document
 from ._serialise import dump_manifest, in_field_order, utc_text
@@ -46,7 +46,7 @@ __all__ = [
 
 
 def utc_timestamp(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 # -- field checks: each returns the value to keep, or raises _Invalid ---------------
@@ -76,6 +76,19 @@ def _count(name: str, value: Any) -> int:
     return value
 
 
+def _flag(name: str, value: Any) -> bool:
+    if type(value) is not bool:
+        raise _Invalid(f"{name}: expected true or false, got {_kind(value)}")
+    return value
+
+
+def _seconds(name: str, value: Any) -> float:
+    if type(value) not in (int, float) or not 0 < value < float("inf"):
+        raise _Invalid(f"{name}: expected a positive number of seconds, got {value!r}")
+    seconds: float = value  # an int stays an int: the document is written back as read
+    return seconds
+
+
 def _text_mapping(name: str, value: Any) -> dict[str, str]:
     """A str -> str mapping, kept sorted so equal mappings are written as equal bytes."""
     if not isinstance(value, Mapping):
@@ -96,8 +109,8 @@ def _timestamp(name: str, value: Any) -> datetime:
     if not isinstance(value, datetime):
         raise _Invalid(f"{name}: expected an ISO 8601 time, got {_kind(value)}")
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 def _exactly(expected: Any) -> Callable[[str, Any], Any]:
@@ -158,7 +171,7 @@ class _Record:
                 raise TypeError(f"{cls.__name__}() needs the field {name!r}")
         return filled
 
-    def replace(self, **changes: Any) -> Any:
+    def replace(self, **changes: Any) -> Self:
         """A copy with ``changes`` (checked again, and with nothing cached carried over)."""
         return type(self)(**{**{name: getattr(self, name) for name in self._FIELDS}, **changes})
 
@@ -189,7 +202,7 @@ class _Document(_Record):
         raise AttributeError(f"a {type(self).__name__} is immutable; make a changed copy with .replace()")
 
     @classmethod
-    def from_json(cls, obj: Any) -> Any:
+    def from_json(cls, obj: Any) -> Self:
         """Build from a parsed JSON object, refusing extra and missing fields."""
         if not isinstance(obj, dict):
             raise _Invalid(f"expected a JSON object, got {_kind(obj)}")
@@ -247,7 +260,7 @@ class RegistryRecord(_Document):
     recorded_at: datetime
 
 
-@_checked(gc_tombstone=_exactly(True), sweep_id=_text, claimed_at=_timestamp)
+@_checked(gc_tombstone=_exactly(True), sweep_id=_text, claimed_at=_timestamp, generation=_count)
 class GCTombstone(_Document):
     """Held at a record key while a GC sweep deletes that unrecorded blob.
 
@@ -258,6 +271,8 @@ class GCTombstone(_Document):
     gc_tombstone: Literal[True] = True
     sweep_id: str
     claimed_at: datetime
+    #: the lease generation of the sweep that claimed it (0: written before generations)
+    generation: int = 0
 
 
 def is_tombstone(raw: bytes) -> bool:
@@ -279,14 +294,24 @@ class HistoryEntry(_Document):
     previous: str | None = None
 
 
-@_checked(gc_lease=_exactly(True), owner=_text, acquired_at=_timestamp, expires_at=_timestamp)
+@_checked(gc_lease=_exactly(True), owner=_text, generation=_count, lease_seconds=_seconds, renewed_at=_timestamp,
+          released=_flag)
 class GCLease(_Document):
-    """Held at ``gc/lease.json`` by the one sweep allowed to run; expires unless renewed."""
+    """At ``gc/lease.json``: which sweep may delete (see ``refimpl.gc_lease``).
+
+    ``generation`` grows by one with every sweep that takes the lease; a sweep's
+    deletes are fenced by it. Whether the lease has lapsed is judged by the store's
+    clock (the object's modification time), never by ``renewed_at``, which is the
+    holder's own clock and only informs a person.
+    """
 
     gc_lease: Literal[True] = True
     owner: str
-    acquired_at: datetime
-    expires_at: datetime
+    generation: int
+    lease_seconds: float
+    renewed_at: datetime
+    #: released by its sweep at the end: the next sweep takes it at once
+    released: bool = False
 
 
 # -- what the engine returns (never stored, so not checked; mutable) ----------------
@@ -330,6 +355,10 @@ class OrphanInfo(_Record):
 
 
 class GCReport(_Record):
+    #: a dry run: nothing was written or deleted; ``planned`` says what would be
+    dry_run: bool = False
+    #: key -> why it would be deleted (the proof), in a dry run
+    planned: dict[str, str] = {}
     deleted: list[str] = []
     kept_young: list[str] = []
     #: recorded by a publish mid-sweep; kept
@@ -340,6 +369,17 @@ class GCReport(_Record):
     removed_debris: list[str] = []
     #: key -> why the sweep did not touch it
     left_alone: dict[str, str] = {}
+    #: tenant/surface -> why nothing of that slot was deleted (a manifest or record it cannot read)
+    blocked_slots: dict[str, str] = {}
+    #: key -> why deleting it failed (it is still there, or its claim is kept for the next sweep)
+    failed: dict[str, str] = {}
+    #: the lease generation this sweep held
+    generation: int = 0
+
+    @property
+    def partial(self) -> bool:
+        """Did the sweep leave something it would have deleted for a person to look at?"""
+        return bool(self.blocked_slots or self.failed)
 
 
 # -- JSON forms ------------------------------------------------------------------------
@@ -361,7 +401,10 @@ def to_json(doc: Any) -> dict[str, Any]:
     return {name: _json_value(getattr(doc, name)) for name in doc._FIELDS}
 
 
-def load_document(model: type[_Document], data: bytes, key: str):  # type: ignore[no-untyped-def]
+_D = TypeVar("_D", bound=_Document)
+
+
+def load_document(model: type[_D], data: bytes, key: str) -> _D:
     """Parse ``data`` as ``model``, raising IntegrityError that names the key."""
     try:
         return model.from_json(json.loads(data))

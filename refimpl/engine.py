@@ -52,11 +52,12 @@ from .errors import (
     PublishConflict,
     RollbackRefused,
 )
-from .gc import LEASE_SECONDS, list_orphans, sweep
+from .gc import LEASE_SECONDS, list_orphans, plan, sweep
 from .history import HistoryListing, list_history, read_entry, walk_back
 from .layout import RECORDS, blob_key, current_key, history_key
 from .names import validate_name
 from .phases import phase
+from .split import SplitStore
 from .store import ABSENT, ANY, Expect, Store
 from .validate import ArtifactValidator
 
@@ -149,7 +150,9 @@ class Engine:
         written: list[str] = []
         with phase("read-current"):
             current = self._read_current_to_publish(tenant, surface)
-        base = self._carried(current, overlay)  # refused here, nothing is written yet
+        base = self._carried(tenant, surface, current, overlay)  # refused here, nothing is written yet
+        if isinstance(self.store, SplitStore):
+            self.store.bind()  # so gc can tell which registries publish into the blob store
         for art in prepared:
             self._write_blob(art, written)
         for art in prepared:
@@ -188,7 +191,7 @@ class Engine:
                                 "recorded, so re-running the publish is safe",
                                 competing_version=current.version,
                             ) from None
-                        base = self._carried(current, overlay)
+                        base = self._carried(tenant, surface, current, overlay)
                         continue
                     swapped = False  # ours landed; only its acknowledgement was lost
             return PublishReceipt(
@@ -211,37 +214,36 @@ class Engine:
                 "with `pubsafe rollback --to VERSION` (`pubsafe history` lists them)"
             ) from None
 
-    def _carried(self, current: Current, overlay: dict[str, str]) -> dict[str, str]:
+    def _carried(self, tenant: str, surface: str, current: Current, overlay: dict[str, str]) -> dict[str, str]:
         """The entries of current this publish keeps, after checking they are usable.
 
-        Each must name a blob of its own type, tenant and surface in this store. If
-        current has no history entry here (another writer put it there), each is also
-        validated in full (exists, hashes, recorded), so a publish never carries a
-        foreign or broken entry into a manifest of ours.
+        Current must be this slot's own manifest, and each entry carried forward must
+        name a blob of its own type, tenant and surface that exists, hashes to its
+        version and is recorded: a publish never carries a foreign, altered, deleted or
+        unrecorded entry into a manifest of ours (each carried blob is read once).
         """
         manifest = current.manifest
         if manifest is None:
             return {}
+        if (manifest.tenant.strip(), manifest.surface.strip()) != (tenant.strip(), surface.strip()):
+            raise IntegrityError(
+                f"{current_key(tenant, surface)} holds the manifest of {manifest.tenant!r}/{manifest.surface!r}, not "
+                f"of {tenant!r}/{surface!r}; a publish merges into current, so it refuses and writes nothing. Run "
+                f"`pubsafe audit`, and restore this slot's manifest with `pubsafe rollback --to VERSION` (`pubsafe "
+                f"history` lists them)"
+            )
         carried = {t: uri for t, uri in manifest.current.items() if t not in overlay}
-        if not carried:
-            return dict(manifest.current)
         validator = ArtifactValidator(self.store)
         for type_, uri in sorted(carried.items()):
-            if problem := validator.shape_problem(manifest, type_, uri):
+            if problem := validator.problem(manifest, type_, uri):
                 raise IntegrityError(self._carried_refusal(manifest, type_, problem.message))
-        with phase("history-read"):
-            ours = self.store.exists(history_key(manifest.tenant, manifest.surface, manifest.version))
-        if not ours:
-            for type_, uri in sorted(carried.items()):
-                if problem := validator.problem(manifest, type_, uri):
-                    raise IntegrityError(self._carried_refusal(manifest, type_, problem.message))
         return dict(manifest.current)
 
     @staticmethod
     def _carried_refusal(manifest: Manifest, type_: str, problem: str) -> str:
         return (f"current manifest of {manifest.tenant}/{manifest.surface} names an unusable {type_!r} artifact "
-                f"({problem}); this publish would carry it forward, so it refuses and writes nothing. Publish "
-                f"{type_!r} too, or roll back to a manifest without it")
+                f"({problem}); this publish would carry it forward, so it refuses and writes nothing. `pubsafe audit` "
+                f"says what else is wrong; publish {type_!r} too, or roll back to a manifest without it")
 
     def _encode(self, payload: Any) -> tuple[bytes, str]:
         """Blob bytes and version of a payload: RFC 8785 form and its sha256."""
@@ -308,7 +310,8 @@ class Engine:
 
     def _write_record(self, tenant: str, surface: str, art: _Artifact, written: list[str]) -> None:
         key = record_key_of(art)
-        record = dump_record(tenant, surface, art.type, art.version, art.key, len(art.data), utc_timestamp(self.clock()))
+        record = dump_record(tenant, surface, art.type, art.version, art.key, len(art.data),
+                             utc_timestamp(self.clock()))
         for _ in range(3):
             with phase("record-write"):
                 try:
@@ -421,7 +424,8 @@ class Engine:
             raise InvalidInput("rollback needs exactly one of to=<manifest version> or steps=N")
         if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
             raise InvalidInput(f"steps must be a positive integer, got {steps!r}")
-        if to is not None and (not isinstance(to, str) or len(to) != 64 or any(c not in "0123456789abcdef" for c in to)):
+        if to is not None and (not isinstance(to, str) or len(to) != 64
+                               or any(c not in "0123456789abcdef" for c in to)):
             raise InvalidInput(f"rollback target {to!r} is not a manifest version (64 hex digits)")
         with phase("read-current"):
             current, broken = self._read_current_leniently(tenant, surface)
@@ -483,7 +487,8 @@ class Engine:
     def _validate_manifest_for_rollback(self, manifest: Manifest) -> None:
         problem = ArtifactValidator(self.store).first_problem(manifest)
         if problem is not None:
-            raise RollbackRefused(f"refusing to roll back to {manifest.version}: {problem.message}; current is unchanged")
+            raise RollbackRefused(f"refusing to roll back to {manifest.version}: {problem.message}; "
+                                  "current is unchanged")
 
     # -- inspection and garbage collection (in their own modules) -------------
 
@@ -495,13 +500,19 @@ class Engine:
         """Check G1–G4 on what the store holds now; one finding per problem (see ``refimpl.audit``)."""
         return audit_store(self.store, self.clock(), self.dialect)
 
-    def gc(self, grace_seconds: float, *, lease_seconds: float = LEASE_SECONDS) -> GCReport:
-        """Delete orphans and temp debris older than ``grace_seconds``; see ``refimpl.gc``."""
-        if not self.dialect.honours_claims:
+    def gc(self, grace_seconds: float, *, lease_seconds: float = LEASE_SECONDS, dry_run: bool = False) -> GCReport:
+        """Delete orphans and temp debris older than ``grace_seconds``; see ``refimpl.gc``.
+
+        ``dry_run``: write and delete nothing; the report's ``planned`` says what would
+        be deleted and why.
+        """
+        if self._dialect is not None and not self._dialect.honours_claims:
             raise CollectionRefused(
-                f"this store is written by {self.dialect.name}, whose publish does not honour gc's claims (R5): gc "
+                f"this store is written by {self._dialect.name}, whose publish does not honour gc's claims (R5): gc "
                 "cannot prove a deletion safe there, so it deletes nothing"
             )
+        if dry_run:
+            return plan(self.store, grace_seconds, self.clock())
         return sweep(self.store, grace_seconds, clock=self.clock, lease_seconds=lease_seconds,
                      sweep_id=self.sweep_ids() if self.sweep_ids else None)
 

@@ -12,6 +12,7 @@ The tree (built-in bases in brackets, so callers can catch what they already kno
     │   ├── AlreadyExists [FileExistsError] create-only put on an existing key
     │   ├── Conflict                        compare-and-swap expectation did not hold
     │   ├── RetryableStoreError             transient (timeout, 503, S3 409); retry is safe
+    │   ├── NoSpace                         the store has no room for a write (a full disk)
     │   ├── UnsupportedOperation            the store does not declare that capability
     │   └── UnsafeStoreState                a link, or a directory where an object belongs:
     │                                       touched by nothing until a person looks
@@ -40,6 +41,7 @@ __all__ = [
     "AlreadyExists",
     "Conflict",
     "RetryableStoreError",
+    "NoSpace",
     "UnsupportedOperation",
     "UnsafeStoreState",
     "IntegrityError",
@@ -101,6 +103,10 @@ class Conflict(StoreError):
 
 class RetryableStoreError(StoreError):
     """A transient failure: the operation may or may not have happened; retry."""
+
+
+class NoSpace(StoreError):
+    """A write failed for lack of room (ENOSPC, a quota); nothing was written."""
 
 
 class UnsupportedOperation(StoreError):

@@ -1,69 +1,82 @@
-"""Orphans (R4) and the garbage collector that never loses live data (R5).
+"""The garbage collector that never deletes live data (R5), and why it cannot.
 
-An orphan is a blob key that no registry record and no current or historic manifest
-references: what a crashed publish leaves behind. The sweep deletes only what it can
-prove is one, and fails closed: a manifest it cannot parse, a URI it cannot place,
-a listing that fails, stop it before it deletes anything (CollectionRefused).
+GC is the only code that deletes. Its safety is one argument, checked by exhaustive
+exploration (tests/refimpl/test_gc_concurrency.py: every class of interleavings of
+two sweeps whose clocks are an hour apart and a publish adopting the orphan) and by
+real processes SIGKILLed at random with random clock offsets
+(tests/slow/test_sigkill_gc.py), not by a list of cases.
 
-- **One sweep at a time.** A sweep first takes a lease, created create-only at
-  ``gc/lease.json`` with an owner and an expiry; it renews the lease as it goes and
-  stops if the lease was lost. Another sweep meanwhile refuses (SweepInProgress); a
-  lease left by a crashed sweep is taken over once it has expired (by
-  compare-and-swap where the store has it). A lease cannot fence a process that
-  stalls for longer than the lease: keep sweeps' host pauses well below it.
-- **No race with publishes.** Each deletion holds a *tombstone* the sweep created,
-  create-only, at that blob's record key. A publish's record-write and a sweep's
-  claim are therefore mutually exclusive: if the record lands first, the claim fails
-  and the blob is kept; if the claim lands first, the publish backs off before its
-  swap (CollectionInProgress). A publish whose record lands after a deletion sees
-  the gap in its confirm-read and rewrites the blob.
-- **Crashed sweeps.** Their tombstones are finished by the next lease holder (the
-  blob, if still unreferenced, deleted; the tombstone removed), re-reading the
-  tombstone before each step. A tombstone at a key that is not a blob's record key,
-  or one that does not parse, is reported and left alone.
-- **Debris.** Temp files of interrupted writes older than the grace period are
-  removed; links are reported and left to a person.
-- **Other writers.** A store with recsys-pipelines records is refused: that writer
-  does not honour claims. So is an object-store root seen without its registry.
+**What "live" means.** A blob is live if a record names it, if a current or history
+manifest names it, or if a publish in flight will be acknowledged with it.
+
+**The argument.** A sweep deletes blob ``X`` only after all of these, in order:
+
+1. *Capabilities.* The store declares create-only writes, and a probe on the lease
+   just taken saw a second create of it refused (and, where compare-and-swap is
+   declared, a stale etag refused). Without create-only there are no claims; gc
+   refuses.
+2. *The lease.* It holds ``gc/lease.json`` at a generation no other sweep holds
+   (``gc_lease``: taken create-only or by compare-and-swap; lapse judged on the
+   store's clock, never by comparing two hosts' clocks).
+3. *Knowledge.* The survey (``gc_survey``) read every record and every manifest of
+   the store, and of every registry that uses its blob store, and found ``X``
+   unrecorded and named by no manifest, in a slot where everything parsed.
+4. *The claim.* It created, create-only, a tombstone at ``X``'s record key. A
+   publish records ``X`` with a create-only write to that same key before it
+   confirms the blob and swaps, so exactly one of them gets the key: if the
+   publish's record landed first the claim fails and ``X`` is kept; while the
+   tombstone stands no publish can record ``X``, and one that tries stops before its
+   swap (CollectionInProgress).
+5. *The re-proof.* After the claim it reads ``X``'s slot's current again: not named.
+   (No new manifest can name ``X`` meanwhile: a manifest names only blobs that a
+   publish recorded, or that a manifest already named, and step 3 found none.)
+6. *The fence.* Immediately before the delete it proves it still holds the lease at
+   its generation (a compare-and-swap renewal, or a read of the lease).
+
+Then it deletes ``X``, and only then removes its tombstone. So every delete of ``X``
+happens while ``X``'s record key holds a tombstone, and a publish that records ``X``
+afterwards sees the blob missing in its confirm-read and writes it again before it
+swaps. Another sweep removes a tombstone only once it holds the lease at a later
+generation, which the store grants only after this sweep's lease lapsed on the
+store's clock; this sweep stops deleting at half its lease on its own monotonic
+clock. The one thing left outside the argument: a delete request that stalls,
+after its fence, for longer than half the lease (``gc_lease`` says more).
+
+**Failing closed, and still making progress.** A store that is not a whole pubsafe
+store, a blob store other registries share, or upstream records: nothing is deleted
+(CollectionRefused). A slot whose manifests or records pubsafe cannot read: that
+slot is left alone and reported, the rest is collected. A blob that cannot be
+deleted (permission denied): reported, its claim withdrawn so it can be published
+again, the sweep goes on; an error that leaves the delete's outcome unknown keeps
+the claim for the next sweep to finish. A full disk: temp files of interrupted
+writes (never acknowledged data) are removed first, without the lease, to make room
+for it. The report says what was left (``GCReport.partial``), and the CLI exits 4.
 """
 
 from __future__ import annotations
 
 import math
-import os
+import time
 from collections.abc import Callable
 
-from ._memo import MANIFESTS
-from .documents import (
-    GCLease,
-    GCReport,
-    GCTombstone,
-    HistoryEntry,
-    OrphanInfo,
-    dump_document,
-    is_tombstone,
-    load_document,
-    utc_timestamp,
-)
+from .documents import GCReport, GCTombstone, dump_document, load_document, utc_timestamp
 from .errors import (
     AlreadyExists,
     CollectionRefused,
-    Conflict,
     IntegrityError,
     InvalidInput,
-    InvalidKey,
+    NoSpace,
     ObjectNotFound,
-    SweepInProgress,
+    RetryableStoreError,
+    StoreError,
 )
-from .dialects import DIALECTS, parse_any_record
-from .layout import CURRENT, GC_LEASE, RECORDS, Listing, Locator, classify, parse_blob_key, record_keys
+from .gc_lease import CLOCKS, LEASE_SECONDS, Lease, new_sweep_id, validated_lease
+from .gc_survey import Survey, list_orphans, names_in_current, slot_of, survey_store
+from .layout import RECORDS, parse_blob_key
 from .phases import phase
 from .store import Debris, Store
 
-__all__ = ["list_orphans", "sweep", "LEASE_SECONDS", "validated_grace"]
-
-#: How long a sweep's lease lasts unless renewed (it is renewed a third of the way in).
-LEASE_SECONDS = 300.0
+__all__ = ["list_orphans", "sweep", "plan", "LEASE_SECONDS", "validated_grace", "why_gc_cannot_run"]
 
 
 def validated_grace(grace_seconds: float) -> float:
@@ -74,247 +87,129 @@ def validated_grace(grace_seconds: float) -> float:
     return float(grace_seconds)
 
 
-# -- what the store holds ----------------------------------------------------------
+def why_gc_cannot_run(store: Store) -> str | None:
+    """Why gc refuses this store whatever it holds (missing capabilities), or None."""
+    if not store.capabilities.create_only:
+        return (f"{store!r} does not declare create-only writes, and gc's lease and claims rely on them (a claim "
+                "written by check-then-write could overwrite a publish's record); gc deletes nothing there")
+    return None
 
 
-class _Survey:
-    """One listing of the store, with every manifest parsed (or the sweep refused)."""
-
-    def __init__(self, blobs: list[str], records: set[str]) -> None:
-        self.blobs = blobs
-        self.records = records
-        self.referenced: set[str] = set()
-
-
-def _refuse_half_a_store(store: Store, listing: Listing) -> None:
-    if listing.blobs and not (listing.records or listing.currents or listing.histories):
-        raise CollectionRefused(
-            f"{store.root_uri} holds blobs but no registry (no records/, current/ or history/): this looks like the "
-            "object-store root of a store whose registry lives elsewhere, and every blob would look like an orphan. "
-            "Give the registry root with --store and this one with --blob-store"
-        )
-
-
-def _survey(store: Store) -> _Survey:
-    listing = classify(store.list(""))
-    _refuse_half_a_store(store, listing)
-    writers = {record.dialect for key in sorted(listing.records)[:_SAMPLE]
-               if (record := parse_any_record(_quietly(store, key))) is not None}
-    if any(not DIALECTS[name].honours_claims for name in writers):
-        raise CollectionRefused(
-            "records written by recsys-pipelines are here, and its publish does not honour gc's claims: it takes "
-            "any file at a record path as 'already recorded' and swaps in a blob that a sweep may be deleting "
-            "(R5). gc cannot prove a deletion safe on a store such a writer may publish to, so it deletes "
-            "nothing. What would make it safe: a store that only pubsafe publishes to"
-        )
-    survey = _Survey([ref.key for ref in listing.blobs], listing.records)
-    locator = Locator.of(store)
-    for key in [*listing.currents, *listing.histories]:
-        try:
-            raw = store.get(key)
-            doc = MANIFESTS.load(raw, key) if key.startswith(CURRENT) else load_document(HistoryEntry, raw, key).manifest
-        except ObjectNotFound:
-            continue  # replaced or removed since the listing: what it named is in the newer one
-        except IntegrityError as exc:
-            raise CollectionRefused(
-                f"{key} does not parse ({exc}); gc deletes nothing while a manifest it cannot read might name "
-                "a blob. Repair it first: `pubsafe audit` says what is wrong, `pubsafe rollback --to` restores a "
-                "current manifest from history"
-            ) from None
-        for uri in doc.current.values():
-            try:
-                survey.referenced.add(locator.key(uri))
-            except InvalidKey:
-                raise CollectionRefused(
-                    f"{key} names {uri!r}, which is not a key of this store ({store.root_uri}); gc cannot tell "
-                    "whether that is one of this store's blobs under another name, so it deletes nothing "
-                    "(a copied store: map its old root with --root-map OLD=NEW)"
-                ) from None
-    return survey
-
-
-_SAMPLE = 50  # records looked at to learn who writes this store
-
-
-def _quietly(store: Store, key: str) -> bytes:
-    try:
-        return store.get(key)
-    except ObjectNotFound:
-        return b""
-
-
-def list_orphans(store: Store, now: float) -> list[OrphanInfo]:
-    """Blobs that no record and no current or historic manifest references (R4)."""
-    listing = classify(store.list(""))
-    _refuse_half_a_store(store, listing)
-    referenced = _referenced_lenient(store, listing.currents, listing.histories)
-    found = []
-    for ref in listing.blobs:
-        if any(k in listing.records for k in record_keys(ref)) or ref.key in referenced:
-            continue
-        try:
-            info = store.stat(ref.key)
-        except ObjectNotFound:
-            continue
-        found.append(OrphanInfo(key=ref.key, size=info.size, age_seconds=max(0.0, now - info.modified)))
-    return found
-
-
-def _referenced_lenient(store: Store, currents: list[str], histories: list[str]) -> set[str]:
-    """Blob keys named by the manifests that parse (listing orphans never deletes)."""
-    locator = Locator.of(store)
-    referenced: set[str] = set()
-    for key in [*currents, *histories]:
-        try:
-            raw = store.get(key)
-            doc = MANIFESTS.load(raw, key) if key.startswith(CURRENT) else load_document(HistoryEntry, raw, key).manifest
-        except (IntegrityError, ObjectNotFound, InvalidKey):
-            continue  # audit reports unreadable manifests
-        for uri in doc.current.values():
-            try:
-                referenced.add(locator.key(uri))
-            except InvalidKey:
-                continue
-    return referenced
-
-
-# -- the lease ---------------------------------------------------------------------
-
-
-class _Lease:
-    """The one-sweep-at-a-time lease at ``gc/lease.json``."""
-
-    def __init__(self, store: Store, clock: Callable[[], float], seconds: float, owner: str) -> None:
-        self.store, self.clock, self.seconds, self.owner = store, clock, seconds, owner
-        self.etag: str | None = None
-        self.renewed_at = 0.0
-
-    def _document(self) -> bytes:
-        now = self.clock()
-        self.renewed_at = now
-        return dump_document(GCLease(owner=self.owner, acquired_at=utc_timestamp(now),
-                                     expires_at=utc_timestamp(now + self.seconds)))
-
-    def acquire(self) -> None:
-        for _ in range(3):
-            with phase("gc-lease"):
-                try:
-                    self.etag = self.store.put(GC_LEASE, self._document())
-                    return
-                except AlreadyExists:
-                    pass
-                try:
-                    held = self.store.get_object(GC_LEASE)
-                    break
-                except ObjectNotFound:
-                    continue  # released between our put and our read: try again
-        else:
-            raise SweepInProgress("other gc sweeps keep taking the lease; try again later")
-        try:
-            lease = load_document(GCLease, held.data, GC_LEASE)
-        except IntegrityError:
-            raise CollectionRefused(
-                f"{GC_LEASE} is not a valid lease; if no gc is running, remove it by hand and run gc again"
-            ) from None
-        if lease.owner == self.owner:  # never with random ids: a caller's sweep_ids gave one twice
-            raise CollectionRefused(
-                f"{GC_LEASE} is held under this sweep's own id {self.owner!r}; a sweep cannot tell its lease from "
-                "another's then, so it deletes nothing. Give every sweep an id of its own (Engine(sweep_ids=...))"
-            )
-        if self.clock() < lease.expires_at.timestamp():
-            raise SweepInProgress(
-                f"another gc sweep ({lease.owner}) holds the lease until {lease.expires_at.isoformat()}; two sweeps "
-                "never run at once. Wait for it to finish; if it crashed, run gc again after that time"
-            )
-        with phase("gc-lease"):  # an expired lease: its sweep crashed or stalled; take it over
-            try:
-                if self.store.capabilities.compare_and_swap:
-                    self.etag = self.store.replace(GC_LEASE, self._document(), expect=held.etag)
-                else:
-                    self.store.delete(GC_LEASE)
-                    self.etag = self.store.put(GC_LEASE, self._document())
-            except (Conflict, AlreadyExists, ObjectNotFound):
-                raise SweepInProgress("another gc sweep took over the expired lease first; try again later") from None
-
-    def check(self) -> None:
-        """Before each deletion: still ours? Renewed a third of the way into it."""
-        now = self.clock()
-        if now - self.renewed_at >= self.seconds:
-            raise CollectionRefused("this sweep's lease expired mid-sweep (the process stalled); it stopped")
-        if now - self.renewed_at < self.seconds / 3:
-            return
-        with phase("gc-lease"):
-            try:
-                if self.store.capabilities.compare_and_swap:
-                    self.etag = self.store.replace(GC_LEASE, self._document(), expect=self.etag)
-                else:
-                    if load_document(GCLease, self.store.get(GC_LEASE), GC_LEASE).owner != self.owner:
-                        raise Conflict("taken over")
-                    self.etag = self.store.replace(GC_LEASE, self._document())
-            except (Conflict, ObjectNotFound, IntegrityError):
-                raise CollectionRefused("another sweep took over this sweep's lease; this one stopped") from None
-
-    def release(self) -> None:
-        with phase("gc-lease"):
-            try:
-                held = self.store.get(GC_LEASE)
-                if load_document(GCLease, held, GC_LEASE).owner == self.owner:
-                    self.store.delete(GC_LEASE)
-            except (ObjectNotFound, IntegrityError):
-                pass
-
-
-# -- the sweep ---------------------------------------------------------------------
+# -- the sweep ----------------------------------------------------------------------
 
 
 def sweep(
     store: Store, grace_seconds: float, *, clock: Callable[[], float], lease_seconds: float = LEASE_SECONDS,
-    sweep_id: str | None = None,
+    sweep_id: str | None = None, monotonic: Callable[[], float] = time.monotonic,
 ) -> GCReport:
     """Delete orphans and temp debris older than ``grace_seconds``; see the module docstring.
 
-    ``sweep_id`` names this sweep in its lease and tombstones (default: random); it must
-    differ from every other sweep's on the store: a lease is told apart by it, so a sweep
-    that finds its own id on the lease refuses.
+    ``clock`` (this host's) stamps the documents a sweep writes and judges the grace
+    period, which spares publishes in flight the work of writing a blob again but is
+    not part of the safety argument; the lease is judged on the store's clock.
+    ``sweep_id`` names this sweep in its lease and tombstones (default: random); it
+    must differ from every other sweep's on the store.
     """
     grace = validated_grace(grace_seconds)
-    sweep_id = sweep_id or os.urandom(16).hex()
-    lease = _Lease(store, clock, lease_seconds, sweep_id)
-    lease.acquire()
+    seconds = validated_lease(lease_seconds)
+    if (why := why_gc_cannot_run(store)) is not None:
+        raise CollectionRefused(why)
+    sweep_id = sweep_id or new_sweep_id()
+    # Read-only first, so that every refusal comes before anything is written. Changes
+    # after the survey are safe: a record written since makes the claim fail, a
+    # tombstone finished since no longer holds the bytes read (see _still).
+    survey = survey_store(store)
+    report = GCReport(blocked_slots=dict(survey.blocked), left_alone=dict(survey.left_alone))
+    debris = store.debris()
+    if not (survey.orphans() or survey.tombstones or any(item.kind == "temp" for item in debris) or
+            any(key.startswith(CLOCKS) for key in survey.gc_keys)):
+        report.left_alone.update((item.key, _why_left(item)) for item in debris)
+        return report  # nothing it could delete: nothing is written either (not even the lease)
+    lease = Lease(store, owner=sweep_id, seconds=seconds, clock=clock, monotonic=monotonic)
+    _acquire(lease, store, grace, clock, report)
+    report.generation = lease.generation
     try:
-        report = GCReport()
-        survey = _survey(store)
         _finish_tombstones(store, survey, lease, report)
         _collect_orphans(store, survey, grace, clock, lease, sweep_id, report)
         _remove_debris(store, grace, clock(), lease, report)
+        _remove_clock_leftovers(store, survey, clock(), seconds, lease)
         return report
     finally:
         lease.release()
 
 
-def _finish_tombstones(store: Store, survey: _Survey, lease: _Lease, report: GCReport) -> None:
-    for key in sorted(survey.records):
-        with phase("gc-scan"):
-            try:
-                raw = store.get(key)
-            except ObjectNotFound:
-                continue
-        if not is_tombstone(raw):
+def plan(store: Store, grace_seconds: float, now: float) -> GCReport:
+    """What a sweep would delete now and why, writing and deleting nothing (``--dry-run``).
+
+    ``now`` is this host's clock, as for a sweep. The sweep itself proves every key
+    again before deleting it.
+    """
+    grace = validated_grace(grace_seconds)
+    if (why := why_gc_cannot_run(store)) is not None:
+        raise CollectionRefused(why)
+    survey = survey_store(store)
+    report = GCReport(dry_run=True, blocked_slots=dict(survey.blocked), left_alone=dict(survey.left_alone))
+    for key in sorted(survey.tombstones):
+        blob = key[len(RECORDS):]
+        if parse_blob_key(blob) is not None:
+            report.planned[key] = "a crashed sweep's claim: finished (its blob deleted if still unreferenced)"
+    for ref in survey.orphans():
+        slot = slot_of(ref)
+        try:
+            age = now - store.stat(ref.key).modified
+        except ObjectNotFound:
             continue
+        if age < grace:
+            report.kept_young.append(ref.key)
+            continue
+        report.planned[ref.key] = (
+            f"unrecorded (no {RECORDS}{ref.key}); named by none of the {sum(survey.manifests.values())} current and "
+            f"history manifests read ({survey.manifests.get(slot, 0)} of them in {slot}); {age:.0f}s old by this "
+            f"host's clock (grace {grace:g}s)")
+    for item in store.debris():
+        if item.kind == "temp" and now - item.modified >= grace:
+            report.planned[item.key] = f"temp file of an interrupted write, {now - item.modified:.0f}s old"
+        elif item.kind != "temp":
+            report.left_alone[item.key] = _why_left(item)
+    return report
+
+
+def _acquire(lease: Lease, store: Store, grace: float, clock: Callable[[], float], report: GCReport) -> None:
+    """Take the lease; on a full disk make room for it first by
+    removing temp files of interrupted writes, which needs no lease: they never hold
+    acknowledged data, so removing one early only makes a write in flight fail and retry."""
+    try:
+        return lease.acquire()
+    except NoSpace:
+        _remove_debris(store, grace, clock(), None, report)
+    try:
+        return lease.acquire()
+    except NoSpace as exc:
+        raise CollectionRefused(
+            f"the store is full ({exc}); gc needs a few hundred bytes for its lease and one small claim per orphan "
+            f"before it can delete anything. It removed {len(report.removed_debris)} temp file(s) of interrupted "
+            "writes; free a little space (any file outside the store) and run gc again"
+        ) from None
+
+
+def _finish_tombstones(store: Store, survey: Survey, lease: Lease, report: GCReport) -> None:
+    for key, raw in sorted(survey.tombstones.items()):
         try:
             load_document(GCTombstone, raw, key)
         except IntegrityError:
             report.left_alone[key] = "a malformed GC tombstone; inspect it and remove it by hand if no gc is running"
             continue
-        blob = key[len(RECORDS):]
-        if parse_blob_key(blob) is None:
+        ref = parse_blob_key(key[len(RECORDS):])
+        if ref is None:
             report.left_alone[key] = "a GC tombstone at a key that is no blob's record key; remove it by hand"
             continue
-        lease.check()
-        if blob not in survey.referenced:
-            with phase("gc-delete"):
-                if _still(store, key, raw):
-                    _delete_quietly(store, blob)
+        if slot_of(ref) in survey.blocked:
+            report.left_alone[key] = f"a crashed sweep's claim in {slot_of(ref)}, which gc cannot read (see blocked)"
+            continue
+        lease.fence()
+        if ref.key not in survey.referenced and _still(store, key, raw):
+            if not _delete_blob(store, ref.key, key, raw, report):
+                continue
         with phase("gc-release"):
             if _still(store, key, raw):
                 _delete_quietly(store, key)
@@ -322,13 +217,11 @@ def _finish_tombstones(store: Store, survey: _Survey, lease: _Lease, report: GCR
 
 
 def _collect_orphans(
-    store: Store, survey: _Survey, grace: float, clock: Callable[[], float], lease: _Lease, sweep_id: str,
-    report: GCReport,
+    store: Store, survey: Survey, grace: float, clock: Callable[[], float],
+    lease: Lease, sweep_id: str, report: GCReport,
 ) -> None:
-    for blob in survey.blobs:
-        rkey = RECORDS + blob
-        if rkey in survey.records or blob in survey.referenced:
-            continue
+    for ref in survey.orphans():
+        blob, rkey = ref.key, RECORDS + ref.key
         try:
             info = store.stat(blob)
         except ObjectNotFound:
@@ -336,31 +229,91 @@ def _collect_orphans(
         if clock() - info.modified < grace:
             report.kept_young.append(blob)
             continue
-        lease.check()
-        tomb = dump_document(GCTombstone(sweep_id=sweep_id, claimed_at=utc_timestamp(clock())))
+        tomb = dump_document(GCTombstone(sweep_id=sweep_id, claimed_at=utc_timestamp(clock()),
+                                         generation=lease.generation))
         with phase("gc-claim"):
             try:
                 store.put(rkey, tomb)
             except AlreadyExists:
                 report.lost_race.append(blob)  # a publish recorded it meanwhile
                 continue
-        with phase("gc-delete"):
-            _delete_quietly(store, blob)
-        with phase("gc-release"):
-            if _still(store, rkey, tomb):
-                _delete_quietly(store, rkey)
-        report.deleted.append(blob)
+            except StoreError as exc:
+                report.failed[blob] = f"its claim could not be written ({exc}); it is kept"
+                continue
+        with phase("gc-reprove"):
+            try:
+                named = names_in_current(store, ref)
+            except StoreError as exc:
+                named = f"current could not be read again ({exc})"
+        if named is not None:
+            report.left_alone[blob] = f"kept: {named}"
+            _withdraw(store, rkey, tomb)
+            continue
+        lease.fence()
+        if _delete_blob(store, blob, rkey, tomb, report):
+            with phase("gc-release"):
+                _withdraw(store, rkey, tomb)
+            report.deleted.append(blob)
 
 
-def _remove_debris(store: Store, grace: float, now: float, lease: _Lease, report: GCReport) -> None:
+def _delete_blob(store: Store, blob: str, rkey: str, claim: bytes, report: GCReport) -> bool:
+    """Delete a claimed blob. On a failure, withdraw the claim only if the blob is
+    certainly still there and no delete can still land (the store answered no);
+    otherwise keep it for the next sweep. True if the blob is gone."""
+    with phase("gc-delete"):
+        try:
+            store.delete(blob)
+            return True
+        except ObjectNotFound:
+            return True
+        except RetryableStoreError as exc:
+            report.failed[blob] = f"the delete's outcome is unknown ({exc}); its claim stays for the next sweep"
+            return False
+        except StoreError as exc:
+            failure = exc
+    if store.exists(blob):
+        report.failed[blob] = f"it could not be deleted ({failure}); it is kept, and can be published again"
+        _withdraw(store, rkey, claim)
+    else:
+        report.failed[blob] = f"the delete failed ({failure}) yet it is gone; its claim stays for the next sweep"
+    return False
+
+
+def _withdraw(store: Store, rkey: str, claim: bytes) -> None:
+    with phase("gc-release"):
+        if _still(store, rkey, claim):
+            _delete_quietly(store, rkey)
+
+
+def _remove_debris(store: Store, grace: float, now: float, lease: Lease | None, report: GCReport) -> None:
+    """Temp files of interrupted writes older than the grace period."""
     for item in store.debris():
         if item.kind != "temp":
             report.left_alone[item.key] = _why_left(item)
-        elif now - item.modified >= grace:
-            lease.check()
+        elif now - item.modified >= grace and item.key not in report.removed_debris:
+            if lease is not None:
+                lease.fence()
             with phase("gc-delete"):
-                store.remove_debris(item.key)
+                try:
+                    store.remove_debris(item.key)
+                except StoreError as exc:
+                    report.failed[item.key] = f"a temp file that could not be removed ({exc})"
+                    continue
             report.removed_debris.append(item.key)
+
+
+def _remove_clock_leftovers(store: Store, survey: Survey, now: float, lease_seconds: float, lease: Lease) -> None:
+    """Clock objects of killed sweeps (``gc/clock-*``), once older than a lease."""
+    for key in survey.gc_keys:
+        if not key.startswith(CLOCKS):
+            continue
+        try:
+            if now - store.stat(key).modified < lease_seconds:
+                continue
+            lease.fence()
+            store.delete(key)
+        except ObjectNotFound:
+            continue
 
 
 def _why_left(item: Debris) -> str:

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from .errors import InvalidKey
+from .store import Store
 
 __all__ = [
     "blob_key",
@@ -46,6 +47,7 @@ HISTORY = "history/"
 GC = "gc/"
 GC_LEASE = "gc/lease.json"
 _VERSION = re.compile(r"[0-9a-f]{64}")
+_SLASHES = re.compile(r"/{2,}")
 
 
 def blob_key(tenant: str, surface: str, type_: str, version: str) -> str:
@@ -108,9 +110,9 @@ class Locator:
         self.rewrites = tuple((old.rstrip("/") + "/", new.rstrip("/") + "/") for old, new in rewrites)
 
     @classmethod
-    def of(cls, store: object) -> Locator:
+    def of(cls, store: Store) -> Locator:
         root = getattr(store, "blob_root", None) or getattr(store, "root", None)
-        return cls(getattr(store, "root_uri"), root if isinstance(root, str) else None,
+        return cls(store.root_uri, root if isinstance(root, str) else None,
                    getattr(store, "uri_rewrites", ()))
 
     def key(self, uri: str) -> str:
@@ -121,6 +123,11 @@ class Locator:
             if uri.startswith(old):
                 uri = new + uri[len(old):]
                 break
+        if uri.startswith(("file://", "/")):
+            # A file path: repeated slashes name the same file (POSIX), as upstream's
+            # service, which opens the path, would find it; nothing else is folded.
+            uri = "file://" + _SLASHES.sub("/", uri[len("file://"):]) if uri.startswith("file://") else \
+                _SLASHES.sub("/", uri)
         if uri.startswith(self.root_uri):
             return uri[len(self.root_uri):]
         path = uri[len("file://"):] if uri.startswith("file://") else uri if uri.startswith("/") else None

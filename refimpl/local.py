@@ -24,23 +24,27 @@ would let a second writer in.
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import errno
 import os
 import re
 import stat
+from collections.abc import Iterator
 from functools import cached_property
 
 from .errors import (
     AlreadyExists,
     Conflict,
     InvalidInput,
+    NoSpace,
     ObjectNotFound,
     RetryableStoreError,
     StoreError,
     UnsafeStoreState,
 )
 from .osio import UNSUPPORTED, OSOps, RealOS
-from .store import ANY, ABSENT, Capabilities, Debris, Expect, ObjectInfo, Store, StoredObject, check_key, etag_of
+from .store import ABSENT, ANY, Capabilities, Debris, Expect, ObjectInfo, Store, StoredObject, check_key, etag_of
 
 __all__ = ["LocalStore", "TEMP_PREFIX"]
 
@@ -195,7 +199,7 @@ class LocalStore(Store):
         except (AlreadyExists, ObjectNotFound, UnsafeStoreState, RetryableStoreError):
             raise
         except OSError as exc:
-            raise StoreError(f"writing {key}: {_reason(exc)}") from exc
+            raise _failure(f"writing {key}", exc) from exc
 
     def replace(self, key: str, data: bytes, *, expect: str | Expect = ANY) -> str:
         path = self._path(key)
@@ -207,7 +211,7 @@ class LocalStore(Store):
             try:
                 # Every replace takes the lock, so an unconditional replace cannot
                 # slip between a compare-and-swap's comparison and its rename.
-                with self.os.lock(os.path.join(directory, f".{name}.lock")):
+                with self._lock(key, os.path.join(directory, f".{name}.lock")):
                     if expect is not ANY:
                         self._compare(key, path, expect)
                     try:
@@ -225,7 +229,22 @@ class LocalStore(Store):
         except (IsADirectoryError, NotADirectoryError) as exc:
             raise self._not_an_object(key, path) or StoreError(f"replacing {key}: {_reason(exc)}") from exc
         except OSError as exc:
-            raise StoreError(f"replacing {key}: {_reason(exc)}") from exc
+            raise _failure(f"replacing {key}", exc) from exc
+
+    @contextlib.contextmanager
+    def _lock(self, key: str, lock_path: str) -> Iterator[None]:
+        """The key's lock, refused (UnsafeStoreState) if its lock file is a link."""
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(self.os.lock(lock_path))
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:
+                    raise
+                raise UnsafeStoreState(
+                    f"{key}: its lock file {os.path.basename(lock_path)} is a symbolic link; pubsafe never opens "
+                    "a link inside the store (it could lead outside it). Remove the link"
+                ) from exc
+            yield
 
     def _compare(self, key: str, path: str, expect: str | Expect) -> None:
         try:
@@ -269,7 +288,7 @@ class LocalStore(Store):
     def list(self, prefix: str = "") -> list[str]:
         return sorted(self._walk(prefix)[0])
 
-    def debris(self) -> list[Debris]:
+    def debris(self) -> builtins.list[Debris]:
         found = []
         for key, kind in self._walk("")[1]:
             try:
@@ -305,6 +324,8 @@ class LocalStore(Store):
             st = self.os.lstat(path)
         except (FileNotFoundError, NotADirectoryError) as exc:
             raise ObjectNotFound(key) from exc
+        except OSError as exc:
+            raise StoreError(f"examining {key}: {_reason(exc)}") from exc
         if not stat.S_ISREG(st.st_mode):
             raise self._not_an_object(key, path, writing=False) or ObjectNotFound(key)
         return ObjectInfo(key, self.get_object(key).etag, st.st_size, st.st_mtime)
@@ -316,6 +337,8 @@ class LocalStore(Store):
             mode = self.os.lstat(path).st_mode
         except (FileNotFoundError, NotADirectoryError):
             return False
+        except OSError as exc:
+            raise StoreError(f"examining {key}: {_reason(exc)}") from exc
         if stat.S_ISLNK(mode):
             raise self._not_an_object(key, path, writing=False) or UnsafeStoreState(f"{key} is a link")
         return stat.S_ISREG(mode)
@@ -335,12 +358,19 @@ def _unlink_quietly(os_ops: OSOps, path: str) -> None:
         pass
 
 
+def _failure(doing: str, exc: OSError) -> StoreError:
+    """The StoreError for an OS error while ``doing`` something; a full disk is NoSpace."""
+    kind = NoSpace if exc.errno in (errno.ENOSPC, errno.EDQUOT) else StoreError
+    return kind(f"{doing}: {_reason(exc)}")
+
+
 def _reason(exc: OSError) -> str:
     """An OS error in words a person can act on."""
     return {
         errno.ENAMETOOLONG: "the path is too long for this filesystem",
         errno.ELOOP: "too many levels of symbolic links",
         errno.ENOSPC: "no space left on the device",
+        errno.EDQUOT: "the disk quota is exceeded",
         errno.EACCES: "permission denied",
         errno.EROFS: "the filesystem is read-only",
     }.get(exc.errno or 0, exc.strerror or str(exc))

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from .errors import AlreadyExists, Conflict, ObjectNotFound
-from .store import ANY, ABSENT, Capabilities, Expect, ObjectInfo, Store, StoredObject, check_key, etag_of
+from .store import ABSENT, ANY, Capabilities, Expect, ObjectInfo, Store, StoredObject, check_key, etag_of
 
 __all__ = ["MemoryStore"]
 

@@ -207,7 +207,8 @@ def load_factory(spec: str) -> Callable[..., Any]:
         raise InvalidInput(f"{module_name!r} has no attribute {attr!r}") from None
     if not callable(factory):
         raise InvalidInput(f"{spec!r} is not callable")
-    return factory
+    found: Callable[..., Any] = factory
+    return found
 
 
 def store_from_factory(spec: str) -> Store:

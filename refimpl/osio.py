@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from typing import ContextManager, Protocol
+from typing import Protocol
 
 __all__ = ["OSOps", "RealOS", "FSYNC_LABELS", "UNSUPPORTED"]
 
@@ -61,7 +61,7 @@ class OSOps(Protocol):
     def stat(self, path: str) -> os.stat_result: ...
     def lstat(self, path: str) -> os.stat_result: ...
     def listdir(self, path: str) -> list[tuple[str, str]]: ...
-    def lock(self, path: str) -> ContextManager[None]: ...
+    def lock(self, path: str) -> contextlib.AbstractContextManager[None]: ...
 
 
 class RealOS:
@@ -134,7 +134,9 @@ class RealOS:
     @contextlib.contextmanager
     def lock(self, path: str) -> Iterator[None]:
         """Advisory exclusive lock (flock) held for the ``with`` block."""
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        # Never through a link: a link planted at the lock's name would make this open
+        # create (or lock) a file outside the store.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

@@ -13,14 +13,16 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .dialects import blob_version_matches
+from .documents import Manifest, load_document
 from .errors import IntegrityError, ObjectNotFound, PubsafeError
 from .layout import Locator, current_keys
 from .names import validate_name
-from .documents import Manifest, load_document
 from .store import Store
+
+_V = TypeVar("_V")
 
 __all__ = ["ServingReader", "ReadError"]
 
@@ -36,8 +38,8 @@ class ReadError:
 
 
 @dataclass
-class _Cached:
-    value: Any
+class _Cached(Generic[_V]):
+    value: _V
     loaded_at: float
 
 
@@ -48,9 +50,9 @@ class ServingReader:
     artifact_ttl: float = 300.0
     clock: Callable[[], float] = time.monotonic
     errors: list[ReadError] = field(default_factory=list)
-    _manifests: dict[tuple[str, str], _Cached] = field(default_factory=dict, repr=False)
+    _manifests: dict[tuple[str, str], _Cached[Manifest | None]] = field(default_factory=dict, repr=False)
     _last_good: dict[tuple[str, str], Manifest] = field(default_factory=dict, repr=False)
-    _artifacts: dict[str, _Cached] = field(default_factory=dict, repr=False)
+    _artifacts: dict[str, _Cached[Any]] = field(default_factory=dict, repr=False)
 
     def manifest(self, tenant: str, surface: str) -> Manifest | None:
         """Current manifest, at most ``manifest_ttl`` seconds stale; None if none yet."""

@@ -67,7 +67,7 @@ class S3Store(Store):
         check_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def _call(self, method: str, key: str, precondition: type[Exception] | None = None, **kwargs: Any) -> Any:
+    def _call(self, method: str, key: str, precondition: type[Exception] | None = None, /, **kwargs: Any) -> Any:
         if method not in ("list_objects_v2", "delete_objects"):
             check_key(key)
         try:
@@ -91,17 +91,17 @@ class S3Store(Store):
 
     def put(self, key: str, data: bytes) -> str:
         response = self._call("put_object", key, AlreadyExists, Key=self._key(key), Body=bytes(data), IfNoneMatch="*")
-        return response["ETag"]
+        return str(response["ETag"])
 
     def replace(self, key: str, data: bytes, *, expect: str | Expect = ANY) -> str:
         condition: dict[str, str] = {}
         if expect is ABSENT:
             condition = {"IfNoneMatch": "*"}
-        elif expect is not ANY:
+        elif isinstance(expect, str):
             condition = {"IfMatch": expect}
         response = self._call("put_object", key, Conflict if condition else None,
                               Key=self._key(key), Body=bytes(data), **condition)
-        return response["ETag"]
+        return str(response["ETag"])
 
     def list(self, prefix: str = "") -> list[str]:
         base = f"{self.prefix}/" if self.prefix else ""
@@ -128,7 +128,8 @@ class S3Store(Store):
         for start in range(0, len(keys), 1000):
             batch = {self._key(k): k for k in keys[start:start + 1000]}
             try:
-                answer = self._call("delete_objects", "", Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
+                answer = self._call("delete_objects", "",
+                                    Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
             except StoreError:
                 answer = {"Errors": [{"Key": k} for k in batch]}
             for failed in answer.get("Errors", []):
@@ -137,7 +138,8 @@ class S3Store(Store):
                     self._call("delete_object", key, Key=failed["Key"])
         remaining = self.list("")
         if remaining:
-            raise StoreError(f"{len(remaining)} objects remain under {self.root_uri} after clean-up, e.g. {remaining[0]}")
+            raise StoreError(f"{len(remaining)} objects remain under {self.root_uri} after clean-up, "
+                             f"e.g. {remaining[0]}")
 
     def stat(self, key: str) -> ObjectInfo:
         head = self._call("head_object", key, Key=self._key(key))

@@ -5,16 +5,29 @@ sibling directories (``…/objectstore``, ``…/registry``). A command that sees
 one of them sees half a store: every blob looks unrecorded, or every manifest names
 blobs that are not there. This store routes each key to its half, so everything
 above it sees one layout.
+
+GC needs one more fact that neither half shows alone: which registries publish into
+a blob store. A publish through a SplitStore *binds* the pair (``bind``): the
+registry gets a random id (``gc/registry.json``) and the blob store a create-only
+marker per registry id (``gc/bound/<id>.json``). GC sweeps a blob store only when
+the registry it was given is the only one bound to it.
 """
 
 from __future__ import annotations
 
+import builtins
+import json
+import os
+
+from .errors import AlreadyExists, ObjectNotFound
 from .layout import CURRENT, GC, HISTORY, RECORDS
 from .store import ANY, Capabilities, Debris, Expect, ObjectInfo, Store, StoredObject
 
 __all__ = ["SplitStore"]
 
 _REGISTRY = (RECORDS, CURRENT, HISTORY, GC)
+REGISTRY_ID = f"{GC}registry.json"
+BOUND = f"{GC}bound/"
 
 
 class SplitStore(Store):
@@ -53,11 +66,48 @@ class SplitStore(Store):
     def exists(self, key: str) -> bool:
         return self._half(key).exists(key)
 
-    def debris(self) -> list[Debris]:
+    def debris(self) -> builtins.list[Debris]:
         return sorted([*self.registry.debris(), *self.blobs.debris()], key=lambda d: d.key)
 
     def remove_debris(self, key: str) -> None:
         self._half(key).remove_debris(key)
+
+    # -- which registries publish into the blob store (for GC) -----------------
+
+    def registry_id(self) -> str | None:
+        try:
+            return str(json.loads(self.registry.get(REGISTRY_ID))["registry_id"])
+        except ObjectNotFound:
+            return None
+        except (ValueError, KeyError, TypeError):
+            return "unreadable"  # never matches a binding: gc refuses, and says the registry is unknown
+
+    def bound_registries(self) -> dict[str, str]:
+        """registry id -> the root it had when it was bound, for every registry bound here."""
+        found = {}
+        for key in self.blobs.list(BOUND):
+            rid = key[len(BOUND):].removesuffix(".json")
+            try:
+                found[rid] = str(json.loads(self.blobs.get(key)).get("registry", "?"))
+            except (ObjectNotFound, ValueError, AttributeError):
+                found[rid] = "?"
+        return found
+
+    def bind(self) -> None:
+        """Record that this registry publishes into this blob store (idempotent, create-only)."""
+        rid = self.registry_id()
+        if rid is None:
+            try:
+                self.registry.put(REGISTRY_ID, json.dumps({"registry_id": os.urandom(16).hex()}).encode())
+            except AlreadyExists:
+                pass  # a concurrent publish made it first: use theirs
+            rid = self.registry_id()
+        if rid in (None, "unreadable"):
+            return  # gc will refuse this pair and say why; publishing is unaffected
+        try:
+            self.blobs.put(f"{BOUND}{rid}.json", json.dumps({"registry": self.registry.root_uri}).encode())
+        except AlreadyExists:
+            pass
 
     def close(self) -> None:
         self.blobs.close()

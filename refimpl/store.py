@@ -9,6 +9,7 @@ Keys are ``/``-separated, relative, with no empty, ``.`` or ``..`` segment.
 
 from __future__ import annotations
 
+import builtins
 import enum
 import hashlib
 from abc import ABC, abstractmethod
@@ -193,7 +194,7 @@ class Store(ABC):
             return False
         return True
 
-    def debris(self) -> list[Debris]:
+    def debris(self) -> builtins.list[Debris]:
         """Entries that are not objects (temp files of interrupted writes, links).
 
         Object stores have none (a PUT is whole or absent); the default says so.
@@ -204,7 +205,7 @@ class Store(ABC):
         """Remove a ``temp`` entry that ``debris`` reported. Used by GC only."""
         raise UnsupportedOperation(f"{self!r} keeps no debris")
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook, not abstract: most stores hold nothing to release
         """Release resources; the default has none."""
 
     def __repr__(self) -> str:

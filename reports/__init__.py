@@ -19,12 +19,14 @@ __all__ = ["write_reports"]
 
 
 def write_reports(report: Report, directory: str | Path) -> list[Path]:
-    """Write report.json, report.md and report.html into ``directory``."""
+    """Write report.json, report.md and report.html into ``directory``: the last two
+    rendered from the first as written (so they are what anyone re-rendering that
+    report.json gets, its key order included)."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, module in (("report.json", json_report), ("report.md", markdown), ("report.html", html)):
-        path = out / name
-        path.write_text(module.render(report), encoding="utf-8")
-        written.append(path)
+    document = json_report.render(report)
+    saved = Report.model_validate_json(document)
+    written = [out / "report.json", out / "report.md", out / "report.html"]
+    for path, text in zip(written, (document, markdown.render(saved), html.render(saved)), strict=True):
+        path.write_text(text, encoding="utf-8")
     return written

@@ -22,20 +22,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 sys.path.insert(0, str(Path(__file__).parent))  # the ``support`` helpers
 
-from support import S3_BUCKET  # noqa: E402
-
-
-class StepClock:
-    """A clock that only moves when told to."""
-
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from support import S3_BUCKET, StepClock  # noqa: E402
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from ..guarantees import Guarantee
 from ..oracle import RECORDS, Oracle, is_tombstone
 from .violation import Violation
 
-__all__ = ["check_records", "retry_failed"]
+__all__ = ["check_records", "whole_record", "retry_failed"]
 
 G3 = Guarantee.G3
 
@@ -27,17 +27,18 @@ def check_records(contents: Mapping[str, bytes], oracle: Oracle) -> list[Violati
     for key, data in contents.items():
         if not key.startswith(RECORDS):
             continue
-        if not _whole(data):
+        if not whole_record(data):
             found.append(Violation(G3, f"registry record {key} does not parse (torn or truncated)", key))
             continue
         first = oracle.first_seen_records.setdefault(key, data)
         if first != data and not (is_tombstone(first) or is_tombstone(data)):
-            found.append(Violation(G3, f"registry record {key} was rewritten"))
+            found.append(Violation(G3, f"registry record {key} was rewritten", key))
     return found
 
 
 @functools.lru_cache(maxsize=16384)  # records never change: each distinct one is parsed once
-def _whole(data: bytes) -> bool:
+def whole_record(data: bytes) -> bool:
+    """Does a record read whole (a JSON object)? A torn one may be repaired; a whole one never changes."""
     try:
         return isinstance(json.loads(data), dict)
     except ValueError:

@@ -23,12 +23,14 @@ TARGETS = {
     "memory-publish vs dict+canonical+sha256": ("memory publish / dict + canonical JSON + sha256", "<=", 3.0),
     "memory-publish vs same store operations hand-coded": (
         "memory publish / its 7 store operations hand-coded on MemoryStore", "<=", 1.5),
-    "canonicalise+hash 1 MiB vs json.dumps(sort_keys)+sha256": ("RFC 8785 + sha256 / json.dumps(sort_keys) + sha256, 1 MiB", "<=", 1.5),
+    "canonicalise+hash 1 MiB vs json.dumps(sort_keys)+sha256": (
+        "RFC 8785 + sha256 / json.dumps(sort_keys) + sha256, 1 MiB", "<=", 1.5),
     "rollback: 10,000 manifests in history vs 1": ("rollback, 10,000 manifests in history / 1", "<=", 1.2),
     "audit: 10x objects vs 1x": ("audit, 10x objects / 1x", "<=", 12.0),
     "orphans: 10x objects vs 1x": ("orphans, 10x objects / 1x", "<=", 12.0),
     "peak memory: 100 MiB artifact": ("peak traced memory / payload size, 100 MiB publish", "<=", 4.0),
-    "checker: state-machine steps/s vs trivial dict model": ("state-machine steps/s / trivial dict model steps/s", ">=", 0.2),
+    "checker: state-machine steps/s vs trivial dict model": (
+        "state-machine steps/s / trivial dict model steps/s", ">=", 0.2),
     "enumerate: every 2-publisher interleaving class x crash point": (
         "seconds to enumerate same-type, one interleaving per class (median)", "<=", 5.0),
     "enumerate: every interleaving x crash point of publish-rollback": (
@@ -54,7 +56,8 @@ def _measure(group: str, bench: dict) -> tuple[float, str]:
     """The target's value and a human-readable account of it."""
     extra = bench.get("extra_info", {})
     if group.startswith("peak memory"):
-        return extra["ratio"], f"peak {extra['peak_bytes'] / 2**20:.0f} MiB for {extra['payload_bytes'] / 2**20:.0f} MiB"
+        return extra["ratio"], (f"peak {extra['peak_bytes'] / 2**20:.0f} MiB "
+                                f"for {extra['payload_bytes'] / 2**20:.0f} MiB")
     if group.startswith("checker"):
         rate = extra["steps_per_second"]
         return rate["ours"] / rate["baseline"], f"{rate['ours']:.0f} vs {rate['baseline']:.0f} steps/s"
@@ -69,7 +72,8 @@ def _measure(group: str, bench: dict) -> tuple[float, str]:
             f"{extra['interleavings']} interleavings, {extra['crash_points']} crash points, "
             f"{extra['runs']} runs, {extra['violations']} violations")
     pair = extra["paired"]
-    return pair["ratio"], f"{_duration(pair['ours'])} vs {_duration(pair['baseline'])}, {pair['rounds']} alternating rounds"
+    return pair["ratio"], (f"{_duration(pair['ours'])} vs {_duration(pair['baseline'])}, "
+                           f"{pair['rounds']} alternating rounds")
 
 
 def render(run: dict) -> tuple[str, dict]:
@@ -105,8 +109,8 @@ def render(run: dict) -> tuple[str, dict]:
         *rows,
     ]
     if mutants:
-        lines += ["", "## Mutants: time to detect (default profile)", "", "| mutant | killed | seconds | counterexample ops |",
-                  "|---|---|---|---|"]
+        lines += ["", "## Mutants: time to detect (default profile)", "",
+                  "| mutant | killed | seconds | counterexample ops |", "|---|---|---|---|"]
         lines += [f"| `{name}` | {'yes' if m['killed'] else 'NO'} | {m['seconds']:.2f} | {m['ops']} |"
                   for name, m in mutants.items()]
         results["mutants"] = mutants

@@ -9,15 +9,20 @@ LESSONS = {
     "G1": ("Artifacts are immutable and version-addressed.",
            "A store whose create-only put overwrites, or an engine that hashes non-canonical JSON.",
            "Blobs are written create-only under the sha256 of their RFC 8785 form and read back before use."),
-    "G2": ("Current always parses and names only existing, validated, recorded artifacts; a failed publish leaves it byte-identical.",
-           "A crash between phases, a swap done before validation or recording, a manifest patched in place, a non-atomic replace, a missing fsync.",
-           "The manifest is swapped last, as one whole-document atomic replace, after every blob is validated and recorded."),
+    "G2": ("Current always parses and names only existing, validated, recorded artifacts; "
+           "a failed publish leaves it byte-identical.",
+           "A crash between phases, a swap done before validation or recording, a manifest patched in place, "
+           "a non-atomic replace, a missing fsync.",
+           "The manifest is swapped last, as one whole-document atomic replace, "
+           "after every blob is validated and recorded."),
     "G3": ("Re-running a publish converges; one record per version, never rewritten.",
            "A lost acknowledgement followed by a retry; an engine that rewrites records.",
-           "Every phase is idempotent: create-only writes that accept an existing identical object, a retry that recognises its own swap."),
+           "Every phase is idempotent: create-only writes that accept an existing identical object, "
+           "a retry that recognises its own swap."),
     "G4": ("Rollback only re-points current, to exactly an earlier mapping.",
            "An engine that rewrites history or artifacts during rollback, or keeps no history at all.",
-           "Every swapped manifest is kept, version-addressed; rollback validates the target and replaces only the pointer."),
+           "Every swapped manifest is kept, version-addressed; "
+           "rollback validates the target and replaces only the pointer."),
     "G5": ("Serving lags by at most its TTL, and never serves unverified or foreign bytes.",
            "A cache that ignores its TTL; a reader that follows any URI or skips the hash check.",
            "The reader expires manifests, checks every artifact's hash and confines URIs to its tenant/surface."),
@@ -26,7 +31,8 @@ LESSONS = {
            "Guarded mode: the swap is a compare-and-swap; a loser re-reads, re-merges or fails loudly."),
     "R5": ("GC never deletes a blob that a publish in flight will reference.",
            "An orphan sweep racing a publish that adopts the orphan.",
-           "The sweep claims a tombstone at the record key, create-only; the publish re-checks its blob after recording."),
+           "The sweep claims a tombstone at the record key, create-only; "
+           "the publish re-checks its blob after recording."),
 }
 
 
@@ -180,4 +186,48 @@ STORIES = {
         "After a sweep deleted a record (or a crash left a blob without one), current names an unrecorded "
         "blob, and the next sweep may delete it.",
         "The engine records every blob it adopts, create-only, and re-checks after recording."),
+    # issue 24: the stateful model's blind spots
+    "listing-stops-at-a-page": (
+        "The store's list() makes one ListObjectsV2 request and ignores its continuation token: it returns the "
+        "first 1,000 keys and no more.",
+        "Below 1,000 objects nothing shows. Past them gc, audit and `pubsafe history` see part of the store: a "
+        "collector without pubsafe's claims deletes recorded blobs it never saw, and a stale tombstone past the "
+        "page is never cleared, so a publish of that version stays refused.",
+        "list() follows every page to the end (S3Store loops while IsTruncated); pubsafe lists a store holding "
+        "1,001 keys on every check and compares the listing with what it read by key."),
+    "reader-invalidates-normalised-slot": (
+        "The reader's invalidate() normalises the names it is given (NFC, case-folded) before it forgets the "
+        "slot, so it forgets another slot than the one named.",
+        "An operator invalidates tenant ACME after an urgent rollback and the reader keeps serving ACME's old "
+        "model for the rest of its TTL, while acme's cache is dropped for nothing.",
+        "Names are used exactly as given, in invalidate() as in every lookup; pubsafe invalidates one slot "
+        "among many whose names differ only in case or Unicode form and reads it back."),
+    "reader-verifies-blobs-once": (
+        "The reader checks a blob's hash the first time it loads it; when the cached copy expires it reads the "
+        "blob again and trusts it, since blobs never change.",
+        "A blob edited by hand in the bucket, or restored from the wrong backup, is served as if it were the "
+        "version its key names, for every request after the first expiry.",
+        "Every load is verified, not only the first; pubsafe changes a blob under a reader that has already "
+        "loaded it and reads it again a day later."),
+    "rollback-trusts-history": (
+        "The engine rolls back to any manifest whose history entry checks out, without validating the blobs it "
+        "names again, since they were validated when it was published.",
+        "A lifecycle rule or an operator deleted a blob that only an old manifest named; the rollback meant to "
+        "end an incident points current at a blob that is not there, and serving fails.",
+        "Rollback validates every blob of its target (exists, hashes to its version, recorded) and refuses, "
+        "writing nothing, if one does not; pubsafe damages a blob only history names before rolling back to it."),
+    "steps-from-newest-entry": (
+        "rollback --steps N counts N entries back from the newest history entry by time, taking it for current.",
+        "After one rollback, `--steps 1` does not go one step back from what is serving: it restores a manifest "
+        "next to the newest one, possibly the bad release the first rollback had just removed.",
+        "--steps walks the history entries' previous links from current itself; pubsafe walks them on its own "
+        "and compares, after rollbacks and races."),
+    "link-errors-read-as-exists": (
+        "The store's create-only put reads every failed link(2) as \"already exists\" (an `except OSError`), "
+        "a full disk or an I/O error included; its S3 twin reads every 409 as \"exists\".",
+        "On a full disk a publish writes no history entry yet swaps and reports success: the release is live, "
+        "and no rollback can ever return to it.",
+        "A store maps each backend error to the pubsafe error that means it (EEXIST or 412 to AlreadyExists, "
+        "ENOSPC to NoSpace, 409 or 503 to RetryableStoreError); pubsafe injects backend errors below the store "
+        "API and judges what follows."),
 }

@@ -98,7 +98,8 @@ def run_load(store_url: str, *, processes: int = 8, publishes: int = 200, guarde
         tenant, surface, type_ = _role(worker)
         mine = [r for r in acked if r[0] == worker]
         if type_ != "model" and mine:
-            final = engine.current(tenant, surface).current.get(type_, "")
+            manifest = engine.current(tenant, surface)
+            final = manifest.current.get(type_, "") if manifest else ""
             stale_types += not final.endswith(f"{mine[-1][4]}.json")
     return LoadResult("guarded" if guarded else "default", len(results), len(acked), len(results) - len(acked),
                       len(acked), unreadable, len(swaps), lost, stale_types, seconds)
@@ -118,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         for mode in args.mode or ["default", "guarded"]:
             if kind == "local":
                 with tempfile.TemporaryDirectory(prefix="pubsafe-load-") as root:
-                    result = run_load(root, processes=args.processes, publishes=args.publishes, guarded=mode == "guarded")
+                    result = run_load(root, processes=args.processes, publishes=args.publishes,
+                                      guarded=mode == "guarded")
             else:
                 from .s3server import local_s3
 

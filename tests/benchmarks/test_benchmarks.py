@@ -20,12 +20,12 @@ import uuid
 
 import pytest
 from hypothesis import settings
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from pubsafe.refimpl import Engine, LocalStore, MemoryStore
-from pubsafe.refimpl.errors import ObjectNotFound
 from pubsafe.refimpl.canonical import canonicalize
+from pubsafe.refimpl.errors import ObjectNotFound
 
 T, S = "acme", "home"
 _counter = itertools.count()
@@ -288,8 +288,8 @@ def test_checker_steps_per_second(benchmark, paired):
 
 def test_enumerate_two_publishers(benchmark):
     benchmark.group = "enumerate: every 2-publisher interleaving class x crash point"
-    from pubsafe.models.enumerate import enumerate_race
-    from pubsafe.models.scenarios import RACES
+    from pubsafe.models.exploration import RACES
+    from pubsafe.models.exploration.enumerate import enumerate_race
 
     counts = {}
 
@@ -366,7 +366,6 @@ def test_check_quick_on_moto_s3(benchmark):
     pytest.importorskip("s3fs")
     from pubsafe.devtools.s3server import local_s3
     from pubsafe.models import run_conformance, target_from_spec
-
     from pubsafe.models.conformance import Profile
 
     coverage = {}
@@ -410,8 +409,8 @@ def _counting_s3_requests():
 def test_full_enumeration_of_one_scenario(benchmark, scenario):
     """Every interleaving (no reduction) and every crash point of a race (publish-gc: the largest)."""
     benchmark.group = f"enumerate: every interleaving x crash point of {scenario}"
-    from pubsafe.models.enumerate import enumerate_race
-    from pubsafe.models.scenarios import RACES
+    from pubsafe.models.exploration import RACES
+    from pubsafe.models.exploration.enumerate import enumerate_race
 
     counts = {}
 

@@ -22,7 +22,8 @@ def project(tmp_path):
     )
     (root / "adapters" / "engines.py").write_text(
         "from pubsafe.models.mutants import NoHistoryEngine\n\n"
-        "def forgetful(store, *, guarded=False, clock):\n    return NoHistoryEngine(store, guarded=guarded, clock=clock)\n"
+        "def forgetful(store, *, guarded=False, clock):\n"
+        "    return NoHistoryEngine(store, guarded=guarded, clock=clock)\n"
     )
     return root
 

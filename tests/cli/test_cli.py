@@ -89,6 +89,44 @@ def test_help_teaches_the_model(capsys):
         assert command in out
 
 
+#: every exit code, and words of when it happens, as --help and the README say them
+EXIT_CODES = {"0": "CONFORMING", "1": "NOT CONFORMING", "2": "usage or input error", "3": "unavailable",
+              "4": "gc finished in part", "130": "interrupted", "141": "cut short"}
+
+
+def _exit_lines(text: str) -> dict[str, str]:
+    """code -> its explanation (continuation lines joined), from an "Exit codes" list."""
+    lines, found, code = text[text.index("Exit codes"):].splitlines()[1:], {}, None
+    for line in lines:
+        head = line.strip().split(" ", 1)
+        if line.startswith(("  ", "| ")) and head[0].strip("|` ").isdigit():
+            code = head[0].strip("|` ")
+            found[code] = line
+        elif code and line.startswith("       "):
+            found[code] += " " + line.strip()
+        elif found:
+            break
+    return found
+
+
+def test_help_and_readme_list_every_exit_code_with_when_it_happens(capsys):
+    assert main(["--help"]) == 0
+    listed = _exit_lines(capsys.readouterr().out)
+    assert set(listed) == set(EXIT_CODES)
+    for code, words in EXIT_CODES.items():
+        assert words in listed[code], (code, listed[code])
+    assert main(["check", "--help"]) == 0
+    listed = _exit_lines(capsys.readouterr().out)
+    assert set(listed) == {"0", "1", "2", "3", "130", "141"} and "claimed capability" in listed["1"]
+    assert main(["gc", "--help"]) == 0
+    assert "4 done in part (the keys or slots listed need a person" in capsys.readouterr().out
+    readme = README.read_text()
+    table = readme[readme.index("| exit | when |"):]
+    for code, words in EXIT_CODES.items():
+        row = next(line for line in table.splitlines() if line.startswith(f"| {code} |"))
+        assert words in row, row
+
+
 def test_no_command_is_a_usage_error(capsys):
     assert main([]) == 2
 
@@ -105,9 +143,12 @@ SLOT = ["--tenant", "acme", "--surface", "home"]
 BAD_INPUTS = [
     # (id, argv after the command's --store, files to create, exit code, message)
     ("empty tenant", ["publish", "--tenant", "", "--surface", "home", "m=good.json"], 2, "tenant '' is empty"),
-    ("tenant with ..", ["publish", "--tenant", "..", "--surface", "home", "m=good.json"], 2, "is a relative directory reference"),
-    ("surface with /", ["publish", "--tenant", "acme", "--surface", "a/b", "m=good.json"], 2, "contains a path separator"),
-    ("reserved tenant", ["publish", "--tenant", "records", "--surface", "home", "m=good.json"], 2, "is reserved for the store layout"),
+    ("tenant with ..", ["publish", "--tenant", "..", "--surface", "home", "m=good.json"], 2,
+     "is a relative directory reference"),
+    ("surface with /", ["publish", "--tenant", "acme", "--surface", "a/b", "m=good.json"], 2,
+     "contains a path separator"),
+    ("reserved tenant", ["publish", "--tenant", "records", "--surface", "home", "m=good.json"], 2,
+     "is reserved for the store layout"),
     ("type with space", ["publish", *SLOT, " m=good.json"], 2, "has surrounding whitespace"),
     ("spec without =", ["publish", *SLOT, "good.json"], 2, "must be TYPE=FILE"),
     ("type given twice", ["publish", *SLOT, "m=good.json", "m=good.json"], 2, "given twice"),
@@ -115,13 +156,15 @@ BAD_INPUTS = [
     ("not JSON", ["publish", *SLOT, "m=broken.json"], 2, "is not valid JSON"),
     ("not UTF-8", ["publish", *SLOT, "m=latin1.json"], 2, "is not UTF-8 text"),
     ("NaN in payload", ["publish", *SLOT, "m=nan.json"], 2, "NaN is not valid JSON"),
-    ("inexact big integer", ["publish", *SLOT, "m=bigint.json"], 2, "$.n: integer 18446744073709551617 has no exact JSON"),
+    ("inexact big integer", ["publish", *SLOT, "m=bigint.json"], 2,
+     "$.n: integer 18446744073709551617 has no exact JSON"),
     ("unknown rollback target", ["rollback", *SLOT, "--to", "0" * 64], 1, "is not in the history"),
     ("malformed rollback target", ["rollback", *SLOT, "--to", "HEAD~1"], 2, "is not a manifest version"),
     ("rollback steps 0", ["rollback", *SLOT, "--steps", "0"], 2, "steps must be a positive integer"),
     ("rollback too far", ["rollback", *SLOT, "--steps", "5"], 1, "cannot go back 5"),
-    ("bad grace", ["gc", "--grace", "soon"], 2, "cannot read duration 'soon'"),
-    ("guarded on a store without CAS", ["publish", *SLOT, "--guarded", "m=good.json"], 2, "guarded mode needs compare-and-swap"),
+    ("bad grace", ["gc", "--grace", "soon"], 2, "cannot read --grace 'soon'"),
+    ("guarded on a store without CAS", ["publish", *SLOT, "--guarded", "m=good.json"], 2,
+     "guarded mode needs compare-and-swap"),
 ]
 
 
@@ -140,7 +183,8 @@ def seeded(tmp_path):
     return tmp_path, store
 
 
-@pytest.mark.parametrize(("argv", "code", "message"), [row[1:] for row in BAD_INPUTS], ids=[row[0] for row in BAD_INPUTS])
+@pytest.mark.parametrize(("argv", "code", "message"), [row[1:] for row in BAD_INPUTS],
+                         ids=[row[0] for row in BAD_INPUTS])
 def test_bad_input_is_refused_clearly_and_nothing_is_written(seeded, monkeypatch, capsys, argv, code, message):
     tmp_path, store = seeded
     monkeypatch.chdir(tmp_path)
@@ -183,7 +227,10 @@ def test_readme_bad_input_table_matches_these_tests():
 def test_check_exit_codes_and_reports(tmp_path, capsys):
     assert main(["check", "--store", "memory", "--profile", "quick", "--report", str(tmp_path / "r")]) == 0
     out = capsys.readouterr().out
-    assert "CONFORMING" in out and "| R1 |" in out
+    # piped (a CI log): a few lines, the answer and where the whole report is
+    assert out.startswith("memory: CONFORMING") and "R1 R2 R3 R4 DOCUMENTED" in out
+    assert f"the whole report: {tmp_path / 'r' / 'report.md'} and {tmp_path / 'r' / 'report.html'}" in out
+    assert len(out.splitlines()) <= 8, out
     assert json.loads((tmp_path / "r" / "report.json").read_text())["conforming"] is True
     assert (tmp_path / "r" / "report.html").read_text().startswith("<!doctype html>")
 
@@ -193,18 +240,19 @@ def test_check_exit_codes_and_reports(tmp_path, capsys):
     assert {v["guarantee"] for v in reports[0]["verdicts"] if v["status"] == "BREAKS"} >= {"G1"}
 
 
-def test_check_prints_tables_on_a_terminal_and_markdown_when_piped(capsys, monkeypatch):
+def test_check_prints_tables_on_a_terminal_and_markdown_when_asked(capsys, monkeypatch):
     argv = ["check", "--store", "pubsafe.models.mutants:OverwritingPutStore", "--profile", "quick"]
-    assert main([*argv, "--format", "md"]) == 1  # what a pipe gets (capsys is no TTY: auto is md too)
+    assert main([*argv, "--format", "md"]) == 1  # the whole Markdown report, as report.md
     piped = capsys.readouterr().out
-    assert "| G1 |" in piped and "┃" not in piped and "- because " in piped
+    assert "| G1 |" in piped and "┃" not in piped
+    assert piped.index("## What went wrong") < piped.index("## Verdicts")
     monkeypatch.setenv("COLUMNS", "120")
     assert main([*argv, "--format", "table"]) == 1
     table = capsys.readouterr().out
     assert "┃ ID" in table and "| G1 |" not in table
-    assert "BREAKS (expected HOLDS)" in table and "because the store claims create_only but does not" in table
+    assert "BREAKS (expected HOLDS)" in table and "cause: The store claims create_only but does not" in table
     assert max(len(line) for line in table.splitlines()) <= 120
-    assert "G1" in table and "counterexample:" in table and "replay: " in table
+    assert "G1" in table and "replay G1, G3" in table and "change: make put one atomic" in table
 
 
 @pytest.mark.parametrize(
@@ -230,7 +278,8 @@ def test_check_help_explains_the_verdicts(capsys):
 
 
 @pytest.mark.parametrize(("argv", "wanted"), [
-    (["publish", "--tenat", "acme", "--surface", "home", "model=-"], "unrecognized option --tenat (did you mean --tenant?)"),
+    (["publish", "--tenat", "acme", "--surface", "home", "model=-"],
+     "unrecognized option --tenat (did you mean --tenant?)"),
     (["publish", "--gaurded", "--tenant", "acme"], "unrecognized option --gaurded (did you mean --guarded?)"),
     (["publish", "--stor", "./x", "--tenant", "acme", "--surface", "home", "model=-"],
      "unrecognized option --stor (did you mean --store?)"),
@@ -266,7 +315,8 @@ def test_the_operator_commands_import_no_test_machinery(tmp_path):
         f"code = main(['publish', '--store', {str(tmp_path / 'pub')!r}, '--tenant', 'a', '--surface', 'b', "
         f"'model={tmp_path / 'm.json'}'])\n"
         "code += main(['audit', '--store', " + repr(str(tmp_path / "pub")) + "])\n"
-        "print(sorted(m for m in ('hypothesis', 'pydantic', 'fsspec', 'rich', 's3fs', 'dataclasses') if m in sys.modules), code)\n"
+        "print(sorted(m for m in ('hypothesis', 'pydantic', 'fsspec', 'rich', 's3fs', 'dataclasses') "
+        "if m in sys.modules), code)\n"
     )
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -298,3 +348,75 @@ def test_a_command_parsed_alone_has_every_argument_it_has_in_the_whole_cli():
         assert alone[name].format_help() == full.format_help()
         assert [a.dest for a in alone[name]._actions] == [a.dest for a in full._actions]
         assert len(full._actions) > 1
+
+
+# -- check in a pipeline: exit codes that say why, clean-up warnings that are true ---------------
+
+
+def test_check_cut_short_by_head_exits_141_and_says_how_it_ended(tmp_path):
+    """`pubsafe check --format table | head`: the reader went away before the table was
+    printed. Not the "breaks" code 1 with no word: 141, and stderr says the run's verdict."""
+    child = subprocess.Popen([sys.executable, "-m", "pubsafe", "check", "--store",
+                              "pubsafe.models.mutants:OverwritingPutStore", "--profile", "quick", "--format", "table"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                             env={**os.environ, "PUBSAFE_STORE": ""})
+    child.stdout.close()  # before the check has printed anything: its first write finds no reader
+    err = child.stderr.read()
+    assert child.wait(timeout=300) == 141, err
+    assert "the output was cut short (exit 141); the check itself finished" in err and "NOT CONFORMING" in err
+    assert "Traceback" not in err
+
+
+def test_a_not_conforming_exit_says_why_on_stderr(capsys):
+    argv = ["check", "--store", "pubsafe.models.mutants:OverwritingPutStore", "--profile", "quick"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "exit 1: pubsafe.models.mutants:OverwritingPutStore is NOT CONFORMING: create-only put is not atomic" in err
+
+
+def test_check_of_a_new_directory_warns_of_nothing_it_did_remove(tmp_path, capsys):
+    """Stores the run never wrote to have no directory: removing them is no failure."""
+    assert main(["check", "--store", str(tmp_path / "dir"), "--profile", "quick"]) == 0
+    err = capsys.readouterr().err
+    assert "warning" not in err and "could not remove" not in err, err
+    assert not (tmp_path / "dir").exists() or list((tmp_path / "dir").iterdir()) == []
+
+
+def test_a_removal_that_failed_is_looked_at_again_before_it_is_called_left_behind():
+    """A listing cache naming a key that is gone (rclone's, s3fs's) fails the removal of
+    that key, yet nothing is left: no warning. A key that really stays is named."""
+    from pubsafe.models.target import factory_target, remove_everything
+    from pubsafe.refimpl import MemoryStore
+    from pubsafe.refimpl.errors import ObjectNotFound, StoreError
+
+    class CachedListing(MemoryStore):
+        def list(self, prefix: str = "") -> list[str]:
+            return [*super().list(prefix), "ghost/listed-but-gone.json"]
+
+        def delete(self, key: str) -> None:
+            if key.startswith("ghost/"):
+                raise StoreError("404 on delete of a key the listing cache still shows")
+            super().delete(key)
+
+        def stat(self, key: str):  # type: ignore[no-untyped-def]
+            if key.startswith("ghost/"):
+                raise ObjectNotFound(key)
+            return super().stat(key)
+
+    class Stubborn(CachedListing):
+        def delete(self, key: str) -> None:
+            if key == "keep/me.json":
+                raise PermissionError("bucket policy forbids DeleteObject")
+            super().delete(key)
+
+    for kind, left in ((CachedListing, []), (Stubborn, ["keep/me.json"])):
+        target = factory_target(kind.__name__, kind, remove=remove_everything)
+        store = target.store_factory()
+        store.put("a/b.json", b"{}")
+        store.put("keep/me.json", b"{}")
+        target.cleanup(store)
+        if not left:
+            assert target.leftovers == [], target.leftovers
+        else:
+            [line] = target.leftovers
+            assert "PermissionError: bucket policy forbids DeleteObject; still there: keep/me.json" in line

@@ -16,7 +16,7 @@ import pytest
 from pubsafe.cli import main
 from pubsafe.refimpl import Engine, LocalStore
 from pubsafe.refimpl.canonical import canonicalize
-from pubsafe.refimpl.errors import InvalidInput, InvalidName
+from pubsafe.refimpl.errors import InvalidInput, InvalidName, SweepInProgress
 from pubsafe.refimpl.layout import blob_key, current_key, history_key, record_key
 from support import REPO, tree
 
@@ -79,12 +79,12 @@ def test_a_claim_shaped_file_at_a_non_blob_record_key_never_makes_gc_delete_curr
     assert {k for k in before if k not in after} == {blob_key(T, S, "model", canonicalize({"w": 3})[1])}
 
 
-def test_gc_refuses_to_sweep_when_a_manifest_does_not_parse(pub, capsys):
+def test_gc_leaves_a_slot_alone_when_its_manifest_does_not_parse(pub, capsys):
     (pub / current_key(T, S)).write_text('{"v": 1, "tenant": "acme"')  # torn
     before = tree(pub)
-    code, _, err = run(capsys, "gc", "--store", str(pub), "--grace", "0s", "--json")
-    assert code == 1 and row("gc with a manifest that does not parse") in err
-    assert tree(pub) == before
+    code, out, _ = run(capsys, "gc", "--store", str(pub), "--grace", "0s")
+    assert code == 4 and row("gc with a manifest that does not parse") in out and "not a valid Manifest" in out
+    assert tree(pub) == before  # the only orphan is in that slot: nothing to delete, so nothing written
 
 
 def test_a_malformed_claim_is_reported_not_fatal_and_a_future_dated_one_is_finished(pub, capsys):
@@ -131,8 +131,12 @@ def test_a_second_sweep_refuses_while_the_first_holds_the_lease(pub, capsys):
     code, _, err = run(capsys, "gc", "--store", str(pub), "--grace", "0s", "--json")
     assert code == 1 and row("gc while another sweep runs") in err
     assert tree(pub) == before
-    later = Engine(LocalStore(pub), clock=lambda: time.time() + 301)  # once the lease has expired
-    report = later.gc(0)
+    later = Engine(LocalStore(pub), clock=lambda: time.time() + 301)  # a host clock ahead takes nothing over
+    with pytest.raises(SweepInProgress):
+        later.gc(0)
+    lease = pub / "gc" / "lease.json"
+    os.utime(lease, (time.time() - 301, time.time() - 301))  # by the store's clock the lease has lapsed
+    report = Engine(LocalStore(pub)).gc(0)
     assert report.finished_tombstones and not [f for f in later.audit() if f.severity == "error"]
 
 
@@ -173,7 +177,8 @@ def test_rollback_to_restores_a_missing_or_corrupt_current(pub, capsys, damage):
     assert code == 0 and first in out
     code, _, err = run(capsys, "rollback", "--store", str(pub), *SLOT, "--steps", "1")
     assert code == 1
-    assert row("rollback --steps with a corrupt current") in err if damage == "corrupt" else "no current manifest" in err
+    assert (row("rollback --steps with a corrupt current") in err if damage == "corrupt"
+            else "no current manifest" in err)
     code, out, err = run(capsys, "rollback", "--store", str(pub), *SLOT, "--to", first)
     assert code == 0, err
     assert Engine(LocalStore(pub)).current(T, S).version == first
@@ -384,8 +389,8 @@ HOSTILE = [
     ("rollback --steps over a history loop", [], 1, "the history of acme/home loops"),
     ("publish over a corrupt current", [], 1, "a publish merges into current, so it refuses"),
     ("publish carrying a broken entry", [], 1, "would carry it forward, so it refuses"),
-    ("gc with a manifest that does not parse", [], 1, "gc deletes nothing while a manifest"),
-    ("gc while another sweep runs", [], 1, "holds the lease until"),
+    ("gc with a manifest that does not parse", [], 4, "nothing deleted in acme/home"),
+    ("gc while another sweep runs", [], 1, "holds the lease"),
     ("link inside the store", [], 1, "is a symbolic link inside the store"),
     ("directory at a record path", [], 1, "is a directory where an object belongs"),
     ("rollback --steps with a corrupt current", [], 1, "--steps walks back from the current manifest"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -112,3 +113,22 @@ def test_merge_never_overwrites_one_of_its_inputs(shards, capsys):
                  "--report", str(shards / "shard-1")]) == 2
     assert "would overwrite the input" in capsys.readouterr().err
     assert (shards / "shard-1" / "report.json").read_bytes() == before
+
+
+def test_merge_of_crafted_shard_reports_writes_an_html_report_with_every_field_escaped(shards, tmp_path, capsys):
+    """A shard's report.json is another job's output: `<script>` in any of its strings
+    must come out of report.html as text."""
+    from support.crafted import PAYLOAD, craft, markup_of
+
+    for i in (1, 2):
+        crafted = craft(_report(shards / f"shard-{i}"))
+        (tmp_path / f"shard-{i}.json").write_text(json.dumps(crafted))
+    assert main(["merge", str(tmp_path / "shard-1.json"), str(tmp_path / "shard-2.json"),
+                 "--report", str(tmp_path / "merged"), "--format", "md"]) in (0, 1)
+    page = (tmp_path / "merged" / "report.html").read_text()
+    assert "<script" not in page.lower() and "<img" not in page.lower()
+    assert not [name for _, attrs in markup_of(page) for name, _ in attrs if name.startswith("on")]
+    assert PAYLOAD.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;").replace(
+        "'", "&#x27;") in page
+    printed = capsys.readouterr().out
+    assert "<script" not in re.sub(r"(`+)(.+?)\1", "", printed.split("```")[0])

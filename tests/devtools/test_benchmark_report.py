@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from pubsafe.devtools.benchmark_report import TARGETS, main, render
 from support import REPO
 
@@ -50,6 +52,7 @@ def test_targets_not_run_are_listed_and_the_exit_code_reports_a_miss(tmp_path, m
     assert "**missed**" in written["benchmarks.md"]
 
 
+@pytest.mark.slow
 def test_the_benchmark_suite_runs_once_through_with_timing_off():
     """`python3 tasks.py bench` must not rot between benchmark runs: one round of each."""
     import os

@@ -37,3 +37,49 @@ def test_a_program_against_the_reference_engine_does_not_fail():
     fixed = program.replace(f"mutant_target({mutant!r})", "target_from_spec('memory')").replace(
         "from pubsafe.models.mutants import mutant_target", "from pubsafe.models import target_from_spec")
     exec(compile(fixed, "fixed program", "exec"), {"__name__": "teaching"})
+
+
+def test_the_adapter_guide_says_what_an_unclaimed_capability_leaves_open_as_the_report_does():
+    """`durable=False` reads the same in the guide's table and the report's probe table."""
+    from pubsafe.reports.diagnosis import UNCLAIMED
+
+    guide = (REPO / "docs" / "writing-a-store-adapter.md").read_text()
+    for capability, sentence in UNCLAIMED.items():
+        row = next(line for line in guide.splitlines() if line.startswith(f"| `{capability}` |"))
+        assert sentence in row, capability
+    assert "G1 and G2 hold for as long as the store itself stays up" in guide
+
+
+def test_a_conforming_report_of_a_store_that_claims_no_durability_says_what_that_leaves_open():
+    from pubsafe.models import run_conformance
+    from pubsafe.models.target import factory_target
+    from pubsafe.refimpl import MemoryStore
+    from pubsafe.refimpl.store import Capabilities
+    from pubsafe.reports import html, markdown, summary
+    from pubsafe.reports.diagnosis import UNCLAIMED
+
+    class Volatile(MemoryStore):
+        capabilities = Capabilities(atomic_replace=True, create_only=True, compare_and_swap=True, durable=False)
+
+    report = run_conformance(factory_target("volatile", Volatile), "quick")
+    assert report.conforming
+    for text in (markdown.render(report), " ".join(summary.render(report).split()), html.render(report)):
+        assert UNCLAIMED["durable"].replace("'", "&#x27;" if text.startswith("<!") else "'") in text
+
+
+def test_each_broken_example_says_what_its_report_says_and_the_fix_is_its_own():
+    """The teaching doc shows, for every mutant, the opening of its real report: the
+    cause and the fix the diagnosis read from the counterexample, which must be the fix
+    its own story teaches (docs/mutants.md's diagnosis column says the same)."""
+    from pubsafe.reports.diagnosis import FIXES
+
+    sections = TEACHING.split("### Broken: `")[1:]
+    assert len(sections) >= 20
+    for section in sections:
+        name = section.split("`")[0]
+        said = re.search(r"\*\*What to change\.\*\* (.+)", section)
+        assert said, f"{name}: no diagnosis in the teaching doc"
+        fix = next(f for f in FIXES.values() if f.change[:1].upper() + f.change[1:] == said.group(1))
+        assert name in fix.stories, (name, fix.title)
+    catalogue = (REPO / "docs" / "mutants.md").read_text()
+    assert "NOT ITS STORY" not in catalogue and "the report's diagnosis" in catalogue

@@ -27,7 +27,9 @@ def test_plans_round_trip_as_strings():
         FaultPlan.parse("crash")
 
 
-@pytest.mark.parametrize("phase", ["blob-write", "validate-read", "record-write", "confirm-read", "history-write", "swap"])
+@pytest.mark.parametrize("phase", [
+    "blob-write", "validate-read", "record-write", "confirm-read", "history-write", "swap",
+])
 def test_crash_before_the_swap_leaves_current_byte_identical(store, clock, phase):
     before = published(store, clock)
     faulty = FaultyStore(store, f"crash@{phase}")
@@ -84,7 +86,8 @@ def test_torn_replace_on_a_non_atomic_store_is_visible_to_a_reader(tmp_path, clo
 
 def test_slow_and_pause_call_their_hooks(store, clock):
     slept, paused = [], []
-    faulty = FaultyStore(store, "slow@swap,pause-after@record-write", delay=2.5, sleep=slept.append, on_pause=paused.append)
+    faulty = FaultyStore(store, "slow@swap,pause-after@record-write", delay=2.5, sleep=slept.append,
+                         on_pause=paused.append)
     Engine(faulty, clock=clock).publish(T, S, {"model": 1})
     assert slept == [2.5]
     assert len(paused) == 1 and paused[0].startswith("after put records/")
@@ -149,6 +152,7 @@ def test_a_stale_manifest_read_loses_an_update_silently(clock):
     assert Engine(inner).audit() == []  # every guarantee of the catalogue still holds
 
 
+@pytest.mark.serial
 def test_a_paused_process_holding_what_the_others_wait_for_is_continued(tmp_path):
     """A publisher paused while holding a lock must not turn the round into a deadlock
     that only the timeout ends (a round once took 120 s instead of 1)."""
@@ -169,6 +173,7 @@ def test_a_paused_process_holding_what_the_others_wait_for_is_continued(tmp_path
     assert runs[0].stalled and not runs[1].stalled  # the waiter waited on the paused holder
 
 
+@pytest.mark.serial
 def test_on_pause_sees_the_paused_process_stopped(tmp_path):
     """What the paused process left is what ``on_pause`` sees: a counter it bumps every
     millisecond no longer moves there (a check before the SIGSTOP took hold could see the

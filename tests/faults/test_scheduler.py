@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
 
+import pytest
 from hypothesis import find, given, settings
 
 from pubsafe.faults.scheduler import Interleaving, explore, explore_reduced, independent
@@ -44,7 +43,10 @@ def test_the_followed_schedule_starts_with_the_given_one_and_skips_finished_acto
 def test_full_exploration_counts_every_interleaving():
     def run(prefix):
         store = MemoryStore()
-        return Interleaving(store, {"A": lambda s: [s.put("a", b""), s.put("b", b"")], "B": lambda s: [s.put("c", b""), s.put("d", b""), s.put("e", b"")]}).run(prefix)
+        return Interleaving(store, {
+            "A": lambda s: [s.put("a", b""), s.put("b", b"")],
+            "B": lambda s: [s.put("c", b""), s.put("d", b""), s.put("e", b"")],
+        }).run(prefix)
 
     assert sorted(r.schedule for r in explore(run)) == sorted(
         {"".join(p) for p in __import__("itertools").permutations("AABBB")}
@@ -78,10 +80,20 @@ def test_exploring_several_prefixes_at_once_explores_the_same_interleavings(widt
     import threading
 
     threads = set()
+    meet = threading.Barrier(2, timeout=60)  # the first two runs of a parallel search wait for each other
+    runs, waits, counting = [0], [0], threading.Lock()
 
     def run(prefix, policy=None):
         threads.add(threading.get_ident())
+        with counting:  # the root runs alone; the batch after it has several (runs 2 and 3 among them)
+            waiting = meeting[0] and 1 <= runs[0] <= 2
+            runs[0] += 1
+            waits[0] += waiting
+        if waiting:
+            meet.wait()  # each blocked run holds its thread: the pool cannot hand both to one thread
         return two_publishers(prefix, policy, ({"model": 1, "items": 3}, {"items": 2}))[0]
+
+    meeting = [False]
 
     def explored(width):
         discarded = []
@@ -92,8 +104,11 @@ def test_exploring_several_prefixes_at_once_explores_the_same_interleavings(widt
     one_kept, one_discarded = explored(1)
     assert len(threads) == 1 and len(one_kept) >= 4 and one_discarded
     threads.clear()
+    runs[0], meeting[0] = 0, True
     kept, discarded = explored(width)
-    assert len(threads) > 1  # it did run in parallel
+    meeting[0] = False
+    # it did run in parallel: two runs were in flight at once, or neither could have passed the barrier
+    assert waits[0] == 2 and not meet.broken, (waits, len(threads))
     assert sorted(kept) == sorted(one_kept) and sorted(discarded) == sorted(one_discarded)
     assert kept == explored(width)[0]  # and in a fixed order
 

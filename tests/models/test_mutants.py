@@ -9,8 +9,8 @@ import pytest
 
 from pubsafe.faults import Interleaving, explore_reduced
 from pubsafe.models import Guarantee, Status, run_conformance
+from pubsafe.models.exploration import RACES, StepClock
 from pubsafe.models.mutants import BENIGN, MUTANTS, AssumesExistingBlobIsRecordedEngine, mutant_target
-from pubsafe.models.scenarios import RACES, StepClock
 from pubsafe.refimpl import MemoryStore
 
 TIMES: dict[str, float] = {}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pubsafe.models.reading import ListedContents, read_keys, read_store, reads_in_flight
 from pubsafe.models.strategies import names
@@ -85,12 +86,14 @@ def test_listed_contents_read_only_what_is_looked_up_and_agree_with_a_full_read(
     engine = Engine(store)
     for n in range(10):
         engine.publish("acme", f"s{n}", {"model": {"n": n}, "items": [n]})
-    store.delete("acme/s3/model/" + engine.current("acme", "s3").current["model"].rsplit("/", 1)[-1])  # a broken current
+    # a broken current
+    store.delete("acme/s3/model/" + engine.current("acme", "s3").current["model"].rsplit("/", 1)[-1])
     store.reads.clear()
     lazy = ListedContents(store)
     found = check_currents(lazy, store.root_uri, Oracle())
     lazy_reads = list(store.reads)
-    assert [v.message for v in found] == [v.message for v in check_currents(read_store(store), store.root_uri, Oracle())]
+    assert [v.message for v in found] == [
+        v.message for v in check_currents(read_store(store), store.root_uri, Oracle())]
     assert len(found) == 1 and "does not exist" in found[0].message
     assert len(set(lazy_reads)) == len(lazy_reads) <= 10 * 5  # each current, its 2 blobs and 2 records, once
     assert len(lazy) == len(read_store(store)) > 10 * 5 and "absent" not in lazy and lazy.get("absent") is None

@@ -133,3 +133,65 @@ def test_a_read_that_fails_ends_the_watch_and_is_raised():
         with CurrentWatcher(Failing(), CURRENT, "memory://x", Oracle()) as watcher:
             time.sleep(0.01)
     assert watcher.reads == 0
+
+
+RECORD = f"records/{T}/{S}/model/{'a' * 64}.json"
+
+
+def watching_records(store: MemoryStore, known: tuple[str, ...] = ()) -> CurrentWatcher:
+    return CurrentWatcher(store, CURRENT, store.root_uri, Oracle(), records=[f"records/{T}/{S}/"], known=known)
+
+
+def records_read_again(watcher: CurrentWatcher, times: int = 2) -> None:
+    target, deadline = watcher.record_reads + times, time.monotonic() + 10
+    while watcher.record_reads < target and watcher.record_sighting is None:
+        assert time.monotonic() < deadline, "the watcher stopped reading records"
+        time.sleep(0.0005)
+
+
+def test_a_record_rewritten_while_watched_is_seen_with_both_versions():
+    """Two runs of a check-then-write: the second writes the record over the first's
+    within milliseconds; the store at rest holds one record, as if written once."""
+    store = MemoryStore()
+    first = b'{"Version": "a", "BuiltAt": "2026-01-01T00:00:00.1Z"}'
+    second = b'{"Version": "a", "BuiltAt": "2026-01-01T00:00:00.2Z"}'
+    with watching_records(store) as watcher:
+        store.put(RECORD, first)
+        records_read_again(watcher)
+        store.replace(RECORD, second)
+        records_read_again(watcher)
+    sighting = watcher.record_sighting
+    assert sighting is not None and sighting.violation.guarantee is Guarantee.G3
+    assert f"registry record {RECORD} was rewritten while the round ran" in sighting.violation.message
+    assert "00.1Z" in sighting.violation.message and "00.2Z" in sighting.violation.message
+    assert watcher.first_seen[RECORD][1] == first and sighting.data == second
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_records_written_once_while_watched_show_nothing(seed):
+    """Correct publishes (create-only records) while watched: every new record is read,
+    none changes; records there before the watch (``known``) are left to the at-rest check."""
+    store = MemoryStore()
+    engine = Engine(store)
+    engine.publish(T, S, {"model": {"before": seed}})
+    known = tuple(k for k in store.list("records/"))
+    with watching_records(store, known) as watcher:
+        for n in range(10):
+            engine.publish(T, S, {"model": {"n": n, "seed": seed}, "items": [n]})
+            engine.publish(T, S, {"model": {"n": n, "seed": seed}, "items": [n]})  # a republish: no new record
+            records_read_again(watcher)
+    assert watcher.record_sighting is None and watcher.sighting is None
+    assert len(watcher.first_seen) == 20 and not set(watcher.first_seen) & set(known)
+
+
+def test_a_record_read_mid_write_then_whole_is_no_rewrite():
+    """On a store without atomic writes a reader can catch a record half written; the
+    write completing is not a rewrite of a record (one read whole never changes)."""
+    store = MemoryStore()
+    whole = b'{"v": 1, "version": "' + b"a" * 64 + b'"}'
+    with watching_records(store) as watcher:
+        store.put(RECORD, whole[:10])
+        records_read_again(watcher)
+        store.replace(RECORD, whole)
+        records_read_again(watcher)
+    assert watcher.record_sighting is None and watcher.first_seen[RECORD][1] == whole

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC
 
 import pytest
 from hypothesis import given
@@ -163,11 +164,11 @@ def test_dicts_of_several_non_string_keys_are_refused(mapping):
 
 @given(any_text, any_text, st.dictionaries(any_text, any_text, max_size=4))
 def test_manifest_version_shortcut_is_the_canonical_hash(tenant, surface, current):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from pubsafe.refimpl.documents import Manifest
 
-    manifest = Manifest(tenant=tenant, surface=surface, current=current, updated_at=datetime.now(timezone.utc))
+    manifest = Manifest(tenant=tenant, surface=surface, current=current, updated_at=datetime.now(UTC))
     body = {"v": 1, "tenant": tenant, "surface": surface, "current": current}
     assert manifest.version == canonicalize(body)[1]
 

@@ -10,7 +10,7 @@ stricter: it also refuses a string where a number belongs, and a number as a tim
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from typing import Annotated, Literal
 
 import pytest
@@ -23,7 +23,7 @@ from pubsafe.refimpl._serialise import dump_history_entry, dump_manifest, dump_r
 from pubsafe.refimpl.errors import IntegrityError
 from support import DATA
 
-_Utc = Annotated[datetime, AfterValidator(lambda v: v if v.tzinfo is timezone.utc else v.astimezone(timezone.utc))]
+_Utc = Annotated[datetime, AfterValidator(lambda v: v if v.tzinfo is UTC else v.astimezone(UTC))]
 
 
 class _Strict(BaseModel):
@@ -58,23 +58,26 @@ class GCTombstone(_Strict):
     gc_tombstone: Literal[True] = True
     sweep_id: str
     claimed_at: _Utc
+    generation: int = 0
 
 
 class GCLease(_Strict):
     gc_lease: Literal[True] = True
     owner: str
-    acquired_at: _Utc
-    expires_at: _Utc
+    generation: int
+    lease_seconds: float
+    renewed_at: _Utc
+    released: bool = False
 
 
 RENDITIONS = {documents.Manifest: Manifest, documents.RegistryRecord: RegistryRecord,
               documents.HistoryEntry: HistoryEntry, documents.GCTombstone: GCTombstone, documents.GCLease: GCLease}
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=8)
-zones = st.sampled_from([timezone.utc, None]) | st.integers(-14 * 60, 14 * 60).map(
+zones = st.sampled_from([UTC, None]) | st.integers(-14 * 60, 14 * 60).map(
     lambda minutes: timezone(__import__("datetime").timedelta(minutes=minutes)))
 times = st.datetimes(min_value=datetime(1971, 1, 2), max_value=datetime(9998, 12, 30), timezones=zones).map(
-    lambda t: t if t.tzinfo else t.replace(tzinfo=timezone.utc))
+    lambda t: t if t.tzinfo else t.replace(tzinfo=UTC))
 manifests = st.builds(dict, tenant=text, surface=text, current=st.dictionaries(text, text, max_size=4),
                       updated_at=times)
 fields = {
@@ -82,8 +85,9 @@ fields = {
     documents.RegistryRecord: st.builds(dict, tenant=text, surface=text, type=text, version=text, uri=text,
                                         size=st.integers(0, 2**63), recorded_at=times),
     documents.HistoryEntry: st.builds(dict, manifest=manifests, previous=st.none() | text),
-    documents.GCTombstone: st.builds(dict, sweep_id=text, claimed_at=times),
-    documents.GCLease: st.builds(dict, owner=text, acquired_at=times, expires_at=times),
+    documents.GCTombstone: st.builds(dict, sweep_id=text, claimed_at=times, generation=st.integers(0, 2**63)),
+    documents.GCLease: st.builds(dict, owner=text, generation=st.integers(0, 2**63),
+                                 lease_seconds=st.floats(1, 86400), renewed_at=times, released=st.booleans()),
 }
 
 

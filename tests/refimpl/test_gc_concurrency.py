@@ -1,87 +1,113 @@
 """Two sweeps and a publish, interleaved at every store operation (R5 with the GC lease).
 
-The story that once lost an acknowledged publish: sweep A claims orphan X, deletes it
-and is about to release its tombstone; sweep B sees A's tombstone as stale; A
-releases; a publish of X writes blob and record and swaps; B then deletes X and the
-new record. With the lease two sweeps never overlap, and every interleaving keeps
-each acknowledged publish's blob and record; without it, some interleaving breaks.
+The story that loses an acknowledged publish: sweep A claims orphan X and is about to
+delete it; sweep B takes the lease over and finishes A's claim (deletes X, removes A's
+tombstone); a publish of X writes blob and record and swaps; A's delete then lands.
+B can take over a live sweep only if it judges the lease lapsed on a clock that is
+wrong. Here the sweeps' clocks are an hour ahead of and behind the store's, and every
+interleaving keeps each acknowledged publish's blob and record, because lapse is
+judged on the store's clock. The mutants show the check has teeth: judged on the
+sweep's own clock, or with no lease at all, the story above loses the publish.
 """
 
 from __future__ import annotations
 
+import pytest
 
-from pubsafe.faults import Crash, FaultyStore, Interleaving, explore_reduced
+from pubsafe.faults import Crash, FaultyStore, Interleaving
 from pubsafe.models.checkers.manifest_last import check_currents
+from pubsafe.models.exploration import two_sweeps
+from pubsafe.models.exploration.enumerate import enumerate_race
 from pubsafe.models.oracle import Oracle, blob_key, payload_version, read_store, record_key
 from pubsafe.refimpl import Engine, MemoryStore, gc
-from pubsafe.refimpl.errors import CollectionInProgress, IntegrityError, SweepInProgress
+from pubsafe.refimpl.errors import CollectionInProgress, SweepInProgress
+from pubsafe.refimpl.gc_lease import Lease
+from support import StepClock
 
 T, S = "acme", "home"
 ORPHAN = {"w": 2}
+HOUR = 3600.0
+BLOB = blob_key(T, S, "model", payload_version(ORPHAN))
 
 
 class _NoLease:
     """What a sweep without the lease does: nothing to stop a second sweep."""
 
-    def __init__(self, *args: object) -> None:
+    generation = 0
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
         pass
 
-    def acquire(self) -> None:
-        pass
+    def acquire(self) -> float:
+        return float("inf")  # granted at once, and every orphan old enough
 
-    def check(self) -> None:
+    def fence(self) -> None:
         pass
 
     def release(self) -> None:
         pass
 
 
-def _explore(clock, *, until_broken: bool = False) -> tuple[int, list[str]]:
-    def run(prefix, policy):
-        store = MemoryStore(clock=clock)
-        Engine(store, clock=clock).publish(T, S, {"model": {"w": 1}})
-        try:
-            Engine(FaultyStore(store, "crash@record-write"), clock=clock).publish(T, S, {"model": ORPHAN})
-        except Crash:
-            pass
-        clock.advance(3600)
-        actors = {
-            "A": lambda s: Engine(s, clock=clock).gc(0),
-            "B": lambda s: Engine(s, clock=clock).gc(0),
-            "P": lambda s: Engine(s, clock=clock).publish(T, S, {"model": ORPHAN}),
-        }
-        result = Interleaving(store, actors).run(prefix, policy)
-        result_stores[result.schedule] = store
-        return result
+class _OwnClockLease(Lease):
+    """Judges whether a lease lapsed by the sweep's own clock, as pubsafe once did."""
 
-    result_stores: dict = {}
-    runs, broken = 0, []
-    blob = blob_key(T, S, "model", payload_version(ORPHAN))
-    for result in explore_reduced(run):
-        runs += 1
-        store = result_stores.pop(result.schedule)
-        for name in "AB":
-            assert result.outcomes[name].error is None or isinstance(result.outcomes[name].error, SweepInProgress)
-        published = result.outcomes["P"].error
-        assert published is None or isinstance(published, (CollectionInProgress, IntegrityError)), result.schedule
-        contents = read_store(store)
-        problems = [str(v) for v in check_currents(contents, store.root_uri, Oracle())]
-        if published is None and (blob not in contents or record_key(T, S, "model", payload_version(ORPHAN)) not in contents):
-            problems.append("an acknowledged publish lost its blob or record")
-        if problems:
-            broken.append(f"{result.schedule}: {problems[0]}")
-            if until_broken:
-                break
-    return runs, broken
+    def _store_now(self) -> float:
+        return self.clock()
 
 
-def test_two_sweeps_and_a_publish_never_lose_an_acknowledged_publish(clock):
-    runs, broken = _explore(clock)
-    assert broken == []
-    assert runs > 1000, runs  # every class of interleavings of the three actors
+@pytest.mark.slow
+def test_two_sweeps_on_hosts_two_hours_apart_and_a_publish_never_lose_an_acknowledged_publish():
+    """Every interleaving (explored state by state), sweep B's clock an hour ahead of the
+    store's and sweep C's an hour behind: the publish is kept or backs off, never lost."""
+    counts = enumerate_race(two_sweeps(HOUR), full=True, crashes=False, max_states=1_000_000)
+    assert counts.violations == []
+    assert counts.interleavings > 10**14 and counts.checks > 300, counts  # three actors, every order
 
 
-def test_without_the_lease_some_interleaving_loses_the_publish(clock, monkeypatch):
-    monkeypatch.setattr(gc, "_Lease", _NoLease)
-    runs, broken = _explore(clock, until_broken=True)
-    assert broken, f"no interleaving of {runs} broke anything: the lease would not be needed"
+def _the_story() -> tuple[dict, dict]:
+    """Sweep A (the store's clock) until its next operation deletes X; then sweep B (an
+    hour ahead) to its end; then the publish adopting X; then A. Outcomes and contents."""
+    clock = StepClock()
+    store = MemoryStore(clock=clock)
+    Engine(store, clock=clock).publish(T, S, {"model": {"w": 1}})
+    try:
+        Engine(FaultyStore(store, "crash@record-write"), clock=clock).publish(T, S, {"model": ORPHAN})
+    except Crash:
+        pass
+    clock.advance(HOUR)
+    ahead = StepClock(clock() + HOUR)
+    actors = {"A": lambda s: Engine(s, clock=clock).gc(0), "B": lambda s: Engine(s, clock=ahead).gc(0),
+              "P": lambda s: Engine(s, clock=clock).publish(T, S, {"model": ORPHAN})}
+    reached = False
+
+    def policy(step: int, waiting: dict) -> str:
+        nonlocal reached
+        reached = reached or waiting.get("A") == ("delete", BLOB)
+        return next(actor for actor in ("BPA" if reached else "A") if actor in waiting)
+
+    result = Interleaving(store, actors).run("", policy)
+    assert reached, "sweep A never came to delete the orphan"
+    return result.outcomes, read_store(store)
+
+
+def _lost(outcomes: dict, contents: dict) -> list[str]:
+    problems = [str(v) for v in check_currents(contents, "memory://", Oracle())]
+    record = record_key(T, S, "model", payload_version(ORPHAN))
+    if outcomes["P"].error is None and (BLOB not in contents or record not in contents):
+        problems.append("an acknowledged publish lost its blob or record")
+    return problems
+
+
+def test_in_the_story_the_second_sweep_is_refused_and_the_publish_backs_off():
+    outcomes, contents = _the_story()
+    assert isinstance(outcomes["B"].error, SweepInProgress)
+    assert isinstance(outcomes["P"].error, CollectionInProgress)
+    assert outcomes["A"].error is None and _lost(outcomes, contents) == []
+
+
+@pytest.mark.parametrize("lease", [_OwnClockLease, _NoLease], ids=["lapse by the sweep's own clock", "no lease"])
+def test_without_fencing_by_the_store_the_story_loses_the_publish(monkeypatch, lease):
+    monkeypatch.setattr(gc, "Lease", lease)
+    outcomes, contents = _the_story()
+    assert outcomes["P"].error is None  # acknowledged...
+    assert _lost(outcomes, contents)  # ...and lost

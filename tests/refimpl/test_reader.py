@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from pubsafe.refimpl import Engine, MemoryStore, ServingReader
+from pubsafe.refimpl.documents import dump_document
 from pubsafe.refimpl.errors import IntegrityError, InvalidKey
 from pubsafe.refimpl.layout import blob_key, current_key
-from pubsafe.refimpl.documents import dump_document
 
 T, S = "acme", "home"
 

@@ -1,11 +1,13 @@
-"""An adapter package outside pubsafe, installed by entry point into a fresh venv next
-to a non-editable pubsafe: its scheme works in check, publish and audit, and the
-guide's pytest example runs green under ``-W error``."""
+"""An adapter package outside pubsafe, installed into a fresh venv as the guide says
+(pubsafe from the wheel the README builds, then ``pip install .`` in the adapter's
+folder): its scheme works in check, publish and audit, and the guide's pytest example
+runs green under ``-W error``, in default and guarded mode."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -18,21 +20,77 @@ from support import REPO
 pytestmark = pytest.mark.slow
 
 ADAPTER = REPO / "tests" / "data" / "sqlite_adapter"
+GUIDE = (REPO / "docs" / "writing-a-store-adapter.md").read_text()
+README = (REPO / "README.md").read_text()
+
+
+def _dependencies_without_pubsafe(into: Path) -> Path:
+    """This interpreter's third-party packages (pydantic, hypothesis...), linked one by
+    one into ``into`` without pubsafe's own install: a fresh venv that lists ``into`` in
+    a .pth file has pubsafe's dependencies and no pubsafe, as after installing them from
+    PyPI (no network needed)."""
+    into.mkdir()
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if entry.suffix == ".pth" or entry.name.startswith(("pubsafe", "__editable__", "_pubsafe")):
+            continue
+        (into / entry.name).symlink_to(entry)
+    return into
+
+
+def _pip(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``pip ARGS`` in the fresh venv (this interpreter's pip, pointed at it)."""
+    return subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _command(text: str, starts: str) -> list[str]:
+    """The words of the first line of a doc's code block that starts with ``starts``."""
+    line = next(line for line in text.splitlines() if line.startswith(starts))
+    return line.split("#")[0].split()
 
 
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory) -> Path:
-    """A fresh venv whose only installs are pubsafe (built as a wheel, not editable) and
-    the adapter; third-party dependencies come from this interpreter's site-packages
-    through a .pth line (which adds the directory but runs none of its .pth hooks, so
-    the editable pubsafe there stays invisible)."""
-    root = tmp_path_factory.mktemp("fresh") / "venv"
+def wheel(tmp_path_factory) -> Path:
+    """pubsafe's wheel, built as the README says (into a directory of the test's own)."""
+    words = _command(README, "python -m pip wheel")
+    assert words[:5] == ["python", "-m", "pip", "wheel", "--no-deps"] and words[-1] == "."
+    out = tmp_path_factory.mktemp("dist")
+    done = subprocess.run([sys.executable, *words[1:5], "-w", str(out), "."], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [built] = out.glob("pubsafe-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory, wheel) -> Path:
+    """A fresh venv with pubsafe's dependencies and nothing of pubsafe, into which the
+    guide's two lines install pubsafe's wheel and then the adapter from its folder."""
+    scratch = tmp_path_factory.mktemp("fresh")
+    root = scratch / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
     site = next((root / "lib").glob("python3*/site-packages"))
-    (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(root / "bin" / "python"), "install", "-q",
-                    "--no-deps", str(REPO), str(ADAPTER)], check=True, timeout=300)
+    (site / "dependencies.pth").write_text(str(_dependencies_without_pubsafe(scratch / "deps")) + "\n")
+    adapter = shutil.copytree(ADAPTER, scratch / "pubsafe-sqlite")
+    assert _command(GUIDE, "pip install /path/to/pubsafe")[:2] == ["pip", "install"]
+    assert _command(GUIDE, "pip install .") == ["pip", "install", "."]
+    first = _pip(root, "install", str(wheel), cwd=scratch)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    second = _pip(root, "install", ".", cwd=adapter)  # the adapter's dependency on pubsafe is met
+    assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
     return root
+
+
+def test_the_adapter_alone_does_not_install_without_pubsafe(tmp_path, wheel):
+    """Why the guide installs pubsafe first: it is on no index, so `pip install .` in the
+    adapter's folder of a venv without pubsafe finds nothing to satisfy it."""
+    root = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
+    site = next((root / "lib").glob("python3*/site-packages"))
+    (site / "dependencies.pth").write_text(str(_dependencies_without_pubsafe(tmp_path / "deps")) + "\n")
+    adapter = shutil.copytree(ADAPTER, tmp_path / "pubsafe-sqlite")
+    done = _pip(root, "install", ".", cwd=adapter)
+    assert done.returncode != 0 and "pubsafe" in done.stdout + done.stderr
 
 
 def run(venv: Path, *argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -81,5 +139,7 @@ def test_the_guides_pytest_example_is_green_under_warnings_as_errors(venv, tmp_p
     done = run(venv, "python", "-W", "error", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pubsafe-profile",
                "quick", "--pubsafe-report", "reports", cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert re.search(r"\b2[0-9] passed\b", done.stdout), done.stdout[-500:]
+    assert re.search(r"\b3[0-9] passed\b", done.stdout), done.stdout[-500:]
     assert (tmp_path / "reports" / "TestSQLiteConformance" / "report.html").is_file()
+    guarded = (tmp_path / "reports" / "TestSQLiteGuarded" / "report.json").read_text()
+    assert '"mode": "guarded"' in guarded

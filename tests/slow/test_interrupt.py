@@ -26,6 +26,7 @@ def _blocked(pid: int) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to see the process wait")
 def test_ctrl_c_while_a_publish_reads_stdin(tmp_path):
     root = tmp_path / "pub"

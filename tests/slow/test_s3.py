@@ -9,9 +9,8 @@ import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from support import fresh_s3_url as fresh_url
 
-from pubsafe.faults import Crash, FaultyStore
+from pubsafe.faults import Crash, FaultyStore, InjectedError
 from pubsafe.models import Status, run_conformance, target_from_spec
 from pubsafe.models.conformance import Profile
 from pubsafe.models.probes import check_contract, probe_capabilities
@@ -20,6 +19,7 @@ from pubsafe.refimpl import Engine, open_store
 from pubsafe.refimpl.errors import AlreadyExists, Conflict, StoreError
 from pubsafe.refimpl.layout import current_key
 from pubsafe.refimpl.s3_store import S3Store
+from support import fresh_s3_url as fresh_url
 
 pytestmark = pytest.mark.slow
 
@@ -67,7 +67,7 @@ def test_guarded_error_after_the_swap_is_recognised_in_the_same_call(s3_endpoint
     engine.publish("acme", "home", {"model": 1})
     # the swap lands but its response is lost; the engine's retry gets a 412 and re-reads
     flaky = FaultyStore(store, "error-after@swap")
-    with pytest.raises(Exception):
+    with pytest.raises(InjectedError):
         Engine(flaky, guarded=True).publish("acme", "home", {"model": 2})
     assert b"model" in store.get(current_key("acme", "home"))
     assert Engine(store, guarded=True).publish("acme", "home", {"model": 2}).swapped is False
@@ -123,7 +123,8 @@ class _RefusesBatchDeletes(http.server.BaseHTTPRequestHandler):
 
     def _forward(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.refuse_batch_deletes and self.command == "POST" and "delete" in parse_qs(urlsplit(self.path).query, keep_blank_values=True):
+        if (self.refuse_batch_deletes and self.command == "POST"
+                and "delete" in parse_qs(urlsplit(self.path).query, keep_blank_values=True)):
             type(self).refused += 1
             payload = (b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>NotImplemented</Code>"
                        b"<Message>DeleteObjects is not implemented</Message></Error>")
@@ -223,7 +224,8 @@ class _ReadOnly(_RefusesBatchDeletes):
 
     def _refuse(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        payload = b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+        payload = (b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code>"
+                   b"<Message>Access Denied</Message></Error>")
         self.send_response(403)
         self.send_header("Content-Type", "application/xml")
         self.send_header("Content-Length", str(len(payload)))

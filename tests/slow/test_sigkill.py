@@ -20,6 +20,7 @@ BOUNDARIES = [f"{kind}@{label}" for label in PUBLISH_PHASES for kind in ("pause"
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 @pytest.mark.parametrize("boundary", BOUNDARIES)
 def test_sigkill_at_a_phase_boundary_then_recover(tmp_path, boundary):
     root = tmp_path / "store"

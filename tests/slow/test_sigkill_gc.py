@@ -1,5 +1,6 @@
 """Real processes, killed at random: two `pubsafe gc --grace 0s` and two publishes at a
-time, over one local store, for many rounds. Publishes draw from a small pool of
+time, over one local store, for many rounds, each process's clock (``time.time``) set up
+to an hour ahead of or behind the others'. Publishes draw from a small pool of
 payloads, so later publishes adopt the orphans that killed ones left while sweeps
 are collecting them (the R5 race, for real). Afterwards every acknowledged publish's
 blobs and records exist and hash, current is valid, and once a final sweep has
@@ -25,14 +26,23 @@ from pubsafe.refimpl import Engine, LocalStore
 T, S = "acme", "home"
 ROUNDS = int(os.environ.get("PUBSAFE_SIGKILL_ROUNDS", "100"))
 LEASE = 2.0  # seconds; a killed sweep blocks the next ones this long
+HOUR = 3600.0
 
 
-def _start(*argv: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "pubsafe", *argv], stdout=subprocess.PIPE,
+#: pubsafe's CLI in a process whose wall clock runs OFFSET seconds off the machine's
+#: (patched before pubsafe is imported, so every default ``clock=time.time`` takes it).
+_SKEWED = ("import runpy, sys, time; offset = float(sys.argv.pop(1)); real = time.time; "
+           "time.time = lambda: real() + offset; sys.argv[0] = 'pubsafe'; "
+           "runpy.run_module('pubsafe', run_name='__main__')")
+
+
+def _start(*argv: str, offset: float = 0.0) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", _SKEWED, str(offset), *argv], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_sigkilled_sweeps_and_publishes_never_lose_an_acknowledged_publish(tmp_path):
     rng = random.Random(20261126)
     root = tmp_path / "pub"
@@ -50,14 +60,16 @@ def test_sigkilled_sweeps_and_publishes_never_lose_an_acknowledged_publish(tmp_p
     outcomes: dict[str, int] = {}
     started = time.perf_counter()
     for _ in range(ROUNDS):
-        children = [("gc", _start("gc", "--store", str(root), "--grace", "0s", "--lease", f"{LEASE}s", "--json"))
-                    for _ in range(2)]
+        skew = lambda: rng.uniform(-HOUR, HOUR)  # noqa: E731
+        children = [("gc", _start("gc", "--store", str(root), "--grace", "0s", "--lease", f"{LEASE}s", "--json",
+                                  offset=skew())) for _ in range(2)]
         for type_ in ("model", "items"):
             spec = f"{type_}={rng.choice(payloads)}"
             children.append(("publish", _start("publish", "--store", str(root), "--tenant", T, "--surface", S,
-                                               spec, "--json")))
+                                               spec, "--json", offset=skew())))
         launched = time.perf_counter()
-        doomed = sorted((launched + rng.uniform(0.8, 1.3) * startup, i) for i in range(len(children)) if rng.random() < 0.5)
+        doomed = sorted((launched + rng.uniform(0.8, 1.3) * startup, i)
+                        for i in range(len(children)) if rng.random() < 0.5)
         for when, i in doomed:
             time.sleep(max(0.0, when - time.perf_counter()))
             children[i][1].send_signal(signal.SIGKILL)

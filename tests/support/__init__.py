@@ -7,11 +7,24 @@ from pathlib import Path
 
 from pubsafe.refimpl.store import Store
 
-__all__ = ["REPO", "DATA", "S3_BUCKET", "snapshot", "tree", "fresh_s3_url"]
+__all__ = ["REPO", "DATA", "S3_BUCKET", "StepClock", "snapshot", "tree", "fresh_s3_url"]
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
 S3_BUCKET = "pubsafe-test"
+
+
+class StepClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 def snapshot(store: Store) -> dict[str, bytes]:

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import arguments, canonical, makedirs_for, version  # noqa: E402
@@ -38,7 +38,7 @@ def main() -> None:
         blobs[type_] = data
     write(current_path, json.dumps({"v": 1, "tenant": tenant, "surface": surface,
                                     "current": dict(sorted(mapping.items())),
-                                    "updated_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}).encode())
+                                    "updated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}).encode())
     time.sleep(0.2)  # work after the swap: building the next artifact, an upload (most of its run)
     for type_, data in blobs.items():
         key = mapping[type_]

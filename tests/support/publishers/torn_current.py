@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import arguments, canonical, makedirs_for, version  # noqa: E402
@@ -36,7 +36,7 @@ def main() -> None:
                 os.replace(path + ".part", path)
         mapping[type_] = key
     document = json.dumps({"v": 1, "tenant": tenant, "surface": surface, "current": dict(sorted(mapping.items())),
-                           "updated_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}).encode()
+                           "updated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}).encode()
     makedirs_for(current_path)
     with open(current_path, "wb") as f:  # in place: truncate, then write in two parts
         half = len(document) // 2

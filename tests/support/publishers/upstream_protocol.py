@@ -3,6 +3,13 @@
 versions that leave ``build`` out, Go-style records, read-modify-write of current,
 every file written to a ``.<name>.tmp-<digits>`` temp file and renamed into place, no
 history. Judged under the recsys-pipelines dialect by the black-box tests.
+
+One deliberate difference: upstream creates a record only if no file is at its path,
+but checks with a stat and then renames over whatever is there (check-then-write),
+so two runs publishing the same version at once can both write it, the second over
+the first (a G3 break the black-box harness sees now and then). Here the record is
+created as the protocol intends, create-only (link(2) fails if the path exists):
+written once, never rewritten. ``record_rewriter.py`` keeps upstream's way.
 """
 
 from __future__ import annotations
@@ -12,7 +19,8 @@ import json
 import os
 import random
 import sys
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import arguments, makedirs_for  # noqa: E402
@@ -27,10 +35,37 @@ def go_compact(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def atomic_write(path: str, body: bytes) -> None:
-    makedirs_for(path)
+def temp_for(path: str) -> str:
     directory, name = os.path.split(path)
-    temp = os.path.join(directory, f".{name}.tmp-{random.randrange(10**9, 10**10)}")
+    return os.path.join(directory, f".{name}.tmp-{random.randrange(10**9, 10**10)}")
+
+
+def atomic_write(path: str, body: bytes) -> None:
+    """Upstream's write: temp file, fsync, rename over the target, fsync the directory."""
+    makedirs_for(path)
+    temp = temp_for(path)
+    _write_temp(temp, body)
+    os.rename(temp, path)
+    _fsync_directory(os.path.dirname(path))
+
+
+def create_record(path: str, body: bytes) -> None:
+    """The record, created only if none is there, atomically (link fails on an existing path)."""
+    if os.path.exists(path):  # upstream's check, kept as a shortcut: the link below decides
+        return
+    makedirs_for(path)
+    temp = temp_for(path)
+    _write_temp(temp, body)
+    try:
+        os.link(temp, path)
+    except FileExistsError:
+        pass  # recorded before: append-only, so nothing to do
+    finally:
+        os.unlink(temp)
+    _fsync_directory(os.path.dirname(path))
+
+
+def _write_temp(temp: str, body: bytes) -> None:
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, body)
@@ -38,7 +73,9 @@ def atomic_write(path: str, body: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.rename(temp, path)
+
+
+def _fsync_directory(directory: str) -> None:
     dir_fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -46,10 +83,12 @@ def atomic_write(path: str, body: bytes) -> None:
         os.close(dir_fd)
 
 
-def main() -> None:
+def main(write_record: Callable[[str, bytes], None] = create_record) -> None:
+    """Publish ``STORE TENANT SURFACE TYPE=FILE...``; ``write_record(path, body)`` writes
+    a record (the protocol's way by default)."""
     root, tenant, surface, specs = arguments()
     root = os.path.abspath(root)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     current_path = os.path.join(root, "current", tenant.strip(), surface.strip(), "manifest.json")
     try:
         with open(current_path, encoding="utf-8") as f:
@@ -69,12 +108,10 @@ def main() -> None:
         with open(blob_path, "rb") as f:  # validate: read it back
             json.load(f)
         record_path = os.path.join(root, "records", tenant.strip(), surface.strip(), type_, f"{version}.json")
-        if not os.path.exists(record_path):  # check, then write: upstream's own (non-atomic) way
-            record = {"Key": {"Tenant": tenant, "Surface": surface, "Segment": given["segment"], "Type": type_},
-                      "Window": {"Start": given["window"]["start"], "End": given["window"]["end"]},
-                      "Version": version, "URI": "file://" + blob_path,
-                      "BuiltAt": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
-            atomic_write(record_path, json.dumps(record, indent=2).encode())
+        record = {"Key": {"Tenant": tenant, "Surface": surface, "Segment": given["segment"], "Type": type_},
+                  "Window": {"Start": given["window"]["start"], "End": given["window"]["end"]},
+                  "Version": version, "URI": "file://" + blob_path, "BuiltAt": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+        write_record(record_path, json.dumps(record, indent=2).encode())
         mapping[type_] = "file://" + blob_path
     manifest = {"v": 1, "tenant": tenant, "surface": surface, "current": dict(sorted(mapping.items())),
                 "updated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")}

@@ -1,8 +1,8 @@
 """Exhaustive interleavings × crash points of the race scenarios, with counts.
 
-    python -m pubsafe.models.enumerate [--scenario NAME] [--no-crashes] [--full [--max-states N]]
+    python -m pubsafe.models.exploration.enumerate [--scenario NAME] [--no-crashes] [--full [--max-states N]]
 
-For each race of ``models.scenarios`` it runs the reference engine over a memory
+For each race of ``models.exploration`` it runs the reference engine over a memory
 store: one interleaving of the two actors' store operations per class of equivalent
 ones (``--full``: every interleaving), then every crash point: each distinct prefix
 of those schedules, with the actor that moves last crashing before its operation or
@@ -11,10 +11,11 @@ engine and the checkers judge the store. It prints how many interleavings and cr
 points exist, how many ran, and how many runs broke a guarantee (expected: none).
 
 Each state is checked once. The actors are deterministic (the clock stands still
-during a run, and GC sweeps are numbered per run instead of taking random ids), so what follows a point of a run depends only on the store's contents
-there and on what each actor has been answered so far. Two crash points that crash
-the same actor, the same way, from such an equal state run identically, and so do
-the checks of two runs that end in one: each is run and judged once, and counted as
+during a run, and GC sweeps are numbered per run instead of taking random ids), so
+what follows a point of a run depends only on the store's contents there and on what
+each actor has been answered so far. Two crash points that crash the same actor, the
+same way, from such an equal state run identically, and so do the checks of two runs
+that end in one: each is run and judged once, and counted as
 covering the others. ``--full`` searches state by state: what follows a state is
 explored once, and counted for every other prefix that reaches the state.
 """
@@ -27,8 +28,8 @@ import itertools
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 from pubsafe.faults import Crash, FaultyStore, Interleaving, RunResult, explore, explore_reduced
 from pubsafe.faults.delegate import DelegatingStore
@@ -37,10 +38,10 @@ from pubsafe.refimpl import Engine, MemoryStore
 from pubsafe.refimpl.gc import LEASE_SECONDS
 from pubsafe.refimpl.store import Store, StoredObject
 
-from .checkers import check_store
-from .checkers.retry import retry_failed
-from .oracle import Oracle
-from .scenarios import RACES, Race, RaceScenario, StepClock
+from ..checkers import check_store
+from ..checkers.retry import retry_failed
+from ..oracle import Oracle
+from .races import RACES, Race, RaceScenario, StepClock, two_sweeps
 
 __all__ = ["Counts", "TooManyStates", "enumerate_race", "crash_points"]
 
@@ -150,10 +151,11 @@ def _run(race: Race, prepared: MemoryStore, schedule: str, fault: tuple[str, str
     # A sweep's id is written into its lease and tombstones: counted, not random, so that
     # equal runs reach equal states (and unique within the run, recovery included).
     sweep_ids = map("sweep-{}".format, itertools.count(1)).__next__
-    copy = dataclasses.replace(race, store=prepared.copy(),
+    store = prepared.copy()
+    copy = dataclasses.replace(race, store=store,
                                engine=lambda store, **options: race.engine(store, sweep_ids=sweep_ids, **options))
     after = [] if after is None else after
-    recorded = states.recorder(copy.store, after) if states is not None else None
+    recorded = states.recorder(store, after) if states is not None else None
 
     def wrap(name: str, gated: Store) -> Store:
         if recorded is not None:
@@ -165,14 +167,18 @@ def _run(race: Race, prepared: MemoryStore, schedule: str, fault: tuple[str, str
 
 def _check(race: Race, result: RunResult, clock: StepClock) -> list[str]:
     problems = [str(v) for v in race.judge(result, guarded=False)[0]]
-    # Recovery comes later: once a crashed sweep's lease has expired.
-    later = lambda: clock() + LEASE_SECONDS + 1  # noqa: E731
-    for name, outcome in result.outcomes.items():
-        if isinstance(outcome.error, Crash):
-            try:
-                race.actions[name](race.engine(race.store, clock=later))  # the same request, a fresh engine
-            except Exception as exc:  # noqa: BLE001 - a failed recovery is a finding
-                problems.append(str(retry_failed(f"a crash of {name}", exc)))
+    # Recovery comes later: once a crashed sweep's lease has lapsed by the store's clock,
+    # which this clock is too (moved back afterwards: every run starts at the same time).
+    clock.advance(LEASE_SECONDS + 1)
+    try:
+        for name, outcome in result.outcomes.items():
+            if isinstance(outcome.error, Crash):
+                try:
+                    race.actions[name](race.engine(race.store))  # the same request, a fresh engine
+                except Exception as exc:  # noqa: BLE001 - a failed recovery is a finding
+                    problems.append(str(retry_failed(f"a crash of {name}", exc)))
+    finally:
+        clock.advance(-(LEASE_SECONDS + 1))
     return problems + [str(v) for v in check_store(race.store, Oracle())]
 
 
@@ -223,8 +229,8 @@ class _Node:
         self.state = state
         self.children = children  #: (actor, the state its move leads to), in choice order; () at a run's end
         self.problems = problems  #: at a run's end: what judging it found
-        self.leaves = sum(child.leaves for _, child in children) if children else 1  #: interleavings from here
-        self.nodes = sum(child.nodes + 1 for _, child in children)  #: distinct prefixes below
+        self.leaves: int = sum(child.leaves for _, child in children) if children else 1  #: interleavings from here
+        self.nodes: int = sum(child.nodes + 1 for _, child in children)  #: distinct prefixes below
 
 
 class _Enumeration:
@@ -368,7 +374,9 @@ class _Enumeration:
 
         runs, crashes = [], []
         for prefix, node in _walk(root, "", breaks):
-            retold = lambda problem: problem.replace(f"'{first[node.state]}", f"'{prefix}")  # noqa: E731
+            def retold(problem: str, state: int = node.state, prefix: str = prefix) -> str:
+                return problem.replace(f"'{first[state]}", f"'{prefix}")
+
             runs += [f"{prefix}: {retold(p)}" for p in node.problems]
             for actor, _ in node.children if node.state in broken else ():
                 for fault in _faults(prefix + actor):
@@ -419,11 +427,13 @@ def _walk(node: _Node, prefix: str, wanted: Callable[[_Node], bool]) -> Iterator
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m pubsafe.models.enumerate",
+        prog="python -m pubsafe.models.exploration.enumerate",
         description="Run every interleaving and crash point of the two-actor race scenarios; print the counts. "
         "Exit 1 if a run broke a guarantee, 2 if a full enumeration hit --max-states.",
     )
-    parser.add_argument("--scenario", choices=sorted(RACES), action="append", help="default: all")
+    parser.add_argument("--scenario", choices=sorted([*RACES, "two-sweeps"]), action="append",
+                        help="default: the four races; two-sweeps (two GC sweeps on clocks an hour ahead of and "
+                             "behind the store's, and a publish) is run only when named")
     parser.add_argument("--no-crashes", action="store_true", help="interleavings only")
     parser.add_argument(
         "--full",
@@ -440,7 +450,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'scenario':<18} {'interleavings':>13} {'crash points':>12} {'runs':>7} {'violations':>10} {'seconds':>8}")
     for name in args.scenario or list(RACES):
         try:
-            counts = enumerate_race(RACES[name], crashes=not args.no_crashes, full=args.full,
+            scenario = two_sweeps(3600.0) if name == "two-sweeps" else RACES[name]
+            counts = enumerate_race(scenario, crashes=not args.no_crashes, full=args.full,
                                     progress=_progress(name), max_states=args.max_states)
         except TooManyStates as exc:
             print(f"{exc}; enumerate it without --full (one interleaving per class), or raise --max-states")

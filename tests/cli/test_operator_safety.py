@@ -1,0 +1,392 @@
+"""GC and the operator commands on the states a hostile operator found (issue 23).
+
+Each case: the expected refusal or success, the exit code ``--help`` documents, and a
+byte-for-byte snapshot of every store involved before and after (nothing lost, and
+nothing written by a refusal).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pubsafe.cli import main
+from pubsafe.refimpl import Engine, LocalStore, ServingReader, open_store
+from pubsafe.refimpl.canonical import canonicalize
+from pubsafe.refimpl.errors import CollectionRefused, SweepInProgress
+from pubsafe.refimpl.layout import blob_key, current_key
+from pubsafe.refimpl.osio import RealOS
+from support import DATA, tree
+
+T, S = "acme", "home"
+SLOT = ["--tenant", T, "--surface", S]
+OLD = 1_000_000.0  # a time long past: what the fixtures' files are dated
+STALE_TEMP = f".tmp-{'0' * 32}"  # the temp file of a write killed long ago
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def orphan_in(root: Path, tenant: str, payload: object) -> Path:
+    """An unrecorded blob, as a crashed publish leaves it, dated long ago."""
+    data, version = canonicalize(payload)
+    path = root / blob_key(tenant, S, "model", version)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    os.utime(path, (OLD, OLD))
+    return path
+
+
+@pytest.fixture
+def pub(tmp_path: Path) -> Path:
+    root = tmp_path / "pub"
+    Engine(LocalStore(root)).publish(T, S, {"model": {"w": 1}, "items": [1]})
+    return root
+
+
+# -- whole-store knowledge --------------------------------------------------------------
+
+
+def test_a_complete_store_given_as_the_blob_store_is_refused(tmp_path, pub, capsys):
+    other = tmp_path / "other"
+    Engine(LocalStore(other)).publish("beta", S, {"model": {"w": 7}})
+    before = (tree(pub), tree(other))
+    code, _, err = run(capsys, "gc", "--store", str(pub), "--blob-store", str(other), "--grace", "0s")
+    assert code == 1 and "holds a registry of its own" in err
+    assert (tree(pub), tree(other)) == before
+
+
+def test_a_split_store_is_swept_only_when_no_other_registry_uses_its_blobs(tmp_path, capsys):
+    blobs, first, second = tmp_path / "objects", tmp_path / "reg-1", tmp_path / "reg-2"
+    code, _, err = run(capsys, "gc", "--store", str(first), "--blob-store", str(blobs), "--grace", "0s")
+    assert code == 2 and "does not exist" in err  # read-only: no store yet
+    (tmp_path / "m.json").write_text('{"w": 1}')
+    for registry in (first,):
+        assert run(capsys, "publish", "--store", str(registry), "--blob-store", str(blobs), *SLOT,
+                   f"model={tmp_path / 'm.json'}")[0] == 0
+    lost = orphan_in(blobs, T, {"w": 2})
+    code, out, _ = run(capsys, "gc", "--store", str(first), "--blob-store", str(blobs), "--grace", "0s")
+    assert code == 0 and "deleted 1 orphan" in out and not lost.exists()
+    # a second registry publishes into the same blob store: its blobs are not the first's orphans
+    (tmp_path / "n.json").write_text('{"w": 3}')
+    assert run(capsys, "publish", "--store", str(second), "--blob-store", str(blobs), "--tenant", "beta",
+               "--surface", S, f"model={tmp_path / 'n.json'}")[0] == 0
+    orphan_in(blobs, T, {"w": 4})
+    before = (tree(blobs), tree(first), tree(second))
+    code, _, err = run(capsys, "gc", "--store", str(first), "--blob-store", str(blobs), "--grace", "0s")
+    assert code == 1 and "is shared: 1 other registry" in err
+    assert (tree(blobs), tree(first), tree(second)) == before
+
+
+def test_a_registry_never_bound_to_its_blob_store_is_refused(tmp_path, capsys):
+    blobs, registry = tmp_path / "objects", tmp_path / "registry"
+    Engine(open_store(str(registry), blob_store=str(blobs))).publish(T, S, {"model": 1})
+    shutil.rmtree(blobs / "gc")  # as a store published before bindings existed
+    orphan_in(blobs, T, {"w": 2})
+    before = (tree(blobs), tree(registry))
+    code, _, err = run(capsys, "gc", "--store", str(registry), "--blob-store", str(blobs), "--grace", "0s")
+    assert code == 1 and "no pubsafe publish has bound" in err
+    assert (tree(blobs), tree(registry)) == before
+
+
+def test_every_record_is_read_not_a_sample(tmp_path, capsys):
+    """51 pubsafe records under a tenant that sorts first used to hide upstream's."""
+    root = tmp_path / "store"
+    shutil.copytree(DATA / "upstream" / "healthy-single-root" / "store", root)
+    engine = Engine(LocalStore(root))
+    for n in range(51):
+        engine.publish("aaa", S, {"model": n})
+    code, out, _ = run(capsys, "orphans", "--store", str(root))
+    assert code == 0
+    before = tree(root)
+    code, _, err = run(capsys, "gc", "--store", str(root), "--grace", "0s")
+    assert code == 1 and "was written by recsys-pipelines" in err
+    assert tree(root) == before
+    code, out, _ = run(capsys, "audit", "--store", str(root))
+    assert "`pubsafe gc` deletes" not in out  # audit does not advise what gc refuses
+
+
+@pytest.mark.parametrize("spec", ["local://{root}"])
+def test_gc_refuses_a_store_without_create_only_writes(tmp_path, pub, capsys, spec):
+    orphan_in(pub, T, {"w": 2})
+    before = tree(pub)
+    code, _, err = run(capsys, "gc", "--store", spec.format(root=pub), "--grace", "0s")
+    assert code == 1 and "does not declare create-only writes" in err
+    assert tree(pub) == before
+
+
+def test_gc_refuses_a_directory_that_is_not_a_store(tmp_path, capsys):
+    home = tmp_path / "home"
+    home.mkdir()
+    for name in (".bashrc.tmp-123", ".x.tmp-4567", "notes.txt"):
+        (home / name).write_text("keep me")
+        os.utime(home / name, (OLD, OLD))
+    before = tree(home)
+    code, _, err = run(capsys, "gc", "--store", str(home), "--grace", "0s")
+    assert code == 1 and "is not a pubsafe store" in err
+    assert tree(home) == before
+
+
+def test_gc_on_an_empty_store_does_nothing_and_writes_nothing(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code, out, _ = run(capsys, "gc", "--store", str(tmp_path / "empty"), "--grace", "0s")
+    assert code == 0 and "no lease taken" in out and tree(tmp_path / "empty") == {}
+
+
+# -- publish never carries a foreign or broken entry forward -------------------------------
+
+
+@pytest.mark.parametrize("damage", ["another slot's manifest", "altered blob", "deleted blob"])
+def test_publish_refuses_to_carry_what_current_should_not_name(tmp_path, pub, capsys, damage):
+    store = LocalStore(pub)
+    beta = Engine(store).publish("beta", S, {"model": {"w": 5}})
+    items = pub / Engine(store).current(T, S).current["items"]
+    if damage == "another slot's manifest":
+        (pub / current_key(T, S)).write_bytes((pub / current_key("beta", S)).read_bytes())
+    elif damage == "altered blob":
+        items.write_bytes(b"[2]")
+    else:
+        items.unlink()
+    (tmp_path / "m.json").write_text('{"w": 9}')
+    before = tree(pub)
+    code, _, err = run(capsys, "publish", "--store", str(pub), *SLOT, f"model={tmp_path / 'm.json'}")
+    assert code == 1 and "writes nothing" in err and "pubsafe audit" in err
+    if damage == "another slot's manifest":
+        assert "holds the manifest of 'beta'/'home', not of 'acme'/'home'" in err
+    else:
+        assert "'items'" in err
+    assert tree(pub) == before
+    assert beta.artifacts
+
+
+# -- the sweep makes progress under faults ---------------------------------------------------
+
+
+class _Faulty(RealOS):
+    """The OS under a local store, refusing some calls with an errno."""
+
+    def __init__(self, *, write_errno: int | None = None, unlink_refused: str | None = None) -> None:
+        self.write_errno, self.unlink_refused = write_errno, unlink_refused
+        self.freed = False
+
+    def write(self, fd: int, data: bytes) -> None:
+        if self.write_errno is not None and not self.freed:
+            raise OSError(self.write_errno, os.strerror(self.write_errno))
+        super().write(fd, data)
+
+    def unlink(self, path: str) -> None:
+        if self.unlink_refused is not None and path.endswith(self.unlink_refused) and "/records/" not in path:
+            raise PermissionError(errno.EPERM, "Operation not permitted", path)
+        super().unlink(path)
+        if path.endswith(STALE_TEMP):
+            self.freed = True  # the old temp file removed makes room, on this small disk
+
+
+def test_a_full_disk_first_loses_its_temp_files_then_the_sweep_runs(pub):
+    orphan = orphan_in(pub, T, {"w": 2})
+    temp = pub / T / S / "model" / STALE_TEMP
+    temp.write_bytes(b"x" * 4096)
+    os.utime(temp, (OLD, OLD))
+    report = Engine(LocalStore(pub, os_ops=_Faulty(write_errno=errno.ENOSPC))).gc(0)
+    assert report.removed_debris == [str(temp.relative_to(pub))] and not temp.exists()
+    assert report.deleted == [str(orphan.relative_to(pub))] and not report.partial
+
+
+def test_a_disk_that_stays_full_is_refused_with_what_to_do(pub):
+    orphan_in(pub, T, {"w": 2})
+    before = tree(pub)
+    with pytest.raises(CollectionRefused, match="the store is full .* free a little space"):
+        Engine(LocalStore(pub, os_ops=_Faulty(write_errno=errno.ENOSPC))).gc(0)
+    assert tree(pub) == before
+
+
+def test_an_orphan_that_cannot_be_deleted_is_reported_and_blocks_nothing(tmp_path, pub, capsys):
+    stuck = orphan_in(pub, T, {"w": 2})
+    other = orphan_in(pub, T, {"w": 3})
+    store = LocalStore(pub, os_ops=_Faulty(unlink_refused=stuck.name))
+    report = Engine(store).gc(0)
+    assert report.deleted == [str(other.relative_to(pub))] and not other.exists()
+    assert list(report.failed) == [str(stuck.relative_to(pub))] and "Operation not permitted" in str(report.failed)
+    assert report.partial and stuck.exists()
+    assert not (pub / ("records/" + str(stuck.relative_to(pub)))).exists()  # its claim was withdrawn
+    again = Engine(store).gc(0)  # the next sweep reports it again, and is not stopped by it
+    assert list(again.failed) == list(report.failed) and again.deleted == []
+    (tmp_path / "m.json").write_text('{"w": 2}')  # and its version can be published
+    assert run(capsys, "publish", "--store", str(pub), *SLOT, f"model={tmp_path / 'm.json'}")[0] == 0
+
+
+def test_a_stray_file_in_one_tenants_history_stops_only_that_tenant(tmp_path, pub, capsys):
+    Engine(LocalStore(pub)).publish("beta", S, {"model": {"w": 5}})
+    (pub / "history" / T / S / "notes.txt").write_text("not a manifest")
+    kept = orphan_in(pub, T, {"w": 2})
+    gone = orphan_in(pub, "beta", {"w": 3})
+    code, out, _ = run(capsys, "gc", "--store", str(pub), "--grace", "0s")
+    assert code == 4 and f"nothing deleted in {T}/{S}" in out and "deleted 1 orphan" in out
+    assert kept.exists() and not gone.exists()
+
+
+def test_a_uri_with_a_doubled_slash_keeps_its_blob_alive_and_is_served(pub, capsys):
+    doc = json.loads((pub / current_key(T, S)).read_bytes())
+    model = doc["current"]["model"]
+    doc["current"]["model"] = f"file://{pub}//{model}"  # as an upstream writer might spell it
+    (pub / current_key(T, S)).write_text(json.dumps(doc))
+    (pub / ("records/" + model)).unlink()  # and its record lost
+    os.utime(pub / model, (OLD, OLD))
+    code, out, _ = run(capsys, "gc", "--store", str(pub), "--grace", "0s")
+    assert code == 0 and (pub / model).exists()
+    assert ServingReader(LocalStore(pub)).artifact(T, S, "model") == {"w": 1}
+
+
+# -- the lease ----------------------------------------------------------------------------
+
+
+def _lease(pub: Path, seconds: float, age: float) -> Path:
+    lease = pub / "gc" / "lease.json"
+    lease.parent.mkdir(exist_ok=True)
+    lease.write_text(json.dumps({"gc_lease": True, "owner": "elsewhere", "generation": 7, "lease_seconds": seconds,
+                                 "renewed_at": "2099-01-01T00:00:00Z", "released": False}))
+    os.utime(lease, (time.time() - age, time.time() - age))
+    return lease
+
+
+def test_a_lease_claiming_to_last_for_ever_lapses_after_a_day_and_audit_says_so(pub, capsys):
+    orphan = orphan_in(pub, T, {"w": 2})
+    _lease(pub, 1e12, age=60)
+    before = tree(pub)
+    code, out, _ = run(capsys, "audit", "--store", str(pub))
+    assert "holds the lease (86400s" in out
+    code, _, err = run(capsys, "gc", "--store", str(pub), "--grace", "0s")
+    assert code == 1 and "holds the lease" in err and "run gc again in 86340s" in err
+    assert tree(pub) == before
+    _lease(pub, 1e12, age=86400 + 60)
+    code, out, _ = run(capsys, "audit", "--store", str(pub))
+    assert "lapsed 60s ago" in out and "the next gc takes it over" in out
+    code, out, _ = run(capsys, "gc", "--store", str(pub), "--grace", "0s")
+    assert code == 0 and "lease generation 8" in out and not orphan.exists()
+
+
+@pytest.mark.parametrize(("lease", "message"), [("0.5s", "between 1s and 24h"),
+                                                ("99999999999999999999d", "longer than a century"),
+                                                ("2d", "between 1s and 24h"), ("soon", "cannot read --lease")])
+def test_a_lease_out_of_range_is_refused_before_anything_is_read(pub, capsys, lease, message):
+    before = tree(pub)
+    code, _, err = run(capsys, "gc", "--store", str(pub), "--lease", lease)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert tree(pub) == before
+
+
+def test_a_sweep_that_cannot_renew_in_time_stops_and_says_why(pub):
+    from pubsafe.refimpl.gc import sweep
+
+    orphan = orphan_in(pub, T, {"w": 2})
+    ticks = iter(range(0, 10_000, 5))  # every look at the monotonic clock: five seconds later
+    with pytest.raises(CollectionRefused, match="could not prove its lease within half of --lease"):
+        sweep(LocalStore(pub), 0, clock=time.time, lease_seconds=6, monotonic=lambda: float(next(ticks)))
+    assert orphan.exists()
+
+
+def test_a_host_clock_an_hour_ahead_does_not_take_a_live_lease(pub):
+    orphan_in(pub, T, {"w": 2})
+    _lease(pub, 300, age=10)
+    with pytest.raises(SweepInProgress):
+        Engine(LocalStore(pub), clock=lambda: time.time() + 3600).gc(0)
+
+
+# -- dry run and plan -----------------------------------------------------------------------
+
+
+def test_dry_run_prints_the_proof_and_writes_nothing_and_the_plan_is_json(tmp_path, pub, capsys):
+    orphan = orphan_in(pub, T, {"w": 2})
+    before = tree(pub)
+    code, out, _ = run(capsys, "gc", "--store", str(pub), "--grace", "1h", "--dry-run")
+    key = str(orphan.relative_to(pub))
+    assert code == 0 and f"would delete {key}: unrecorded (no records/{key})" in out and "dry run" in out
+    assert tree(pub) == before
+    code, out, _ = run(capsys, "gc", "--store", str(pub), "--plan", str(tmp_path / "plan.json"))
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert code == 0 and plan["dry_run"] is True and list(plan["planned"]) == [key]
+    assert tree(pub) == before
+    code, _, err = run(capsys, "gc", "--store", str(pub), "--plan", str(tmp_path))
+    assert code == 2 and "is a directory" in err
+
+
+# -- bad input and hostile files ------------------------------------------------------------
+
+
+def _cli(*argv: str, stdin: bytes | None = None, env: dict | None = None,
+         close_stdin: bool = False) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "pubsafe", *argv], input=stdin,
+                          stdin=subprocess.DEVNULL if stdin is None and not close_stdin else None,
+                          capture_output=True, env={**os.environ, **(env or {})}, timeout=60,
+                          **({"preexec_fn": lambda: os.close(0)} if close_stdin else {}))
+
+
+def test_publish_from_a_closed_stdin_is_a_clear_error(pub):
+    before = tree(pub)
+    done = _cli("publish", "--store", str(pub), *SLOT, "model=-", close_stdin=True)
+    assert done.returncode == 2 and b"standard input is closed" in done.stderr and b"Traceback" not in done.stderr
+    assert tree(pub) == before
+
+
+def test_publish_reads_stdin_as_utf8_whatever_the_locale(pub):
+    done = _cli("publish", "--store", str(pub), *SLOT, "model=-", stdin='{"k": "café ☕"}'.encode(),
+                env={"PYTHONIOENCODING": "latin-1", "LC_ALL": "C"})
+    assert done.returncode == 0, done.stderr
+    data, version = canonicalize({"k": "café ☕"})
+    assert (pub / blob_key(T, S, "model", version)).read_bytes() == data
+
+
+@pytest.mark.parametrize(("files", "message"), [
+    ({"a": "-", "b": "-"}, "both read stdin ('-'), which can be read once"),
+    ({"model": '{"n": ' + "9" * 5000 + "}"}, "holds a number too long to read exactly"),
+    ({"model": '{"\\ud800": 1}'}, "an object key holds a lone surrogate"),
+])
+def test_inputs_that_used_to_be_unclear_get_a_clear_error(tmp_path, pub, files, message):
+    argv = []
+    for type_, text in files.items():
+        if text == "-":
+            argv.append(f"{type_}=-")
+        else:
+            (tmp_path / f"{type_}.json").write_text(text)
+            argv.append(f"{type_}={tmp_path / f'{type_}.json'}")
+    before = tree(pub)
+    done = _cli("publish", "--store", str(pub), *SLOT, *argv, stdin=b"{}")
+    assert done.returncode == 2 and message.encode() in done.stderr and b"Traceback" not in done.stderr
+    assert tree(pub) == before
+
+
+def test_a_lock_file_that_is_a_link_is_never_followed(tmp_path, pub, capsys):
+    outside = tmp_path / "outside" / "target"
+    lock = pub / "current" / T / S / ".manifest.json.lock"
+    lock.unlink()
+    lock.symlink_to(outside)
+    (tmp_path / "m.json").write_text('{"w": 9}')
+    code, _, err = run(capsys, "publish", "--store", str(pub), *SLOT, f"model={tmp_path / 'm.json'}")
+    assert code == 1 and "lock file .manifest.json.lock is a symbolic link" in err
+    assert not outside.exists() and not outside.parent.exists()
+
+
+def test_demo_refuses_a_directory_that_is_not_empty(pub, capsys):
+    before = tree(pub)
+    code, _, err = run(capsys, "demo", "--dir", str(pub))
+    assert code == 2 and "is not empty" in err
+    assert tree(pub) == before
+
+
+@pytest.mark.parametrize("command", [["check", "--store", "memory", "--profile", "quick"], ["merge", "x.json"]])
+def test_a_report_directory_that_is_a_file_is_refused_before_the_run(tmp_path, capsys, command):
+    (tmp_path / "taken").write_text("mine")
+    code, _, err = run(capsys, *command, "--report", str(tmp_path / "taken"))
+    assert code == 2 and "is a file, and the reports go into a directory" in err
+    assert (tmp_path / "taken").read_text() == "mine"
