@@ -33,6 +33,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from .azure_store import AzureStore
     from .canonical import canonical_bytes, canonicalize, version_of_bytes
     from .documents import (
         Finding,
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
         RegistryRecord,
         RollbackReceipt,
     )
-    from .azure_store import AzureStore
     from .engine import Current, Engine
     from .fsspec_store import FsspecStore
     from .gcs_store import GCSStore

@@ -103,7 +103,8 @@ class AzureStore(Store):
 
     def put(self, key: str, data: bytes) -> str:
         blob = self._client.get_blob_client(self._name(key))
-        return self._call("put", key, AlreadyExists, lambda: blob.upload_blob(bytes(data), overwrite=False))["etag"]
+        answer = self._call("put", key, AlreadyExists, lambda: blob.upload_blob(bytes(data), overwrite=False))
+        return str(answer["etag"])
 
     def replace(self, key: str, data: bytes, *, expect: str | Expect = ANY) -> str:
         blob = self._client.get_blob_client(self._name(key))
@@ -113,7 +114,8 @@ class AzureStore(Store):
         elif expect is not ANY:
             condition = {"overwrite": True, "etag": expect, "match_condition": self._if_not_modified}
         precondition = None if expect is ANY else Conflict
-        return self._call("replace", key, precondition, lambda: blob.upload_blob(bytes(data), **condition))["etag"]
+        answer = self._call("replace", key, precondition, lambda: blob.upload_blob(bytes(data), **condition))
+        return str(answer["etag"])
 
     def list(self, prefix: str = "") -> list[str]:
         base = f"{self.prefix}/" if self.prefix else ""
@@ -144,7 +146,8 @@ class AzureStore(Store):
             try:
                 # retry_total=0: a server that refuses batches is not asked again, after back-offs of 15 s and more
                 answers = self._client.delete_blobs(*batch, raise_on_any_failure=False, retry_total=0)
-                failed = [name for name, answer in zip(batch, answers) if answer.status_code not in (202, 404)]
+                failed = [name for name, answer in zip(batch, answers, strict=True)
+                          if answer.status_code not in (202, 404)]
             except Exception:  # noqa: BLE001 - the batch as a whole was refused: fall back to single deletes
                 failed = batch
             for name in failed:
@@ -186,7 +189,8 @@ def _service_client(url: str, options: dict[str, Any]) -> Any:
     else:
         entra_id = False
     shared = credential is None or isinstance(credential, str)
-    key = (connection_string, account_url, credential, entra_id, tuple(sorted((k, repr(v)) for k, v in options.items())))
+    settings = tuple(sorted((k, repr(v)) for k, v in options.items()))
+    key = (connection_string, account_url, credential, entra_id, settings)
     with _clients_lock:
         if shared and key in _clients:
             return _clients[key]
@@ -223,7 +227,8 @@ def _translate(exc: Exception, what: str, key: str, precondition: type[Exception
     if not isinstance(exc, HttpResponseError):
         return StoreError(f"{what} {key}: {exc!r}")
     status = exc.status_code
-    code = str(getattr(exc.error_code, "value", exc.error_code) or "")
+    error_code = getattr(exc, "error_code", None)  # set by the storage client, not by azure-core's class
+    code = str(getattr(error_code, "value", error_code) or "")
     if status == 412 and what == "get":  # a blob read in several ranges changed in between
         return RetryableStoreError(f"get {key}: the blob changed while it was read (412 {code}); retry")
     if status == 412 or (status == 409 and code == "BlobAlreadyExists"):

@@ -159,7 +159,8 @@ class GCSStore(Store):
                 pass
         remaining = self.list("")
         if remaining:
-            raise StoreError(f"{len(remaining)} objects remain under {self.root_uri} after clean-up, e.g. {remaining[0]}")
+            raise StoreError(f"{len(remaining)} objects remain under {self.root_uri} after clean-up, "
+                             f"e.g. {remaining[0]}")
 
 
 def _client(url: str, options: dict[str, Any]) -> Any:

@@ -107,7 +107,8 @@ def local_azure(container: str = "pubsafe") -> Iterator[str]:
                 break
             except OSError:
                 if server.poll() is not None:
-                    raise RuntimeError(f"Azurite exited: {server.stderr.read().decode(errors='replace')[-2000:]}")
+                    output = server.stderr.read().decode(errors="replace") if server.stderr else ""
+                    raise RuntimeError(f"Azurite exited: {output[-2000:]}") from None
                 if time.monotonic() > deadline:
                     raise RuntimeError("Azurite did not start on loopback within 60 s") from None
                 time.sleep(0.1)

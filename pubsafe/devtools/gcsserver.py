@@ -75,7 +75,8 @@ def local_gcs(bucket: str = "pubsafe") -> Iterator[str]:
                 break
             except OSError:
                 if server.poll() is not None:
-                    raise RuntimeError(f"fake-gcs-server exited: {server.stderr.read().decode(errors='replace')[-2000:]}")
+                    output = server.stderr.read().decode(errors="replace") if server.stderr else ""
+                    raise RuntimeError(f"fake-gcs-server exited: {output[-2000:]}") from None
                 if time.monotonic() > deadline:
                     raise RuntimeError("fake-gcs-server did not start on loopback within 30 s") from None
                 time.sleep(0.05)

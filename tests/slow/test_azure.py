@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC
 
 import pytest
-from support.http_proxy import Rules, proxy_to
 
 from pubsafe.models.target import target_from_spec
 from pubsafe.models.verdicts import Report
@@ -26,6 +26,7 @@ from pubsafe.refimpl.errors import (
     StoreError,
 )
 from pubsafe.refimpl.store import ABSENT
+from support.http_proxy import Rules, proxy_to
 
 pytestmark = pytest.mark.slow
 
@@ -53,15 +54,15 @@ def _sas_connection_string(endpoint: str) -> str:
     """A connection string with an account SAS: its signature does not cover the request's
     headers (a shared-key one does), so a proxy may drop If-Match and the request still
     authenticates, as behind a gateway that does not pass conditional headers on."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from azure.storage.blob import AccountSasPermissions, ResourceTypes, generate_account_sas
 
-    from pubsafe.devtools.azureserver import ACCOUNT, _KEY
+    from pubsafe.devtools.azureserver import _KEY, ACCOUNT
 
     sas = generate_account_sas(ACCOUNT, _KEY, ResourceTypes(service=True, container=True, object=True),
                                AccountSasPermissions(read=True, write=True, delete=True, list=True, create=True),
-                               expiry=datetime.now(timezone.utc) + timedelta(hours=1))
+                               expiry=datetime.now(UTC) + timedelta(hours=1))
     return f"BlobEndpoint={endpoint}/{ACCOUNT};SharedAccessSignature={sas}"
 
 

@@ -13,13 +13,13 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from support.http_proxy import Rules, proxy_to
 
 from pubsafe.models.target import target_from_spec
 from pubsafe.models.verdicts import Report
 from pubsafe.refimpl import open_store
 from pubsafe.refimpl.errors import AlreadyExists, Conflict, ObjectNotFound, RetryableStoreError, StoreError
 from pubsafe.refimpl.store import ABSENT
+from support.http_proxy import Rules, proxy_to
 
 pytestmark = pytest.mark.slow
 
