@@ -26,6 +26,7 @@ from pubsafe.refimpl.errors import (
     StoreError,
 )
 from pubsafe.refimpl.store import ABSENT
+from support.gc_roundtrip import gc_sweeps_only_the_orphan
 from support.http_proxy import Rules, proxy_to
 
 pytestmark = pytest.mark.slow
@@ -155,6 +156,10 @@ def test_a_server_ignoring_conditional_headers_is_told_in_azure_terms(azure_endp
     assert any("claims compare_and_swap but does not honour it" in r for r in report.reasons())
     assert "--guarded would NOT protect" in report.guarded_note()
     assert target.leftovers == [] and open_store(url).list("") == []
+
+
+def test_gc_deletes_a_crashed_publishs_orphan_and_nothing_live(azure_endpoint, capsys):
+    gc_sweeps_only_the_orphan(fresh_url(), capsys)
 
 
 def _answer(status: int, code: str, methods: tuple[str, ...]):  # type: ignore[no-untyped-def]

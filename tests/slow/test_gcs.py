@@ -19,6 +19,7 @@ from pubsafe.models.verdicts import Report
 from pubsafe.refimpl import open_store
 from pubsafe.refimpl.errors import AlreadyExists, Conflict, ObjectNotFound, RetryableStoreError, StoreError
 from pubsafe.refimpl.store import ABSENT
+from support.gc_roundtrip import gc_sweeps_only_the_orphan
 from support.http_proxy import Rules, proxy_to
 
 pytestmark = pytest.mark.slow
@@ -140,6 +141,10 @@ def test_a_server_ignoring_generation_preconditions_is_told_in_gcs_terms(gcs_end
     assert "ifGenerationMatch=<generation>" in cas.evidence
     assert "a second put (6 bytes)" in create.evidence and "replace of 5 bytes with a stale etag" in cas.evidence
     assert target.leftovers == [] and open_store(url).list("") == []
+
+
+def test_gc_deletes_a_crashed_publishs_orphan_and_nothing_live(gcs_endpoint, capsys):
+    gc_sweeps_only_the_orphan(fresh_url(), capsys)
 
 
 def _answer(status: int, methods: tuple[str, ...]):  # type: ignore[no-untyped-def]
