@@ -40,12 +40,13 @@ _STAMP = _FOLDER / ".pubsafe-installed"
 
 def azurite_command() -> list[str] | None:
     """How to run Azurite's blob service here, or None: ``$PUBSAFE_AZURITE`` (an
-    ``azurite-blob`` executable), the copy ``install`` made, or ``azurite-blob`` on PATH."""
+    ``azurite-blob`` executable), the copy ``install`` finished, or ``azurite-blob`` on PATH."""
     given = os.environ.get("PUBSAFE_AZURITE")
     if given:
         return [given]
     installed = _FOLDER / "node_modules" / ".bin" / "azurite-blob"
-    if installed.exists() and shutil.which("node"):
+    complete = _STAMP.exists() and _STAMP.read_text() == AZURITE_VERSION  # not an npm install cut short
+    if complete and installed.exists() and shutil.which("node"):
         return [str(installed)]
     on_path = shutil.which("azurite-blob")
     return [on_path] if on_path else None
