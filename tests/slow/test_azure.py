@@ -26,6 +26,7 @@ from pubsafe.refimpl.errors import (
     StoreError,
 )
 from pubsafe.refimpl.store import ABSENT
+from pubsafe.reports import markdown
 from support.gc_roundtrip import gc_sweeps_only_the_orphan
 from support.http_proxy import Rules, proxy_to
 
@@ -153,7 +154,11 @@ def test_a_server_ignoring_conditional_headers_is_told_in_azure_terms(azure_endp
     report = Report(pubsafe_version="0", target=url, mode="default", profile="quick", seed=0, seconds=0,
                     probes=list(probes.values()), verdicts=[])
     assert not report.conforming
+    assert any("claims create_only but does not honour it" in r for r in report.reasons())
     assert any("claims compare_and_swap but does not honour it" in r for r in report.reasons())
+    page = markdown.render(report)  # what a reader of the report sees first
+    assert "**NOT CONFORMING**" in page
+    assert "claims create_only but does not honour it: asked as Azure Put Blob with If-None-Match: *" in page
     assert "--guarded would NOT protect" in report.guarded_note()
     assert target.leftovers == [] and open_store(url).list("") == []
 

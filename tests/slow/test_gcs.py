@@ -19,6 +19,7 @@ from pubsafe.models.verdicts import Report
 from pubsafe.refimpl import open_store
 from pubsafe.refimpl.errors import AlreadyExists, Conflict, ObjectNotFound, RetryableStoreError, StoreError
 from pubsafe.refimpl.store import ABSENT
+from pubsafe.reports import markdown
 from support.gc_roundtrip import gc_sweeps_only_the_orphan
 from support.http_proxy import Rules, proxy_to
 
@@ -140,6 +141,14 @@ def test_a_server_ignoring_generation_preconditions_is_told_in_gcs_terms(gcs_end
     assert "GCS upload with ifGenerationMatch=0" in create.evidence and "412 Precondition Failed" in create.evidence
     assert "ifGenerationMatch=<generation>" in cas.evidence
     assert "a second put (6 bytes)" in create.evidence and "replace of 5 bytes with a stale etag" in cas.evidence
+    report = Report(pubsafe_version="0", target=url, mode="guarded", profile="quick", seed=0, seconds=0,
+                    probes=list(probes.values()), verdicts=[])
+    assert [r for r in report.reasons() if "does not honour" in r] == [
+        "the store claims create_only but does not honour it (costs G1, G3)",
+        "the store claims compare_and_swap but does not honour it (costs R1, R2, R3)"]
+    page = markdown.render(report)  # what a reader of the report sees first
+    assert "**NOT CONFORMING**" in page
+    assert "claims create_only but does not honour it: asked as GCS upload with ifGenerationMatch=0" in page
     assert target.leftovers == [] and open_store(url).list("") == []
 
 
