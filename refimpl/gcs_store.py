@@ -69,8 +69,8 @@ class GCSStore(Store):
 
     def __init__(self, url: str, **options: Any) -> None:
         try:
+            import google.cloud.storage  # noqa: F401 - not "from google.cloud import": the module itself
             from google.api_core import exceptions  # noqa: F401 - fails here, not at the first request
-            from google.cloud import storage  # noqa: F401
         except ImportError as exc:
             raise InvalidInput(f"{url!r} needs google-cloud-storage: pip install 'pubsafe[gcs]'") from exc
         rest = url.split("://", 1)[1] if "://" in url else url
