@@ -6,7 +6,8 @@
     python3 tasks.py demo        the narrated safety-model demo on a temporary store
     python3 tasks.py test        lint (ruff) and types (mypy), then the whole test suite: in
                                  parallel on every core, then the tests judged by the timing
-                                 of real processes, alone
+                                 of real processes, alone; installs Azurite (npm, for the
+                                 Azure tests) into .venv once
     python3 tasks.py test --fast lint, types and the fast tier (no server, no real-process
                                  timing), in parallel
     python3 tasks.py test ARGS   pytest ARGS, as given (e.g. tests/refimpl -x)
@@ -77,6 +78,9 @@ def static_checks() -> int:
 def _test(args: list[str]) -> int:
     pytest = [str(BIN / "python"), "-m", "pytest"]
     parallel = ["-n", "auto", "--dist", "worksteal"]  # pytest-xdist: one worker per core
+    if args != ["--fast"]:
+        # Azurite (npm) for the Azure tests, once per .venv; without npm they are skipped, saying so
+        subprocess.call([str(BIN / "python"), "-m", "pubsafe.devtools.azureserver", "install"], cwd=ROOT)
     if args and args != ["--fast"]:
         return subprocess.call([*pytest, *args], cwd=ROOT)
     static = static_checks()

@@ -122,7 +122,8 @@ def build_parser(running: str | None = None) -> argparse.ArgumentParser:
         p.add_argument(
             "--store",
             default=os.environ.get("PUBSAFE_STORE"),
-            help="an existing directory, ./new-dir, file:// or s3:// or another fsspec URL (default: $PUBSAFE_STORE)",
+            help="an existing directory, ./new-dir, file://, s3://, az://, gs:// or another fsspec URL "
+                 "(default: $PUBSAFE_STORE)",
         )
         p.add_argument("--json", action="store_true", help="print machine-readable JSON")
         p.add_argument("--blob-store", metavar="PATH_OR_URL",

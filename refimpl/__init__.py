@@ -20,7 +20,9 @@ from .open_store import open_store  # eager: the submodule of that name would sh
 _LAZY = {
     **dict.fromkeys(("canonical_bytes", "canonicalize", "version_of_bytes"), "canonical"),
     **dict.fromkeys(("Current", "Engine"), "engine"),
+    "AzureStore": "azure_store",
     "FsspecStore": "fsspec_store",
+    "GCSStore": "gcs_store",
     "LocalStore": "local",
     "MemoryStore": "memory",
     **dict.fromkeys(("current_phase", "phase"), "phases"),
@@ -31,6 +33,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from .azure_store import AzureStore
     from .canonical import canonical_bytes, canonicalize, version_of_bytes
     from .documents import (
         Finding,
@@ -44,6 +47,7 @@ if TYPE_CHECKING:
     )
     from .engine import Current, Engine
     from .fsspec_store import FsspecStore
+    from .gcs_store import GCSStore
     from .local import LocalStore
     from .memory import MemoryStore
     from .phases import current_phase, phase
@@ -66,6 +70,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "ABSENT",
     "ANY",
+    "AzureStore",
     "Capabilities",
     "Current",
     "Engine",
@@ -73,6 +78,7 @@ __all__ = [
     "Finding",
     "FsspecStore",
     "GCReport",
+    "GCSStore",
     "HistoryEntry",
     "LocalStore",
     "Manifest",

@@ -30,6 +30,9 @@ def validate_name(kind: str, name: object, *, reading: bool = False) -> str:
     if not isinstance(name, str):
         raise InvalidName(f"{kind} must be a string, got {type(name).__name__}")
     problem = _problem(name.strip() if reading and name.strip() else name)
+    if problem is None and not reading and name.endswith("."):
+        # Azure Blob Storage (and Windows) drop it: ``acme.`` and ``acme`` would be one tenant
+        problem = "ends with '.', which Azure Blob Storage drops from a key's segments"
     if problem is None and kind == "tenant" and name in RESERVED_TENANTS:
         problem = f"is reserved for the store layout ({', '.join(sorted(RESERVED_TENANTS))})"
     if problem is not None:

@@ -5,7 +5,9 @@ A spec is one of:
 - an existing directory, or a path written as one (``./new``, ``../x``, ``/srv/pub``,
   ``~/pub``)                      -> LocalStore (durable, every capability);
 - a URL: ``file://``              -> LocalStore; ``memory://name`` -> MemoryStore, one per
-  name within a process; ``s3://bucket/prefix`` -> S3Store (needs s3fs); a scheme an
+  name within a process; ``s3://bucket/prefix`` -> S3Store (needs s3fs); ``az://container/prefix``
+  -> AzureStore (needs azure-storage-blob); ``gs://bucket/prefix`` -> GCSStore (needs
+  google-cloud-storage); a scheme an
   adapter registered in the ``pubsafe.stores`` entry-point group -> that adapter;
   any other scheme fsspec knows   -> FsspecStore (capabilities per protocol);
 - ``package.module:factory``      -> whatever that factory returns (the current
@@ -38,7 +40,8 @@ __all__ = ["open_store", "load_factory", "store_from_factory", "check_store_obje
            "is_adapter_url", "registered_schemes", "FORMS", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "pubsafe.stores"
-FORMS = ("an existing directory or a path such as ./new-store, a URL (file://, s3://, memory:// in Python, or a "
+FORMS = ("an existing directory or a path such as ./new-store, a URL (file://, s3://, az://, gs://, memory:// in "
+         "Python, or a "
          "scheme an adapter registered: {schemes}), or package.module:factory")
 _FACTORY = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 
@@ -111,6 +114,14 @@ def _open_url(url: str, *, create: bool, **options: Any) -> Store:
         from .s3_store import S3Store
 
         return S3Store(url, **options)
+    if scheme == "az":
+        from .azure_store import AzureStore
+
+        return AzureStore(url, **options)
+    if scheme in ("gs", "gcs"):
+        from .gcs_store import GCSStore
+
+        return GCSStore(url, **options)
     from .fsspec_store import FsspecStore
 
     try:

@@ -50,6 +50,9 @@ CAS_RACES = 96
 _ARMING_SPIN = 2000  #: loop turns the last writer waits, so the others are spinning when it fires
 RACE_TIMEOUT = 120.0  #: seconds a racing write may take before the race is called off (a hung store)
 REPLACE_SIZES = (16, 4096, 256 * 1024, 2**20, 8 * 2**20)
+#: a conditional write past 8 MiB, where clients switch to uploads of several requests
+#: (boto3's and google-cloud-storage's threshold): a precondition must hold there too
+LARGE = 8 * 2**20 + 4096
 
 
 class Skip(Exception):
@@ -131,16 +134,20 @@ def put_then_get_round_trips_bytes(store: Store) -> str | None:
 
 @_check(G1, G3)
 def put_never_overwrites(store: Store) -> str | None:
-    """A put on an existing key raises AlreadyExists and leaves the bytes alone."""
+    """A put on an existing key raises AlreadyExists and leaves the bytes alone, small or large."""
     store.put("contract/put/2.json", b"first")
-    try:
-        store.put("contract/put/2.json", b"second")
-    except AlreadyExists:
-        pass
-    else:
-        return "a second put on an existing key succeeded instead of raising AlreadyExists"
-    data = store.get("contract/put/2.json")
-    return None if data == b"first" else f"a refused put still changed the object to {data[:20]!r}"
+    for second in (b"second", b"L" * LARGE):
+        try:
+            store.put("contract/put/2.json", second)
+        except AlreadyExists:
+            pass
+        else:
+            return (f"a second put ({len(second):,} bytes) on an existing key succeeded instead of raising "
+                    "AlreadyExists")
+        data = store.get("contract/put/2.json")
+        if data != b"first":
+            return f"a refused put ({len(second):,} bytes) still changed the object to {data[:20]!r}"
+    return None
 
 
 @_check(G2)
@@ -182,11 +189,13 @@ def compare_and_swap_semantics(store: Store) -> str | None:
     except Conflict:
         pass
     e2 = store.replace(key, b"two", expect=e1)
-    try:
-        store.replace(key, b"stale", expect=e1)
-        problems.append("replace with a stale etag (If-Match) succeeded: conditional writes are ignored")
-    except Conflict:
-        pass
+    for stale in (b"stale", b"L" * LARGE):
+        try:
+            store.replace(key, stale, expect=e1)
+            problems.append(f"replace of {len(stale):,} bytes with a stale etag (If-Match) succeeded: conditional "
+                            "writes are ignored")
+        except Conflict:
+            pass
     if store.get(key) != b"two" or store.get_object(key).etag != e2:
         problems.append("a refused compare-and-swap still changed the object")
     try:

@@ -44,9 +44,9 @@ def _valid(name: str) -> bool:
 
 def _as_name(text: str) -> str:
     """Any drawn text made a valid name without rejecting it (rejection costs draws)."""
-    name = (unicodedata.normalize("NFC", text) if len(text) % 2 else text).strip().lstrip(".") or "n"
+    name = (unicodedata.normalize("NFC", text) if len(text) % 2 else text).strip().strip(".").strip() or "n"
     if name in ("records", "current", "history", "gc") or not _valid(name):
-        return "n" + name.encode("ascii", "ignore").decode()[:8].strip().lstrip(".")
+        return "n" + "".join(ch for ch in name if ch.isascii() and ch.isalnum())[:8]
     return name
 
 

@@ -9,6 +9,8 @@ tests and tasks.py.
 - ``benchmark_report``:  docs/benchmarks.md from a pytest-benchmark run
 - ``load``, ``economy``: concurrent publish load; store requests per publish
 - ``s3server``:          moto's S3 server on loopback, for tests and tools
+- ``azureserver``:       Azurite (Azure Blob emulator) on loopback; installs it with npm
+- ``gcsserver``:         fake-gcs-server (GCS emulator) on loopback
 """
 
 from __future__ import annotations

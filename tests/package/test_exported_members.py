@@ -8,8 +8,8 @@ from pubsafe.refimpl import errors as _errors  # noqa: F401 - loads refimpl.erro
 
 def test_refimpl_exports():
     assert set(refimpl.__all__) == {
-        "ABSENT", "ANY", "Capabilities", "Current", "Engine", "Expect", "Finding", "FsspecStore",
-        "GCReport", "HistoryEntry", "LocalStore", "Manifest", "MemoryStore", "ObjectInfo",
+        "ABSENT", "ANY", "AzureStore", "Capabilities", "Current", "Engine", "Expect", "Finding", "FsspecStore",
+        "GCReport", "GCSStore", "HistoryEntry", "LocalStore", "Manifest", "MemoryStore", "ObjectInfo",
         "OrphanInfo", "PublishReceipt", "ReadError", "RegistryRecord", "RollbackReceipt",
         "ServingReader", "Store", "StoredObject", "canonical_bytes", "canonicalize",
         "current_phase", "open_store", "phase", "version_of_bytes", *refimpl.errors.__all__,

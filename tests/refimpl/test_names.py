@@ -28,6 +28,7 @@ def test_accepts_plain_segments(name):
         ("ac\u200bme", "control"),
         ("\ud800", "unencodable"),
         (".hidden", "starts with '.'"),
+        ("acme.", "ends with '.'"),
         ("x" * (MAX_NAME_BYTES + 1), "longer than 128 bytes"),
         ("é" * 65, "longer than 128 bytes"),
         (7, "must be a string"),
@@ -45,3 +46,9 @@ def test_layout_folders_are_reserved_tenants(name):
     with pytest.raises(InvalidName, match="reserved"):
         validate_name("tenant", name)
     assert validate_name("surface", name) == name
+
+
+def test_a_trailing_dot_is_refused_for_writing_only():
+    """Azure drops it ('acme.' would be 'acme'); stores other writers made may hold such names."""
+    assert validate_name("tenant", "acme.", reading=True) == "acme."
+    assert validate_name("tenant", "acme.v2") == "acme.v2"
