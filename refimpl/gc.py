@@ -50,7 +50,10 @@ deleted (permission denied): reported, its claim withdrawn so it can be publishe
 again, the sweep goes on; an error that leaves the delete's outcome unknown keeps
 the claim for the next sweep to finish. A full disk: temp files of interrupted
 writes (never acknowledged data) are removed first, without the lease, to make room
-for it. The report says what was left (``GCReport.partial``), and the CLI exits 4.
+for it; a sweep that gives up after taking the lease hands it back (on a full disk by
+deleting it, which needs no space), and one whose lease cannot be handed back says so,
+with when it lapses. The report says what was left (``GCReport.partial``), and the CLI
+exits 4.
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ from .errors import (
 )
 from .gc_lease import CLOCKS, LEASE_SECONDS, Lease, new_sweep_id, validated_lease
 from .gc_survey import Survey, list_orphans, names_in_current, slot_of, survey_store
-from .layout import RECORDS, parse_blob_key
+from .layout import GC_LEASE, RECORDS, parse_blob_key
 from .phases import phase
 from .store import Debris, Store
 
@@ -133,9 +136,15 @@ def sweep(
         _collect_orphans(store, survey, grace, clock, lease, sweep_id, report)
         _remove_debris(store, grace, clock(), lease, report)
         _remove_clock_leftovers(store, survey, clock(), seconds, lease)
-        return report
-    finally:
-        lease.release()
+    except BaseException as failure:
+        # A lease that cannot be handed back is no longer "nothing written": say so.
+        if (left := lease.release()) is not None and isinstance(failure, Exception):
+            raise StoreError(f"{failure}; besides, {left}") from failure
+        raise
+    if (left := lease.release()) is not None:
+        report.left_alone[GC_LEASE] = left
+        report.for_a_person.append(GC_LEASE)
+    return report
 
 
 def plan(store: Store, grace_seconds: float, now: float) -> GCReport:

@@ -217,6 +217,7 @@ def test_a_lease_that_cannot_be_handed_back_is_reported_with_when_it_lapses(pub,
     why = report.left_alone[GC_LEASE]
     assert "could not be handed back" in why and re.search(r"lapses in about 1[12]\ds", why)
     assert b'"released":false' in (pub / GC_LEASE).read_bytes()
+    orphan_in(pub, {"w": 3})
     code, _, err = run(capsys, "gc", "--store", str(pub), "--grace", "0s")
     assert code == 1 and "holds the lease" in err
 
