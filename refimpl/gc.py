@@ -77,7 +77,7 @@ from .gc_lease import CLOCKS, LEASE_SECONDS, Lease, new_sweep_id, validated_leas
 from .gc_survey import Survey, list_orphans, names_in_current, slot_of, survey_store
 from .layout import GC_LEASE, RECORDS, parse_blob_key
 from .phases import phase
-from .store import Debris, Store
+from .store import NOT_REGULAR, Debris, Store
 
 __all__ = ["list_orphans", "sweep", "plan", "LEASE_SECONDS", "validated_grace", "why_gc_cannot_run"]
 
@@ -126,7 +126,8 @@ def sweep(
     debris = store.debris()
     if not (survey.orphans() or survey.tombstones or any(item.kind == "temp" for item in debris) or
             any(key.startswith(CLOCKS) for key in survey.gc_keys)):
-        report.left_alone.update((item.key, _why_left(item)) for item in debris)
+        for item in debris:
+            _leave(report, item)
         return report  # nothing it could delete: nothing is written either (not even the lease)
     lease = Lease(store, owner=sweep_id, seconds=seconds, clock=clock, monotonic=monotonic)
     _acquire(lease, store, grace, clock, report)
@@ -179,7 +180,7 @@ def plan(store: Store, grace_seconds: float, now: float) -> GCReport:
         if item.kind == "temp" and now - item.modified >= grace:
             report.planned[item.key] = f"temp file of an interrupted write, {now - item.modified:.0f}s old"
         elif item.kind != "temp":
-            report.left_alone[item.key] = _why_left(item)
+            _leave(report, item)
     return report
 
 
@@ -298,7 +299,7 @@ def _remove_debris(store: Store, grace: float, now: float, lease: Lease | None, 
     """Temp files of interrupted writes older than the grace period."""
     for item in store.debris():
         if item.kind != "temp":
-            report.left_alone[item.key] = _why_left(item)
+            _leave(report, item)
         elif now - item.modified >= grace and item.key not in report.removed_debris:
             if lease is not None:
                 lease.fence()
@@ -325,10 +326,18 @@ def _remove_clock_leftovers(store: Store, survey: Survey, now: float, lease_seco
             continue
 
 
+def _leave(report: GCReport, item: Debris) -> None:
+    """A link or special file: never followed, read or removed, and left for a person (exit 4)."""
+    report.left_alone[item.key] = _why_left(item)
+    if item.key not in report.for_a_person:
+        report.for_a_person.append(item.key)
+
+
 def _why_left(item: Debris) -> str:
     if item.kind == "link":
         return "a symbolic link inside the store; pubsafe never follows or removes links: remove it by hand"
-    return f"{item.kind} entry that is not an object"
+    return (f"{NOT_REGULAR.get(item.kind, 'an entry')}, not a regular file; pubsafe never reads, follows or removes "
+            "one: remove it by hand")
 
 
 def _still(store: Store, key: str, expected: bytes) -> bool:

@@ -37,7 +37,7 @@ from .layout import (
     record_keys,
 )
 from .split import SplitStore
-from .store import Store
+from .store import NOT_REGULAR, Store
 
 __all__ = ["Survey", "survey_store", "list_orphans", "slot_of", "names_in_current"]
 
@@ -80,7 +80,18 @@ def survey_store(store: Store) -> Survey:
     if isinstance(store, SplitStore):
         _refuse_a_shared_blob_store(store)
     _read_manifests(store, listing, survey)
+    _block_what_cannot_be_read(store, survey)
     return survey
+
+
+def _block_what_cannot_be_read(store: Store, survey: Survey) -> None:
+    """A named pipe (or socket, device) where a record or manifest belongs hides what
+    that slot names: nothing of the slot is deleted, as for a manifest that does not parse."""
+    for item in store.debris():
+        if item.kind in NOT_REGULAR and item.key.startswith((RECORDS, CURRENT, HISTORY)):
+            _block_by_key(survey, item.key, item.key.split("/", 1)[0] + "/",
+                          f"{item.key} is {NOT_REGULAR[item.kind]}, not a regular file, so gc cannot read it; "
+                          "remove it by hand")
 
 
 def _refuse_what_is_not_a_whole_store(store: Store, listing: Listing) -> None:
