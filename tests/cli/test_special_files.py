@@ -11,6 +11,7 @@ of hanging the suite; every entry of the store is snapshotted before and after.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 
 from pubsafe.refimpl import Engine, LocalStore
 from pubsafe.refimpl.canonical import canonicalize
+from pubsafe.refimpl.errors import UnsafeStoreState
 from pubsafe.refimpl.layout import GC_LEASE, blob_key, current_key, history_key, record_key
 from support import entries
 
@@ -158,3 +160,25 @@ def test_a_named_pipe_anywhere_is_reported_by_audit_and_gc(pub, where):
     code, out = pubsafe("gc", "--store", str(pub), "--grace", "0s")
     assert code == 4 and key in out and "named pipe" in out and "deleted 1 orphan" in out
     assert (pub / key).exists()
+
+
+@pytest.mark.timeout(30)
+def test_a_socket_at_current_and_a_pipe_at_a_lock_file_are_refused_not_waited_on(pub, monkeypatch):
+    store = LocalStore(pub)
+    current = pub / current_key("beta", S)
+    current.unlink()
+    monkeypatch.chdir(current.parent)  # a socket's path is limited to ~100 bytes: bind it by a short name
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(current.name)
+        with pytest.raises(UnsafeStoreState, match=f"{current_key('beta', S)} is a socket, not a regular file"):
+            Engine(store).current("beta", S)
+        lock = pub / "current" / T / S / ".manifest.json.lock"
+        lock.unlink()
+        os.mkfifo(lock)
+        before = (pub / current_key(T, S)).read_bytes()
+        with pytest.raises(UnsafeStoreState, match="lock file .manifest.json.lock is a named pipe"):
+            Engine(store).publish(T, S, {"model": {"w": 9}})
+        assert (pub / current_key(T, S)).read_bytes() == before
+        found = {(f.key, f.message.split(";")[0]) for f in Engine(store).audit() if f.severity == "error"}
+        assert (current_key("beta", S), "a socket, not a regular file") in found
+        assert (f"current/{T}/{S}/.manifest.json.lock", "a named pipe (FIFO), not a regular file") in found
