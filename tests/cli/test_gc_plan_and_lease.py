@@ -254,3 +254,19 @@ def test_a_sweep_that_fails_and_cannot_hand_its_lease_back_says_so(pub):
     assert not isinstance(failure.value, CollectionRefused)  # exit 3, not 1 ("nothing was written")
     assert (pub / GC_LEASE).exists()
     assert time.time() - (pub / GC_LEASE).stat().st_mtime < 300
+
+
+class _SmallDiskKeepingTheLease(SmallDisk):
+    def unlink(self, path: str) -> None:
+        if path.endswith(GC_LEASE):
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        super().unlink(path)
+
+
+def test_a_lease_that_cannot_be_withdrawn_after_a_failed_probe_is_named_with_when_it_lapses(pub):
+    with pytest.raises(StoreError) as failure:
+        Engine(LocalStore(pub, os_ops=_SmallDiskKeepingTheLease(pages=1))).gc(0, lease_seconds=60)
+    message = str(failure.value)
+    assert not isinstance(failure.value, CollectionRefused)  # exit 3: the lease was written, and stays
+    assert "no space left" in message and re.search(r"is left held and lapses in about [56]\ds", message)
+    assert (pub / GC_LEASE).exists()
