@@ -74,7 +74,7 @@ from .errors import (
     StoreError,
 )
 from .gc_lease import CLOCKS, LEASE_SECONDS, Lease, new_sweep_id, validated_lease
-from .gc_survey import Survey, list_orphans, names_in_current, slot_of, survey_store
+from .gc_survey import Survey, block_unreadable, list_orphans, names_in_current, slot_of, survey_store
 from .layout import GC_LEASE, RECORDS, parse_blob_key
 from .phases import phase
 from .store import NOT_REGULAR, Debris, Store
@@ -122,8 +122,9 @@ def sweep(
     # after the survey are safe: a record written since makes the claim fail, a
     # tombstone finished since no longer holds the bytes read (see _still).
     survey = survey_store(store)
-    report = GCReport(blocked_slots=dict(survey.blocked), left_alone=dict(survey.left_alone))
     debris = store.debris()
+    block_unreadable(survey, debris)
+    report = GCReport(blocked_slots=dict(survey.blocked), left_alone=dict(survey.left_alone))
     if not (survey.orphans() or survey.tombstones or any(item.kind == "temp" for item in debris) or
             any(key.startswith(CLOCKS) for key in survey.gc_keys)):
         for item in debris:
@@ -158,6 +159,8 @@ def plan(store: Store, grace_seconds: float, now: float) -> GCReport:
     if (why := why_gc_cannot_run(store)) is not None:
         raise CollectionRefused(why)
     survey = survey_store(store)
+    debris = store.debris()
+    block_unreadable(survey, debris)
     report = GCReport(dry_run=True, blocked_slots=dict(survey.blocked), left_alone=dict(survey.left_alone))
     for key in sorted(survey.tombstones):
         blob = key[len(RECORDS):]
@@ -176,7 +179,7 @@ def plan(store: Store, grace_seconds: float, now: float) -> GCReport:
             f"unrecorded (no {RECORDS}{ref.key}); named by none of the {sum(survey.manifests.values())} current and "
             f"history manifests read ({survey.manifests.get(slot, 0)} of them in {slot}); {age:.0f}s old by this "
             f"host's clock (grace {grace:g}s)")
-    for item in store.debris():
+    for item in debris:
         if item.kind == "temp" and now - item.modified >= grace:
             report.planned[item.key] = f"temp file of an interrupted write, {now - item.modified:.0f}s old"
         elif item.kind != "temp":

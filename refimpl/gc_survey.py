@@ -20,6 +20,8 @@ closed at two widths:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ._memo import MANIFESTS
 from .dialects import RECSYS_PIPELINES, parse_any_record
 from .documents import HistoryEntry, OrphanInfo, is_tombstone, load_document
@@ -37,9 +39,9 @@ from .layout import (
     record_keys,
 )
 from .split import SplitStore
-from .store import NOT_REGULAR, Store
+from .store import NOT_REGULAR, Debris, Store
 
-__all__ = ["Survey", "survey_store", "list_orphans", "slot_of", "names_in_current"]
+__all__ = ["Survey", "survey_store", "block_unreadable", "list_orphans", "slot_of", "names_in_current"]
 
 
 def slot_of(ref: BlobRef) -> str:
@@ -80,14 +82,14 @@ def survey_store(store: Store) -> Survey:
     if isinstance(store, SplitStore):
         _refuse_a_shared_blob_store(store)
     _read_manifests(store, listing, survey)
-    _block_what_cannot_be_read(store, survey)
     return survey
 
 
-def _block_what_cannot_be_read(store: Store, survey: Survey) -> None:
+def block_unreadable(survey: Survey, debris: Iterable[Debris]) -> None:
     """A named pipe (or socket, device) where a record or manifest belongs hides what
-    that slot names: nothing of the slot is deleted, as for a manifest that does not parse."""
-    for item in store.debris():
+    that slot names: nothing of the slot is deleted, as for a manifest that does not parse.
+    (``debris`` is the sweep's own listing of it: no store operation of its own.)"""
+    for item in debris:
         if item.kind in NOT_REGULAR and item.key.startswith((RECORDS, CURRENT, HISTORY)):
             _block_by_key(survey, item.key, item.key.split("/", 1)[0] + "/",
                           f"{item.key} is {NOT_REGULAR[item.kind]}, not a regular file, so gc cannot read it; "
