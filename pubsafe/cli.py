@@ -193,7 +193,7 @@ def build_parser(running: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true",
                    help="write and delete nothing: print what would be deleted, with the proof for each key")
     p.add_argument("--plan", metavar="FILE", help="with or without --dry-run: write that dry run's report (JSON) "
-                                                  "to FILE, deleting nothing")
+                                                  "to FILE, deleting nothing; FILE must be new and outside the store")
     command("audit", "check G1-G4 on the store's current state",
             "Check every current and historic manifest, record and blob: manifests parse,\n"
             "every referenced blob exists, hashes to its version and is recorded. Exit 1 if\n"

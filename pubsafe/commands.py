@@ -17,7 +17,11 @@ from pubsafe.refimpl import Engine
 from pubsafe.refimpl.dialects import DIALECTS
 from pubsafe.refimpl.documents import to_json
 from pubsafe.refimpl.errors import InvalidInput
+from pubsafe.refimpl.fsspec_store import FsspecStore
 from pubsafe.refimpl.gc_lease import validated_lease
+from pubsafe.refimpl.local import LocalStore
+from pubsafe.refimpl.split import SplitStore
+from pubsafe.refimpl.store import Store
 
 from .exits import EXIT_OK, EXIT_PARTIAL, EXIT_REFUSED
 from .inputs import duration, open_cli_store, read_artifacts
@@ -41,9 +45,9 @@ def run_command(args: argparse.Namespace) -> Outcome:
     artifacts = read_artifacts(args.artifacts) if args.command == "publish" else None  # before opening the store
     grace = duration(args.grace, "--grace") if args.command == "gc" else None
     lease = validated_lease(duration(args.lease, "--lease")) if args.command == "gc" else None
-    plan_file = _plan_file(args.plan) if args.command == "gc" and args.plan else None
     store = open_cli_store(args.store, create=args.command == "publish", blob_store=args.blob_store,
                            root_map=args.root_map)
+    plan_file = _plan_file(args.plan, _local_roots(store)) if args.command == "gc" and args.plan else None
     dialect = None if args.dialect == "auto" else DIALECTS[args.dialect]
     engine = Engine(store, guarded=getattr(args, "guarded", False), dialect=dialect)
     if args.command == "publish":
@@ -117,15 +121,58 @@ def _orphans(engine: Engine) -> Outcome:
     return Outcome(data, "\n".join(lines) or "no orphans")
 
 
-def _plan_file(path: str) -> Path:
-    """Where ``--plan`` writes; checked before the store is opened, so a bad path costs nothing."""
+def _local_roots(store: Store) -> list[tuple[str, str]]:
+    """(as given, resolved with links followed) for each local directory the store keeps files in."""
+    if isinstance(store, SplitStore):
+        return _local_roots(store.blobs) + _local_roots(store.registry)
+    if isinstance(store, LocalStore) or isinstance(store, FsspecStore) and store.protocol in ("file", "local"):
+        return [(store.root, os.path.realpath(store.root))]
+    return []
+
+
+def _inside(path: str, roots: list[tuple[str, str]]) -> str | None:
+    """The root (as given) that ``path``, resolved with links followed, lies in or is; None if none."""
+    real = os.path.realpath(path)
+    return next((given for given, root in roots if os.path.commonpath([real, root]) == root), None)
+
+
+def _outside(directory: str, roots: list[tuple[str, str]]) -> str:
+    """A new plan file name in ``directory``, or beside the store if that directory lies inside it."""
+    while (root := _inside(directory, roots)) is not None and os.path.dirname(root) != root:
+        directory = os.path.dirname(root)
+    names = ("gc-plan.json", *(f"gc-plan-{n}.json" for n in range(2, 100)))
+    return next((p for name in names if not os.path.lexists(p := os.path.join(directory, name))), names[0])
+
+
+def _plan_file(path: str, roots: list[tuple[str, str]]) -> Path:
+    """Where ``--plan`` writes: a new file outside the store (the store is opened, not yet read)."""
     target = Path(path)
     if target.is_dir():
-        raise InvalidInput(f"--plan {path!r} is a directory; give a file name, "
-                           f"e.g. {os.path.join(path, 'gc-plan.json')}")
+        raise InvalidInput(f"--plan {path!r} is a directory; give a new file name outside the store, "
+                           f"e.g. {_outside(path, roots)}")
+    if (root := _inside(path, roots)) is not None:
+        raise InvalidInput(
+            f"--plan {path!r} is inside the store ({root}), where it could overwrite a blob, a record or a manifest; "
+            f"give a path outside the store, e.g. {_outside(os.path.dirname(os.path.abspath(path)), roots)}")
+    if os.path.lexists(path):
+        raise InvalidInput(f"--plan {path!r} already exists; a plan is written to a new file, never over an existing "
+                           "one (it could be anything, even a link): give a new name, or move that file away first")
     if not target.parent.is_dir():
         raise InvalidInput(f"--plan {path!r}: the directory {str(target.parent)!r} does not exist")
     return target
+
+
+def _write_plan(target: Path, text: str) -> None:
+    """Create-only and never through a link, so a file that appeared since the check is not overwritten."""
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except FileExistsError:
+        raise InvalidInput(f"--plan {str(target)!r} appeared while gc ran; a plan is written to a new file, never "
+                           "over an existing one: give a new name") from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot write the plan to {str(target)!r}: {exc.strerror}") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
 
 
 def _gc(engine: Engine, grace: float, lease: float, *, dry_run: bool, plan_file: Path | None) -> Outcome:
@@ -136,10 +183,7 @@ def _gc(engine: Engine, grace: float, lease: float, *, dry_run: bool, plan_file:
         text = "\n".join(lines or ["nothing to delete"]) + "\n(dry run: nothing was written or deleted; gc proves " \
                "each key again just before deleting it)"
         if plan_file is not None:
-            try:
-                plan_file.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-            except OSError as exc:
-                raise InvalidInput(f"cannot write the plan to {str(plan_file)!r}: {exc.strerror}") from None
+            _write_plan(plan_file, json.dumps(data, indent=2, sort_keys=True) + "\n")
             text += f"\nplan written to {plan_file}"
     else:
         text = (f"deleted {len(report.deleted)} orphan(s), finished {len(report.finished_tombstones)} crashed "

@@ -34,7 +34,7 @@ from .layout import (
     parse_blob_key,
     record_keys,
 )
-from .store import Store
+from .store import NOT_REGULAR, Debris, Store
 from .validate import ArtifactValidator
 
 __all__ = ["audit_store"]
@@ -57,7 +57,9 @@ def audit_store(store: Store, now: float | None = None, dialect: Dialect | None 
     dialect = dialect or detect(store)
     validator = ArtifactValidator(store)
     found = _Findings()
-    referenced = _currents(store, listing, validator, found, dialect)
+    debris = store.debris()
+    referenced = _currents(store, listing, validator, found, dialect,
+                           unreadable={item.key for item in debris if item.kind in NOT_REGULAR})
     referenced |= _histories(store, listing, validator, found)
     _records(store, listing, validator, found, dialect)
     for ref in listing.blobs:
@@ -69,7 +71,7 @@ def audit_store(store: Store, now: float | None = None, dialect: Dialect | None 
     if orphans:
         found.add("R4", orphans[0], f"{len(orphans)} orphan blob(s) from crashed publishes; `pubsafe orphans` lists "
                                     f"them; {advice}", "notice")
-    _debris(store, found, advice)
+    _debris(debris, found, advice)
     _lease(store, listing, now, found)
     for key in listing.other:
         found.add("G2", key, "not part of the store layout (blob, record, current, history or gc lease); "
@@ -78,7 +80,8 @@ def audit_store(store: Store, now: float | None = None, dialect: Dialect | None 
 
 
 def _currents(store: Store, listing: Listing, validator: ArtifactValidator, found: _Findings,
-              dialect: Dialect) -> set[str]:
+              dialect: Dialect, unreadable: set[str]) -> set[str]:
+    """``unreadable``: special files (reported as debris); one at a current path is not "no current"."""
     referenced: set[str] = set()
     histories = set(listing.histories)
     slots_with_current = set()
@@ -113,6 +116,8 @@ def _currents(store: Store, listing: Listing, validator: ArtifactValidator, foun
                                  "--to` can return only to manifests pubsafe swapped in", "notice")
     slots_with_history = {tuple(k.split("/")[1:3]) for k in listing.histories if len(k.split("/")) == 4}
     for tenant, surface in sorted(slots_with_history - slots_with_current):
+        if current_key(tenant, surface) in unreadable:
+            continue
         found.add("G2", current_key(tenant, surface), f"no current manifest, but {tenant}/{surface} has history; "
                                                       "restore one with `pubsafe rollback --to VERSION`")
     return referenced
@@ -208,12 +213,17 @@ def _records(store: Store, listing: Listing, validator: ArtifactValidator, found
             found.add("G1", blob.key, rewritten, "notice")
 
 
-def _debris(store: Store, found: _Findings, advice: str) -> None:
+def _debris(debris: Iterable[Debris], found: _Findings, advice: str) -> None:
     temps = []
-    for item in store.debris():
+    for item in debris:
         if item.kind == "link":
             found.add("G2", item.key, "a symbolic link inside the store; pubsafe never follows it (it could lead "
                                       "outside the store) and nothing is written through it: remove it by hand")
+        elif item.kind in NOT_REGULAR:
+            found.add("G2", item.key, f"{NOT_REGULAR[item.kind]}, not a regular file; pubsafe never reads it (a read "
+                                      "could wait for ever), so the commands that need this key refuse: remove it "
+                                      "by hand" + (", then restore current with `pubsafe rollback --to VERSION`"
+                                                   if item.key.startswith("current/") else ""))
         elif item.kind == "temp":
             temps.append(item)
     if temps:

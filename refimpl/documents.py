@@ -369,6 +369,8 @@ class GCReport(_Record):
     removed_debris: list[str] = []
     #: key -> why the sweep did not touch it
     left_alone: dict[str, str] = {}
+    #: keys of ``left_alone`` that wait for a person (a link, a special file) or for time (a lease left held)
+    for_a_person: list[str] = []
     #: tenant/surface -> why nothing of that slot was deleted (a manifest or record it cannot read)
     blocked_slots: dict[str, str] = {}
     #: key -> why deleting it failed (it is still there, or its claim is kept for the next sweep)
@@ -379,7 +381,7 @@ class GCReport(_Record):
     @property
     def partial(self) -> bool:
         """Did the sweep leave something it would have deleted for a person to look at?"""
-        return bool(self.blocked_slots or self.failed)
+        return bool(self.blocked_slots or self.failed or self.for_a_person)
 
 
 # -- JSON forms ------------------------------------------------------------------------

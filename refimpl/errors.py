@@ -14,8 +14,9 @@ The tree (built-in bases in brackets, so callers can catch what they already kno
     │   ├── RetryableStoreError             transient (timeout, 503, S3 409); retry is safe
     │   ├── NoSpace                         the store has no room for a write (a full disk)
     │   ├── UnsupportedOperation            the store does not declare that capability
-    │   └── UnsafeStoreState                a link, or a directory where an object belongs:
-    │                                       touched by nothing until a person looks
+    │   └── UnsafeStoreState                a link, a named pipe or other special file, or a
+    │                                       directory where an object belongs: touched by
+    │                                       nothing until a person looks
     ├── IntegrityError                      bytes do not hash to their version, or a
     │                                       document does not parse
     └── Refused                             the engine will not do this; nothing written
@@ -116,8 +117,9 @@ class UnsupportedOperation(StoreError):
 class UnsafeStoreState(StoreError):
     """The store holds something pubsafe will not read through or write over.
 
-    A symbolic link inside a local store (it could lead outside the store), or a
-    directory where an object belongs. Nothing is followed, written or deleted.
+    A symbolic link inside a local store (it could lead outside the store), a named
+    pipe, socket or device (a read could wait for ever), or a directory where an
+    object belongs. Nothing is followed, read, written or deleted.
     """
 
 

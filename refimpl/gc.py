@@ -52,7 +52,10 @@ deleted (permission denied): reported, its claim withdrawn so it can be publishe
 again, the sweep goes on; an error that leaves the delete's outcome unknown keeps
 the claim for the next sweep to finish. A full disk: temp files of interrupted
 writes (never acknowledged data) are removed first, without the lease, to make room
-for it. The report says what was left (``GCReport.partial``), and the CLI exits 4.
+for it; a sweep that gives up after taking the lease hands it back (on a full disk by
+deleting it, which needs no space), and one whose lease cannot be handed back says so,
+with when it lapses. The report says what was left (``GCReport.partial``), and the CLI
+exits 4.
 """
 
 from __future__ import annotations
@@ -74,11 +77,11 @@ from .errors import (
     StoreError,
 )
 from .gc_lease import CLOCKS, LEASE_SECONDS, Lease, new_sweep_id, validated_lease
-from .gc_survey import Survey, list_orphans, names_in_current, slot_of, survey_store
-from .layout import RECORDS, BlobRef, parse_blob_key
+from .gc_survey import Survey, block_unreadable, list_orphans, names_in_current, slot_of, survey_store
+from .layout import GC_LEASE, RECORDS, BlobRef, parse_blob_key
 from .phases import phase
 from .split import SplitStore
-from .store import Debris, Store
+from .store import NOT_REGULAR, Debris, Store
 
 __all__ = ["list_orphans", "sweep", "plan", "LEASE_SECONDS", "validated_grace", "why_gc_cannot_run"]
 
@@ -123,11 +126,13 @@ def sweep(
     # after the survey are safe: a record written since makes the claim fail, a
     # tombstone finished since no longer holds the bytes read (see _still).
     survey = survey_store(store)
-    report = GCReport(blocked_slots=dict(survey.blocked), left_alone=dict(survey.left_alone))
     debris = store.debris()
+    block_unreadable(survey, debris)
+    report = GCReport(blocked_slots=dict(survey.blocked), left_alone=dict(survey.left_alone))
     if not (survey.orphans() or survey.tombstones or any(item.kind == "temp" for item in debris) or
             any(key.startswith(CLOCKS) for key in survey.gc_keys)):
-        report.left_alone.update((item.key, _why_left(item)) for item in debris)
+        for item in debris:
+            _leave(report, item)
         return report  # nothing it could delete: nothing is written either (not even the lease)
     lease = Lease(store, owner=sweep_id, seconds=seconds, clock=clock, monotonic=monotonic)
     _acquire(lease, store, grace, clock, report)
@@ -138,11 +143,26 @@ def sweep(
         _collect_orphans(store, survey, grace, clock, fence, sweep_id, report)
         _remove_debris(store, grace, clock(), fence, report)
         _remove_clock_leftovers(store, survey, clock(), seconds, fence)
-        return report
-    finally:
-        if isinstance(store, SplitStore):
+    except BaseException as failure:
+        _end_sweep(store)
+        # A lease that cannot be handed back is no longer "nothing written": say so.
+        if (left := lease.release()) is not None and isinstance(failure, Exception):
+            raise StoreError(f"{failure}; besides, {left}") from failure
+        raise
+    _end_sweep(store)
+    if (left := lease.release()) is not None:
+        report.left_alone[GC_LEASE] = left
+        report.for_a_person.append(GC_LEASE)
+    return report
+
+
+def _end_sweep(store: Store) -> None:
+    """Withdraw a blob store sweep's announcement (best effort: the lease goes back anyway)."""
+    if isinstance(store, SplitStore):
+        try:
             store.end_sweep()
-        lease.release()
+        except StoreError:
+            pass
 
 
 class _Fence:
@@ -183,6 +203,8 @@ def plan(store: Store, grace_seconds: float, now: float) -> GCReport:
     if (why := why_gc_cannot_run(store)) is not None:
         raise CollectionRefused(why)
     survey = survey_store(store)
+    debris = store.debris()
+    block_unreadable(survey, debris)
     report = GCReport(dry_run=True, blocked_slots=dict(survey.blocked), left_alone=dict(survey.left_alone))
     for key in sorted(survey.tombstones):
         blob = key[len(RECORDS):]
@@ -204,11 +226,11 @@ def plan(store: Store, grace_seconds: float, now: float) -> GCReport:
             f"unrecorded (no {RECORDS}{ref.key}); named by none of the {sum(survey.manifests.values())} current and "
             f"history manifests read ({survey.manifests.get(slot, 0)} of them in {slot}); {age:.0f}s old by this "
             f"host's clock (grace {grace:g}s)")
-    for item in store.debris():
+    for item in debris:
         if item.kind == "temp" and now - item.modified >= grace:
             report.planned[item.key] = f"temp file of an interrupted write, {now - item.modified:.0f}s old"
         elif item.kind != "temp":
-            report.left_alone[item.key] = _why_left(item)
+            _leave(report, item)
     return report
 
 
@@ -346,7 +368,7 @@ def _remove_debris(store: Store, grace: float, now: float, lease: _Fence | None,
     """Temp files of interrupted writes older than the grace period."""
     for item in store.debris():
         if item.kind != "temp":
-            report.left_alone[item.key] = _why_left(item)
+            _leave(report, item)
         elif now - item.modified >= grace and item.key not in report.removed_debris:
             if lease is not None:
                 lease.fence()
@@ -373,10 +395,18 @@ def _remove_clock_leftovers(store: Store, survey: Survey, now: float, lease_seco
             continue
 
 
+def _leave(report: GCReport, item: Debris) -> None:
+    """A link or special file: never followed, read or removed, and left for a person (exit 4)."""
+    report.left_alone[item.key] = _why_left(item)
+    if item.key not in report.for_a_person:
+        report.for_a_person.append(item.key)
+
+
 def _why_left(item: Debris) -> str:
     if item.kind == "link":
         return "a symbolic link inside the store; pubsafe never follows or removes links: remove it by hand"
-    return f"{item.kind} entry that is not an object"
+    return (f"{NOT_REGULAR.get(item.kind, 'an entry')}, not a regular file; pubsafe never reads, follows or removes "
+            "one: remove it by hand")
 
 
 def _still(store: Store, key: str, expected: bytes) -> bool:

@@ -43,7 +43,9 @@ from .errors import (
     Conflict,
     IntegrityError,
     InvalidInput,
+    NoSpace,
     ObjectNotFound,
+    StoreError,
     SweepInProgress,
     UnsupportedOperation,
 )
@@ -104,7 +106,7 @@ class Lease:
                 try:
                     self.etag = self.store.put(GC_LEASE, self._document())
                     self.proved_at = started
-                    return self._probe()
+                    return self._probed()
                 except AlreadyExists:
                     pass
                 try:
@@ -144,7 +146,25 @@ class Lease:
             except (Conflict, ObjectNotFound):
                 raise SweepInProgress("another gc sweep took the lease first; try again later") from None
         self.proved_at = started
-        return self._probe()
+        return self._probed()
+
+    def _probed(self) -> None:
+        """The probe, on the lease just taken. If it fails (a full disk fails its write),
+        the lease is withdrawn first, so the sweep gives up holding nothing: a refusal
+        leaves nothing behind, and the next sweep need not wait for a lapse."""
+        try:
+            self._probe()
+        except Exception as exc:
+            with phase("gc-lease"):
+                try:
+                    left = self._withdraw()
+                except (Conflict, ObjectNotFound, CollectionRefused):
+                    left = None
+                except StoreError as failure:
+                    left = self._left(str(failure))
+            if left is not None:
+                raise StoreError(f"{exc}; besides, {left}") from exc
+            raise
 
     def _probe(self) -> None:
         """The conditional writes gc relies on, tried on the lease just taken: a second
@@ -259,17 +279,54 @@ class Lease:
             "longer --lease if the store is slow"
         )
 
-    def release(self) -> None:
-        """Hand the lease back so the next sweep need not wait; best effort."""
+    def release(self) -> str | None:
+        """Hand the lease back so the next sweep need not wait: None once it is handed
+        back (or is no longer this sweep's), else why it is left held and when it lapses.
+
+        Handing back is a write (``released: true``); where that write fails for want of
+        space the lease is deleted instead, which needs none and frees some.
+        """
         with phase("gc-lease"):
             try:
-                if self.cas:
+                if not self.cas:
+                    return self._withdraw()
+                try:
                     self.store.replace(GC_LEASE, self._document(released=True), expect=self._held())
-                else:
-                    if self._holder(self._parse(self.store.get(GC_LEASE))) == (self.owner, self.generation):
-                        self.store.delete(GC_LEASE)
+                except NoSpace:
+                    return self._withdraw()
             except (Conflict, ObjectNotFound, CollectionRefused):
                 pass
+            except StoreError as exc:
+                return self._left(str(exc))
+        return None
+
+    def _withdraw(self) -> str | None:
+        """Delete the lease if it is still this sweep's (the read finds its owner and
+        generation). With compare-and-swap another sweep may take the lease over once it
+        lapsed, so, as with every delete, not once half the lease has gone by since this
+        sweep last proved it: then it is left to lapse."""
+        try:
+            raw = self.store.get(GC_LEASE)
+        except ObjectNotFound:
+            return None
+        if self._holder(self._parse(raw)) != (self.owner, self.generation):
+            return None
+        if self.cas and self.monotonic() - self.proved_at >= self.seconds / 2:
+            return self._left("too late to delete it safely: another sweep may be taking it over")
+        try:
+            self.store.delete(GC_LEASE)
+        except ObjectNotFound:
+            pass
+        return None
+
+    def _left(self, why: str) -> str:
+        """Why this sweep's lease stays held, and when it lapses (by the store's clock)."""
+        remaining = self.seconds - (self.monotonic() - self.proved_at)
+        lapses = f"lapses in about {max(remaining, 0):.0f}s" if math.isfinite(remaining) else \
+            f"lapses {self.seconds:g}s after it was taken"
+        return (f"this sweep's lease {GC_LEASE} (generation {self.generation}) could not be handed back ({why}): it "
+                f"is left held and {lapses} by the store's clock, and gc refuses until then. If no gc is running, "
+                f"deleting {GC_LEASE} by hand lets the next sweep start at once")
 
 
 def new_sweep_id() -> str:

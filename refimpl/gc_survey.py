@@ -20,6 +20,8 @@ closed at two widths:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ._memo import MANIFESTS
 from .dialects import RECSYS_PIPELINES, parse_any_record
 from .documents import HistoryEntry, OrphanInfo, is_tombstone, load_document
@@ -37,9 +39,9 @@ from .layout import (
     record_keys,
 )
 from .split import SplitStore
-from .store import Store
+from .store import NOT_REGULAR, Debris, Store
 
-__all__ = ["Survey", "survey_store", "list_orphans", "slot_of", "names_in_current"]
+__all__ = ["Survey", "survey_store", "block_unreadable", "list_orphans", "slot_of", "names_in_current"]
 
 
 def slot_of(ref: BlobRef) -> str:
@@ -81,6 +83,17 @@ def survey_store(store: Store) -> Survey:
         _refuse_a_shared_blob_store(store)
     _read_manifests(store, listing, survey)
     return survey
+
+
+def block_unreadable(survey: Survey, debris: Iterable[Debris]) -> None:
+    """A named pipe (or socket, device) where a record or manifest belongs hides what
+    that slot names: nothing of the slot is deleted, as for a manifest that does not parse.
+    (``debris`` is the sweep's own listing of it: no store operation of its own.)"""
+    for item in debris:
+        if item.kind in NOT_REGULAR and item.key.startswith((RECORDS, CURRENT, HISTORY)):
+            _block_by_key(survey, item.key, item.key.split("/", 1)[0] + "/",
+                          f"{item.key} is {NOT_REGULAR[item.kind]}, not a regular file, so gc cannot read it; "
+                          "remove it by hand")
 
 
 def _refuse_what_is_not_a_whole_store(store: Store, listing: Listing) -> None:

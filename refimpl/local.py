@@ -13,11 +13,14 @@ Each primitive maps onto one native mechanism:
   durable; see ``delete``).
 
 Confinement: nothing inside the store is followed through a symbolic link (each
-directory of a key is checked with ``lstat``, files are opened with O_NOFOLLOW), and
-a directory where an object belongs is refused, not skipped: both raise
-UnsafeStoreState and touch nothing. Temp files (``.tmp-<hex>``) of failed writes
-are removed; those of a killed process stay, invisible to ``list``, and are reported
-by ``debris`` so that audit counts them and GC removes them after its grace period.
+directory of a key is checked with ``lstat``, files are opened with O_NOFOLLOW), a
+named pipe, socket or device is never read or written (opened with O_NONBLOCK, so a
+pipe cannot make a read wait for ever, then checked with ``fstat``), and a directory
+where an object belongs is refused, not skipped: all raise UnsafeStoreState and touch
+nothing; ``debris`` reports links and special files, so audit and gc name them.
+Temp files (``.tmp-<hex>``) of failed writes are removed; those of a killed process
+stay, invisible to ``list``, and are reported by ``debris`` so that audit counts them
+and GC removes them after its grace period.
 Lock files (``.<name>.lock``) are permanent: removing one while a writer holds it
 would let a second writer in.
 """
@@ -43,8 +46,20 @@ from .errors import (
     StoreError,
     UnsafeStoreState,
 )
-from .osio import UNSUPPORTED, OSOps, RealOS
-from .store import ABSENT, ANY, Capabilities, Debris, Expect, ObjectInfo, Store, StoredObject, check_key, etag_of
+from .osio import UNSUPPORTED, NotRegularFile, OSOps, RealOS
+from .store import (
+    ABSENT,
+    ANY,
+    NOT_REGULAR,
+    Capabilities,
+    Debris,
+    Expect,
+    ObjectInfo,
+    Store,
+    StoredObject,
+    check_key,
+    etag_of,
+)
 
 __all__ = ["LocalStore", "TEMP_PREFIX"]
 
@@ -126,8 +141,11 @@ class LocalStore(Store):
             return None
         if stat.S_ISLNK(mode):
             return UnsafeStoreState(f"{key} is a symbolic link; pubsafe does not follow links inside the store")
-        if writing and stat.S_ISDIR(mode):
-            return UnsafeStoreState(f"{key} is a directory where an object belongs; move it out of the store")
+        if stat.S_ISDIR(mode):
+            return UnsafeStoreState(f"{key} is a directory where an object belongs; move it out of the store") \
+                if writing else None
+        if not stat.S_ISREG(mode):
+            return _not_regular(key, mode)
         return None
 
     def _ensure_dir(self, path: str) -> None:
@@ -174,8 +192,10 @@ class LocalStore(Store):
             raise ObjectNotFound(key) from exc
         except (IsADirectoryError, NotADirectoryError) as exc:
             raise ObjectNotFound(key) from exc  # a key prefix, not an object
+        except NotRegularFile as exc:
+            raise _not_regular(key, exc.mode) from exc
         except OSError as exc:
-            if exc.errno == errno.ELOOP:
+            if exc.errno in (errno.ELOOP, errno.ENXIO):  # a link; a socket (which open refuses)
                 raise self._not_an_object(key, path, writing=False) or StoreError(
                     f"reading {key}: {_reason(exc)}") from exc
             raise StoreError(f"reading {key}: {_reason(exc)}") from exc
@@ -227,6 +247,8 @@ class LocalStore(Store):
             return etag
         except (Conflict, ObjectNotFound, UnsafeStoreState, RetryableStoreError):
             raise
+        except NotRegularFile as exc:
+            raise _not_regular(key, exc.mode) from exc
         except (IsADirectoryError, NotADirectoryError) as exc:
             raise self._not_an_object(key, path) or StoreError(f"replacing {key}: {_reason(exc)}") from exc
         except OSError as exc:
@@ -238,6 +260,11 @@ class LocalStore(Store):
         with contextlib.ExitStack() as held:
             try:
                 held.enter_context(self.os.lock(lock_path))
+            except NotRegularFile as exc:
+                raise UnsafeStoreState(
+                    f"{key}: its lock file {os.path.basename(lock_path)} is {_words(exc.mode)}, not a regular file; "
+                    "pubsafe locks only regular files. Remove it by hand (pubsafe makes a new one)"
+                ) from exc
             except OSError as exc:
                 if exc.errno != errno.ELOOP:
                     raise
@@ -274,8 +301,8 @@ class LocalStore(Store):
                 raise StoreError(f"listing {rel or 'the store root'}: {_reason(exc)}") from exc
             for entry_name, kind in entries:
                 key = f"{rel}/{entry_name}" if rel else entry_name
-                if kind == "link":
-                    odd.append((key, "link"))
+                if kind in ("link", "other"):  # "other": a named pipe, socket or device
+                    odd.append((key, kind))
                 elif entry_name.startswith("."):
                     if kind == "file" and _TEMP.fullmatch(entry_name):
                         odd.append((key, "temp"))
@@ -296,7 +323,7 @@ class LocalStore(Store):
                 st = self.os.lstat(os.path.join(self.root, *key.split("/")))
             except FileNotFoundError:
                 continue  # a writer finished with its temp file meanwhile
-            found.append(Debris(key, kind, st.st_size, st.st_mtime))
+            found.append(Debris(key, _special_kind(st.st_mode) if kind == "other" else kind, st.st_size, st.st_mtime))
         return sorted(found, key=lambda d: d.key)
 
     def remove_debris(self, key: str) -> None:
@@ -340,9 +367,30 @@ class LocalStore(Store):
             return False
         except OSError as exc:
             raise StoreError(f"examining {key}: {_reason(exc)}") from exc
-        if stat.S_ISLNK(mode):
-            raise self._not_an_object(key, path, writing=False) or UnsafeStoreState(f"{key} is a link")
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+            raise self._not_an_object(key, path, writing=False) or UnsafeStoreState(f"{key} is not a regular file")
         return stat.S_ISREG(mode)
+
+
+def _special_kind(mode: int) -> str:
+    """The debris kind of an entry that is not a regular file, directory or link."""
+    if stat.S_ISFIFO(mode):
+        return "fifo"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "special"
+
+
+def _words(mode: int) -> str:
+    return NOT_REGULAR[_special_kind(mode)]
+
+
+def _not_regular(key: str, mode: int) -> UnsafeStoreState:
+    return UnsafeStoreState(
+        f"{key} is {_words(mode)}, not a regular file; pubsafe reads and writes only regular files (reading this "
+        "one could wait for ever) and never removes what it did not write: remove it by hand, or move it out of "
+        "the store (`pubsafe audit` then says what is missing)"
+    )
 
 
 def _temp_vanished(key: str) -> RetryableStoreError:

@@ -11,13 +11,26 @@ guarantee break.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 from collections.abc import Iterator
 from typing import Protocol
 
-__all__ = ["OSOps", "RealOS", "FSYNC_LABELS", "UNSUPPORTED"]
+__all__ = ["OSOps", "RealOS", "FSYNC_LABELS", "UNSUPPORTED", "NotRegularFile"]
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+#: Opening a named pipe for reading waits for a writer; non-blocking, it returns at once
+#: (and changes nothing for regular files), so the fstat after it can refuse the pipe.
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
+
+class NotRegularFile(OSError):
+    """The path names a named pipe, socket or device: never read, written or locked."""
+
+    def __init__(self, path: str, mode: int) -> None:
+        super().__init__(errno.EINVAL, "not a regular file", path)
+        self.mode = mode
 
 try:
     import fcntl
@@ -108,9 +121,11 @@ class RealOS:
         Plain descriptor calls: Python's buffered ``open`` adds an isatty ioctl, seeks
         and two objects per read, and a publish reads three files.
         """
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)  # a link is refused (ELOOP), never followed
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)  # a link is refused (ELOOP), never followed
         try:
             st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):  # a directory fails its read
+                raise NotRegularFile(path, st.st_mode)
             parts, want = [], st.st_size + 1  # one read for the whole file, then EOF
             while chunk := os.read(fd, want):
                 parts.append(chunk)
@@ -136,8 +151,10 @@ class RealOS:
         """Advisory exclusive lock (flock) held for the ``with`` block."""
         # Never through a link: a link planted at the lock's name would make this open
         # create (or lock) a file outside the store.
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | _NONBLOCK, 0o644)  # flock still waits
         try:
+            if not stat.S_ISREG(mode := os.fstat(fd).st_mode):
+                raise NotRegularFile(path, mode)
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:

@@ -23,6 +23,7 @@ __all__ = [
     "StoredObject",
     "ObjectInfo",
     "Debris",
+    "NOT_REGULAR",
     "Expect",
     "ANY",
     "ABSENT",
@@ -96,13 +97,20 @@ class Debris(NamedTuple):
     """Something in the store that is not an object: never read, reported by audit.
 
     kind: ``temp`` (an interrupted write's temporary file; GC removes it after the
-    grace period) or ``link`` (a symbolic link; only a person should remove it).
+    grace period), ``link`` (a symbolic link), or one of ``NOT_REGULAR`` (a named
+    pipe, socket or device, which a read could wait on for ever); only a person
+    should remove a link or a special file.
     """
 
     key: str
     kind: str
     size: int
     modified: float
+
+
+#: Debris kinds of entries that are not regular files, in words.
+NOT_REGULAR = {"fifo": "a named pipe (FIFO)", "socket": "a socket", "device": "a device file",
+               "special": "a special file"}
 
 
 def etag_of(data: bytes) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import uuid
 from pathlib import Path
 
 from pubsafe.refimpl.store import Store
 
-__all__ = ["REPO", "DATA", "S3_BUCKET", "StepClock", "snapshot", "tree", "fresh_s3_url"]
+__all__ = ["REPO", "DATA", "S3_BUCKET", "StepClock", "snapshot", "tree", "entries", "fresh_s3_url"]
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
@@ -37,6 +39,31 @@ def tree(root: Path) -> dict[str, bytes]:
     if not root.exists():
         return {}
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def entries(root: Path) -> dict[str, tuple[object, ...]]:
+    """Every entry under root, links and special files included, never followed:
+    a file's bytes, mode and mtime; a link's target; the kind of anything else.
+    Stricter than ``tree`` (which sees regular files only): two equal results mean
+    nothing was written, removed, replaced or retimed."""
+    if not root.exists():
+        return {}
+    found: dict[str, tuple[object, ...]] = {}
+    for directory, dirs, files in os.walk(root):  # never descends through a link
+        for name in dirs + files:
+            path = os.path.join(directory, name)
+            st = os.lstat(path)
+            key = os.path.relpath(path, root)
+            if stat.S_ISREG(st.st_mode):
+                with open(path, "rb") as f:
+                    found[key] = ("file", f.read(), st.st_mode, st.st_mtime_ns)
+            elif stat.S_ISLNK(st.st_mode):
+                found[key] = ("link", os.readlink(path))
+            elif stat.S_ISDIR(st.st_mode):
+                found[key] = ("dir", st.st_mode)
+            else:
+                found[key] = ("special", stat.S_IFMT(st.st_mode), st.st_mode)
+    return found
 
 
 def fresh_s3_url() -> str:
