@@ -1,12 +1,66 @@
-"""Time to detect per mutant: ``python -m pubsafe.devtools.mutants [--profile P] [--only NAME]``."""
+"""Time to detect per mutant: ``python -m pubsafe.devtools.mutants [--profile P] [--only NAME] [--json FILE]``.
+
+Per mutant: whether the profile kills it (naming the guarantee it breaks), the seconds
+the check took, where the first violation was found (a fixed scenario, or the state
+machine; the first Violation of the guarantee it breaks) and, for the state machine, the steps it ran before that first violation
+(before shrinking): the figures a change to the checker's speed must not make worse.
+``--compare OLD.json`` prints each figure beside an earlier run's.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from typing import Any
 
+from pubsafe.models.checkers import Violation
 from pubsafe.models.conformance import run_conformance
 from pubsafe.models.mutants import MUTANTS, mutant_target
+
+
+class _FirstViolation:
+    """Counts machine steps (``progress`` in the state-machine phase) and notes the
+    phase and step count when the first Violation of the mutant's guarantee is made."""
+
+    def __init__(self, breaks: str) -> None:
+        self.breaks = breaks
+        self.phase = "start"
+        self.steps = 0
+        self.found: tuple[str, int] | None = None
+
+    def on_phase(self, name: str) -> None:
+        self.phase = name
+
+    def on_progress(self, n: int) -> None:
+        if self.phase == "state machine":
+            self.steps += n
+
+    def violated(self, guarantee: Any) -> None:
+        if self.found is None and str(guarantee) == self.breaks:
+            self.found = (self.phase, self.steps)
+
+
+def detect(mutant: Any, profile: str, seed: int) -> dict[str, Any]:
+    watch = _FirstViolation(mutant.breaks)
+    init = Violation.__init__
+
+    def noting(self: Violation, guarantee: Any, *args: Any, **kwargs: Any) -> None:
+        watch.violated(guarantee)
+        init(self, guarantee, *args, **kwargs)
+
+    Violation.__init__ = noting  # type: ignore[method-assign]
+    try:
+        report = run_conformance(mutant_target(mutant), profile, seed_value=seed, stop_on={mutant.breaks},
+                                 progress=watch.on_progress, phase=watch.on_phase)
+    finally:
+        Violation.__init__ = init  # type: ignore[method-assign]
+    found = sorted(v.guarantee for v in report.verdicts if v.status.value == "BREAKS")
+    ce = report.verdict(mutant.breaks).counterexample
+    phase, steps = watch.found or ("capability probes", 0)  # a probe's counterexample is no Violation
+    return {"killed": mutant.breaks in found, "found": [str(g) for g in found], "seconds": report.seconds,
+            "where": phase if mutant.breaks in found else "-", "steps": steps if phase == "state machine" else 0,
+            "ops": len(ce.timeline) if ce else 0}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,20 +69,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="default")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", metavar="NAME", choices=[m.name for m in MUTANTS], help="one mutant")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--compare", metavar="OLD.json", help="print an earlier run's figures beside these")
     args = parser.parse_args(argv)
-    print(f"{'mutant':<30} {'expected':>8} {'found':<14} {'killed':>6} {'seconds':>8} {'ops':>6}")
-    killed = 0
+    old = json.loads(open(args.compare).read()) if args.compare else {}
+    print(f"{'mutant':<30} {'expected':>8} {'found':<10} {'killed':>6} {'seconds':>8} {'where':<19} {'steps':>5} "
+          f"{'ops':>4}" + ("   was: killed seconds where steps" if old else ""))
+    results: dict[str, dict[str, Any]] = {}
     chosen = [m for m in MUTANTS if args.only in (None, m.name)]
     for mutant in chosen:
-        report = run_conformance(mutant_target(mutant), args.profile, seed_value=args.seed, stop_on={mutant.breaks})
-        found = sorted(v.guarantee for v in report.verdicts if v.status.value == "BREAKS")
-        ok = mutant.breaks in found
-        killed += ok
-        ce = report.verdict(mutant.breaks).counterexample
-        steps = len(ce.timeline) if ce else 0
-        print(f"{mutant.name:<30} {mutant.breaks:>8} {','.join(found):<14} {'yes' if ok else 'NO':>6} "
-              f"{report.seconds:>8.2f} {steps:>6}")
+        r = results[mutant.name] = detect(mutant, args.profile, args.seed)
+        line = (f"{mutant.name:<30} {mutant.breaks:>8} {','.join(r['found']):<10} {'yes' if r['killed'] else 'NO':>6} "
+                f"{r['seconds']:>8.2f} {r['where']:<19} {r['steps']:>5} {r['ops']:>4}")
+        if (o := old.get(mutant.name)) is not None:
+            line += f"   {'yes' if o['killed'] else 'NO':>6} {o['seconds']:>7.2f} {o['where']:<19} {o['steps']:>5}"
+        print(line, flush=True)
+    killed = sum(r["killed"] for r in results.values())
     print(f"kill rate: {killed}/{len(chosen)}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
     return 0 if killed == len(chosen) else 1
 
 
