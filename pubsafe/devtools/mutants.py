@@ -1,4 +1,4 @@
-"""Time to detect per mutant: ``python -m pubsafe.devtools.mutants [--profile P] [--only NAME] [--json FILE]``.
+"""Time to detect per mutant: ``python -m pubsafe.devtools.mutants [--seeds N] [--only NAME,...] [--json FILE]``.
 
 Per mutant: whether the profile kills it (naming the guarantee it breaks), the seconds
 the check took, where the first violation was found (a fixed scenario, or the state
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from typing import Any
 
@@ -67,25 +68,42 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pubsafe.devtools.mutants",
                                      description="Run the mutant catalogue; print time-to-detect per mutant.")
     parser.add_argument("--profile", default="default")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", metavar="NAME", choices=[m.name for m in MUTANTS], help="one mutant")
+    parser.add_argument("--seed", type=int, default=0, help="the first seed")
+    parser.add_argument("--seeds", type=int, default=1, metavar="N",
+                        help="run seeds SEED..SEED+N-1 and print, per mutant, kills and the median seconds and steps "
+                             "(one seed's step count is one draw of luck; a change to the machine is judged on several)")
+    parser.add_argument("--only", metavar="NAME[,NAME]", help="these mutants only")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--compare", metavar="OLD.json", help="print an earlier run's figures beside these")
     args = parser.parse_args(argv)
+    names = {m.name for m in MUTANTS}
+    only = set(args.only.split(",")) if args.only else names
+    if only - names:
+        parser.error(f"no mutant named {sorted(only - names)[0]!r}; choose from {', '.join(sorted(names))}")
     old = json.loads(open(args.compare).read()) if args.compare else {}
-    print(f"{'mutant':<30} {'expected':>8} {'found':<10} {'killed':>6} {'seconds':>8} {'where':<19} {'steps':>5} "
-          f"{'ops':>4}" + ("   was: killed seconds where steps" if old else ""))
+    print(f"{'mutant':<34} {'expected':>8} {'killed':>6} {'seconds':>8} {'where':<19} {'steps':>5} {'ops':>4}"
+          + ("   was: killed seconds where steps" if old else ""))
     results: dict[str, dict[str, Any]] = {}
-    chosen = [m for m in MUTANTS if args.only in (None, m.name)]
+    chosen = [m for m in MUTANTS if m.name in only]
     for mutant in chosen:
-        r = results[mutant.name] = detect(mutant, args.profile, args.seed)
-        line = (f"{mutant.name:<30} {mutant.breaks:>8} {','.join(r['found']):<10} {'yes' if r['killed'] else 'NO':>6} "
-                f"{r['seconds']:>8.2f} {r['where']:<19} {r['steps']:>5} {r['ops']:>4}")
+        runs = [detect(mutant, args.profile, seed) for seed in range(args.seed, args.seed + args.seeds)]
+        r = results[mutant.name] = {
+            "killed": sum(run["killed"] for run in runs) / len(runs),
+            "seconds": round(statistics.median(run["seconds"] for run in runs), 3),
+            "where": statistics.mode(run["where"] for run in runs),
+            "steps": statistics.median(run["steps"] for run in runs),
+            "ops": statistics.median(run["ops"] for run in runs),
+            "runs": runs,
+        }
+        killed = "yes" if r["killed"] == 1 else f"{r['killed']:.0%}"
+        line = (f"{mutant.name:<34} {mutant.breaks:>8} {killed:>6} {r['seconds']:>8.2f} {r['where']:<19} "
+                f"{r['steps']:>5g} {r['ops']:>4g}")
         if (o := old.get(mutant.name)) is not None:
-            line += f"   {'yes' if o['killed'] else 'NO':>6} {o['seconds']:>7.2f} {o['where']:<19} {o['steps']:>5}"
+            was = "yes" if o["killed"] == 1 else f"{o['killed']:.0%}"
+            line += f"   {was:>6} {o['seconds']:>7.2f} {o['where']:<19} {o['steps']:>5g}"
         print(line, flush=True)
-    killed = sum(r["killed"] for r in results.values())
-    print(f"kill rate: {killed}/{len(chosen)}")
+    killed = sum(r["killed"] == 1 for r in results.values())
+    print(f"kill rate: {killed}/{len(chosen)}" + (f" (every one of {args.seeds} seeds)" if args.seeds > 1 else ""))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
