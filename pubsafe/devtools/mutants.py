@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="default")
     parser.add_argument("--seed", type=int, default=0, help="the first seed")
     parser.add_argument("--seeds", type=int, default=1, metavar="N",
-                        help="run seeds SEED..SEED+N-1 and print, per mutant, kills and the median seconds and steps "
-                             "(one seed's step count is one draw of luck; a change to the machine is judged on several)")
+                        help="run seeds SEED..SEED+N-1; print, per mutant, the share killed and the median seconds and steps "
+                             "(one seed's step count is luck: judge a change to the machine on several)")
     parser.add_argument("--only", metavar="NAME[,NAME]", help="these mutants only")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--compare", metavar="OLD.json", help="print an earlier run's figures beside these")
