@@ -32,8 +32,8 @@ from pubsafe.refimpl.errors import (
     PublishConflict,
     RetryableStoreError,
 )
-from pubsafe.refimpl.osio import OSOps, RealOS
 from pubsafe.refimpl.layout import history_key
+from pubsafe.refimpl.osio import OSOps, RealOS
 from pubsafe.refimpl.store import ABSENT, ANY, Expect, ObjectInfo, StoredObject, check_key
 
 from .target import Target, factory_target, remove_store_data

@@ -29,8 +29,8 @@ import pytest
 
 from pubsafe.refimpl import ServingReader, Store
 
-from .conformance import run_conformance
-from .contract import CHECKS_BY_NAME, CONTRACT, run_check
+from .conformance.contract import CHECKS_BY_NAME, CONTRACT, run_check
+from .conformance.run import run_conformance
 from .guarantees import Guarantee
 from .target import default_engine, factory_target
 from .verdicts import Report

@@ -70,7 +70,7 @@ class ProbeResult(BaseModel):
 
 
 class ContractResult(BaseModel):
-    check: str = Field(description="a check of pubsafe.models.contract")
+    check: str = Field(description="a check of pubsafe.models.conformance.contract")
     status: str = Field(description="passed, failed, skipped, or unavailable (the store failed by itself)")
     detail: str
     guarantees: list[Guarantee] = Field(description="what a store failing this check cannot keep")

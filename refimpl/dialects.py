@@ -13,7 +13,7 @@ The upstream version rule, verified on every fixture blob and vector: sha256 of 
 stored blob with insignificant whitespace removed, every string and number token
 kept exactly as stored, and the value of the top-level ``build`` member replaced by
 ``{"built_at":"","version":""}``. (The checker reproduces it independently, by
-re-encoding like Go: ``pubsafe.models.upstream``.)
+re-encoding like Go: ``pubsafe.models.checkers.upstream``.)
 """
 
 from __future__ import annotations

@@ -578,7 +578,7 @@ def diagnose(report: Report) -> list[Diagnosis]:
                                             f"honour it: {p.evidence}.", _fix(p.capability, costs))
     for c in report.contract:
         if c.status == "failed":
-            from pubsafe.models.contract import CHECKS_BY_NAME
+            from pubsafe.models.conformance.contract import CHECKS_BY_NAME
 
             check = CHECKS_BY_NAME.get(c.check)
             wanted = f" (it must: {check.doc.rstrip('.')})" if check and check.doc else ""

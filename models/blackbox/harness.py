@@ -20,14 +20,14 @@ from pubsafe.refimpl.errors import InvalidInput
 from pubsafe.refimpl.store import Store
 
 from ..checkers import Violation
+from ..checkers.oracle import HISTORY, RECORDS, current_key, read_store
+from ..checkers.reading import read_keys
 from ..checkers.retry import whole_record
 from ..guarantees import Guarantee
-from ..oracle import HISTORY, RECORDS, current_key, read_store
-from ..reading import read_keys
-from ..watch import CurrentWatcher
 from .inputs import Plan, Run, S, T, input_for, race_guarantee, types_of
 from .judging import Judging
 from .publisher import Budget, Publisher, expand
+from .watch import CurrentWatcher
 
 __all__ = ["Harness", "KINDS", "ROUND_ATTEMPTS"]
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from pubsafe.faults.processes import Invocation
 
+from ..checkers.oracle import canonical
 from ..guarantees import Guarantee
-from ..oracle import canonical
 from .publisher import DIALECTS
 
 __all__ = ["T", "S", "Run", "Plan", "types_of", "input_for", "holds", "race_guarantee"]

@@ -12,14 +12,14 @@ from pubsafe.refimpl.store import Store
 
 from ..checkers import Violation
 from ..checkers.manifest_last import check_currents
+from ..checkers.oracle import CURRENT, HISTORY, Oracle, current_key, is_tombstone, parse_blob_key, parse_manifest
 from ..checkers.races import RaceOp, lost_update
 from ..checkers.retry import check_records, whole_record
 from ..guarantees import Guarantee
-from ..oracle import CURRENT, HISTORY, Oracle, current_key, is_tombstone, parse_blob_key, parse_manifest
 from ..verdicts import Counterexample
-from ..watch import Sighting, describe_change
 from .inputs import Run, S, T, holds, race_guarantee
 from .publisher import Publisher
+from .watch import Sighting, describe_change
 
 __all__ = ["Judging"]
 

@@ -27,11 +27,11 @@ from collections.abc import Collection, Mapping
 from pubsafe.refimpl.store import Store
 
 from ..guarantees import Guarantee
-from ..oracle import Oracle, read_store
-from ..reading import ReadOnMiss
 from .immutability import check_blobs
 from .listing import listing_fault
 from .manifest_last import check_currents
+from .oracle import Oracle, read_store
+from .reading import ReadOnMiss
 from .retry import check_records
 from .violation import GuaranteeViolation, Violation
 

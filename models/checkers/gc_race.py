@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from pubsafe.faults.history import Event
 
 from ..guarantees import Guarantee
-from ..oracle import RECORDS
+from .oracle import RECORDS
 from .violation import Violation
 
 __all__ = ["attribute_to_gc"]

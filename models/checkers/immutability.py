@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..guarantees import Guarantee
-from ..oracle import Oracle, canonical, parse_blob_key, payload_version
+from .oracle import Oracle, canonical, parse_blob_key, payload_version
 from .violation import Violation
 
 __all__ = ["check_blobs", "check_receipt_versions"]

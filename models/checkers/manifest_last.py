@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..guarantees import Guarantee
-from ..oracle import CURRENT, Oracle, current_key, is_tombstone, key_of_uri, parse_blob_key, parse_manifest
+from .oracle import CURRENT, Oracle, current_key, is_tombstone, key_of_uri, parse_blob_key, parse_manifest
 from .violation import Violation
 
 __all__ = ["check_currents", "check_current_at", "check_failed_publish", "check_mapping", "mapping_keys", "as_keys"]

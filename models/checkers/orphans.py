@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from ..oracle import CURRENT, HISTORY, RECORDS, key_of_uri, parse_blob_key
+from .oracle import CURRENT, HISTORY, RECORDS, key_of_uri, parse_blob_key
 
 __all__ = ["orphans"]
 

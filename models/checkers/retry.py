@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from ..failures import store_failed
 from ..guarantees import Guarantee
-from ..oracle import RECORDS, Oracle, is_tombstone
+from .oracle import RECORDS, Oracle, is_tombstone
 from .violation import Violation
 
 __all__ = ["check_records", "whole_record", "retry_failed"]

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from ..guarantees import Guarantee
-from ..oracle import Oracle, ParsedManifest, current_key, history_key, is_tombstone, parse_blob_key, parse_manifest
+from .oracle import Oracle, ParsedManifest, current_key, history_key, is_tombstone, parse_blob_key, parse_manifest
 from .violation import Violation
 
 __all__ = ["check_rollback", "check_refused_rollback", "check_history", "HistoryLink", "read_history_entry",

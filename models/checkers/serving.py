@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..guarantees import Guarantee
-from ..oracle import payload_version
+from .oracle import payload_version
 from .violation import Violation
 
 __all__ = ["check_staleness", "check_served_payload", "refused", "CurrentLog"]

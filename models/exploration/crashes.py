@@ -24,11 +24,11 @@ from ..checkers.manifest_last import (
     check_mapping,
     mapping_keys,
 )
+from ..checkers.oracle import Oracle, current_key, history_key, parse_manifest
+from ..checkers.reading import ListedContents
 from ..checkers.retry import retry_failed
 from ..checkers.rollback import read_history_entry
 from ..guarantees import Guarantee
-from ..oracle import Oracle, current_key, history_key, parse_manifest
-from ..reading import ListedContents
 from .races import EngineFor, S, StepClock, T, blob_keys, get_or_none, payload, target_call
 
 # -- the crash sweep --------------------------------------------------------------

@@ -39,8 +39,8 @@ from pubsafe.refimpl.gc import LEASE_SECONDS
 from pubsafe.refimpl.store import Store, StoredObject
 
 from ..checkers import check_store
+from ..checkers.oracle import Oracle
 from ..checkers.retry import retry_failed
-from ..oracle import Oracle
 from .races import RACES, Race, RaceScenario, StepClock, two_sweeps
 
 __all__ = ["Counts", "TooManyStates", "enumerate_race", "crash_points"]

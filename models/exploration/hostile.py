@@ -27,10 +27,10 @@ from ..checkers.manifest_last import (
     check_current_at,
     mapping_keys,
 )
+from ..checkers.oracle import Oracle, blob_key, canonical, current_key, parse_manifest, payload_version
+from ..checkers.reading import ListedContents, in_flight
 from ..checkers.serving import refused
 from ..guarantees import Guarantee
-from ..oracle import Oracle, blob_key, canonical, current_key, parse_manifest, payload_version
-from ..reading import ListedContents, in_flight
 from .races import TTL, EngineFor, StepClock, get_or_none, target_call
 
 # -- names that a careless store or reader conflates --------------------------------

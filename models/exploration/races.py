@@ -33,11 +33,11 @@ from ..checkers.manifest_last import (
     check_currents,
     mapping_keys,
 )
+from ..checkers.oracle import Oracle, blob_key, current_key, parse_manifest, payload_version
 from ..checkers.races import RaceOp, lost_update, stale_swap
+from ..checkers.reading import ListedContents
 from ..failures import store_failed
 from ..guarantees import Guarantee
-from ..oracle import Oracle, blob_key, current_key, parse_manifest, payload_version
-from ..reading import ListedContents
 
 T, S = "acme", "home"
 GRACE = 60.0  #: the GC grace period of every scenario

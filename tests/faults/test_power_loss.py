@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from pubsafe.models.durability import ROOT, power_loss_violations, workload_calls
+from pubsafe.models.conformance.durability import ROOT, power_loss_violations, workload_calls
 from pubsafe.refimpl import LocalStore
 
 

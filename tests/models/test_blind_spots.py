@@ -15,6 +15,8 @@ import pytest
 
 from pubsafe.models.checkers import GuaranteeViolation, check_store
 from pubsafe.models.checkers.listing import LISTING_FAULT, listing_fault
+from pubsafe.models.checkers.oracle import Oracle, current_key, history_key, parse_manifest
+from pubsafe.models.checkers.reading import read_store
 from pubsafe.models.checkers.rollback import check_history_link, walk_back
 from pubsafe.models.exploration.hostile import (
     INVALIDATED_SLOTS,
@@ -25,8 +27,6 @@ from pubsafe.models.exploration.hostile import (
 )
 from pubsafe.models.machine import PublishMachine
 from pubsafe.models.mutants import FirstPageListingStore, NormalisingInvalidateReader, VerifiesOnceReader
-from pubsafe.models.oracle import Oracle, current_key, history_key, parse_manifest
-from pubsafe.models.reading import read_store
 from pubsafe.models.target import factory_target, target_from_spec
 from pubsafe.refimpl import Engine, MemoryStore, ServingReader
 

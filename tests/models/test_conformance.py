@@ -80,7 +80,7 @@ def test_an_engine_that_fails_unexpectedly_is_a_counterexample_not_unknown():
 
 
 def test_a_crashing_checker_gives_unknown_not_a_lost_report(monkeypatch):
-    from pubsafe.models import machine
+    from pubsafe.models.machine import publish_machine as machine
 
     def broken_checker(*args, **kwargs):
         raise RuntimeError("checker exploded")
@@ -125,7 +125,7 @@ def test_a_missing_acknowledged_blob_names_its_twin_when_the_version_was_compute
     import json
 
     from pubsafe.models.checkers.immutability import check_blobs
-    from pubsafe.models.oracle import Oracle
+    from pubsafe.models.checkers.oracle import Oracle
 
     oracle = Oracle()
     key = oracle.ack_payload("acme", "home", "model", {"b": 1, "a": "é"})
@@ -141,7 +141,7 @@ def test_a_missing_acknowledged_blob_names_its_twin_when_the_version_was_compute
 def test_a_local_store_that_loses_its_lock_is_told_in_file_system_terms(tmp_path):
     """Probe evidence speaks the backend's language: for LocalStore, link, rename and
     flock (a subclass whose compare-and-swap skips the lock and the comparison)."""
-    from pubsafe.models.probes import probe_capabilities
+    from pubsafe.models.conformance.probes import probe_capabilities
     from pubsafe.refimpl import LocalStore
 
     class Unlocked(LocalStore):
@@ -222,7 +222,7 @@ def test_a_remote_store_runs_the_schedules_planned_in_memory_unless_a_run_strays
     redundant runs); if a run on the store does not follow its planned trace, that
     scenario is explored on the store itself. Either way the verdicts and coverage are
     those of exploring on the store."""
-    from pubsafe.models import conformance
+    from pubsafe.models.conformance import run as conformance
 
     explored: list[str] = []
     on_store = conformance._explore_on_store

@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from pubsafe.models.checkers import GuaranteeViolation, check_contents
+from pubsafe.models.checkers.oracle import read_store
 from pubsafe.models.machine import PublishMachine
 from pubsafe.models.mutants import mutant_target
-from pubsafe.models.oracle import read_store
 from pubsafe.models.target import factory_target, target_from_spec
 from pubsafe.refimpl import MemoryStore
 from pubsafe.refimpl.layout import RECORDS

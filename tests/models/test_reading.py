@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pubsafe.models.reading import ListedContents, read_keys, read_store, reads_in_flight
-from pubsafe.models.strategies import names
+from pubsafe.models.checkers.reading import ListedContents, read_keys, read_store, reads_in_flight
+from pubsafe.models.machine.strategies import names
 from pubsafe.refimpl import MemoryStore
 from pubsafe.refimpl.errors import ObjectNotFound
 
@@ -79,7 +79,7 @@ class _CountingStore(MemoryStore):
 
 def test_listed_contents_read_only_what_is_looked_up_and_agree_with_a_full_read():
     from pubsafe.models.checkers.manifest_last import check_currents
-    from pubsafe.models.oracle import Oracle
+    from pubsafe.models.checkers.oracle import Oracle
     from pubsafe.refimpl import Engine
 
     store = _CountingStore()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pubsafe.models.oracle import key_of_uri
+from pubsafe.models.checkers.oracle import key_of_uri
 from pubsafe.refimpl import LocalStore
 
 KEY = "acme/home/cooc/" + "c" * 64 + ".json"

@@ -12,10 +12,10 @@ import time
 
 import pytest
 
+from pubsafe.models.blackbox.watch import CurrentWatcher
 from pubsafe.models.checkers.manifest_last import check_currents
+from pubsafe.models.checkers.oracle import Oracle, read_store
 from pubsafe.models.guarantees import Guarantee
-from pubsafe.models.oracle import Oracle, read_store
-from pubsafe.models.watch import CurrentWatcher
 from pubsafe.refimpl import Engine, MemoryStore
 from pubsafe.refimpl.layout import current_key
 

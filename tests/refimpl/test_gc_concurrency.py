@@ -16,9 +16,9 @@ import pytest
 
 from pubsafe.faults import Crash, FaultyStore, Interleaving
 from pubsafe.models.checkers.manifest_last import check_currents
+from pubsafe.models.checkers.oracle import Oracle, blob_key, payload_version, read_store, record_key
 from pubsafe.models.exploration import two_sweeps
 from pubsafe.models.exploration.enumerate import enumerate_race
-from pubsafe.models.oracle import Oracle, blob_key, payload_version, read_store, record_key
 from pubsafe.refimpl import Engine, MemoryStore, gc
 from pubsafe.refimpl.errors import CollectionInProgress, SweepInProgress
 from pubsafe.refimpl.gc_lease import Lease

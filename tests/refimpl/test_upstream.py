@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pubsafe.models.upstream import go_blob_version, go_payload_version
+from pubsafe.models.checkers.upstream import go_blob_version, go_payload_version
 from pubsafe.refimpl import Engine, ServingReader, open_store
 from pubsafe.refimpl.dialects import RECSYS_PIPELINES, upstream_version
 from pubsafe.refimpl.errors import CollectionRefused

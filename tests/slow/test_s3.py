@@ -13,7 +13,7 @@ import pytest
 from pubsafe.faults import Crash, FaultyStore, InjectedError
 from pubsafe.models import Status, run_conformance, target_from_spec
 from pubsafe.models.conformance import Profile
-from pubsafe.models.probes import check_contract, probe_capabilities
+from pubsafe.models.conformance.probes import check_contract, probe_capabilities
 from pubsafe.models.pytest_suite import StoreContractTests
 from pubsafe.refimpl import Engine, open_store
 from pubsafe.refimpl.errors import AlreadyExists, Conflict, StoreError

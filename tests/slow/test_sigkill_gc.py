@@ -20,7 +20,7 @@ import time
 import pytest
 
 from pubsafe.models.checkers.manifest_last import check_currents
-from pubsafe.models.oracle import Oracle, blob_key, read_store, record_key, sha256_hex
+from pubsafe.models.checkers.oracle import Oracle, blob_key, read_store, record_key, sha256_hex
 from pubsafe.refimpl import Engine, LocalStore
 
 T, S = "acme", "home"

@@ -30,8 +30,9 @@ from pubsafe.refimpl import MemoryStore
 from pubsafe.refimpl.errors import AlreadyExists, Conflict, ObjectNotFound, StoreError
 from pubsafe.refimpl.store import Store
 
-from .checkers import GuaranteeViolation, Violation
-from .exploration import (
+from ..checkers import GuaranteeViolation, Violation
+from ..checkers.reading import reads_in_flight
+from ..exploration import (
     COLLIDING_SLOTS,
     RACES,
     Race,
@@ -41,13 +42,12 @@ from .exploration import (
     name_collisions,
     serving_violations,
 )
-from .failures import NOT_JUDGED, failure_in
-from .guarantees import Guarantee, Status
-from .machine import PublishMachine, RunSink, replay_program
+from ..failures import NOT_JUDGED, failure_in
+from ..guarantees import Guarantee, Status
+from ..machine.publish_machine import PublishMachine, RunSink, replay_program
+from ..target import Target
+from ..verdicts import Counterexample, Report, Verdict
 from .probes import PROBE_GUARANTEES, check_contract, probe_capabilities
-from .reading import reads_in_flight
-from .target import Target
-from .verdicts import Counterexample, Report, Verdict
 
 __all__ = ["PROFILES", "Profile", "run_conformance", "merge_reports"]
 

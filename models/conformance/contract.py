@@ -26,11 +26,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pubsafe.refimpl.errors import AlreadyExists, Conflict, InvalidKey, ObjectNotFound, PubsafeError, UnsupportedOperation
+from pubsafe.refimpl.errors import (
+    AlreadyExists,
+    Conflict,
+    InvalidKey,
+    ObjectNotFound,
+    PubsafeError,
+    UnsupportedOperation,
+)
 from pubsafe.refimpl.store import ABSENT, Store
 
-from .failures import NOT_JUDGED, is_store_failure
-from .guarantees import Guarantee
+from ..failures import NOT_JUDGED, is_store_failure
+from ..guarantees import Guarantee
 
 __all__ = ["Skip", "ContractCheck", "CONTRACT", "CHECKS_BY_NAME", "run_check", "WRITERS", "CREATE_RACES",
            "CAS_RACES", "REPLACE_SIZES"]

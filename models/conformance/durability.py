@@ -14,9 +14,9 @@ from pubsafe.refimpl import Engine
 from pubsafe.refimpl.errors import ObjectNotFound
 from pubsafe.refimpl.store import Store
 
-from .checkers import check_store
-from .checkers.rollback import check_history
-from .oracle import Oracle, blob_key, current_key, parse_manifest, payload_version, read_store
+from ..checkers import check_store
+from ..checkers.oracle import Oracle, blob_key, current_key, parse_manifest, payload_version, read_store
+from ..checkers.rollback import check_history
 
 __all__ = ["ROOT", "power_loss_violations", "workload_calls"]
 

@@ -16,10 +16,10 @@ from pubsafe.refimpl import LocalStore
 from pubsafe.refimpl.errors import PubsafeError
 from pubsafe.refimpl.store import Store
 
+from ..guarantees import PROBE_GUARANTEES
+from ..verdicts import ContractResult, ProbeResult
 from .contract import CAS_RACES, CHECKS_BY_NAME, CONTRACT, CREATE_RACES, REPLACE_SIZES, WRITERS, run_check
 from .durability import ROOT, power_loss_violations, workload_calls
-from .guarantees import PROBE_GUARANTEES
-from .verdicts import ContractResult, ProbeResult
 
 __all__ = ["probe_capabilities", "check_contract", "PROBE_GUARANTEES"]
 

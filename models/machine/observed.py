@@ -18,7 +18,7 @@ from typing import Any
 from pubsafe.faults.delegate import DelegatingStore
 from pubsafe.refimpl.store import Store
 
-from .reading import read_keys, read_store
+from ..checkers.reading import read_keys, read_store
 
 __all__ = ["ObservedStore", "StoreView"]
 

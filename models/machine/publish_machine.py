@@ -39,26 +39,11 @@ from pubsafe.refimpl.errors import CollectionRefused, IntegrityError, InvalidNam
 from pubsafe.refimpl.names import validate_name
 from pubsafe.refimpl.phases import PUBLISH_PHASES
 
-from .checkers import GuaranteeViolation, Violation, check_contents
-from .checkers.immutability import check_receipt_versions
-from .checkers.listing import LISTING_FAULT, listing_fault
-from .checkers.manifest_last import check_current_at, check_failed_publish, check_mapping, mapping_keys
-from .checkers.orphans import orphans
-from .checkers.retry import retry_failed
-from .checkers.rollback import (
-    check_history_link,
-    check_refused_rollback,
-    check_rollback,
-    read_history_entry,
-    unusable,
-    walk_back,
-)
-from .checkers.serving import CurrentLog, check_served_payload, check_staleness
-from .exploration import GRACE, RACES, TTL, StepClock, backend_cause, payload, untranslated
-from .failures import store_failed
-from .guarantees import Guarantee
-from .observed import ObservedStore, StoreView
-from .oracle import (
+from ..checkers import GuaranteeViolation, Violation, check_contents
+from ..checkers.immutability import check_receipt_versions
+from ..checkers.listing import LISTING_FAULT, listing_fault
+from ..checkers.manifest_last import check_current_at, check_failed_publish, check_mapping, mapping_keys
+from ..checkers.oracle import (
     RECORDS,
     Oracle,
     blob_key,
@@ -69,9 +54,24 @@ from .oracle import (
     parse_manifest,
     payload_version,
 )
-from .reading import read_keys
+from ..checkers.orphans import orphans
+from ..checkers.reading import read_keys
+from ..checkers.retry import retry_failed
+from ..checkers.rollback import (
+    check_history_link,
+    check_refused_rollback,
+    check_rollback,
+    read_history_entry,
+    unusable,
+    walk_back,
+)
+from ..checkers.serving import CurrentLog, check_served_payload, check_staleness
+from ..exploration import GRACE, RACES, TTL, StepClock, backend_cause, payload, untranslated
+from ..failures import store_failed
+from ..guarantees import Guarantee
+from ..target import Target
+from .observed import ObservedStore, StoreView
 from .strategies import names, type_names, wide_payloads
-from .target import Target
 
 __all__ = ["PublishMachine", "RunSink", "replay_program", "SLOTS"]
 

@@ -29,12 +29,12 @@ from dataclasses import dataclass
 
 from pubsafe.refimpl.store import Store
 
-from .checkers import Violation
-from .checkers.manifest_last import check_currents
-from .checkers.retry import whole_record
-from .guarantees import Guarantee
-from .oracle import Oracle
-from .reading import GivenThenRead, read_keys
+from ..checkers import Violation
+from ..checkers.manifest_last import check_currents
+from ..checkers.oracle import Oracle
+from ..checkers.reading import GivenThenRead, read_keys
+from ..checkers.retry import whole_record
+from ..guarantees import Guarantee
 
 __all__ = ["CurrentWatcher", "Sighting", "describe_change"]
 
