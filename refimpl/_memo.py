@@ -24,7 +24,7 @@ class DocumentMemo(Generic[D]):
     """
 
     def __init__(self, kind: type[D], size: int = 256) -> None:
-        self._kind = kind
+        self._kind: type[D] = kind
         self._by_bytes: dict[bytes, D] = {}
         self._size = size
 

@@ -1,8 +1,8 @@
 """Time to detect per mutant: ``python -m pubsafe.devtools.mutants [--seeds N] [--only NAME,...] [--json FILE]``.
 
 Per mutant: whether the profile kills it (naming the guarantee it breaks), the seconds
-the check took, where the first violation was found (a fixed scenario, or the state
-machine; the first Violation of the guarantee it breaks) and, for the state machine, the steps it ran before that first violation
+the check took, where the first violation of that guarantee was found (a fixed
+scenario, or the state machine) and, for the state machine, the steps it ran before it
 (before shrinking): the figures a change to the checker's speed must not make worse.
 ``--compare OLD.json`` prints each figure beside an earlier run's.
 """
@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="default")
     parser.add_argument("--seed", type=int, default=0, help="the first seed")
     parser.add_argument("--seeds", type=int, default=1, metavar="N",
-                        help="run seeds SEED..SEED+N-1; print, per mutant, the share killed and the median seconds and steps "
-                             "(one seed's step count is luck: judge a change to the machine on several)")
+                        help="run seeds SEED..SEED+N-1; print, per mutant, the share killed and the median seconds "
+                             "and steps (one seed's step count is luck: judge a change to the machine on several)")
     parser.add_argument("--only", metavar="NAME[,NAME]", help="these mutants only")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--compare", metavar="OLD.json", help="print an earlier run's figures beside these")

@@ -8,9 +8,9 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pubsafe.models.oracle import _canonical as reference  # the unremembered computation
-from pubsafe.models.oracle import canonical, manifest_version, payload_version
-from pubsafe.models.strategies import wide_payloads
+from pubsafe.models.checkers.oracle import _canonical as reference  # the unremembered computation
+from pubsafe.models.checkers.oracle import canonical, manifest_version, payload_version
+from pubsafe.models.machine.strategies import wide_payloads
 
 LOOKALIKES = [
     {"w": 1}, {"w": 1.0}, {"w": True}, {"w": 0.0}, {"w": -0.0}, {"w": "1"}, {"w": [1]}, {"w": {"1": 1}},
