@@ -91,9 +91,6 @@ VARIANTS = {
 Payload = int | dict[str, Any]
 _seeds = st.integers(0, 3)
 _payloads = st.one_of(_seeds, _seeds, _seeds, _seeds, _seeds, wide_payloads())
-#: What a publish rule publishes: one or two types, a payload drawn for each (never one
-#: drawn and thrown away: a wide payload is the costliest draw of a step).
-_artifacts = st.dictionaries(type_names(), _payloads, min_size=1, max_size=2)
 FAULT_KINDS = ("crash", "lost-ack", "error", "error-after", "torn")
 #: Tenants of the slots ``rollback_to_a_lost_blob`` makes: wide, and cheap to draw
 WIDE_TENANTS = ["acme", "caf\u00e9", "cafe\u0301", "ACME", "\u65e5\u672c", "\U0001f600smile", "a b", "100%", "x" * 128]
@@ -251,9 +248,8 @@ class PublishMachine(RuleBasedStateMachine):
         return self.slots[index % len(self.slots)]
 
     @staticmethod
-    def artifacts(drawn: dict[str, Payload], variant: int = 0) -> dict[str, Any]:
-        """The payloads a drawn ``{type: seed or document}`` stands for."""
-        return {t: payload(v, variant) if isinstance(v, int) else v for t, v in drawn.items()}
+    def artifacts(types: list[str], values: list[Payload], variant: int = 0) -> dict[str, Any]:
+        return {t: payload(v, variant) if isinstance(v, int) else v for t, v in zip(types, values)}
 
     def current_bytes(self, slot: tuple[str, str]) -> bytes | None:
         return self.view.refresh().get(current_key(*slot))
@@ -342,10 +338,11 @@ class PublishMachine(RuleBasedStateMachine):
             self.slots.append((tenant, surface))
         self.after_step()
 
-    @rule(slot=st.integers(0, 7), artifacts=_artifacts, variant=st.integers(0, 1))
-    def publish(self, slot: int, artifacts: dict[str, Payload], variant: int) -> None:
+    @rule(slot=st.integers(0, 7), types=st.lists(type_names(), min_size=1, max_size=2, unique=True),
+          values=st.lists(_payloads, min_size=2, max_size=2), variant=st.integers(0, 1))
+    def publish(self, slot: int, types: list[str], values: list[Payload], variant: int) -> None:
         where = self.slot(slot)
-        artifacts = self.artifacts(artifacts, variant)
+        artifacts = self.artifacts(types, values, variant)
         before = self.mapping(where)
         before_version = self.current_version(where)
         entries_before = self.history_keys(where)
@@ -367,12 +364,13 @@ class PublishMachine(RuleBasedStateMachine):
         self.ack(where, artifacts)
         self.after_step()
 
-    @rule(slot=st.integers(0, 7), artifacts=_artifacts, plan=fault_plans(FAULT_KINDS).map(str))
-    def publish_with_fault_then_retry(self, slot: int, artifacts: dict[str, Payload], plan: str) -> None:
+    @rule(slot=st.integers(0, 7), types=st.lists(type_names(), min_size=1, max_size=2, unique=True),
+          values=st.lists(_payloads, min_size=2, max_size=2), plan=fault_plans(FAULT_KINDS).map(str))
+    def publish_with_fault_then_retry(self, slot: int, types: list[str], values: list[Payload], plan: str) -> None:
         if self.atomic:  # a store that claims atomic writes cannot tear one: the process just dies
             plan = plan.replace("torn@", "crash@")
         slot = self.slot(slot)
-        artifacts = self.artifacts(artifacts)
+        artifacts = self.artifacts(types, values)
         before_bytes = self.current_bytes(slot)
         before = self.mapping(slot)
         complete = self.merged(slot, before, artifacts)
@@ -402,9 +400,10 @@ class PublishMachine(RuleBasedStateMachine):
         self.after_step()
 
     @precondition(lambda self: self.seam is not None)
-    @rule(slot=st.integers(0, 7), artifacts=_artifacts, kind=st.integers(0, 15),
+    @rule(slot=st.integers(0, 7), types=st.lists(type_names(), min_size=1, max_size=2, unique=True),
+          values=st.lists(_payloads, min_size=2, max_size=2), kind=st.integers(0, 15),
           phase=st.sampled_from(PUBLISH_PHASES), call=st.integers(0, 15), nth=st.integers(1, 6))
-    def publish_with_backend_fault(self, slot: int, artifacts: dict[str, Payload], kind: int, phase: str,
+    def publish_with_backend_fault(self, slot: int, types: list[str], values: list[Payload], kind: int, phase: str,
                                    call: int, nth: int) -> None:
         """A publish during which the store's backend fails one call (``faults.backend``:
         an errno, an S3 error code), then a retry. The store must translate it into an
@@ -413,7 +412,7 @@ class PublishMachine(RuleBasedStateMachine):
         with everything it acknowledges in place (its blobs, records and history entry)."""
         assert self.seam is not None
         where = self.slot(slot)
-        artifacts = self.artifacts(artifacts)
+        artifacts = self.artifacts(types, values)
         before_bytes, before = self.current_bytes(where), self.mapping(where)
         complete = self.merged(where, before, artifacts)
         recorder = self.recorder("publish")

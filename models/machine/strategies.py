@@ -80,17 +80,8 @@ _scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**53), 2**53), st.
                      st.floats(allow_nan=False, allow_infinity=False), _text)
 
 
-def _nested(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    return st.one_of(_scalars, st.lists(children, max_size=3), st.dictionaries(_text, children, max_size=3))
-
-
-#: Up to two levels of lists and objects under the document's own: built level by level,
-#: not with ``st.recursive``, whose leaf budget costs about as much to draw as the leaves.
-#: Up to four top-level fields keep as many awkward leaves per document as the recursive
-#: form drew (a third of documents hold an integral float, 1.0 or 1e20, say).
-_tree = _nested(_nested(_scalars))
-
-
 def wide_payloads() -> st.SearchStrategy[dict[str, Any]]:
     """JSON documents with awkward text and numbers, and some nesting (always an object)."""
-    return st.dictionaries(_text, _tree, min_size=1, max_size=4).map(lambda doc: {"wide": doc})
+    tree = st.recursive(_scalars, lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(_text, children, max_size=3)), max_leaves=6)
+    return st.dictionaries(_text, tree, min_size=1, max_size=3).map(lambda doc: {"wide": doc})

@@ -76,7 +76,7 @@ def test_a_store_listing_one_page_is_a_listing_fault_not_an_acknowledged_blob_mi
 def test_the_machine_names_a_listing_fault_at_the_end_of_an_example():
     machine = PublishMachine.bind(factory_target("small-page", SmallPage))()
     for slot in range(4):
-        machine.publish(slot=slot, artifacts={"model": slot, "items": slot + 1}, variant=0)
+        machine.publish(slot=slot, types=["model", "items"], values=[slot, slot + 1], variant=0)
     with pytest.raises(GuaranteeViolation) as caught:
         machine.teardown()
     assert caught.value.violation.message.startswith(LISTING_FAULT)
@@ -85,7 +85,7 @@ def test_the_machine_names_a_listing_fault_at_the_end_of_an_example():
 def test_a_violation_found_on_a_store_whose_listing_is_broken_is_explained_by_it():
     machine = PublishMachine.bind(factory_target("small-page", SmallPage))()
     for slot in range(3):
-        machine.publish(slot=slot, artifacts={"model": slot, "items": slot + 1}, variant=0)
+        machine.publish(slot=slot, types=["model", "items"], values=[slot, slot + 1], variant=0)
     key = current_key(*machine.slot(0))
     machine.store.replace(key, b"{}")  # a current that does not parse: G2 ...
     with pytest.raises(GuaranteeViolation) as caught:
@@ -131,9 +131,9 @@ def test_invalidating_one_slot_then_reading_it_later_is_checked_by_the_machine()
     target.reader_factory = NormalisingInvalidateReader
     machine = PublishMachine.bind(target)()
     machine.add_variant_slot(base=0, change="upper", of="tenant")  # ("ACME", "home") is slot 4
-    machine.publish(slot=4, artifacts={"model": 1}, variant=0)
+    machine.publish(slot=4, types=["model"], values=[1, 1], variant=0)
     machine.serve(slot=4, advance=0.0, invalidate=False, then=None)
-    machine.publish(slot=4, artifacts={"model": 2}, variant=0)
+    machine.publish(slot=4, types=["model"], values=[2, 2], variant=0)
     machine.serve(slot=0, advance=0.0, invalidate=False, then=4)
     with pytest.raises(GuaranteeViolation) as caught:
         machine.serve(slot=4, advance=0.0, invalidate=False, then=None)
@@ -196,6 +196,6 @@ def test_steps_restore_what_the_links_say_after_rollbacks_and_races_on_the_refer
     machine.rollback(index=0, pick=0, steps=0)
     for steps in (1, 2, 3, 2**31, 10**30):
         machine.rollback(index=0, pick=0, steps=steps)
-    machine.publish(slot=0, artifacts={"items": 3}, variant=0)
+    machine.publish(slot=0, types=["items"], values=[3, 3], variant=0)
     machine.rollback(index=0, pick=0, steps=1)
     machine.teardown()

@@ -73,7 +73,7 @@ class RewritesANeighbour(MemoryStore):
 
 def test_a_change_behind_the_calls_is_caught_at_the_end_of_the_example():
     machine = PublishMachine.bind(factory_target("rewrites-a-neighbour", RewritesANeighbour))()
-    machine.publish(slot=0, artifacts={"model": 1}, variant=0)
-    machine.publish(slot=0, artifacts={"items": 2}, variant=0)  # rewrites the model blob: no step sees it
+    machine.publish(slot=0, types=["model"], values=[1], variant=0)
+    machine.publish(slot=0, types=["items"], values=[2], variant=0)  # rewrites the model blob: no step sees it
     with pytest.raises(GuaranteeViolation, match="G1|acknowledged blob"):
         machine.teardown()
