@@ -13,6 +13,7 @@ import argparse
 import json
 import statistics
 import sys
+import time
 from typing import Any
 
 from pubsafe.models.checkers import Violation
@@ -51,6 +52,7 @@ def detect(mutant: Any, profile: str, seed: int) -> dict[str, Any]:
         init(self, guarantee, *args, **kwargs)
 
     Violation.__init__ = noting  # type: ignore[method-assign]
+    cpu = time.process_time()  # beside the wall-clock seconds: what a loaded machine does not inflate as much
     try:
         report = run_conformance(mutant_target(mutant), profile, seed_value=seed, stop_on={mutant.breaks},
                                  progress=watch.on_progress, phase=watch.on_phase)
@@ -60,6 +62,7 @@ def detect(mutant: Any, profile: str, seed: int) -> dict[str, Any]:
     ce = report.verdict(mutant.breaks).counterexample
     phase, steps = watch.found or ("capability probes", 0)  # a probe's counterexample is no Violation
     return {"killed": mutant.breaks in found, "found": [str(g) for g in found], "seconds": report.seconds,
+            "cpu_seconds": round(time.process_time() - cpu, 3),
             "where": phase if mutant.breaks in found else "-", "steps": steps if phase == "state machine" else 0,
             "ops": len(ce.timeline) if ce else 0}
 
@@ -81,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     if only - names:
         parser.error(f"no mutant named {sorted(only - names)[0]!r}; choose from {', '.join(sorted(names))}")
     old = json.loads(open(args.compare).read()) if args.compare else {}
-    print(f"{'mutant':<34} {'expected':>8} {'killed':>6} {'seconds':>8} {'where':<19} {'steps':>5} {'ops':>4}"
-          + ("   was: killed seconds where steps" if old else ""))
+    print(f"{'mutant':<34} {'expected':>8} {'killed':>6} {'seconds':>8} {'cpu s':>6} {'where':<19} {'steps':>5} "
+          f"{'ops':>4}" + ("   was: killed seconds cpu s where steps" if old else ""))
     results: dict[str, dict[str, Any]] = {}
     chosen = [m for m in MUTANTS if m.name in only]
     for mutant in chosen:
@@ -90,17 +93,19 @@ def main(argv: list[str] | None = None) -> int:
         r = results[mutant.name] = {
             "killed": sum(run["killed"] for run in runs) / len(runs),
             "seconds": round(statistics.median(run["seconds"] for run in runs), 3),
+            "cpu_seconds": round(statistics.median(run["cpu_seconds"] for run in runs), 3),
             "where": statistics.mode(run["where"] for run in runs),
             "steps": statistics.median(run["steps"] for run in runs),
             "ops": statistics.median(run["ops"] for run in runs),
             "runs": runs,
         }
         killed = "yes" if r["killed"] == 1 else f"{r['killed']:.0%}"
-        line = (f"{mutant.name:<34} {mutant.breaks:>8} {killed:>6} {r['seconds']:>8.2f} {r['where']:<19} "
-                f"{r['steps']:>5g} {r['ops']:>4g}")
+        line = (f"{mutant.name:<34} {mutant.breaks:>8} {killed:>6} {r['seconds']:>8.2f} {r['cpu_seconds']:>6.2f} "
+                f"{r['where']:<19} {r['steps']:>5g} {r['ops']:>4g}")
         if (o := old.get(mutant.name)) is not None:
             was = "yes" if o["killed"] == 1 else f"{o['killed']:.0%}"
-            line += f"   {was:>6} {o['seconds']:>7.2f} {o['where']:<19} {o['steps']:>5g}"
+            line += (f"   {was:>6} {o['seconds']:>7.2f} {o.get('cpu_seconds', float('nan')):>5.2f} {o['where']:<19} "
+                     f"{o['steps']:>5g}")
         print(line, flush=True)
     killed = sum(r["killed"] == 1 for r in results.values())
     print(f"kill rate: {killed}/{len(chosen)}" + (f" (every one of {args.seeds} seeds)" if args.seeds > 1 else ""))
