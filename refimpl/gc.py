@@ -20,7 +20,8 @@ manifest names it, or if a publish in flight will be acknowledged with it.
    store's clock, never by comparing two hosts' clocks).
 3. *Knowledge.* The survey (``gc_survey``) read every record and every manifest of
    the store, and of every registry that uses its blob store, and found ``X``
-   unrecorded and named by no manifest, in a slot where everything parsed.
+   unrecorded and named by no manifest, in a slot where everything parsed; ``X``'s
+   bytes hash to its version as pubsafe writes blobs (``_not_pubsafes``).
 4. *The claim.* It created, create-only, a tombstone at ``X``'s record key. A
    publish records ``X`` with a create-only write to that same key before it
    confirms the blob and swaps, so exactly one of them gets the key: if the
@@ -31,7 +32,8 @@ manifest names it, or if a publish in flight will be acknowledged with it.
    (No new manifest can name ``X`` meanwhile: a manifest names only blobs that a
    publish recorded, or that a manifest already named, and step 3 found none.)
 6. *The fence.* Immediately before the delete it proves it still holds the lease at
-   its generation (a compare-and-swap renewal, or a read of the lease).
+   its generation (a compare-and-swap renewal, or a read of the lease), and, on a blob
+   store, that no other registry has bound itself to it since (``_Fence``).
 
 Then it deletes ``X``, and only then removes its tombstone. So every delete of ``X``
 happens while ``X``'s record key holds a tombstone, and a publish that records ``X``
@@ -59,6 +61,7 @@ import math
 import time
 from collections.abc import Callable
 
+from .canonical import version_of_bytes
 from .documents import GCReport, GCTombstone, dump_document, load_document, utc_timestamp
 from .errors import (
     AlreadyExists,
@@ -72,8 +75,9 @@ from .errors import (
 )
 from .gc_lease import CLOCKS, LEASE_SECONDS, Lease, new_sweep_id, validated_lease
 from .gc_survey import Survey, list_orphans, names_in_current, slot_of, survey_store
-from .layout import RECORDS, parse_blob_key
+from .layout import RECORDS, BlobRef, parse_blob_key
 from .phases import phase
+from .split import SplitStore
 from .store import Debris, Store
 
 __all__ = ["list_orphans", "sweep", "plan", "LEASE_SECONDS", "validated_grace", "why_gc_cannot_run"]
@@ -129,13 +133,42 @@ def sweep(
     _acquire(lease, store, grace, clock, report)
     report.generation = lease.generation
     try:
-        _finish_tombstones(store, survey, lease, report)
-        _collect_orphans(store, survey, grace, clock, lease, sweep_id, report)
-        _remove_debris(store, grace, clock(), lease, report)
-        _remove_clock_leftovers(store, survey, clock(), seconds, lease)
+        fence = _Fence(lease, store)
+        _finish_tombstones(store, survey, fence, report)
+        _collect_orphans(store, survey, grace, clock, fence, sweep_id, report)
+        _remove_debris(store, grace, clock(), fence, report)
+        _remove_clock_leftovers(store, survey, clock(), seconds, fence)
         return report
     finally:
+        if isinstance(store, SplitStore):
+            store.end_sweep()
         lease.release()
+
+
+class _Fence:
+    """Step 6 of the argument: the lease, and on a blob store its bindings.
+
+    A blob store is swept only while this registry is the only one bound to it. A
+    sweep announces itself in the blob store before its first fence, and every fence
+    re-reads the bindings: a registry bound since (its publish could adopt an orphan
+    whose claim sits in *this* registry, where it never looks) stops the sweep, and a
+    publish that binds after the announcement refuses to go on (``SplitStore.bind``).
+    """
+
+    def __init__(self, lease: Lease, store: Store) -> None:
+        self.lease, self.store, self.generation = lease, store, lease.generation
+        self.bound: set[str] | None = None
+        if isinstance(store, SplitStore):
+            store.announce_sweep(lease.owner)
+            self.bound = set(store.bound_registries())
+
+    def fence(self) -> None:
+        self.lease.fence()
+        if isinstance(self.store, SplitStore) and set(self.store.bound_registries()) != self.bound:
+            raise CollectionRefused(
+                f"another registry bound itself to the blob store {self.store.blobs.root_uri} during this sweep: "
+                "its publishes cannot see this registry's claims, so the sweep stopped before deleting anything "
+                "more. gc refuses this blob store from now on (it is shared)")
 
 
 def plan(store: Store, grace_seconds: float, now: float) -> GCReport:
@@ -161,6 +194,9 @@ def plan(store: Store, grace_seconds: float, now: float) -> GCReport:
             continue
         if age < grace:
             report.kept_young.append(ref.key)
+            continue
+        if (foreign := _not_pubsafes(store, ref)) is not None:
+            report.left_alone[ref.key] = foreign
             continue
         report.planned[ref.key] = (
             f"unrecorded (no {RECORDS}{ref.key}); named by none of the {sum(survey.manifests.values())} current and "
@@ -192,7 +228,7 @@ def _acquire(lease: Lease, store: Store, grace: float, clock: Callable[[], float
         ) from None
 
 
-def _finish_tombstones(store: Store, survey: Survey, lease: Lease, report: GCReport) -> None:
+def _finish_tombstones(store: Store, survey: Survey, lease: _Fence, report: GCReport) -> None:
     for key, raw in sorted(survey.tombstones.items()):
         try:
             load_document(GCTombstone, raw, key)
@@ -218,7 +254,7 @@ def _finish_tombstones(store: Store, survey: Survey, lease: Lease, report: GCRep
 
 def _collect_orphans(
     store: Store, survey: Survey, grace: float, clock: Callable[[], float],
-    lease: Lease, sweep_id: str, report: GCReport,
+    lease: _Fence, sweep_id: str, report: GCReport,
 ) -> None:
     for ref in survey.orphans():
         blob, rkey = ref.key, RECORDS + ref.key
@@ -228,6 +264,9 @@ def _collect_orphans(
             continue
         if clock() - info.modified < grace:
             report.kept_young.append(blob)
+            continue
+        if (foreign := _not_pubsafes(store, ref)) is not None:
+            report.left_alone[blob] = foreign
             continue
         tomb = dump_document(GCTombstone(sweep_id=sweep_id, claimed_at=utc_timestamp(clock()),
                                          generation=lease.generation))
@@ -254,6 +293,22 @@ def _collect_orphans(
             with phase("gc-release"):
                 _withdraw(store, rkey, tomb)
             report.deleted.append(blob)
+
+
+def _not_pubsafes(store: Store, ref: BlobRef) -> str | None:
+    """Why an orphan is not provably pubsafe's to delete, or None. Only a blob whose
+    bytes hash to its version under pubsafe's rule can be one pubsafe wrote and left
+    unrecorded; another writer's blob (recsys-pipelines hashes differently, and writes
+    no binding) or a damaged one is kept for a person."""
+    try:
+        data = store.get(ref.key)
+    except ObjectNotFound:
+        return None
+    if version_of_bytes(data) == ref.version:
+        return None
+    return ("kept: its bytes do not hash to its version as pubsafe writes blobs, so it is another writer's blob "
+            "(recsys-pipelines hashes differently) or a damaged one; gc deletes only what it can prove pubsafe "
+            "wrote. Inspect it and remove it by hand")
 
 
 def _delete_blob(store: Store, blob: str, rkey: str, claim: bytes, report: GCReport) -> bool:
@@ -285,7 +340,7 @@ def _withdraw(store: Store, rkey: str, claim: bytes) -> None:
             _delete_quietly(store, rkey)
 
 
-def _remove_debris(store: Store, grace: float, now: float, lease: Lease | None, report: GCReport) -> None:
+def _remove_debris(store: Store, grace: float, now: float, lease: _Fence | None, report: GCReport) -> None:
     """Temp files of interrupted writes older than the grace period."""
     for item in store.debris():
         if item.kind != "temp":
@@ -302,7 +357,7 @@ def _remove_debris(store: Store, grace: float, now: float, lease: Lease | None, 
             report.removed_debris.append(item.key)
 
 
-def _remove_clock_leftovers(store: Store, survey: Survey, now: float, lease_seconds: float, lease: Lease) -> None:
+def _remove_clock_leftovers(store: Store, survey: Survey, now: float, lease_seconds: float, lease: _Fence) -> None:
     """Clock objects of killed sweeps (``gc/clock-*``), once older than a lease."""
     for key in survey.gc_keys:
         if not key.startswith(CLOCKS):

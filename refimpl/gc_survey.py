@@ -116,13 +116,21 @@ def _refuse_a_shared_blob_store(store: SplitStore) -> None:
             "cannot tell which registries use that blob store; blobs another registry records would look like "
             "orphans. A `pubsafe publish` through this pair records the binding"
         )
+    if users[registry_id] != store.registry.root_uri:
+        raise CollectionRefused(
+            f"{store.registry.root_uri} carries the registry id {registry_id}, which {users[registry_id]} bound to "
+            f"the blob store {store.blobs.root_uri}: this registry is a copy of that one (or was moved), and gc "
+            "cannot tell whose blobs are whose. It deletes nothing there. A publish through this registry gives it "
+            "an id of its own (gc then refuses the blob store as shared)"
+        )
     others = sorted(set(users) - {registry_id})
     if others:
         raise CollectionRefused(
             f"the blob store {store.blobs.root_uri} is shared: "
             f"{len(others)} other registr{'y' if len(others) == 1 else 'ies'} "
             f"({', '.join(users[i] for i in others)}) publish into it too, and gc sees only this one's records and "
-            "manifests. It deletes nothing there"
+            "manifests. It deletes nothing there. (If one of them no longer exists, moved or deleted, remove its "
+            f"binding, {store.blobs.root_uri}gc/bound/<id>.json, by hand)"
         )
 
 

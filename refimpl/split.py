@@ -19,7 +19,7 @@ import builtins
 import json
 import os
 
-from .errors import AlreadyExists, ObjectNotFound
+from .errors import AlreadyExists, CollectionInProgress, Conflict, ObjectNotFound
 from .layout import CURRENT, GC, HISTORY, RECORDS
 from .store import ANY, Capabilities, Debris, Expect, ObjectInfo, Store, StoredObject
 
@@ -28,6 +28,7 @@ __all__ = ["SplitStore"]
 _REGISTRY = (RECORDS, CURRENT, HISTORY, GC)
 REGISTRY_ID = f"{GC}registry.json"
 BOUND = f"{GC}bound/"
+SWEEPING = f"{GC}sweeping/"
 
 
 class SplitStore(Store):
@@ -94,7 +95,19 @@ class SplitStore(Store):
         return found
 
     def bind(self) -> None:
-        """Record that this registry publishes into this blob store (idempotent, create-only)."""
+        """Record that this registry publishes into this blob store (idempotent,
+        create-only), before the publish looks at any blob; then refuse the publish
+        while another registry's gc sweeps the blob store (CollectionInProgress).
+
+        Why both, in this order: a sweep announces itself in the blob store
+        (``announce_sweep``) before its first delete and re-reads the bindings before
+        every delete (``gc._Fence``). A publish binds, then looks for announcements:
+        if it looks after the announcement it sees it and stops before adopting a
+        blob; if before, its binding came before the announcement, so every fence of
+        that sweep sees it and the sweep stops deleting. A registry copied from a bound
+        one (same id, another root) gets an id of its own here, so the blob store shows
+        two users and gc refuses it as shared.
+        """
         rid = self.registry_id()
         if rid is None:
             try:
@@ -104,9 +117,53 @@ class SplitStore(Store):
             rid = self.registry_id()
         if rid in (None, "unreadable"):
             return  # gc will refuse this pair and say why; publishing is unaffected
+        if not self._bound_here(rid):
+            rid = self._new_id(rid)
+            self._bound_here(rid)
+        sweeping = [key for key in self.blobs.list(SWEEPING) if key != f"{SWEEPING}{rid}.json"]
+        if sweeping:
+            raise CollectionInProgress(
+                f"a gc sweep of another registry is deleting orphans in the blob store {self.blobs.root_uri} "
+                f"({sweeping[0]}), and this registry's publish could adopt one of them; nothing of this publish was "
+                "written (this registry is now bound to the blob store, so that sweep stops and later ones refuse the "
+                f"shared blob store). Retry once it finishes; if no gc is running (it crashed), remove {sweeping[0]}"
+            )
+
+    def _bound_here(self, rid: str) -> bool:
+        """Create this registry's binding; False if ``rid`` is bound by another root (a copy)."""
+        key = f"{BOUND}{rid}.json"
         try:
-            self.blobs.put(f"{BOUND}{rid}.json", json.dumps({"registry": self.registry.root_uri}).encode())
+            self.blobs.put(key, json.dumps({"registry": self.registry.root_uri}).encode())
+            return True
         except AlreadyExists:
+            pass
+        try:
+            root = json.loads(self.blobs.get(key)).get("registry")
+        except (ObjectNotFound, ValueError, AttributeError):
+            return True  # unreadable: gc names it and refuses the pair
+        return bool(root == self.registry.root_uri)
+
+    def _new_id(self, copied: str) -> str:
+        """A fresh id for a registry that carries another one's (it was copied or moved)."""
+        fresh = json.dumps({"registry_id": os.urandom(16).hex(), "copied_from": copied}).encode()
+        stored = self.registry.get_object(REGISTRY_ID)
+        try:
+            self.registry.replace(REGISTRY_ID, fresh, expect=stored.etag if self.registry.capabilities.compare_and_swap
+                                  else ANY)
+        except Conflict:
+            pass  # a concurrent publish of this registry replaced it first: use theirs
+        rid = self.registry_id()
+        return rid if rid not in (None, "unreadable", copied) else json.loads(fresh)["registry_id"]
+
+    def announce_sweep(self, sweep_id: str) -> None:
+        """Say in the blob store that this registry's gc sweeps it (see ``bind``)."""
+        doc = json.dumps({"registry": self.registry.root_uri, "sweep_id": sweep_id}).encode()
+        self.blobs.replace(f"{SWEEPING}{self.registry_id()}.json", doc)
+
+    def end_sweep(self) -> None:
+        try:
+            self.blobs.delete(f"{SWEEPING}{self.registry_id()}.json")
+        except ObjectNotFound:
             pass
 
     def close(self) -> None:

@@ -100,6 +100,80 @@ def test_a_registry_never_bound_to_its_blob_store_is_refused(tmp_path, capsys):
     assert (tree(blobs), tree(registry)) == before
 
 
+def test_a_copied_registry_gets_an_id_of_its_own_and_gc_refuses_the_shared_blob_store(tmp_path, capsys):
+    """cp -a of a bound registry carried its id: the copy's publishes added no binding,
+    and gc of the original deleted the copy's live blob (outside tester, F1)."""
+    blobs, original, copy = tmp_path / "objects", tmp_path / "reg-a", tmp_path / "reg-b"
+    Engine(open_store(str(original), blob_store=str(blobs))).publish(T, S, {"model": {"w": 1}})
+    shutil.copytree(original, copy, symlinks=True)
+    before = (tree(blobs), tree(original))
+    code, _, err = run(capsys, "gc", "--store", str(copy), "--blob-store", str(blobs), "--grace", "0s")
+    assert code == 1 and "is a copy of that one (or was moved)" in err  # before the copy publishes
+    assert (tree(blobs), tree(original)) == before
+    Engine(open_store(str(copy), blob_store=str(blobs))).publish("beta", S, {"model": {"w": 2}})
+    live = blobs / Engine(open_store(str(copy), blob_store=str(blobs))).current("beta", S).current["model"]
+    os.utime(live, (OLD, OLD))
+    before = (tree(blobs), tree(original), tree(copy))
+    for registry in (original, copy):
+        code, _, err = run(capsys, "gc", "--store", str(registry), "--blob-store", str(blobs), "--grace", "0s")
+        assert code == 1 and "is shared: 1 other registry" in err
+    assert (tree(blobs), tree(original), tree(copy)) == before and live.exists()
+
+
+def test_a_new_registry_binding_during_a_sweep_stops_it_and_its_publish_waits(tmp_path, capsys):
+    """A new registry's first publish adopted orphans a running sweep of another
+    registry then deleted (outside tester, F2: 8 of 9 trials). Either order is safe:
+    a publish that binds after the sweep announced itself refuses before adopting; a
+    binding made before stops the sweep at its next fence."""
+    from pubsafe.refimpl.errors import CollectionInProgress
+    from pubsafe.refimpl.gc import sweep
+
+    blobs, first, second = tmp_path / "objects", tmp_path / "reg-a", tmp_path / "reg-b"
+    Engine(open_store(str(first), blob_store=str(blobs))).publish(T, S, {"model": {"w": 1}})
+    shared = [orphan_in(blobs, "beta", {"n": n}) for n in range(3)]  # what reg-b is about to publish
+    store = open_store(str(first), blob_store=str(blobs))
+    seen: list[str] = []
+
+    class BindsMidSweep(type(store)):  # reg-b's first publish lands between two deletes of reg-a's sweep
+        def delete(self, key: str) -> None:
+            if key.startswith("beta/") and not seen:
+                seen.append(key)
+                with pytest.raises(CollectionInProgress, match="a gc sweep of another registry"):
+                    Engine(open_store(str(second), blob_store=str(blobs))).publish("beta", S, {"model": {"n": 1}})
+            super().delete(key)
+
+    racing = BindsMidSweep(store.blobs, store.registry)
+    with pytest.raises(CollectionRefused, match="another registry bound itself"):
+        sweep(racing, 0, clock=time.time)
+    assert len(seen) == 1 and sum(p.exists() for p in shared) == 2  # the one in flight went; then it stopped
+    # once the sweep has ended, reg-b publishes, and gc of either registry refuses the shared blob store
+    receipt = Engine(open_store(str(second), blob_store=str(blobs))).publish("beta", S, {"model": {"n": 1}})
+    assert (blobs / blob_key("beta", S, "model", receipt.artifacts["model"])).exists()
+    before = (tree(blobs), tree(first), tree(second))
+    code, _, err = run(capsys, "gc", "--store", str(first), "--blob-store", str(blobs), "--grace", "0s")
+    assert code == 1 and "is shared" in err and (tree(blobs), tree(first), tree(second)) == before
+
+
+def test_a_blob_pubsafe_did_not_write_is_never_collected(tmp_path, capsys):
+    """A new registry bound to recsys-pipelines' object store: gc deleted upstream's
+    recorded, current blobs (upstream writes no binding; outside tester, F5)."""
+    fixture = DATA / "upstream" / "healthy-split-roots"
+    blobs = tmp_path / "objects"
+    shutil.copytree(fixture / "store" / "objectstore", blobs)
+    upstream = sorted(p for p in blobs.rglob("*.json") if p.is_file())
+    registry = tmp_path / "reg"
+    Engine(open_store(str(registry), blob_store=str(blobs))).publish("pubsafe-tenant", S, {"model": {"w": 1}})
+    for path in blobs.rglob("*"):
+        os.utime(path, (OLD, OLD))
+    before = {p: p.read_bytes() for p in upstream}
+    code, out, _ = run(capsys, "gc", "--store", str(registry), "--blob-store", str(blobs), "--grace", "0s",
+                       "--dry-run")
+    assert code == 0 and "do not hash to its version as pubsafe writes" in out
+    code, out, _ = run(capsys, "gc", "--store", str(registry), "--blob-store", str(blobs), "--grace", "0s")
+    assert "deleted 0 orphan" in out and "do not hash to its version as pubsafe writes" in out
+    assert {p: p.read_bytes() for p in upstream} == before
+
+
 def test_every_record_is_read_not_a_sample(tmp_path, capsys):
     """51 pubsafe records under a tenant that sorts first used to hide upstream's."""
     root = tmp_path / "store"
