@@ -233,6 +233,8 @@ class Engine:
                 f"history` lists them)"
             )
         carried = {t: uri for t, uri in manifest.current.items() if t not in overlay}
+        if not carried:  # every type is republished: nothing of current's to check
+            return dict(manifest.current)
         validator = ArtifactValidator(self.store)
         for type_, uri in sorted(carried.items()):
             if problem := validator.problem(manifest, type_, uri):

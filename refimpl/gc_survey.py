@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ._memo import MANIFESTS
+from ._memo import HISTORY_ENTRIES, MANIFESTS
 from .dialects import RECSYS_PIPELINES, parse_any_record
-from .documents import HistoryEntry, OrphanInfo, is_tombstone, load_document
+from .documents import OrphanInfo, is_tombstone
 from .errors import CollectionRefused, IntegrityError, InvalidKey, ObjectNotFound
 from .layout import (
     CURRENT,
@@ -181,7 +181,7 @@ def _read_manifests(store: Store, listing: Listing, survey: Survey) -> None:
         try:
             raw = store.get(key)
             doc = (MANIFESTS.load(raw, key) if key.startswith(CURRENT)
-                   else load_document(HistoryEntry, raw, key).manifest)
+                   else HISTORY_ENTRIES.load(raw, key).manifest)
         except ObjectNotFound:
             continue  # replaced or removed since the listing: what it named is in the newer one
         except IntegrityError as exc:
@@ -258,7 +258,7 @@ def list_orphans(store: Store, now: float) -> list[OrphanInfo]:
         try:
             raw = store.get(key)
             doc = (MANIFESTS.load(raw, key) if key.startswith(CURRENT)
-                   else load_document(HistoryEntry, raw, key).manifest)
+                   else HISTORY_ENTRIES.load(raw, key).manifest)
         except (IntegrityError, ObjectNotFound, InvalidKey):
             continue
         referenced.update(placed for uri in doc.current.values() if (placed := _place(locator, uri)) is not None)

@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import math
+import pickle
 import re
 from collections import defaultdict
 from collections.abc import Mapping
@@ -54,7 +55,31 @@ def sha256_hex(data: bytes) -> str:
 
 
 def canonical(payload: Any) -> bytes:
-    """RFC 8785 bytes by the reference library; exact big integers as the doubles they are."""
+    """RFC 8785 bytes by the reference library; exact big integers as the doubles they are.
+
+    Remembered by the payload's pickle (the checker's own memo: a step canonicalises
+    each payload it publishes three or four times, and ``rfc8785`` is pure Python). A
+    pickle names every value's exact type and bits (``1``, ``1.0`` and ``True``, ``0.0``
+    and ``-0.0``, ``str`` and a subclass all differ), so equal pickles are equal
+    payloads; what does not pickle is not remembered.
+    """
+    try:
+        fingerprint = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - unpicklable: not JSON either, and rfc8785 says why
+        return _canonical(payload)
+    data = _CANONICAL.get(fingerprint)
+    if data is None:
+        data = _canonical(payload)
+        if len(_CANONICAL) > 4096:
+            _CANONICAL.clear()
+        _CANONICAL[fingerprint] = data
+    return data
+
+
+_CANONICAL: dict[bytes, bytes] = {}
+
+
+def _canonical(payload: Any) -> bytes:
     try:
         return rfc8785.dumps(payload)
     except rfc8785.IntegerDomainError:
@@ -82,7 +107,7 @@ def payload_version(payload: Any) -> str:
 
 def manifest_version(tenant: str, surface: str, mapping: dict[str, str]) -> str:
     """The hash of a manifest's canonical ``{v, tenant, surface, current}``."""
-    return sha256_hex(rfc8785.dumps({"v": 1, "tenant": tenant, "surface": surface, "current": mapping}))
+    return sha256_hex(canonical({"v": 1, "tenant": tenant, "surface": surface, "current": mapping}))
 
 
 class ParsedManifest(NamedTuple):

@@ -286,6 +286,45 @@ def test_checker_steps_per_second(benchmark, paired):
     benchmark.extra_info["steps_per_second"] = {side: steps[side] / seconds[side] for side in steps}
 
 
+def test_checker_drawing_only_steps_per_second(benchmark, paired):
+    """What bounds the row above: the same machine drawing its steps (rules, arguments,
+    Hypothesis's own bookkeeping) with every rule body a no-op."""
+    benchmark.group = "checker: drawing only (rule bodies no-ops) vs trivial dict model"
+    from pubsafe.models.machine import PublishMachine, RunSink
+    from pubsafe.models.target import Target
+
+    config = settings(max_examples=60, stateful_step_count=25, deadline=None, database=None, derandomize=True)
+    drawing = PublishMachine.bind(Target("memory", MemoryStore), sink=RunSink())
+
+    def nothing(self, **arguments):  # type: ignore[no-untyped-def]
+        self.sink.steps += 1
+
+    # The Rule objects are shared with every PublishMachine: bodies swapped for this run only.
+    rules = {name: getattr(drawing, name).hypothesis_stateful_rule for name in dir(drawing)
+             if getattr(getattr(drawing, name, None), "hypothesis_stateful_rule", None) is not None}
+    steps = {}
+
+    def ours() -> None:
+        drawing.sink = RunSink()
+        saved = {name: r.function for name, r in rules.items()}
+        for r in rules.values():
+            object.__setattr__(r, "function", nothing)
+        try:
+            run_state_machine_as_test(drawing, settings=config)
+        finally:
+            for name, r in rules.items():
+                object.__setattr__(r, "function", saved[name])
+        steps["ours"] = drawing.sink.steps
+
+    def baseline() -> None:
+        _DictModel.steps = 0
+        run_state_machine_as_test(_DictModel, settings=config)
+        steps["baseline"] = _DictModel.steps
+
+    seconds = paired(ours, baseline, rounds=5, warmup=1)
+    benchmark.extra_info["steps_per_second"] = {side: steps[side] / seconds[side] for side in steps}
+
+
 def test_enumerate_two_publishers(benchmark):
     benchmark.group = "enumerate: every 2-publisher interleaving class x crash point"
     from pubsafe.models.exploration import RACES
@@ -339,20 +378,18 @@ def test_check_default_on_memory(benchmark):
 
 def test_mutant_time_to_detect(benchmark):
     benchmark.group = "mutants: time to detect"
-    from pubsafe.models import run_conformance
-    from pubsafe.models.mutants import MUTANTS, mutant_target
+    from pubsafe.devtools.mutants import detect
+    from pubsafe.models.mutants import MUTANTS
 
     detected = {}
 
     def run() -> None:
         for mutant in MUTANTS:
             started = time.perf_counter()
-            report = run_conformance(mutant_target(mutant), "default", stop_on={mutant.breaks})
-            verdict = report.verdict(mutant.breaks)
+            found = detect(mutant, "default", 0)
             detected[mutant.name] = {
                 "seconds": round(time.perf_counter() - started, 3),
-                "killed": verdict.status.value == "BREAKS",
-                "ops": len(verdict.counterexample.timeline) if verdict.counterexample else 0,
+                **{k: found[k] for k in ("killed", "ops", "where", "steps")},
             }
 
     benchmark.pedantic(run, rounds=1, iterations=1)

@@ -309,6 +309,23 @@ def test_gc_deletes_old_orphans_and_keeps_young_ones_and_everything_recorded(clo
     assert [(f.guarantee, f.severity, f.key) for f in engine.audit()] == [("R4", "notice", young)]
 
 
+def test_a_history_entry_spoiled_after_a_sweep_read_it_stops_the_next_sweep(clock):
+    """Sweeps remember parsed history entries by their bytes: spoiled bytes are new bytes,
+    read and refused again (the slot is blocked, its orphan kept), never the old parse."""
+    store = MemoryStore(clock=clock)
+    engine = Engine(store, clock=clock)
+    engine.publish(T, S, {"model": 1})
+    engine.publish(T, S, {"model": 2})
+    orphan = crash_leaving_orphan(store, clock, 3)
+    clock.advance(3600)
+    assert engine.gc(grace_seconds=600, dry_run=True).planned.keys() == {orphan}  # parsed, and remembered
+    entry = sorted(store.list(f"history/{T}/{S}/"))[0]
+    store.replace(entry, store.get(entry)[:-7])
+    report = engine.gc(grace_seconds=600)
+    assert f"{T}/{S}" in report.blocked_slots and entry in report.blocked_slots[f"{T}/{S}"]
+    assert report.deleted == [] and store.exists(orphan)
+
+
 def test_each_sweep_takes_its_id_from_sweep_ids_into_its_lease_and_tombstones(clock):
     class Recording(MemoryStore):
         def __init__(self, **kwargs):  # type: ignore[no-untyped-def]
