@@ -15,6 +15,8 @@ import sys
 import time
 from collections.abc import Iterator
 
+from .latency_proxy import latency_proxy
+
 __all__ = ["local_s3"]
 
 #: moto's S3 server, one request at a time. moto checks If-None-Match / If-Match and
@@ -48,8 +50,10 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def local_s3(bucket: str = "pubsafe") -> Iterator[str]:
-    """Start the server, create ``bucket``, yield the endpoint URL."""
+def local_s3(bucket: str = "pubsafe", *, latency: float = 0.0) -> Iterator[str]:
+    """Start the server, create ``bucket``, yield the endpoint URL. With ``latency``
+    (seconds), the endpoint is a proxy that holds every request that long first
+    (``latency_proxy``): a far bucket's round trips on loopback."""
     try:
         import moto.server  # noqa: F401
         import s3fs
@@ -73,10 +77,13 @@ def local_s3(bucket: str = "pubsafe") -> Iterator[str]:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError("the moto server did not start on loopback") from None
                 time.sleep(0.1)
-        os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                          AWS_DEFAULT_REGION="us-east-1", AWS_ENDPOINT_URL_S3=endpoint)
-        s3fs.S3FileSystem(endpoint_url=endpoint, skip_instance_cache=True).mkdir(bucket)
-        yield endpoint
+        with contextlib.ExitStack() as stack:
+            if latency:
+                endpoint = stack.enter_context(latency_proxy(endpoint, latency))
+            os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                              AWS_DEFAULT_REGION="us-east-1", AWS_ENDPOINT_URL_S3=endpoint)
+            s3fs.S3FileSystem(endpoint_url=endpoint, skip_instance_cache=True).mkdir(bucket)
+            yield endpoint
     finally:
         server.terminate()
         try:

@@ -442,6 +442,29 @@ def _counting_s3_requests():
         S3Store._call, S3Store.get_object = call, get
 
 
+def test_check_quick_on_s3_through_20ms(benchmark):
+    """What an adapter author's CI sees against a real bucket: every request 20 ms away
+    (``latency_proxy`` in front of moto), so the time is the requests that wait one
+    after another; requests and seconds per phase recorded (``remote_check``)."""
+    benchmark.group = "check: quick profile on S3 through 20 ms latency, seconds"
+    pytest.importorskip("s3fs")
+    from pubsafe.devtools.remote_check import measure_check
+    from pubsafe.devtools.s3server import local_s3
+    from pubsafe.models.conformance import Profile
+
+    smoke = {"profile": Profile(examples=2, steps=3), "fixed": False} if benchmark.disabled else {"profile": "quick"}
+    measured = {}
+
+    def run() -> None:
+        report, counts = measure_check(**smoke)
+        assert report.conforming or benchmark.disabled
+        measured.update(requests=counts.total, phases=counts.table())
+
+    with local_s3("pubsafe", latency=0.020):
+        benchmark.pedantic(run, rounds=1, iterations=1)
+    benchmark.extra_info.update(measured)
+
+
 @pytest.mark.parametrize("scenario", ["publish-rollback", "same-type", "publish-gc"])
 def test_full_enumeration_of_one_scenario(benchmark, scenario):
     """Every interleaving (no reduction) and every crash point of a race (publish-gc: the largest)."""
