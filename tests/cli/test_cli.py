@@ -70,11 +70,14 @@ def test_orphans_and_gc_commands(tmp_path, capsys):
     from pubsafe.refimpl import Engine, LocalStore
 
     Engine(LocalStore(store)).publish("acme", "home", {"model": 1})
-    orphan = store / "acme" / "home" / "model" / ("ab" * 32 + ".json")
+    from pubsafe.refimpl.canonical import canonicalize
+
+    data, version = canonicalize({})  # a blob pubsafe wrote, never recorded
+    orphan = store / "acme" / "home" / "model" / f"{version}.json"
     orphan.parent.mkdir(parents=True, exist_ok=True)
-    orphan.write_text("{}")
+    orphan.write_bytes(data)
     assert main(["orphans", "--store", str(store), "--json"]) == 0
-    assert [o["key"] for o in json.loads(capsys.readouterr().out)] == ["acme/home/model/" + "ab" * 32 + ".json"]
+    assert [o["key"] for o in json.loads(capsys.readouterr().out)] == [f"acme/home/model/{version}.json"]
     assert main(["gc", "--store", str(store), "--grace", "1h"]) == 0
     assert "kept 1 younger" in capsys.readouterr().out and orphan.exists()
     assert main(["gc", "--store", str(store), "--grace", "0s"]) == 0

@@ -3,8 +3,6 @@ guarantee; the benign variants stay conforming (no false alarms)."""
 
 from __future__ import annotations
 
-import statistics
-
 import pytest
 
 from pubsafe.faults import Interleaving, explore_reduced
@@ -12,8 +10,6 @@ from pubsafe.models import Guarantee, Status, run_conformance
 from pubsafe.models.exploration import RACES, StepClock
 from pubsafe.models.mutants import BENIGN, MUTANTS, AssumesExistingBlobIsRecordedEngine, mutant_target
 from pubsafe.refimpl import MemoryStore
-
-TIMES: dict[str, float] = {}
 
 
 def test_the_catalogue_is_big_enough_and_covers_every_guarantee():
@@ -33,13 +29,7 @@ def test_default_profile_kills_the_mutant(mutant):
     for v in report.verdicts:
         assert v.status != Status.UNKNOWN or v.error.startswith("not exercised"), v
         assert v.status != Status.HOLDS or any(v.coverage.values()), v
-    TIMES[mutant.name] = report.seconds
-
-
-def test_median_time_to_detect_is_under_two_seconds():
-    if len(TIMES) < len(MUTANTS):
-        pytest.skip("needs the whole catalogue run first (run the module, not one test)")
-    assert statistics.median(TIMES.values()) <= 2.0, TIMES
+    # time to detect is a benchmark (python3 tasks.py bench: the mutant table), never a timed test
 
 
 @pytest.mark.parametrize("variant", BENIGN, ids=[m.name for m in BENIGN])
