@@ -98,14 +98,14 @@ class _DeferringEngine(Engine):
 
     defer_validation = False
 
-    def publish(self, tenant: str, surface: str, artifacts: Any):  # type: ignore[no-untyped-def]
+    def publish(self, tenant: str, surface: str, artifacts: Any):
         self._deferred: list[Callable[[], None]] = []
         return super().publish(tenant, surface, artifacts)
 
-    def _write_record(self, tenant, surface, art, written):  # type: ignore[no-untyped-def]
+    def _write_record(self, tenant, surface, art, written):
         self._deferred.append(lambda: Engine._write_record(self, tenant, surface, art, written))
 
-    def _write_blob(self, art, written):  # type: ignore[no-untyped-def]
+    def _write_blob(self, art, written):
         if not self.defer_validation:
             return super()._write_blob(art, written)
         try:
@@ -114,10 +114,10 @@ class _DeferringEngine(Engine):
             pass
         self._deferred.append(lambda: self._blob_matches(art))
 
-    def _confirm_blob(self, art, written):  # type: ignore[no-untyped-def]
+    def _confirm_blob(self, art, written):
         pass
 
-    def _swap(self, manifest, current):  # type: ignore[no-untyped-def]
+    def _swap(self, manifest, current):
         super()._swap(manifest, current)
         for step in getattr(self, "_deferred", []):
             step()
@@ -137,7 +137,7 @@ class SwapBeforeValidateEngine(_DeferringEngine):
 class InPlacePatchEngine(Engine):
     """Patches current one type at a time instead of one whole-document swap."""
 
-    def _swap(self, manifest, current):  # type: ignore[no-untyped-def]
+    def _swap(self, manifest, current):
         mapping = dict(current.manifest.current) if current.manifest else {}
         for type_, uri in sorted(manifest.current.items()):
             if mapping.get(type_) == uri:
@@ -157,7 +157,7 @@ class NonCanonicalHashEngine(Engine):
 class RecordOverwriteEngine(Engine):
     """Rewrites the registry record on every publish instead of appending once."""
 
-    def _write_record(self, tenant, surface, art, written):  # type: ignore[no-untyped-def]
+    def _write_record(self, tenant, surface, art, written):
         from pubsafe.refimpl.documents import RegistryRecord, dump_document, utc_timestamp
 
         record = RegistryRecord(tenant=tenant, surface=surface, type=art.type, version=art.version,
@@ -168,7 +168,7 @@ class RecordOverwriteEngine(Engine):
 class RollbackWritesEngine(Engine):
     """Rolls back by re-publishing: writes a fresh history entry besides the pointer."""
 
-    def rollback(self, tenant, surface, *, to=None, steps=None):  # type: ignore[no-untyped-def]
+    def rollback(self, tenant, surface, *, to=None, steps=None):
         receipt = super().rollback(tenant, surface, to=to, steps=steps)
         entry = self.history_entry(tenant, surface, receipt.to_version)
         self.store.replace(history_key(tenant, surface, receipt.to_version),
@@ -179,7 +179,7 @@ class RollbackWritesEngine(Engine):
 class NoHistoryEngine(Engine):
     """Keeps no manifest history (as upstream): rollback cannot name a version."""
 
-    def _write_history(self, manifest, previous, written):  # type: ignore[no-untyped-def]
+    def _write_history(self, manifest, previous, written):
         pass
 
 
@@ -496,7 +496,7 @@ def _integral_floats_as_ints(value: Any) -> Any:
 class TimeoutRetryEngine(Engine):
     """Retries a record write that timed out, then takes its own record for a stranger's."""
 
-    def _write_record(self, tenant, surface, art, written):  # type: ignore[no-untyped-def]
+    def _write_record(self, tenant, surface, art, written):
         key = "records/" + art.key
         record = dump_record(tenant, surface, art.type, art.version, art.key, len(art.data), utc_timestamp(self.clock()))
         try:
@@ -517,7 +517,7 @@ class TimeoutRetryEngine(Engine):
 class CleansUpOnConflictEngine(Engine):
     """Guarded; on its first lost swap it deletes what it wrote and raises its own error."""
 
-    def publish(self, tenant, surface, artifacts):  # type: ignore[no-untyped-def]
+    def publish(self, tenant, surface, artifacts):
         self.max_attempts = 1
         recorder = _WrittenKeys(self.store)
         store, self.store = self.store, recorder
@@ -550,14 +550,14 @@ class _WrittenKeys(DelegatingStore):
 class StaleEtagSwapEngine(Engine):
     """Guarded, but compares against an etag read just before the swap, not the one merged into."""
 
-    def _swap(self, manifest, current):  # type: ignore[no-untyped-def]
+    def _swap(self, manifest, current):
         super()._swap(manifest, self._read_current(manifest.tenant, manifest.surface))
 
 
 class AssumesExistingBlobIsRecordedEngine(Engine):
     """Skips the record when the blob already exists ("someone recorded it")."""
 
-    def _write_blob(self, art, written):  # type: ignore[no-untyped-def]
+    def _write_blob(self, art, written):
         self._existing = getattr(self, "_existing", set())
         try:
             self.store.put(art.key, art.data)
@@ -565,7 +565,7 @@ class AssumesExistingBlobIsRecordedEngine(Engine):
         except AlreadyExists:
             self._existing.add(art.key)
 
-    def _write_record(self, tenant, surface, art, written):  # type: ignore[no-untyped-def]
+    def _write_record(self, tenant, surface, art, written):
         if art.key not in getattr(self, "_existing", set()):
             super()._write_record(tenant, surface, art, written)
 
@@ -592,7 +592,7 @@ class SurfaceBlindReader(ServingReader):
 class CachesAbsenceReader(ServingReader):
     """Remembers "no manifest yet" for good: invalidate() forgets only manifests it found."""
 
-    def manifest(self, tenant: str, surface: str):  # type: ignore[no-untyped-def]
+    def manifest(self, tenant: str, surface: str):
         if (tenant, surface) in getattr(self, "_absent", set()):
             return None
         found = super().manifest(tenant, surface)
@@ -604,7 +604,7 @@ class CachesAbsenceReader(ServingReader):
 class CaseFoldingReader(ServingReader):
     """Looks manifests up by the lower-cased tenant (a case-insensitive cache key)."""
 
-    def manifest(self, tenant: str, surface: str):  # type: ignore[no-untyped-def]
+    def manifest(self, tenant: str, surface: str):
         return super().manifest(tenant.lower(), surface) if tenant.lower() != tenant else super().manifest(tenant, surface)
 
 
@@ -614,7 +614,7 @@ class CaseFoldingReader(ServingReader):
 class ExtraReadsEngine(Engine):
     """Reads current and stats every blob once more than it needs to: harmless."""
 
-    def publish(self, tenant, surface, artifacts):  # type: ignore[no-untyped-def]
+    def publish(self, tenant, surface, artifacts):
         self.read_current(tenant, surface)
         receipt = super().publish(tenant, surface, artifacts)
         for version_key in receipt.written:
@@ -704,7 +704,7 @@ class RollbackTrustsHistoryEngine(Engine):
     """Rolls back to any manifest whose history entry checks out, without validating
     its artifacts again ("they were validated when it was published")."""
 
-    def _validate_manifest_for_rollback(self, manifest):  # type: ignore[no-untyped-def]
+    def _validate_manifest_for_rollback(self, manifest):
         pass
 
 
@@ -712,7 +712,7 @@ class StepsFromNewestEngine(Engine):
     """rollback(steps=N) counts N entries back from the newest history entry, taking
     the newest for current (true until a rollback or a race)."""
 
-    def rollback(self, tenant, surface, *, to=None, steps=None):  # type: ignore[no-untyped-def]
+    def rollback(self, tenant, surface, *, to=None, steps=None):
         if steps is None or isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             return super().rollback(tenant, surface, to=to, steps=steps)
         entries = self.history(tenant, surface)
@@ -848,7 +848,7 @@ def mutant_target(mutant: Mutant | str) -> Target:
         mutant = next(m for m in [*MUTANTS, *BENIGN] if m.name == mutant)
     rebuild = f"mutant_target({mutant.name!r})"
 
-    def engine_factory(store, *, clock, guarded=False):  # type: ignore[no-untyped-def]
+    def engine_factory(store, *, clock, guarded=False):
         return mutant.engine(store, guarded=guarded, clock=clock)
 
     if mutant.local:

@@ -133,7 +133,7 @@ class CurrentWatcher:
 def describe_change(old: bytes, new: bytes, context: int = 40) -> str:
     """Where two versions of a document differ, shown around the first difference."""
     a, b = old.decode("utf-8", "replace"), new.decode("utf-8", "replace")
-    at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
     start = max(0, at - context)
 
     def around(text: str) -> str:

@@ -63,7 +63,7 @@ def read_keys(store: Store, keys: Iterable[str]) -> dict[str, bytes | None]:
     if width <= 1:
         return {key: read(key) for key in keys}
     with ThreadPoolExecutor(max_workers=width, thread_name_prefix="read") as pool:
-        return dict(zip(keys, pool.map(read, keys)))
+        return dict(zip(keys, pool.map(read, keys), strict=True))
 
 
 class _ReadWhenLookedUp(Mapping[str, bytes]):

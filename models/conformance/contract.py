@@ -252,7 +252,7 @@ def delete_removes_and_refuses_missing(store: Store) -> str | None:
 def keys_that_escape_the_root_are_refused(store: Store) -> str | None:
     """Keys that could escape the store root or alias another key raise InvalidKey."""
     for key in ("", "/abs.json", "../up.json", "contract/../b.json", "contract//b.json", "contract\\b.json", "./a.json"):
-        for call in (lambda: store.put(key, b"x"), lambda: store.get(key)):
+        for call in (lambda k=key: store.put(k, b"x"), lambda k=key: store.get(k)):
             try:
                 call()
             except InvalidKey:

@@ -191,7 +191,7 @@ def _explore(target: Target, chosen: Profile, seed_value: int, sink: RunSink, br
         machine = seed(seed_value)(PublishMachine.bind(target, skip=frozenset(broken), sink=sink))
         output = io.StringIO()
         try:
-            with with_reporter(lambda text: output.write(f"{text}\n")):
+            with with_reporter(lambda text, output=output: output.write(f"{text}\n")):
                 run_state_machine_as_test(machine, settings=_settings(chosen))
         except GuaranteeViolation as exc:
             violation = exc.violation
@@ -358,7 +358,7 @@ def _races(target: Target, sink: RunSink, broken: Broken, replay: str) -> None:
     not, the store (or the engine on it) behaves otherwise, and the scenario is
     explored on the store itself, as on a local one.
     """
-    for name, scenario in RACES.items():
+    for scenario in RACES.values():
         planned = _planned(target, scenario) if target.parallel_runs > 1 else None
         if planned is None or not _run_planned(target, scenario, planned, sink, broken, replay):
             _explore_on_store(target, scenario, sink, broken, replay)
@@ -379,7 +379,7 @@ def _signature(result: RunResult) -> list[tuple[str, str, str, str]]:
 def _planned(target: Target, scenario: RaceScenario) -> list[RunResult] | None:
     """The runs the reduction keeps, explored over a MemoryStore with the target's
     engine; None if the engine fails there (only what happens on the store is judged)."""
-    def run(prefix: str, policy):  # type: ignore[no-untyped-def]
+    def run(prefix: str, policy):
         race = _prepared(target, scenario, lambda clock: MemoryStore(clock=clock))
         return Interleaving(race.store, race.actors).run(prefix, policy)
 
@@ -409,7 +409,7 @@ def _run_planned(target: Target, scenario: RaceScenario, planned: list[RunResult
             done.append(future.result())
         except BaseException as exc:  # noqa: BLE001 - raised below, once every store is torn down
             errors.append(exc)
-    if errors or any(_signature(result) != _signature(plan) for (result, _), plan in zip(done, planned)):
+    if errors or any(_signature(result) != _signature(plan) for (result, _), plan in zip(done, planned, strict=False)):
         for _, race in done:
             target.cleanup(race.store)
         if errors:
@@ -441,14 +441,14 @@ def _explore_on_store(target: Target, scenario: RaceScenario, sink: RunSink, bro
     prepared: dict[int, Race] = {}  # id(result) -> its race, until judged or discarded
     lock = threading.Lock()
 
-    def run(prefix: str, policy):  # type: ignore[no-untyped-def]
+    def run(prefix: str, policy):
         race = _prepared(target, scenario)
         result = Interleaving(race.store, race.actors).run(prefix, policy)
         with lock:
             prepared[id(result)] = race
         return result
 
-    def discard(result):  # type: ignore[no-untyped-def]
+    def discard(result):
         target.cleanup(prepared.pop(id(result)).store)  # a run the reduction found redundant
 
     try:

@@ -249,7 +249,7 @@ class PublishMachine(RuleBasedStateMachine):
 
     @staticmethod
     def artifacts(types: list[str], values: list[Payload], variant: int = 0) -> dict[str, Any]:
-        return {t: payload(v, variant) if isinstance(v, int) else v for t, v in zip(types, values)}
+        return {t: payload(v, variant) if isinstance(v, int) else v for t, v in zip(types, values, strict=False)}
 
     def current_bytes(self, slot: tuple[str, str]) -> bytes | None:
         return self.view.refresh().get(current_key(*slot))
