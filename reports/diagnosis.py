@@ -130,6 +130,33 @@ FIXES: dict[str, Fix] = {
         "resolve a manifest's URIs only inside the reader's own tenant and surface (and the store root), and "
         "check every artifact's sha256 against its version before serving it.",
         ("reader-trusts-uris", "reader-surface-blind")),
+    "invalidated-another-slot": Fix(
+        "invalidate() forgot another slot than the one named",
+        "forget exactly the slot invalidate() is given, and look slots up by the exact names: no case folding, no "
+        "Unicode normalisation of tenant or surface anywhere in the reader.",
+        ("reader-folds-tenant-case", "reader-invalidates-normalised-slot")),
+    "reader-trusts-rereads": Fix(
+        "serving trusted a blob it had verified once",
+        "check a blob's sha256 against its version every time it is read from the store, not only the first "
+        "time: a stored blob can be altered or replaced under the reader.",
+        ("reader-verifies-blobs-once",)),
+    "listing-page": Fix(
+        "a listing stopped at its first page",
+        "follow the listing's continuation (S3 NextContinuationToken, Azure's marker, GCS's pageToken) until the "
+        "backend says there is no more: list() is every key under the prefix, and gc deletes by what it lists.",
+        ("listing-stops-at-a-page",)),
+    "rollback-unvalidated": Fix(
+        "a rollback went to a manifest whose blobs are gone",
+        "validate every blob a rollback target names (it exists, hashes to its version, is recorded) before the "
+        "swap, and refuse a target that cannot be served; `--steps` counts back along current's own history "
+        "links, never from the newest entry by time.",
+        ("rollback-trusts-history", "steps-from-newest-entry")),
+    "failure-read-as-exists": Fix(
+        "a store took a failed write for an existing object",
+        "map only \"it exists\" (EEXIST; S3's 412 Precondition Failed) to AlreadyExists; any other failure of a "
+        "create-only write (a full disk, an I/O error, a 409 or 5xx) is a store error, so the publish stops or "
+        "retries instead of taking the object as written.",
+        ("link-errors-read-as-exists",)),
     "reader-caches-absence": Fix(
         "invalidate() kept a cached absence",
         "make invalidate() forget everything cached for the surface, an absent manifest included.",
@@ -282,7 +309,8 @@ def explain(group: list[Verdict]) -> Explanation:
         how = text[claim.end():].lstrip(": ").strip()
         return Explanation(claim.group(1), f"The store claims {claim.group(1)} but does not honour it"
                                            + (f": {how}" if how else "."))
-    for reader in (_deleted, _race, _rollback_wrote, _no_history, _record_rewritten, _half_updated,
+    for reader in (_backend_failure_as_exists, _invalidation, _reread, _listing, _rollback_unvalidated,
+                   _deleted, _race, _rollback_wrote, _no_history, _record_rewritten, _half_updated,
                    _unrecorded, _not_canonical, _names, _reader, _raised, _fallback):
         found = reader(events, text, group)
         if found:
@@ -523,6 +551,49 @@ def _not_canonical(events: list[Event], text: str, group: list[Verdict]) -> Expl
     return Explanation("not-canonical", sentence + ": another implementation computes another version for the "
                        "same content.", blob, swap, e.key, [], "culprit: stored under a non-canonical version",
                        "acknowledged")
+
+
+def _backend_failure_as_exists(events: list[Event], text: str, group: list[Verdict]) -> Explanation | None:
+    found = re.search(r"after the (?:file system|server) answered (\S+) to (\S+)", text)
+    if found and "put" in text:
+        return Explanation("failure-read-as-exists", f"The store answered {found.group(1)} to {found.group(2)} "
+                           "during a create-only write, and the adapter took the failure for an existing object: "
+                           "the publish went on as if it had written it.")
+    return None
+
+
+def _invalidation(events: list[Event], text: str, group: list[Verdict]) -> Explanation | None:
+    found = re.search(r"after invalidate\(([^)]*)\) the reader serves (.*?) \(", text)
+    if found and "the invalidation reached another slot" in text:
+        return Explanation("invalidated-another-slot", f"invalidate({found.group(1)}) forgot another slot than the "
+                           f"one named: the reader then served {found.group(2)}, not its current manifest.")
+    return None
+
+
+def _reread(events: list[Event], text: str, group: list[Verdict]) -> Explanation | None:
+    found = re.search(r"the reader served (\S+) altered after it first loaded it", text)
+    if found:
+        return Explanation("reader-trusts-rereads", f"The serving reader served {found.group(1)} after it was "
+                           "altered in the store: it had checked the blob's hash on its first load only.",
+                           key=found.group(1))
+    return None
+
+
+def _listing(events: list[Event], text: str, group: list[Verdict]) -> Explanation | None:
+    found = re.search(r"listing fault: (list\('[^']*'\)) is not every key under the prefix", text)
+    if found:
+        return Explanation("listing-page", f"{found.group(1)} returned the first page of keys only: what the "
+                           "store lists is not what it holds, and gc deletes by what it lists.")
+    return None
+
+
+def _rollback_unvalidated(events: list[Event], text: str, group: list[Verdict]) -> Explanation | None:
+    found = re.search(r"rollback to (\S+) was accepted, though its (\S+) blob (\S+) was deleted", text)
+    if found:
+        return Explanation("rollback-unvalidated", f"A rollback to {found.group(1)} went through although its "
+                           f"{found.group(2)} blob {found.group(3)} was gone: current now names a blob that does "
+                           "not exist.", key=found.group(3))
+    return None
 
 
 def _names(events: list[Event], text: str, group: list[Verdict]) -> Explanation | None:
