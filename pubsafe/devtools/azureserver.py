@@ -20,13 +20,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from .loopback import free_port, wait_until_listening
 
 __all__ = ["AZURITE_VERSION", "ACCOUNT", "azurite_command", "install_azurite", "local_azure"]
 
@@ -69,12 +70,6 @@ def install_azurite() -> str:
     return f"installed azurite {AZURITE_VERSION} in {_FOLDER} in {time.monotonic() - started:.0f} s"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def connection_string(endpoint: str) -> str:
     return (f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={_KEY};"
             f"BlobEndpoint={endpoint}/{ACCOUNT};")
@@ -89,7 +84,7 @@ def local_azure(container: str = "pubsafe") -> Iterator[str]:
                            "(needs Node.js and npm), or set PUBSAFE_AZURITE to an azurite-blob executable")
     from azure.storage.blob import BlobServiceClient
 
-    port = _free_port()
+    port = free_port()
     workspace = tempfile.mkdtemp(prefix="pubsafe-azurite-")
     # --skipApiVersionCheck: the client speaks a newer API version than this Azurite knows,
     # for requests it serves alike; --loose: headers it does not know are ignored, not refused
@@ -101,18 +96,7 @@ def local_azure(container: str = "pubsafe") -> Iterator[str]:
     endpoint = f"http://127.0.0.1:{port}"
     saved = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if server.poll() is not None:
-                    output = server.stderr.read().decode(errors="replace") if server.stderr else ""
-                    raise RuntimeError(f"Azurite exited: {output[-2000:]}") from None
-                if time.monotonic() > deadline:
-                    raise RuntimeError("Azurite did not start on loopback within 60 s") from None
-                time.sleep(0.1)
+        wait_until_listening(server, port, "Azurite", 60)
         os.environ["AZURE_STORAGE_CONNECTION_STRING"] = connection_string(endpoint)
         BlobServiceClient.from_connection_string(connection_string(endpoint)).create_container(container)
         yield endpoint

