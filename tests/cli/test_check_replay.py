@@ -47,6 +47,7 @@ def test_the_replay_line_names_the_import_path_and_replays_from_elsewhere(projec
     assert any(v["status"] == "BREAKS" and v["guarantee"] == "G1" for v in json.loads(again.stdout)[0]["verdicts"])
 
 
+@pytest.mark.slow  # whole conformance runs or a fresh interpreter: seconds; CI runs it
 def test_the_replay_program_imports_the_users_engine_in_a_fresh_interpreter(project, tmp_path):
     done = _check(project, "--store", "memory", "--engine", "adapters.engines:forgetful", "--profile", "default")
     assert done.returncode == 1, done.stderr

@@ -377,6 +377,7 @@ def test_a_not_conforming_exit_says_why_on_stderr(capsys):
     assert "exit 1: pubsafe.models.mutants:OverwritingPutStore is NOT CONFORMING: create-only put is not atomic" in err
 
 
+@pytest.mark.slow  # whole conformance runs or a fresh interpreter: seconds; CI runs it
 def test_check_of_a_new_directory_warns_of_nothing_it_did_remove(tmp_path, capsys):
     """Stores the run never wrote to have no directory: removing them is no failure."""
     assert main(["check", "--store", str(tmp_path / "dir"), "--profile", "quick"]) == 0

@@ -81,6 +81,7 @@ def test_a_bad_shard_is_a_usage_error(capsys, shard, message):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow  # whole conformance runs or a fresh interpreter: seconds; CI runs it
 def test_probes_run_once_per_check_and_still_catch_a_store_on_any_seed_count(capsys):
     """A check-then-write put is only caught by the racing probe: with --seeds 3 it runs
     once (not three times), and the merged verdict still names G1."""

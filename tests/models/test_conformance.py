@@ -15,6 +15,7 @@ def memory_report():
     return run_conformance(target_from_spec("memory"), "quick")
 
 
+@pytest.mark.slow  # whole conformance runs or a fresh interpreter: seconds; CI runs it
 @pytest.mark.parametrize("spec", ["memory", "local"])
 def test_correct_stores_conform_with_the_documented_races_observed(spec):
     report = run_conformance(target_from_spec(spec), "quick")

@@ -67,6 +67,7 @@ def test_ruff_fails_on_a_lint_error_with_the_projects_rules(tmp_path):
     assert "F401" in result.stdout and "B023" in result.stdout  # unused import; late-bound loop variable
 
 
+@pytest.mark.slow  # whole conformance runs or a fresh interpreter: seconds; CI runs it
 def test_tasks_static_checks_fail_on_a_type_error_and_a_lint_error_planted_in_the_tree(tmp_path, monkeypatch, capfd):
     """What `python3 tasks.py test` runs first, on a copy of the tree with one error of each kind."""
     import tasks
