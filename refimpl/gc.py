@@ -186,7 +186,7 @@ class _Fence:
 
     def fence(self) -> None:
         self.lease.fence()
-        if isinstance(self.store, SplitStore) and set(self.store.bound_registries()) != self.bound:
+        if isinstance(self.store, SplitStore) and self.store.bound_ids() != self.bound:
             raise CollectionRefused(
                 f"another registry bound itself to the blob store {self.store.blobs.root_uri} during this sweep: "
                 "its publishes cannot see this registry's claims, so the sweep stopped before deleting anything "

@@ -86,6 +86,10 @@ class SplitStore(Store):
         except (ValueError, KeyError, TypeError):
             return "unreadable"  # never matches a binding: gc refuses, and says the registry is unknown
 
+    def bound_ids(self) -> set[str]:
+        """The ids of the registries bound here: one listing, no reads (a sweep's fence)."""
+        return {key[len(BOUND):].removesuffix(".json") for key in self.blobs.list(BOUND)}
+
     def bound_registries(self) -> dict[str, str]:
         """registry id -> the root it had when it was bound, for every registry bound here."""
         found = {}
