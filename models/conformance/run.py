@@ -4,7 +4,9 @@
 2. run the fixed scenarios of ``models.exploration``: serving, the crash sweep, and one
    interleaving of every class of equivalent interleavings of the two-actor races;
 3. run the Hypothesis state machine; when it breaks a guarantee, keep the shrunk
-   counterexample, stop checking that guarantee and run again for the others.
+   counterexample, stop checking that guarantee and run again for the others (on a
+   remote store planned on a local model and replayed several examples at once, the
+   same run: ``planned``).
 A checker that crashes yields UNKNOWN for what it had not decided, never a lost report.
 """
 
@@ -22,7 +24,6 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis.errors import Unsatisfiable
 from hypothesis.reporting import with_reporter
-from hypothesis.stateful import run_state_machine_as_test
 
 from pubsafe.faults import Event, Interleaving, RunResult, explore_reduced
 from pubsafe.refimpl import MemoryStore
@@ -47,6 +48,7 @@ from ..machine.publish_machine import PublishMachine, RunSink, replay_program
 from ..target import Target
 from ..verdicts import ContractResult, Counterexample, ProbeResult, Report, Verdict
 from .environment import environment, no_local_constants, pubsafe_version
+from .planned import run_machine
 from .probes import PROBE_GUARANTEES, check_contract, probe_capabilities
 
 __all__ = ["PROFILES", "Profile", "run_conformance", "merge_reports"]
@@ -192,7 +194,7 @@ def _explore(target: Target, chosen: Profile, seed_value: int, sink: RunSink, br
         output = io.StringIO()
         try:
             with with_reporter(lambda text, output=output: output.write(f"{text}\n")):
-                run_state_machine_as_test(machine, settings=_settings(chosen))
+                run_machine(machine, _settings(chosen))
         except GuaranteeViolation as exc:
             violation = exc.violation
             steps = _program(getattr(exc, "__notes__", []), output.getvalue())

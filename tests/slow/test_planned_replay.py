@@ -1,0 +1,141 @@
+"""The state machine planned on a local model and replayed at once, on the test S3 server,
+judged exactly as one sequential run (models.conformance.planned).
+
+Each test runs the machine alone (``fixed=False``) twice with the same seed on a remote
+target (eight checker reads at a time in both): once as Hypothesis runs it, one example
+after another (``run_machine`` replaced by ``run_state_machine_as_test``), and once
+planned then replayed eight examples at a time; and compares what the reports say:
+statuses, coverage, witnesses and counterexamples. Small profiles keep each to seconds;
+``stop_on`` every guarantee ends a run at its first break, so each shrinks once. What
+each test shows failing against a broken ``planned.py`` is in its docstring.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import seed
+from hypothesis.stateful import precondition, rule
+from hypothesis.stateful import run_state_machine_as_test as sequentially
+
+from pubsafe.models import Guarantee, Status, run_conformance, target_from_spec
+from pubsafe.models.conformance import Profile, planned
+from pubsafe.models.conformance import run as conformance_run
+from pubsafe.models.conformance.run import _settings
+from pubsafe.models.machine import PublishMachine, RunSink
+from support import fresh_s3_url
+from support.http_proxy import Rules, proxy_to
+
+pytestmark = pytest.mark.slow
+
+SMALL = Profile(examples=5, steps=5)
+EVERY = frozenset(g.value for g in Guarantee)
+
+
+def _both_ways(make_target, profile: Profile = SMALL, **options):
+    """(report, how the machine ran): sequentially, then planned and replayed."""
+    runs = []
+    for run_machine in (lambda machine, settings: sequentially(machine, settings=settings), planned.run_machine):
+        target = make_target()
+        assert target.parallel_runs == 8
+        planned.RUNS.clear()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(conformance_run, "run_machine", run_machine)
+            report = run_conformance(target, profile, fixed=False, seed_value=3, **options)
+        runs.append((report, list(planned.RUNS)))
+    return runs
+
+
+def _plain(text: str) -> str:
+    """Without the fresh prefixes each run makes (its target's, and one per example)."""
+    return re.sub(r"s3://[a-z0-9.-]+/t-[0-9a-f]{12}|pubsafe-check-[0-9a-f]{12}", "PREFIX", text)
+
+
+def _judged_alike(sequential, replayed) -> None:
+    """Same verdicts, coverage, witnesses and counterexamples, prefixes aside."""
+    assert len(sequential.verdicts) == len(replayed.verdicts) == len(Guarantee)
+    for one, other in zip(sequential.verdicts, replayed.verdicts, strict=True):
+        assert (one.guarantee, one.status, one.coverage) == (other.guarantee, other.status, other.coverage)
+        assert (one.witness, one.error) == (other.witness, other.error), one.guarantee
+        assert (one.counterexample is None) == (other.counterexample is None), one.guarantee
+        if one.counterexample is not None:
+            assert [_plain(s) for s in one.counterexample.steps] == [_plain(s) for s in other.counterexample.steps]
+            assert _plain(one.counterexample.message) == _plain(other.counterexample.message)
+            assert one.counterexample.timeline == other.counterexample.timeline
+
+
+def test_a_conforming_bucket_replayed_at_once_is_judged_as_one_sequential_run(s3_endpoint):
+    """Every example planned is replayed and matched, and the merged coverage is the
+    sequential run's. Fails with a planned.py that replays only the examples Hypothesis
+    judged valid (the coverage counts fewer examples and steps)."""
+    (sequential, none), (replayed, [run]) = _both_ways(lambda: target_from_spec(fresh_s3_url()))
+    assert none == [] and not run.sequential, run
+    assert run.replayed == run.planned >= SMALL.examples
+    assert sequential.conforming, [(v.guarantee, v.status) for v in sequential.verdicts if not v.as_expected]
+    _judged_alike(sequential, replayed)
+
+
+def test_an_engine_breaking_on_a_bucket_is_found_and_shrunk_as_one_sequential_run(s3_endpoint):
+    """The plan finds the break on the model, and the machine runs sequentially on the
+    store: one counterexample, shrunk once there, the sequential one. Fails with a
+    planned.py that reports the break as the plan found it (unshrunk: the plan does
+    not shrink), instead of running again on the store."""
+    (sequential, _), (replayed, [run]) = _both_ways(
+        lambda: target_from_spec(fresh_s3_url(), engine="pubsafe.models.mutants:NonCanonicalHashEngine"),
+        stop_on=EVERY)
+    assert any(v.status == Status.BREAKS and v.counterexample.steps for v in sequential.verdicts)
+    assert run.sequential and run.why == "the plan found GuaranteeViolation", run
+    _judged_alike(sequential, replayed)
+
+
+def _drops_history(method: str, path: str):
+    """A gateway that acknowledges every write under history/ and stores none (as a
+    lifecycle rule or a misrouted prefix would): the model keeps them."""
+    if method == "PUT" and "/history/" in path:
+        return 200, b"", {"ETag": '"d41d8cd98f00b204e9800998ecf8427e"'}
+    return None
+
+
+def test_a_bucket_answering_otherwise_than_the_model_is_judged_on_the_bucket(s3_endpoint):
+    """The plan passes on the model, a replay on the server does not end as planned,
+    and the machine runs sequentially there, finding what the sequential run finds.
+    Fails with a planned.py that does not compare how a replay ended (the replays'
+    HOLDS would stand)."""
+    with proxy_to(s3_endpoint, Rules(answer=_drops_history)) as gateway, pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ENDPOINT_URL_S3", gateway)
+        (sequential, _), (replayed, [run]) = _both_ways(lambda: target_from_spec(fresh_s3_url()), stop_on=EVERY)
+    assert sequential.verdict("G4").status == Status.BREAKS
+    assert run.sequential and run.planned > 0 and "on the store: it raised GuaranteeViolation" in run.why, run
+    _judged_alike(sequential, replayed)
+
+
+class _SeesTheBucket(PublishMachine):
+    """A machine with a precondition that tells the bucket from the model: a rule only
+    the bucket enables, and that raises nowhere. Only the enabled rules can show it."""
+
+    ran: list[int] = []
+
+    @precondition(lambda self: type(self.store.inner.fs).__name__ != "LocalS3")
+    @rule()
+    def only_on_the_bucket(self) -> None:
+        type(self).ran.append(1)
+        self.after_step()
+
+
+def test_rules_the_bucket_enables_and_the_model_does_not_make_the_run_sequential(s3_endpoint):
+    """The plan never draws the rule, the sequential run does; so the replays must not
+    stand for the run. Fails with a planned.py that does not compare the enabled rules
+    (the replays would be accepted, and the rule never run)."""
+    sinks, ran = [], []
+    for run_it in (sequentially, planned.run_machine):
+        _SeesTheBucket.ran = []
+        sink = RunSink()
+        machine = seed(3)(_SeesTheBucket.bind(target_from_spec(fresh_s3_url()), sink=sink))
+        run_it(machine, settings=_settings(SMALL))
+        sinks.append(sink)
+        ran.append(len(_SeesTheBucket.ran))
+    assert planned.RUNS[-1].sequential and "enabled" in planned.RUNS[-1].why, planned.RUNS[-1]
+    assert ran[0] > 0 and ran == [ran[0], ran[0]]
+    one, other = ({k: v for k, v in vars(s).items() if k not in ("progress", "last_history")} for s in sinks)
+    assert one == other
