@@ -80,6 +80,7 @@ from __future__ import annotations
 import contextvars
 import copy
 import dataclasses
+import random
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -108,6 +109,8 @@ class MachineRun:
     replayed: int = 0  #: examples replayed on the store, each as planned (all of them, or 0)
     sequential: bool = False  #: the machine ran sequentially on the store
     why: str = ""  #: why it did
+    #: how the planned examples ended: Hypothesis's status, "INVALID (assume)" for a failed assume in a step
+    ended: dict[str, int] = field(default_factory=dict)
 
 
 #: what each ``run_machine`` call did, oldest first (a check calls it once per guarantee found broken, and once more)
@@ -129,6 +132,7 @@ class _Example:
     status: str = ""  #: Hypothesis's status: VALID, INVALID or OVERRUN
     data: Any = None  #: Hypothesis's record of the example (its status is read once the plan is over)
     pending: list[Any] = field(default_factory=list)  #: the arguments of the step being printed
+    random: object = None  #: the global random's state as Hypothesis seeded it for the example
 
     @property
     def assumed(self) -> bool:
@@ -151,6 +155,9 @@ def run_machine(machine: type[PublishMachine], settings: Settings) -> MachineRun
         try:
             examples = _plan(machine, settings)
             run.planned = len(examples)
+            for example in examples:
+                how = example.status + (" (assume)" if example.assumed else "")
+                run.ended[how] = run.ended.get(how, 0) + 1
             run.why = _replay(machine, examples)
             if not run.why:
                 run.replayed = len(examples)
@@ -231,7 +238,7 @@ def _plan(machine: type[PublishMachine], settings: Settings) -> list[_Example]:
         def __init__(self) -> None:
             from hypothesis.control import current_build_context
 
-            examples.append(_Example(data=current_build_context().data))
+            examples.append(_Example(data=current_build_context().data, random=random.getstate()))
             super().__init__()
 
         def _pretty_print(self, value: Any) -> Any:  # each argument of a step, before the rule runs
@@ -249,6 +256,13 @@ def _plan(machine: type[PublishMachine], settings: Settings) -> list[_Example]:
         def check_invariants(self, *args: Any, **kwargs: Any) -> Any:  # once made, and after each step that returned
             examples[-1].enabled.append(_enabled(self))
             return super().check_invariants(*args, **kwargs)
+
+        def teardown(self) -> None:
+            try:
+                super().teardown()
+            finally:  # Hypothesis seeds the global random for each example; a replay runs without that
+                if random.getstate() != examples[-1].random:
+                    raise _Unplannable("an example drew from the global random")
 
     Recording.target = local
     Recording.sink = RunSink()
@@ -268,7 +282,7 @@ def _plan(machine: type[PublishMachine], settings: Settings) -> list[_Example]:
         status = getattr(getattr(example.data, "status", None), "name", "")
         if status not in ("VALID", "INVALID", "OVERRUN") or getattr(example.data, "target_observations", None):
             raise _Unplannable(f"example {number} of the plan: status {status or '?'}, or target observations")
-        example.status, example.data = status, None
+        example.status, example.data, example.random = status, None, None
         returned = len(example.enabled) - 1  # steps that returned: each was followed by check_invariants
         if returned < 0 or len(example.steps) not in (returned, returned + 1) or (example.assumed
                                                                                   and status != "INVALID"):

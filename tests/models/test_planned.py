@@ -12,6 +12,7 @@ The equivalence on a real S3 server is in tests/slow/test_planned_replay.py.
 from __future__ import annotations
 
 import dataclasses
+import random
 import uuid
 
 import pytest
@@ -159,6 +160,13 @@ class _Targets(PublishMachine):
         self.after_step()
 
 
+class _Random(PublishMachine):
+    @rule()
+    def rolls(self) -> None:
+        self.rolled = random.random()  # seeded by Hypothesis for each example; a replay's is not
+        self.after_step()
+
+
 def test_what_the_plan_cannot_record_is_refused():
     def bound(cls):
         return seed(0)(cls.bind(_s3_target(), sink=RunSink()))
@@ -166,6 +174,7 @@ def test_what_the_plan_cannot_record_is_refused():
     assert "invariants" in _why(bound(_WithInvariant))
     assert "not plain data: DataObject" in _why(bound(_DrawsInside), stateful_step_count=20, max_examples=20)
     assert "target observations" in _why(bound(_Targets), stateful_step_count=20, max_examples=20)
+    assert "global random" in _why(bound(_Random), stateful_step_count=20, max_examples=20)
 
 
 def test_a_plan_on_the_model_records_every_example_and_sends_nothing():

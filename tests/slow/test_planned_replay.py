@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import seed
+from hypothesis import assume, seed
+from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule
 from hypothesis.stateful import run_state_machine_as_test as sequentially
 
@@ -42,7 +43,7 @@ def _both_ways(make_target, profile: Profile = SMALL, **options):
         planned.RUNS.clear()
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(conformance_run, "run_machine", run_machine)
-            report = run_conformance(target, profile, fixed=False, seed_value=3, **options)
+            report = run_conformance(target, profile, fixed=False, **{"seed_value": 3} | options)
         runs.append((report, list(planned.RUNS)))
     return runs
 
@@ -66,12 +67,14 @@ def _judged_alike(sequential, replayed) -> None:
 
 
 def test_a_conforming_bucket_replayed_at_once_is_judged_as_one_sequential_run(s3_endpoint):
-    """Every example planned is replayed and matched, and the merged coverage is the
-    sequential run's. Fails with a planned.py that replays only the examples Hypothesis
-    judged valid (the coverage counts fewer examples and steps)."""
-    (sequential, none), (replayed, [run]) = _both_ways(lambda: target_from_spec(fresh_s3_url()))
+    """Every example planned is replayed and matched, those Hypothesis judged invalid or
+    stopped while drawing (overrun) too, and the merged coverage is the sequential
+    run's. Fails with a planned.py that replays only the examples judged valid (the
+    coverage counts fewer examples and steps)."""
+    profile = Profile(examples=10, steps=5)  # with seed 0: 10 valid examples, 1 invalid, 1 overrun
+    (sequential, none), (replayed, [run]) = _both_ways(lambda: target_from_spec(fresh_s3_url()), profile, seed_value=0)
     assert none == [] and not run.sequential, run
-    assert run.replayed == run.planned >= SMALL.examples
+    assert run.replayed == run.planned > profile.examples and {"VALID", "INVALID", "OVERRUN"} <= run.ended.keys()
     assert sequential.conforming, [(v.guarantee, v.status) for v in sequential.verdicts if not v.as_expected]
     _judged_alike(sequential, replayed)
 
@@ -85,8 +88,8 @@ def test_an_engine_breaking_on_a_bucket_is_found_and_shrunk_as_one_sequential_ru
         lambda: target_from_spec(fresh_s3_url(), engine="pubsafe.models.mutants:NonCanonicalHashEngine"),
         stop_on=EVERY)
     assert any(v.status == Status.BREAKS and v.counterexample.steps for v in sequential.verdicts)
-    assert run.sequential and run.why == "the plan found GuaranteeViolation", run
     _judged_alike(sequential, replayed)
+    assert run.sequential and run.why == "the plan found GuaranteeViolation", run
 
 
 def _drops_history(method: str, path: str):
@@ -106,8 +109,8 @@ def test_a_bucket_answering_otherwise_than_the_model_is_judged_on_the_bucket(s3_
         env.setenv("AWS_ENDPOINT_URL_S3", gateway)
         (sequential, _), (replayed, [run]) = _both_ways(lambda: target_from_spec(fresh_s3_url()), stop_on=EVERY)
     assert sequential.verdict("G4").status == Status.BREAKS
-    assert run.sequential and run.planned > 0 and "on the store: it raised GuaranteeViolation" in run.why, run
     _judged_alike(sequential, replayed)
+    assert run.sequential and run.planned > 0 and "on the store: it raised GuaranteeViolation" in run.why, run
 
 
 class _SeesTheBucket(PublishMachine):
@@ -135,7 +138,32 @@ def test_rules_the_bucket_enables_and_the_model_does_not_make_the_run_sequential
         run_it(machine, settings=_settings(SMALL))
         sinks.append(sink)
         ran.append(len(_SeesTheBucket.ran))
-    assert planned.RUNS[-1].sequential and "enabled" in planned.RUNS[-1].why, planned.RUNS[-1]
     assert ran[0] > 0 and ran == [ran[0], ran[0]]
     one, other = ({k: v for k, v in vars(s).items() if k not in ("progress", "last_history")} for s in sinks)
     assert one == other
+    assert planned.RUNS[-1].sequential and "enabled" in planned.RUNS[-1].why, planned.RUNS[-1]
+
+
+class _Assumes(PublishMachine):
+    """A rule whose ``assume`` fails for some arguments: the example ends there, invalid."""
+
+    @rule(x=st.integers(0, 3))
+    def assumes(self, x: int) -> None:
+        assume(x != 0)
+        self.after_step()
+
+
+def test_an_example_ending_in_a_failed_assume_is_replayed_to_that_step(s3_endpoint):
+    """Its replay runs the steps before, then that step's assume fails as planned: it
+    matches, and the run's coverage is the sequential run's. Fails with a planned.py
+    that takes a failed assume for a difference (the run goes sequential)."""
+    sinks, runs = [], []
+    for run_it in (sequentially, planned.run_machine):
+        sink = RunSink()
+        runs.append(run_it(seed(1)(_Assumes.bind(target_from_spec(fresh_s3_url()), sink=sink)),
+                           settings=_settings(Profile(examples=6, steps=4))))
+        sinks.append(sink)
+    run = runs[1]
+    one, other = ({k: v for k, v in vars(s).items() if k not in ("progress", "last_history")} for s in sinks)
+    assert one == other and one["examples"] == run.planned
+    assert not run.sequential and run.replayed == run.planned and run.ended.get("INVALID (assume)"), run
