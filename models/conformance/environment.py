@@ -23,10 +23,11 @@ import sys
 from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from ..verdicts import Environment
 
-__all__ = ["no_local_constants", "environment", "pubsafe_version"]
+__all__ = ["no_local_constants", "local_constants_off", "environment", "pubsafe_version"]
 
 
 @contextlib.contextmanager
@@ -36,21 +37,36 @@ def no_local_constants() -> Iterator[bool]:
     install and by what the process imported)."""
     try:
         from hypothesis.internal.conjecture import providers
-        from hypothesis.internal.constants_ast import Constants
 
         original = providers._get_local_constants
         cache = providers.CONSTANTS_CACHE.cache
-        none = Constants()
+        _no_constants()
     except (ImportError, AttributeError, TypeError):
         yield False
         return
-    providers._get_local_constants = lambda: none
+    providers._get_local_constants = _no_constants
     cache.clear()  # allowed constants computed with local ones
     try:
         yield True
     finally:
         providers._get_local_constants = original
         cache.clear()
+
+
+def local_constants_off() -> bool:
+    """Whether this is inside ``no_local_constants`` (and it could switch them off)."""
+    try:
+        from hypothesis.internal.conjecture import providers
+
+        return providers._get_local_constants is _no_constants
+    except (ImportError, AttributeError):
+        return False
+
+
+def _no_constants() -> Any:
+    from hypothesis.internal.constants_ast import Constants
+
+    return Constants()
 
 
 def pubsafe_version() -> str:

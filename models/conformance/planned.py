@@ -95,7 +95,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from ..checkers.reading import reads_in_flight
 from ..machine.publish_machine import PublishMachine, RunSink
-from .environment import no_local_constants
+from .environment import local_constants_off
 from .local_model import stand_in
 
 __all__ = ["MachineRun", "RUNS", "run_machine"]
@@ -176,6 +176,8 @@ def _refusal(machine: type[PublishMachine], settings: Settings) -> str:
     target = machine.target
     if getattr(machine, "_hypothesis_internal_use_seed", None) is None:
         return "the machine is not seeded: each run draws other examples"
+    if not local_constants_off():
+        return "Hypothesis draws constants from the modules this process imported (outside no_local_constants)"
     if settings.database is not None:
         return "an example database: a run starts from what earlier runs saved"
     if getattr(settings, "backend", "hypothesis") != "hypothesis":
@@ -270,9 +272,7 @@ def _plan(machine: type[PublishMachine], settings: Settings) -> list[_Example]:
     phases = [p for p in settings.phases if p not in (Phase.shrink, Phase.explain)]  # a break ends the plan at once
     planning = Settings(settings, verbosity=Verbosity.debug, phases=phases)  # debug: every step is printed (recorded)
     try:
-        with with_reporter(lambda text: None), reads_in_flight(1), no_local_constants() as controlled:
-            if not controlled:
-                raise _Unplannable("Hypothesis draws constants from the modules this process imported")
+        with with_reporter(lambda text: None), reads_in_flight(1):
             run_state_machine_as_test(Recording, settings=planning)
     except _Unplannable:
         raise

@@ -23,6 +23,7 @@ from hypothesis.stateful import invariant, rule
 
 from pubsafe.faults import FaultyStore
 from pubsafe.models import target_from_spec
+from pubsafe.models.conformance.environment import no_local_constants
 from pubsafe.models.conformance.local_model import LocalS3, stand_in
 from pubsafe.models.conformance.planned import _plan, _Unplannable, run_machine
 from pubsafe.models.conformance.probes import check_contract, probe_capabilities
@@ -86,6 +87,14 @@ def test_stand_in_takes_hold_of_an_s3_store_inside_pubsafes_wrappers_only():
 # -- when the plan cannot stand for the run, the run is sequential, and says why ------------
 
 
+@pytest.fixture(autouse=True)
+def _as_a_check_runs_the_machine():
+    """Hypothesis draws no constants from the modules this process imported (run_conformance does the same)."""
+    with no_local_constants() as controlled:
+        assert controlled
+        yield
+
+
 def _settings(**changes):
     base = dict(max_examples=3, stateful_step_count=3, deadline=None, database=None, report_multiple_bugs=False,
                 print_blob=False, phases=[Phase.explicit, Phase.generate, Phase.target, Phase.shrink],
@@ -122,6 +131,15 @@ def test_what_would_let_more_than_the_seed_decide_is_refused(changes, why):
 
         changes = {"database": InMemoryExampleDatabase()}
     assert why in _why(seed(0)(PublishMachine.bind(_s3_target(), sink=RunSink())), **changes)
+
+
+def test_a_run_drawing_constants_from_imported_modules_is_refused(monkeypatch):
+    """Which modules a process imported would then decide, besides the seed, what is drawn."""
+    from hypothesis.internal.conjecture import providers
+
+    machine = seed(0)(PublishMachine.bind(_s3_target(), sink=RunSink()))
+    monkeypatch.setattr(providers, "_get_local_constants", lambda: "the constants of the imported modules")
+    assert "draws constants from the modules" in _why(machine)
 
 
 def test_an_unseeded_machine_is_refused():
