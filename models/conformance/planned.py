@@ -35,44 +35,53 @@ learned of the earlier ones, and of one run of a state-machine test
 learns: the choices drawn; the status; target observations (``target()``, which
 steer the ``target`` phase); and, only through a deadline or the ``too_slow`` health
 check, its timing. ``event()`` and ``note()`` feed statistics and the report of a
-failure, and the verbosity only what is printed. The choices are, in order: whether
-to stop (a function of the step count and the choices so far), which rule (drawn
-among the rules enabled at that moment, so a function of the enabled rules), and its
+failure; the verbosity, what is printed (the plan runs at ``debug``, so that every
+step is printed, which is where it is recorded); the ``shrink`` and ``explain``
+phases, what happens once a failure is found (the plan drops them: a break ends it at
+once). The choices are, in order: whether to stop (a function of the step count and
+of the choices so far), which rule (drawn among the rules whose preconditions hold at
+that moment: a function of the enabled rules; a draw that finds none there makes the
+example invalid, one that runs out of choices makes it an overrun), and the rule's
 arguments (drawn from strategies that do not look at the machine). So with the same
-seed, an example whose enabled rules match after every step, including its last,
+seed, an example whose enabled rules match after every step, its last included,
 draws the same choices, and one that also ends the same way gets the same status;
 the engine then learns the same of it, and picks the same next example. By induction
 over the examples, the sequential run on the store runs exactly the planned examples,
 in order, and each does there what its replay did: it *is* this run. That rests on
 the following, each checked (else the run is sequential, and ``RUNS`` says why):
 
-- the engine's randomness comes from the seed alone: the machine is ``@seed``-ed;
-  no example database; Hypothesis's own backend; no constants drawn from the modules
-  the process imported (``environment.no_local_constants``);
+- the engine's randomness comes from the seed alone: the machine is ``@seed``-ed; no
+  example database; Hypothesis's own backend; no constants drawn from the modules the
+  process imported (the caller runs the machine inside
+  ``environment.no_local_constants``, as ``run_conformance`` does);
 - timing never reaches the engine (the plan runs ~100x faster than the store): no
   deadline, every health check suppressed;
 - no ``initialize`` rules, invariants, bundles or rule targets; every rule argument is
   plain data (None, bools, numbers, text, bytes; lists, tuples and dicts of them), so
   no ``st.data()`` drawing inside a rule, no ``st.randoms()`` or ``st.runner()``, and a
   rule called with a copy gets what Hypothesis gave it;
-- no example made a target observation;
+- no example ended otherwise than valid, invalid or overrun, made a target
+  observation, or drew from the global random (Hypothesis seeds it for each example;
+  a replay runs without that);
 - the examples share nothing that one of them can change: each on a fresh prefix,
   the stores, wrappers, engine and reader pubsafe's own (their process-wide memos are
-  pure: same bytes, same answer), so running them at once and in another order than
-  one after another changes nothing any of them does. A foreign engine or reader may
+  pure: same bytes, same answer), so running them at once, and in another order than
+  one after another, changes nothing any of them does. A foreign engine or reader may
   keep state across instances, and runs sequentially.
 
 What the checks cannot see, and the machine must keep: preconditions that only read
-the machine (``_enabled`` evaluates them again; PublishMachine's three read one
-attribute each), and argument strategies that are functions of their choices
-(PublishMachine's are Hypothesis's own, mapped by pure functions). What stays outside
-the argument: a store that answers the same requests differently from one run to the
-next (a sequential run then differs from itself too), and a store that answers
-differently under the load of several examples at once, without any difference
-Hypothesis would see (the replays are then what a sequential run would see on a
-busier store). The equivalence tests (``tests/slow/test_planned_replay.py``) run
+the machine (``_enabled`` evaluates them again; PublishMachine's three do), and
+argument strategies that are functions of their choices (PublishMachine's are
+Hypothesis's own, mapped by pure functions). Outside the argument: a store that
+answers the same requests differently from one run to the next (a sequential run
+then differs from itself too), and one that answers otherwise under the load of
+several examples at once without a difference Hypothesis would see (the replays are
+then what a sequential run would see on a busier store). The model's fidelity is not
+part of it: a model that answers otherwise than the store costs a sequential run,
+never a verdict. The equivalence tests (``tests/slow/test_planned_replay.py``) run
 this module and the sequential run side by side on the test S3 server, under the
-installed Hypothesis.
+installed Hypothesis, with a store, an engine and a machine that each break one of
+the matches.
 """
 
 from __future__ import annotations

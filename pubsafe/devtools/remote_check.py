@@ -5,14 +5,18 @@
 Starts moto's S3 server on loopback (``s3server.local_s3``), behind a proxy adding
 ``--latency-ms`` to every request when asked (``latency_proxy``), runs the
 conformance check of a fresh prefix there, and prints per phase its seconds and the
-store requests it sent (every request ``S3Store`` sends, counted). The benchmark
-``check: quick profile on S3 through 20 ms latency`` runs the same.
+store requests it sent (every request ``S3Store`` sends, counted; those the local
+model of S3 answered while the state machine was planned, apart), and how the state
+machine ran (``models.conformance.planned``: planned and replayed, or sequentially,
+and why). The benchmark ``check: quick profile on S3 through 20 ms latency`` runs the
+same.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import threading
 import time
@@ -29,6 +33,8 @@ class PhaseCounts:
     """Requests and seconds per phase of one check, in the order the phases ran."""
 
     requests: dict[str, int] = field(default_factory=dict)
+    #: requests answered by the local model of S3 while the state machine was planned (none sent)
+    model_requests: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     _phase: str = "set-up"
     _started: float = field(default_factory=time.perf_counter)
@@ -40,9 +46,10 @@ class PhaseCounts:
             self.seconds[self._phase] = self.seconds.get(self._phase, 0.0) + now - self._started
             self._phase, self._started = phase, now
 
-    def count(self) -> None:
+    def count(self, *, model: bool = False) -> None:
         with self._lock:
-            self.requests[self._phase] = self.requests.get(self._phase, 0) + 1
+            into = self.model_requests if model else self.requests
+            into[self._phase] = into.get(self._phase, 0) + 1
 
     def close(self) -> None:
         self.enter("done")
@@ -54,22 +61,25 @@ class PhaseCounts:
 
     def table(self) -> dict[str, dict[str, float]]:
         return {phase: {"seconds": round(self.seconds.get(phase, 0.0), 2), "requests": self.requests.get(phase, 0)}
+                | ({"model_requests": self.model_requests[phase]} if phase in self.model_requests else {})
                 for phase in self.seconds}
 
 
 @contextlib.contextmanager
 def counting_s3_requests(counts: PhaseCounts) -> Iterator[PhaseCounts]:
-    """Every request S3Store sends, counted against the phase running when it went out."""
+    """Every request S3Store sends, counted against the phase running when it went out
+    (those the local model answers, ``models.conformance.local_model``, apart)."""
+    from pubsafe.models.conformance.local_model import LocalS3
     from pubsafe.refimpl.s3_store import S3Store
 
     call, get = S3Store._call, S3Store.get_object
 
     def counted_call(self: S3Store, method: str, key: str, *args: Any, **kwargs: Any) -> Any:
-        counts.count()
+        counts.count(model=isinstance(self.fs, LocalS3))
         return call(self, method, key, *args, **kwargs)
 
     def counted_get(self: S3Store, key: str) -> Any:
-        counts.count()
+        counts.count(model=isinstance(self.fs, LocalS3))
         return get(self, key)
 
     setattr(S3Store, "_call", counted_call)  # noqa: B010 - patched for the measurement only
@@ -97,6 +107,8 @@ def measure_check(profile: Any = "quick", *, seed: int = 0, bucket: str = "pubsa
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pubsafe.models.conformance import planned
+
     from .s3server import local_s3
 
     parser = argparse.ArgumentParser(prog="python -m pubsafe.devtools.remote_check",
@@ -111,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     verdicts = {v.guarantee.value: v.status.value for v in report.verdicts}
     print(json.dumps({"latency_ms": args.latency_ms, "profile": args.profile, "seed": args.seed,
                       "check_seconds": report.seconds, "wall_seconds": round(time.perf_counter() - started, 2),
-                      "requests": counts.total, "phases": counts.table(), "verdicts": verdicts}, indent=1))
+                      "requests": counts.total, "phases": counts.table(), "verdicts": verdicts,
+                      "machine_runs": [dataclasses.asdict(run) for run in planned.RUNS]}, indent=1))
     return 0
 
 
