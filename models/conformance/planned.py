@@ -35,7 +35,8 @@ learned of the earlier ones, and of one run of a state-machine test
 learns: the choices drawn; the status; target observations (``target()``, which
 steer the ``target`` phase); and, only through a deadline or the ``too_slow`` health
 check, its timing. ``event()`` and ``note()`` feed statistics and the report of a
-failure; the verbosity, what is printed (the plan runs at ``debug``, so that every
+failure (outside a Hypothesis run, in a replay, they raise: a difference, if a rule
+calls them); the verbosity, what is printed (the plan runs at ``debug``, so that every
 step is printed, which is where it is recorded); the ``shrink`` and ``explain``
 phases, what happens once a failure is found (the plan drops them: a break ends it at
 once). The choices are, in order: whether to stop (a function of the step count and
