@@ -1,6 +1,6 @@
 """Where a check of a remote store spends its time: requests and seconds per phase.
 
-    python -m pubsafe.devtools.remote_check [--latency-ms 20] [--profile quick] [--seed 0]
+    python -m pubsafe.devtools.remote_check [--latency-ms 20] [--profile quick] [--seed 0] [--sequential-machine]
 
 Starts moto's S3 server on loopback (``s3server.local_s3``), behind a proxy adding
 ``--latency-ms`` to every request when asked (``latency_proxy``), runs the
@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PhaseCounts", "counting_s3_requests", "measure_check"]
+__all__ = ["PhaseCounts", "counting_s3_requests", "measure_check", "sequential_machine"]
 
 
 @dataclass
@@ -106,6 +106,25 @@ def measure_check(profile: Any = "quick", *, seed: int = 0, bucket: str = "pubsa
     return report, counts
 
 
+@contextlib.contextmanager
+def sequential_machine() -> Iterator[None]:
+    """Within: conformance runs run the state machine as Hypothesis does, one example
+    after another (``models.conformance.planned`` left out: what a check did before it)."""
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from pubsafe.models.conformance import planned, run
+
+    def sequentially(machine: Any, settings: Any) -> planned.MachineRun:
+        run_state_machine_as_test(machine, settings=settings)
+        return planned.MachineRun(sequential=True, why="--sequential-machine")
+
+    run.run_machine = sequentially
+    try:
+        yield
+    finally:
+        run.run_machine = planned.run_machine
+
+
 def main(argv: list[str] | None = None) -> int:
     from pubsafe.models.conformance import planned
 
@@ -116,9 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sequential-machine", action="store_true",
+                        help="run the state machine one example after another, not planned and replayed (to compare)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    with local_s3("pubsafe", latency=args.latency_ms / 1000):
+    with local_s3("pubsafe", latency=args.latency_ms / 1000), contextlib.ExitStack() as stack:
+        if args.sequential_machine:
+            stack.enter_context(sequential_machine())
         report, counts = measure_check(args.profile, seed=args.seed)
     verdicts = {v.guarantee.value: v.status.value for v in report.verdicts}
     print(json.dumps({"latency_ms": args.latency_ms, "profile": args.profile, "seed": args.seed,
