@@ -30,7 +30,8 @@ _FAMILIAR = ["acme", "home", "feed", "model", "items"]
 # Pairs that collide on a store that folds case or normalises Unicode, or that are
 # prefixes of one another.
 _TRICKY = ["Acme", "ACME", "acme-1", "acm", "acme.v2", "acme_b", "caf\u00e9", "cafe\u0301", "\u00c5ngstr\u00f6m",
-           "\u212bngstr\u00f6m", "\u0394\u03b5\u03bb\u03c4\u03b1", "\u65e5\u672c", "\U0001f600smile", "x" * MAX_NAME_BYTES,
+           "\u212bngstr\u00f6m", "\u0394\u03b5\u03bb\u03c4\u03b1", "\u65e5\u672c", "\U0001f600smile",
+           "x" * MAX_NAME_BYTES,
            "\u00e9" * (MAX_NAME_BYTES // 2), "a b", "100%", "semi;colon", "tab-free~", "ß", "SS", "ﬁ", "fi"]
 
 

@@ -89,7 +89,7 @@ def test_exploring_state_by_state_finds_what_running_every_interleaving_finds():
 
 
 def test_the_command_runs_what_it_is_asked(capsys):
-    from pubsafe.models.exploration.enumerate import main
+    from pubsafe.models.exploration.enumerate_cli import main
 
     assert main(["--scenario", "cross-type", "--no-crashes"]) == 0
     out = capsys.readouterr().out
@@ -104,7 +104,8 @@ def test_the_command_runs_what_it_is_asked(capsys):
 def test_a_full_enumeration_too_large_stops_at_its_limit_and_says_so(capsys):
     import pytest
 
-    from pubsafe.models.exploration.enumerate import TooManyStates, _progress, main
+    from pubsafe.models.exploration.enumerate import TooManyStates
+    from pubsafe.models.exploration.enumerate_cli import _progress, main
 
     with pytest.raises(TooManyStates, match="publish-gc: stopped after 400 distinct states"):
         enumerate_race(RACES["publish-gc"], full=True, crashes=False, max_states=400)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 from pubsafe.models import Status, run_conformance
-from pubsafe.models.conformance import contract as contract_module
 from pubsafe.models.conformance.contract import CHECKS_BY_NAME, is_torn_body, run_check
+from pubsafe.models.conformance.contract import racing as contract_module
 from pubsafe.models.mutants import (
     IncompleteReadError,
     ReadsBytesThenEtagStore,
