@@ -20,6 +20,7 @@ closed at two widths:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 from ._memo import HISTORY_ENTRIES, MANIFESTS
@@ -38,7 +39,7 @@ from .layout import (
     parse_blob_key,
     record_keys,
 )
-from .split import SplitStore
+from .split import BOUND, SplitStore
 from .store import NOT_REGULAR, Debris, Store
 
 __all__ = ["Survey", "survey_store", "block_unreadable", "list_orphans", "slot_of", "names_in_current"]
@@ -77,6 +78,7 @@ def survey_store(store: Store) -> Survey:
     """Everything that keeps a blob alive; CollectionRefused where nothing can be proved."""
     listing = classify(store.list(""))
     _refuse_what_is_not_a_whole_store(store, listing)
+    _refuse_a_registrys_blob_store_taken_whole(store, listing)
     survey = Survey(listing)
     _read_records(store, survey)
     if isinstance(store, SplitStore):
@@ -114,10 +116,35 @@ def _refuse_what_is_not_a_whole_store(store: Store, listing: Listing) -> None:
         own = [key for prefix in (RECORDS, CURRENT, HISTORY) for key in store.blobs.list(prefix)[:1]]
         if own:
             raise CollectionRefused(
-                f"the blob store {store.blobs.root_uri} holds a registry of its own ({own[0]}): it is a whole store, "
-                f"not the object store of {store.registry.root_uri}, and its recorded blobs would look like orphans "
-                "here. Run gc on it by itself (--store, no --blob-store)"
+                f"the blob store {store.blobs.root_uri} holds a registry of its own ({own[0]}): it is a whole store "
+                f"as well as the object store of {store.registry.root_uri}, and its recorded blobs would look like "
+                "orphans here (gc of it by itself refuses too, for this registry's blobs). A store used both ways "
+                "cannot be collected until the two are separated"
             )
+
+
+def _refuse_a_registrys_blob_store_taken_whole(store: Store, listing: Listing) -> None:
+    """A store that registries publish into as their blob store (``gc/bound/``) holds
+    blobs that only their manifests name, and gc of it as a whole store reads none of
+    them: every such blob would look like an orphan."""
+    if isinstance(store, SplitStore):
+        return
+    bindings = [key for key in listing.gc if key.startswith(BOUND)]
+    if not bindings:
+        return
+    roots = []
+    for key in bindings:
+        try:
+            roots.append(str(json.loads(store.get(key)).get("registry", "?")))
+        except (ObjectNotFound, ValueError, AttributeError):
+            roots.append("?")
+    raise CollectionRefused(
+        f"{store.root_uri} is the blob store of {len(bindings)} registr{'y' if len(bindings) == 1 else 'ies'} "
+        f"({', '.join(sorted(roots))}; {bindings[0]}): their manifests name blobs here that this store's own "
+        "manifests do not, so gc of it as a whole store would delete them. Collect it through its registry "
+        f"(--store REGISTRY --blob-store {store.root_uri}); a store used both as a registry's blob store and as a "
+        "store of its own cannot be collected until the two are separated"
+    )
 
 
 def _refuse_a_shared_blob_store(store: SplitStore) -> None:
@@ -252,6 +279,7 @@ def list_orphans(store: Store, now: float) -> list[OrphanInfo]:
     listing = classify(store.list(""))
     if listing.blobs and not (listing.records or listing.currents or listing.histories):
         _refuse_what_is_not_a_whole_store(store, listing)
+    _refuse_a_registrys_blob_store_taken_whole(store, listing)
     locator = Locator.of(store)
     referenced: set[str] = set()
     for key in [*listing.currents, *listing.histories]:

@@ -67,6 +67,29 @@ def test_a_complete_store_given_as_the_blob_store_is_refused(tmp_path, pub, caps
     assert (tree(pub), tree(other)) == before
 
 
+def test_a_registrys_blob_store_that_also_holds_a_store_of_its_own_is_collected_by_neither(tmp_path, capsys):
+    """A registry's blob store that someone also publishes into as a whole store: gc of
+    it as a whole store once deleted the registry's live blob (its manifests are in the
+    registry, which a whole-store sweep never reads) and exited 0. Both ways refuse now,
+    orphans refuses to call the registry's blobs orphans, and audit says whose they may be."""
+    blobs, registry = tmp_path / "objects", tmp_path / "registry"
+    (tmp_path / "a.json").write_text('{"w": 1}')
+    (tmp_path / "b.json").write_text('{"w": 2}')
+    assert run(capsys, "publish", "--store", str(registry), "--blob-store", str(blobs), *SLOT,
+               f"model={tmp_path / 'a.json'}")[0] == 0
+    assert run(capsys, "publish", "--store", str(blobs), "--tenant", "beta", "--surface", S,
+               f"model={tmp_path / 'b.json'}")[0] == 0
+    before = (tree(blobs), tree(registry))
+    for argv in (["gc", "--store", str(blobs), "--grace", "0s"], ["orphans", "--store", str(blobs)],
+                 ["gc", "--store", str(registry), "--blob-store", str(blobs), "--grace", "0s"]):
+        code, _, err = run(capsys, *argv)
+        assert code == 1 and "cannot be collected until the two are separated" in err, (argv, err)
+        assert (tree(blobs), tree(registry)) == before, argv
+    code, out, _ = run(capsys, "audit", "--store", str(blobs))
+    assert "also the blob store of a registry" in out and "deletes those older" not in out
+    assert run(capsys, "audit", "--store", str(registry), "--blob-store", str(blobs))[0] == 0  # its blob is there
+
+
 def test_a_split_store_is_swept_only_when_no_other_registry_uses_its_blobs(tmp_path, capsys):
     blobs, first, second = tmp_path / "objects", tmp_path / "reg-1", tmp_path / "reg-2"
     code, _, err = run(capsys, "gc", "--store", str(first), "--blob-store", str(blobs), "--grace", "0s")
