@@ -19,9 +19,13 @@ manifest names it, or if a publish in flight will be acknowledged with it.
    (``gc_lease``: taken create-only or by compare-and-swap; lapse judged on the
    store's clock, never by comparing two hosts' clocks).
 3. *Knowledge.* The survey (``gc_survey``) read every record and every manifest of
-   the store, and of every registry that uses its blob store, and found ``X``
-   unrecorded and named by no manifest, in a slot where everything parsed; ``X``'s
-   bytes hash to its version as pubsafe writes blobs (``_not_pubsafes``).
+   every user of the store's blobs, and found ``X`` unrecorded and named by no
+   manifest, in a slot where everything parsed; ``X``'s bytes hash to its version as
+   pubsafe writes blobs (``_not_pubsafes``). A blob store's users: a whole store is
+   its own only user when no registry is bound to it (``gc/bound/``: else refused); a
+   registry's blob store has that registry alone, bound to it, and no registry of its
+   own (records, current, history; else refused). Users that come after the survey
+   are step 6's.
 4. *The claim.* It created, create-only, a tombstone at ``X``'s record key. A
    publish records ``X`` with a create-only write to that same key before it
    confirms the blob and swaps, so exactly one of them gets the key: if the
@@ -32,8 +36,15 @@ manifest names it, or if a publish in flight will be acknowledged with it.
    (No new manifest can name ``X`` meanwhile: a manifest names only blobs that a
    publish recorded, or that a manifest already named, and step 3 found none.)
 6. *The fence.* Immediately before the delete it proves it still holds the lease at
-   its generation (a compare-and-swap renewal, or a read of the lease), and, on a blob
-   store, that no other registry has bound itself to it since (``_Fence``).
+   its generation (a compare-and-swap renewal, or a read of the lease). And no new
+   user of the store's blobs adopts ``X`` unseen: a registry's publish binds itself to
+   its blob store before it looks at any blob, then refuses while a sweep of another
+   user is announced there (``SplitStore.bind``); every sweep announces itself in the
+   store that holds the blobs before its first delete, then reads the bindings (a
+   whole store: none may appear; a blob store: no registry but its own, read again at
+   every fence). Whichever comes first, the publish sees the announcement or the
+   sweep sees the binding and stops (``_Fence`` says why one read suffices for a
+   whole store).
 
 Then it deletes ``X``, and only then removes its tombstone. So every delete of ``X``
 happens while ``X``'s record key holds a tombstone, and a publish that records ``X``
@@ -60,6 +71,7 @@ exits 4.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -80,7 +92,7 @@ from .gc_lease import CLOCKS, LEASE_SECONDS, Lease, new_sweep_id, validated_leas
 from .gc_survey import Survey, block_unreadable, list_orphans, names_in_current, slot_of, survey_store
 from .layout import GC_LEASE, RECORDS, BlobRef, parse_blob_key
 from .phases import phase
-from .split import SplitStore
+from .split import BOUND, WHOLE_STORE_SWEEP, SplitStore
 from .store import NOT_REGULAR, Debris, Store
 
 __all__ = ["list_orphans", "sweep", "plan", "LEASE_SECONDS", "validated_grace", "why_gc_cannot_run"]
@@ -130,7 +142,7 @@ def sweep(
     block_unreadable(survey, debris)
     report = GCReport(blocked_slots=dict(survey.blocked), left_alone=dict(survey.left_alone))
     if not (survey.orphans() or survey.tombstones or any(item.kind == "temp" for item in debris) or
-            any(key.startswith(CLOCKS) for key in survey.gc_keys)):
+            any(key.startswith((CLOCKS, WHOLE_STORE_SWEEP)) for key in survey.gc_keys)):
         for item in debris:
             _leave(report, item)
         return report  # nothing it could delete: nothing is written either (not even the lease)
@@ -143,36 +155,58 @@ def sweep(
         _collect_orphans(store, survey, grace, clock, fence, sweep_id, report)
         _remove_debris(store, grace, clock(), fence, report)
         _remove_clock_leftovers(store, survey, clock(), seconds, fence)
+        _remove_stale_announcements(store, survey, fence)
     except BaseException as failure:
-        _end_sweep(store)
+        _end_sweep(store, sweep_id)
         # A lease that cannot be handed back is no longer "nothing written": say so.
         if (left := lease.release()) is not None and isinstance(failure, Exception):
             raise StoreError(f"{failure}; besides, {left}") from failure
         raise
-    _end_sweep(store)
+    _end_sweep(store, sweep_id)
     if (left := lease.release()) is not None:
         report.left_alone[GC_LEASE] = left
         report.for_a_person.append(GC_LEASE)
     return report
 
 
-def _end_sweep(store: Store) -> None:
-    """Withdraw a blob store sweep's announcement (best effort: the lease goes back anyway)."""
-    if isinstance(store, SplitStore):
-        try:
+def _end_sweep(store: Store, sweep_id: str) -> None:
+    """Withdraw this sweep's announcement (best effort: the lease goes back anyway, and
+    a later sweep of the store removes what is left, see ``_remove_stale_announcements``)."""
+    try:
+        if isinstance(store, SplitStore):
             store.end_sweep()
-        except StoreError:
-            pass
+        else:
+            _delete_quietly(store, _announcement(sweep_id))
+    except StoreError:
+        pass
+
+
+def _announcement(sweep_id: str) -> str:
+    """Where a sweep of a whole store announces itself: under its own id, so that only
+    it, or a sweep that took the lease over after its lease lapsed, ever removes it."""
+    return f"{WHOLE_STORE_SWEEP}{sweep_id}.json"
 
 
 class _Fence:
-    """Step 6 of the argument: the lease, and on a blob store its bindings.
+    """Step 6 of the argument: the lease, and the bindings of registries to the store.
 
-    A blob store is swept only while this registry is the only one bound to it. A
+    *A blob store* is swept only while this registry is the only one bound to it. A
     sweep announces itself in the blob store before its first fence, and every fence
     re-reads the bindings: a registry bound since (its publish could adopt an orphan
     whose claim sits in *this* registry, where it never looks) stops the sweep, and a
     publish that binds after the announcement refuses to go on (``SplitStore.bind``).
+
+    *A whole store* is swept only while no registry is bound to it (the survey proved
+    none). A registry's first publish into it as its blob store would record an
+    orphan it adopts in its own registry, where this sweep's claim never looks. So the
+    sweep announces itself in the store (``gc/sweeping/store-<sweep id>.json``) and
+    then reads the bindings once: a publish that bound before the announcement is seen
+    there (the sweep stops before its first delete); one that binds after it sees the
+    announcement and refuses (``SplitStore.bind``). Once suffices because the
+    announcement is this sweep's alone and stands until it ends: only this sweep, or
+    one that took the lease over after this one's lapsed (when it no longer deletes),
+    removes it. (A blob store's announcement is one per registry, which a stale sweep
+    of the same registry could withdraw under its successor: hence its re-reads.)
     """
 
     def __init__(self, lease: Lease, store: Store) -> None:
@@ -183,6 +217,19 @@ class _Fence:
             # which may already hold a registry bound since the survey)
             self.bound = {str(store.registry_id())}
             store.announce_sweep(lease.owner)
+            return
+        store.put(_announcement(lease.owner), json.dumps({"store": store.root_uri, "sweep_id": lease.owner}).encode())
+        self._refuse_bound_since()
+
+    def _refuse_bound_since(self) -> None:
+        """A whole store, after its announcement: no registry bound since the survey."""
+        root = self.store.root_uri
+        if bound := self.store.list(BOUND):
+            raise CollectionRefused(
+                f"a registry bound itself to {root} during this sweep ({bound[0]}): it publishes into this store as "
+                "its blob store, and its manifests name blobs here that this store's own do not, so the sweep "
+                "stopped before deleting anything. gc of it as a whole store refuses from now on; a store used both "
+                "as a registry's blob store and as a store of its own cannot be collected until the two are separated")
 
     def fence(self) -> None:
         self.lease.fence()
@@ -191,6 +238,18 @@ class _Fence:
                 f"another registry bound itself to the blob store {self.store.blobs.root_uri} during this sweep: "
                 "its publishes cannot see this registry's claims, so the sweep stopped before deleting anything "
                 "more. gc refuses this blob store from now on (it is shared)")
+
+
+def _remove_stale_announcements(store: Store, survey: Survey, lease: _Fence) -> None:
+    """Announcements of earlier sweeps of this whole store that were killed (seen by the
+    survey, so older than this sweep's lease, which the store granted only after theirs
+    lapsed: they delete nothing any more). Each one stops registries' publishes into the store."""
+    if isinstance(store, SplitStore):
+        return
+    for key in survey.gc_keys:
+        if key.startswith(WHOLE_STORE_SWEEP) and key != _announcement(lease.lease.owner):
+            lease.fence()
+            _delete_quietly(store, key)
 
 
 def plan(store: Store, grace_seconds: float, now: float) -> GCReport:
