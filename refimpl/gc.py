@@ -77,7 +77,7 @@ import time
 from collections.abc import Callable
 
 from .canonical import version_of_bytes
-from .documents import GCReport, GCTombstone, dump_document, load_document, utc_timestamp
+from .documents import GCReport, GCTombstone, dump_document, is_tombstone, load_document, utc_timestamp
 from .errors import (
     AlreadyExists,
     CollectionRefused,
@@ -141,7 +141,8 @@ def sweep(
     debris = store.debris()
     block_unreadable(survey, debris)
     report = GCReport(blocked_slots=dict(survey.blocked), left_alone=dict(survey.left_alone))
-    if not (survey.orphans() or survey.tombstones or any(item.kind == "temp" for item in debris) or
+    if not (survey.orphans() or survey.tombstones or survey.blob_claims or
+            any(item.kind == "temp" for item in debris) or
             any(key.startswith((CLOCKS, WHOLE_STORE_SWEEP)) for key in survey.gc_keys)):
         for item in debris:
             _leave(report, item)
@@ -152,6 +153,7 @@ def sweep(
     try:
         fence = _Fence(lease, store)
         _finish_tombstones(store, survey, fence, report)
+        _remove_stray_claims(store, survey, fence, report)
         _collect_orphans(store, survey, grace, clock, fence, sweep_id, report)
         _remove_debris(store, grace, clock(), fence, report)
         _remove_clock_leftovers(store, survey, clock(), seconds, fence)
@@ -325,14 +327,54 @@ def _finish_tombstones(store: Store, survey: Survey, lease: _Fence, report: GCRe
         if slot_of(ref) in survey.blocked:
             report.left_alone[key] = f"a crashed sweep's claim in {slot_of(ref)}, which gc cannot read (see blocked)"
             continue
+        claims = _claim_keys(store, key)
+        delete = ref.key not in survey.referenced and _still(store, key, raw)
+        if delete and not _claim_the_rest(claims, raw, ref.key, report):
+            continue
         lease.fence()
-        if ref.key not in survey.referenced and _still(store, key, raw):
-            if not _delete_blob(store, ref.key, key, raw, report):
-                continue
-        with phase("gc-release"):
-            if _still(store, key, raw):
-                _delete_quietly(store, key)
+        if delete and not _delete_blob(store, ref.key, claims, raw, report):
+            continue
+        _release(claims, raw)
         report.finished_tombstones.append(key)
+
+
+def _claim_the_rest(claims: list[tuple[Store, str]], raw: bytes, blob: str, report: GCReport) -> bool:
+    """A crashed sweep's claim is finished only once it stands at every record key a
+    publish could use: it may have crashed after its first claim. False (and the claim
+    withdrawn, the blob kept) if a publish recorded the blob at one of them since."""
+    for half, key in claims[1:]:
+        with phase("gc-claim"):
+            try:
+                half.put(key, raw)
+                continue
+            except AlreadyExists:
+                try:
+                    if is_tombstone(half.get(key)):
+                        continue  # the crashed sweep's own, written before it crashed
+                except ObjectNotFound:
+                    pass
+            except StoreError as exc:
+                report.failed[blob] = f"a crashed sweep's claim could not be completed ({exc}); it is kept"
+                _release(claims, raw)
+                return False
+        report.left_alone[blob] = f"kept: a publish recorded it at {key} in {half.root_uri} since"
+        _release(claims, raw)
+        return False
+    return True
+
+
+def _remove_stray_claims(store: Store, survey: Survey, lease: _Fence, report: GCReport) -> None:
+    """Claims in a blob store's records/ whose twin in the registry is gone (a sweep
+    killed while it released them): removed under the lease, where only a crashed
+    sweep of this registry can have left them. Removing a claim only lets publishes go on."""
+    if not isinstance(store, SplitStore):
+        return
+    for key, raw in sorted(survey.blob_claims.items()):
+        if key in survey.tombstones:
+            continue  # finished with its twin
+        lease.fence()
+        _withdraw(store.blobs, key, raw)
+        report.finished_tombstones.append(f"{store.blobs.root_uri}{key}")
 
 
 def _collect_orphans(
@@ -353,15 +395,9 @@ def _collect_orphans(
             continue
         tomb = dump_document(GCTombstone(sweep_id=sweep_id, claimed_at=utc_timestamp(clock()),
                                          generation=lease.generation))
-        with phase("gc-claim"):
-            try:
-                store.put(rkey, tomb)
-            except AlreadyExists:
-                report.lost_race.append(blob)  # a publish recorded it meanwhile
-                continue
-            except StoreError as exc:
-                report.failed[blob] = f"its claim could not be written ({exc}); it is kept"
-                continue
+        claims = _claim_keys(store, rkey)
+        if not _claim(claims, tomb, blob, report):
+            continue
         with phase("gc-reprove"):
             try:
                 named = names_in_current(store, ref)
@@ -369,13 +405,47 @@ def _collect_orphans(
                 named = f"current could not be read again ({exc})"
         if named is not None:
             report.left_alone[blob] = f"kept: {named}"
-            _withdraw(store, rkey, tomb)
+            _release(claims, tomb)
             continue
         lease.fence()
-        if _delete_blob(store, blob, rkey, tomb, report):
-            with phase("gc-release"):
-                _withdraw(store, rkey, tomb)
+        if _delete_blob(store, blob, claims, tomb, report):
+            _release(claims, tomb)
             report.deleted.append(blob)
+
+
+def _claim_keys(store: Store, rkey: str) -> list[tuple[Store, str]]:
+    """Step 4: every record key at which a publish could record the blob, registry first.
+    A registry's blob store can be published into as a whole store too (``--store
+    OBJECTS``), and such a publish records at the blob store's own ``records/``."""
+    if isinstance(store, SplitStore):
+        return [(store.registry, rkey), (store.blobs, rkey)]
+    return [(store, rkey)]
+
+
+def _claim(claims: list[tuple[Store, str]], tomb: bytes, blob: str, report: GCReport) -> bool:
+    """Create the tombstone at each record key in turn; on the first refusal, withdraw
+    what was claimed and keep the blob (a publish recorded it: the race is lost)."""
+    for i, (half, key) in enumerate(claims):
+        with phase("gc-claim"):
+            try:
+                half.put(key, tomb)
+                continue
+            except AlreadyExists:
+                report.lost_race.append(blob)  # a publish recorded it meanwhile
+                taken = claims[:i]
+            except StoreError as exc:
+                report.failed[blob] = f"its claim could not be written ({exc}); it is kept"
+                taken = claims[:i] if i == 0 else claims[:i + 1]  # the first one is left for the next sweep
+        _release(taken, tomb)
+        return False
+    return True
+
+
+def _release(claims: list[tuple[Store, str]], tomb: bytes) -> None:
+    """Remove this sweep's tombstones, in reverse order of claiming (so one killed meanwhile
+    leaves the registry's, which the next sweep's survey finds and finishes)."""
+    for half, key in reversed(claims):
+        _withdraw(half, key, tomb)
 
 
 def _not_pubsafes(store: Store, ref: BlobRef) -> str | None:
@@ -394,7 +464,7 @@ def _not_pubsafes(store: Store, ref: BlobRef) -> str | None:
             "wrote. Inspect it and remove it by hand")
 
 
-def _delete_blob(store: Store, blob: str, rkey: str, claim: bytes, report: GCReport) -> bool:
+def _delete_blob(store: Store, blob: str, claims: list[tuple[Store, str]], claim: bytes, report: GCReport) -> bool:
     """Delete a claimed blob. On a failure, withdraw the claim only if the blob is
     certainly still there and no delete can still land (the store answered no);
     otherwise keep it for the next sweep. True if the blob is gone."""
@@ -411,7 +481,7 @@ def _delete_blob(store: Store, blob: str, rkey: str, claim: bytes, report: GCRep
             failure = exc
     if store.exists(blob):
         report.failed[blob] = f"it could not be deleted ({failure}); it is kept, and can be published again"
-        _withdraw(store, rkey, claim)
+        _release(claims, claim)
     else:
         report.failed[blob] = f"the delete failed ({failure}) yet it is gone; its claim stays for the next sweep"
     return False
