@@ -203,6 +203,10 @@ def _records(store: Store, listing: Listing, validator: ArtifactValidator, found
                 continue
             finish = ("`pubsafe gc` finishes it once no sweep holds the lease" if dialect.honours_claims and
                       why_gc_cannot_run(store) is None else "remove it by hand once no sweep runs")
+            if not isinstance(store, SplitStore) and any(k.startswith(BOUND) for k in listing.gc):
+                # a claim that a registry's sweep made in its blob store too (gc of this store refuses)
+                finish = ("this store is also a registry's blob store, whose sweep claims here too: `pubsafe gc "
+                          "--store REGISTRY --blob-store this store` finishes it once no sweep holds the lease")
             found.add("G3", key, f"GC tombstone left by an unfinished sweep blocks republishing this version; {finish}")
             continue
         record = parse_any_record(raw)
