@@ -26,12 +26,16 @@ manifest names it, or if a publish in flight will be acknowledged with it.
    registry's blob store has that registry alone, bound to it, and no registry of its
    own (records, current, history; else refused). Users that come after the survey
    are step 6's.
-4. *The claim.* It created, create-only, a tombstone at ``X``'s record key. A
-   publish records ``X`` with a create-only write to that same key before it
-   confirms the blob and swaps, so exactly one of them gets the key: if the
-   publish's record landed first the claim fails and ``X`` is kept; while the
-   tombstone stands no publish can record ``X``, and one that tries stops before its
-   swap (CollectionInProgress).
+4. *The claim.* It created, create-only, a tombstone at every record key a publish
+   could use for ``X``: the store's; for a registry's blob store, the registry's and
+   then the blob store's own (a publish into the blob store as a whole store,
+   ``--store OBJECTS``, records there; ``_claim_keys``). A publish records ``X`` with a
+   create-only write to one of these keys before it confirms the blob and swaps, so
+   at each key exactly one of them gets it: if a publish's record landed first the
+   claim fails, what was claimed is withdrawn and ``X`` is kept; while the tombstones
+   stand no publish can record ``X``, and one that tries stops before its swap
+   (CollectionInProgress). A crashed sweep's claim is finished only once it stands
+   at every such key again (it may have crashed between them).
 5. *The re-proof.* After the claim it reads ``X``'s slot's current again: not named.
    (No new manifest can name ``X`` meanwhile: a manifest names only blobs that a
    publish recorded, or that a manifest already named, and step 3 found none.)
@@ -46,8 +50,8 @@ manifest names it, or if a publish in flight will be acknowledged with it.
    sweep sees the binding and stops (``_Fence`` says why one read suffices for a
    whole store).
 
-Then it deletes ``X``, and only then removes its tombstone. So every delete of ``X``
-happens while ``X``'s record key holds a tombstone, and a publish that records ``X``
+Then it deletes ``X``, and only then removes its tombstones (in reverse order). So
+every delete of ``X`` happens while each of ``X``'s record keys holds a tombstone, and a publish that records ``X``
 afterwards sees the blob missing in its confirm-read and writes it again before it
 swaps. Another sweep removes a tombstone only once it holds the lease at a later
 generation, which the store grants only after this sweep's lease lapsed on the
