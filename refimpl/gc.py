@@ -163,34 +163,38 @@ def sweep(
         _remove_clock_leftovers(store, survey, clock(), seconds, fence)
         _remove_stale_announcements(store, survey, fence)
     except BaseException as failure:
-        _end_sweep(store, sweep_id)
+        _end_sweep(store, lease.generation)
         # A lease that cannot be handed back is no longer "nothing written": say so.
         if (left := lease.release()) is not None and isinstance(failure, Exception):
             raise StoreError(f"{failure}; besides, {left}") from failure
         raise
-    _end_sweep(store, sweep_id)
+    _end_sweep(store, lease.generation)
     if (left := lease.release()) is not None:
         report.left_alone[GC_LEASE] = left
         report.for_a_person.append(GC_LEASE)
     return report
 
 
-def _end_sweep(store: Store, sweep_id: str) -> None:
+def _end_sweep(store: Store, generation: int) -> None:
     """Withdraw this sweep's announcement (best effort: the lease goes back anyway, and
     a later sweep of the store removes what is left, see ``_remove_stale_announcements``)."""
     try:
         if isinstance(store, SplitStore):
             store.end_sweep()
         else:
-            _delete_quietly(store, _announcement(sweep_id))
+            _delete_quietly(store, _announcement(generation))
     except StoreError:
         pass
 
 
-def _announcement(sweep_id: str) -> str:
-    """Where a sweep of a whole store announces itself: under its own id, so that only
-    it, or a sweep that took the lease over after its lease lapsed, ever removes it."""
-    return f"{WHOLE_STORE_SWEEP}{sweep_id}.json"
+def _announcement(generation: int) -> str:
+    """Where a sweep of a whole store announces itself: under its lease generation, which
+    no other sweep holds while it runs, so that only it, or a sweep that took the lease
+    over after its lease lapsed, ever removes it. (Not its random id: equal runs of a
+    conformance check must send equal requests.) A sweep withdraws it before it hands
+    its lease back, so a sweep that takes the next lease at the same generation (a lease
+    deleted, not handed back) never has its announcement withdrawn by this one."""
+    return f"{WHOLE_STORE_SWEEP}{generation}.json"
 
 
 class _Fence:
@@ -205,7 +209,7 @@ class _Fence:
     *A whole store* is swept only while no registry is bound to it (the survey proved
     none). A registry's first publish into it as its blob store would record an
     orphan it adopts in its own registry, where this sweep's claim never looks. So the
-    sweep announces itself in the store (``gc/sweeping/store-<sweep id>.json``) and
+    sweep announces itself in the store (``gc/sweeping/store-<generation>.json``) and
     then reads the bindings once: a publish that bound before the announcement is seen
     there (the sweep stops before its first delete); one that binds after it sees the
     announcement and refuses (``SplitStore.bind``). Once suffices because the
@@ -224,7 +228,8 @@ class _Fence:
             self.bound = {str(store.registry_id())}
             store.announce_sweep(lease.owner)
             return
-        store.put(_announcement(lease.owner), json.dumps({"store": store.root_uri, "sweep_id": lease.owner}).encode())
+        doc = {"store": store.root_uri, "sweep_id": lease.owner, "generation": lease.generation}
+        store.replace(_announcement(lease.generation), json.dumps(doc).encode())
         self._refuse_bound_since()
 
     def _refuse_bound_since(self) -> None:
@@ -253,7 +258,7 @@ def _remove_stale_announcements(store: Store, survey: Survey, lease: _Fence) -> 
     if isinstance(store, SplitStore):
         return
     for key in survey.gc_keys:
-        if key.startswith(WHOLE_STORE_SWEEP) and key != _announcement(lease.lease.owner):
+        if key.startswith(WHOLE_STORE_SWEEP) and key != _announcement(lease.generation):
             lease.fence()
             _delete_quietly(store, key)
 

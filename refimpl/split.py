@@ -30,8 +30,8 @@ _REGISTRY = (RECORDS, CURRENT, HISTORY, GC)
 REGISTRY_ID = f"{GC}registry.json"
 BOUND = f"{GC}bound/"
 SWEEPING = f"{GC}sweeping/"
-#: A sweep of a store taken as a whole announces itself here, under its own sweep id
-#: (``gc/sweeping/store-<sweep id>.json``): no registry's publish ever takes it for its own.
+#: A sweep of a store taken as a whole announces itself here, under its lease generation
+#: (``gc/sweeping/store-<generation>.json``): no registry's publish ever takes it for its own.
 WHOLE_STORE_SWEEP = f"{SWEEPING}store-"
 
 
