@@ -52,7 +52,7 @@ class SimulatedDisk:
         self._next = itertools.count(2)
         self._fds: dict[int, int] = {}
         self._next_fd = itertools.count(3)
-        self._clock = itertools.count(1)
+        self._clock: Iterator[int] = itertools.count(1)  # modification times, in ns (a test may set a real clock)
         self._lock = threading.RLock()
         self.dropped = frozenset(drop)
         self.calls = 0

@@ -112,7 +112,8 @@ def run_together(
         if paused and (stalled or all(j in ended or j in paused for j in range(len(commands)))):
             for i in paused - ended:
                 invocations[i].stalled = bool(stalled)
-                _signal(processes[i], signal.SIGCONT)  # type: ignore[arg-type]
+                if (stopped := processes[i]) is not None:  # paused, so started
+                    _signal(stopped, signal.SIGCONT)
             pause_when = {i: c for i, c in pause_when.items() if i not in paused}
             paused.clear()
         time.sleep(0.001)

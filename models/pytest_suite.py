@@ -103,7 +103,8 @@ class ConformanceTests:
             _REPORTS[request.cls] = report
         return _REPORTS[request.cls]
 
-    def test_claimed_capabilities_are_honoured(self, conformance_report: Report, request: pytest.FixtureRequest) -> None:
+    def test_claimed_capabilities_are_honoured(self, conformance_report: Report,
+                                               request: pytest.FixtureRequest) -> None:
         dishonoured = [p for p in conformance_report.probes if p.honoured is False]
         failed = [c for c in conformance_report.contract if c.status == "failed"]
         if dishonoured or failed:

@@ -161,14 +161,16 @@ def target_from_spec(
     if store in ("memory", "memory://"):
         life = _Lifecycle(MemoryStore, "memory", None, keep)
     elif store == "local":
-        life = _Lifecycle(lambda: LocalStore(tempfile.mkdtemp(prefix="pubsafe-check-")), "local", remove_store_data, keep)
+        life = _Lifecycle(lambda: LocalStore(tempfile.mkdtemp(prefix="pubsafe-check-")), "local", remove_store_data,
+                          keep)
     elif is_factory_spec(store):
         factory = load_factory(store)
         life = _Lifecycle(_no_arguments(factory, store), store, None, keep)
     else:
         life = _Lifecycle(_fresh_prefixes(store), store, remove_store_data, keep)
     remote = store.split("://", 1)[0].lower() in REMOTE_SCHEMES if "://" in store else False
-    words = [repr(store)] + [f"{n}={v!r}" for n, v in (("engine", engine), ("reader", reader), ("guarded", guarded)) if v]
+    options = (("engine", engine), ("reader", reader), ("guarded", guarded))
+    words = [repr(store)] + [f"{n}={v!r}" for n, v in options if v]
     target = _managed(store, life, guarded=guarded, rebuild=f"target_from_spec({', '.join(words)})",
                       parallel_runs=8 if remote else 1)
     if engine:

@@ -73,6 +73,18 @@ def add_parser(sub: Any) -> None:
     add_format_option(p)
 
 
+def _delay_range(text: str) -> tuple[float, float]:
+    """``--kill-delay LO-HI`` as (LO, HI) seconds, or a clear error."""
+    match = re.fullmatch(r"\s*([0-9.]+)\s*-\s*([0-9.]+)\s*", text)
+    try:
+        low, high = (float(match[1]), float(match[2])) if match else (1.0, 0.0)
+    except ValueError:  # "1.2.3": digits and dots, but not a number
+        low, high = 1.0, 0.0
+    if low > high:
+        raise InvalidInput(f"--kill-delay {text!r} must be auto or LO-HI seconds, e.g. 0-0.5")
+    return low, high
+
+
 def blackbox_command(args: argparse.Namespace) -> int:
     from pubsafe.models.blackbox import Budget, Publisher, check_publisher, run_blackbox
     from pubsafe.refimpl import open_store
@@ -81,10 +93,7 @@ def blackbox_command(args: argparse.Namespace) -> int:
     from .inputs import check_report_directory
 
     check_report_directory(args.report)
-    match = re.fullmatch(r"\s*([0-9.]+)\s*-\s*([0-9.]+)\s*", args.kill_delay)
-    if args.kill_delay != "auto" and (not match or float(match[1]) > float(match[2])):
-        raise InvalidInput(f"--kill-delay {args.kill_delay!r} must be auto or LO-HI seconds, e.g. 0-0.5")
-    delay = None if args.kill_delay == "auto" else (float(match[1]), float(match[2]))  # type: ignore[index]
+    delay = None if args.kill_delay == "auto" else _delay_range(args.kill_delay)
     if args.rounds < 1 or args.concurrency < 1 or not 0 <= args.kill_probability <= 1:
         raise InvalidInput("--rounds and --concurrency must be at least 1, --kill-probability between 0 and 1")
     publisher = Publisher(args.publish, args.rollback, args.guarded)

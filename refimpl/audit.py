@@ -34,6 +34,7 @@ from .layout import (
     parse_blob_key,
     record_keys,
 )
+from .split import BOUND, SplitStore
 from .store import NOT_REGULAR, Debris, Store
 from .validate import ArtifactValidator
 
@@ -68,7 +69,13 @@ def audit_store(store: Store, now: float | None = None, dialect: Dialect | None 
     orphans = [ref.key for ref in listing.blobs
                if not any(k in listing.records for k in record_keys(ref)) and ref.key not in referenced]
     advice = gc_advice(store, dialect)
-    if orphans:
+    bindings = [] if isinstance(store, SplitStore) else [key for key in listing.gc if key.startswith(BOUND)]
+    if orphans and bindings:  # another registry's manifests may name them: not this store's orphans to judge
+        found.add("R4", orphans[0], f"{len(orphans)} blob(s) that no manifest of this store names; this store is "
+                                    f"also the blob store of a registry ({bindings[0]}), whose manifests may name "
+                                    "them: audit it through that registry (--store REGISTRY --blob-store this "
+                                    "store); `pubsafe gc` refuses this store", "notice")
+    elif orphans:
         found.add("R4", orphans[0], f"{len(orphans)} orphan blob(s) from crashed publishes; `pubsafe orphans` lists "
                                     f"them; {advice}", "notice")
     _debris(debris, found, advice)
@@ -196,6 +203,10 @@ def _records(store: Store, listing: Listing, validator: ArtifactValidator, found
                 continue
             finish = ("`pubsafe gc` finishes it once no sweep holds the lease" if dialect.honours_claims and
                       why_gc_cannot_run(store) is None else "remove it by hand once no sweep runs")
+            if not isinstance(store, SplitStore) and any(k.startswith(BOUND) for k in listing.gc):
+                # a claim that a registry's sweep made in its blob store too (gc of this store refuses)
+                finish = ("this store is also a registry's blob store, whose sweep claims here too: `pubsafe gc "
+                          "--store REGISTRY --blob-store this store` finishes it once no sweep holds the lease")
             found.add("G3", key, f"GC tombstone left by an unfinished sweep blocks republishing this version; {finish}")
             continue
         record = parse_any_record(raw)

@@ -338,7 +338,8 @@ class Engine:
         raise CollectionInProgress(
             f"{art.key} is being garbage-collected (tombstone at {key}); nothing was "
             "swapped. Retry once the sweep has finished; if no sweep is running, the "
-            "next `pubsafe gc` clears the stale tombstone"
+            "next `pubsafe gc` clears the stale tombstone (of the registry whose blob "
+            "store this is, if it is one: its sweep claims there too)"
         )
 
     def _confirm_blob(self, art: _Artifact, written: list[str]) -> None:

@@ -19,24 +19,39 @@ manifest names it, or if a publish in flight will be acknowledged with it.
    (``gc_lease``: taken create-only or by compare-and-swap; lapse judged on the
    store's clock, never by comparing two hosts' clocks).
 3. *Knowledge.* The survey (``gc_survey``) read every record and every manifest of
-   the store, and of every registry that uses its blob store, and found ``X``
-   unrecorded and named by no manifest, in a slot where everything parsed; ``X``'s
-   bytes hash to its version as pubsafe writes blobs (``_not_pubsafes``).
-4. *The claim.* It created, create-only, a tombstone at ``X``'s record key. A
-   publish records ``X`` with a create-only write to that same key before it
-   confirms the blob and swaps, so exactly one of them gets the key: if the
-   publish's record landed first the claim fails and ``X`` is kept; while the
-   tombstone stands no publish can record ``X``, and one that tries stops before its
-   swap (CollectionInProgress).
+   every user of the store's blobs, and found ``X`` unrecorded and named by no
+   manifest, in a slot where everything parsed; ``X``'s bytes hash to its version as
+   pubsafe writes blobs (``_not_pubsafes``). A blob store's users: a whole store is
+   its own only user when no registry is bound to it (``gc/bound/``: else refused); a
+   registry's blob store has that registry alone, bound to it, and no registry of its
+   own (records, current, history; else refused). Users that come after the survey
+   are step 6's.
+4. *The claim.* It created, create-only, a tombstone at every record key a publish
+   could use for ``X``: the store's; for a registry's blob store, the registry's and
+   then the blob store's own (a publish into the blob store as a whole store,
+   ``--store OBJECTS``, records there; ``_claim_keys``). A publish records ``X`` with a
+   create-only write to one of these keys before it confirms the blob and swaps, so
+   at each key exactly one of them gets it: if a publish's record landed first the
+   claim fails, what was claimed is withdrawn and ``X`` is kept; while the tombstones
+   stand no publish can record ``X``, and one that tries stops before its swap
+   (CollectionInProgress). A crashed sweep's claim is finished only once it stands
+   at every such key again (it may have crashed between them).
 5. *The re-proof.* After the claim it reads ``X``'s slot's current again: not named.
    (No new manifest can name ``X`` meanwhile: a manifest names only blobs that a
    publish recorded, or that a manifest already named, and step 3 found none.)
 6. *The fence.* Immediately before the delete it proves it still holds the lease at
-   its generation (a compare-and-swap renewal, or a read of the lease), and, on a blob
-   store, that no other registry has bound itself to it since (``_Fence``).
+   its generation (a compare-and-swap renewal, or a read of the lease). And no new
+   user of the store's blobs adopts ``X`` unseen: a registry's publish binds itself to
+   its blob store before it looks at any blob, then refuses while a sweep of another
+   user is announced there (``SplitStore.bind``); every sweep announces itself in the
+   store that holds the blobs before its first delete, then reads the bindings (a
+   whole store: none may appear; a blob store: no registry but its own, read again at
+   every fence). Whichever comes first, the publish sees the announcement or the
+   sweep sees the binding and stops (``_Fence`` says why one read suffices for a
+   whole store).
 
-Then it deletes ``X``, and only then removes its tombstone. So every delete of ``X``
-happens while ``X``'s record key holds a tombstone, and a publish that records ``X``
+Then it deletes ``X``, and only then removes its tombstones (in reverse order). So
+every delete of ``X`` happens while each of ``X``'s record keys holds a tombstone, and a publish that records ``X``
 afterwards sees the blob missing in its confirm-read and writes it again before it
 swaps. Another sweep removes a tombstone only once it holds the lease at a later
 generation, which the store grants only after this sweep's lease lapsed on the
@@ -60,12 +75,13 @@ exits 4.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
 
 from .canonical import version_of_bytes
-from .documents import GCReport, GCTombstone, dump_document, load_document, utc_timestamp
+from .documents import GCReport, GCTombstone, dump_document, is_tombstone, load_document, utc_timestamp
 from .errors import (
     AlreadyExists,
     CollectionRefused,
@@ -80,7 +96,7 @@ from .gc_lease import CLOCKS, LEASE_SECONDS, Lease, new_sweep_id, validated_leas
 from .gc_survey import Survey, block_unreadable, list_orphans, names_in_current, slot_of, survey_store
 from .layout import GC_LEASE, RECORDS, BlobRef, parse_blob_key
 from .phases import phase
-from .split import SplitStore
+from .split import BOUND, WHOLE_STORE_SWEEP, SplitStore
 from .store import NOT_REGULAR, Debris, Store
 
 __all__ = ["list_orphans", "sweep", "plan", "LEASE_SECONDS", "validated_grace", "why_gc_cannot_run"]
@@ -129,8 +145,9 @@ def sweep(
     debris = store.debris()
     block_unreadable(survey, debris)
     report = GCReport(blocked_slots=dict(survey.blocked), left_alone=dict(survey.left_alone))
-    if not (survey.orphans() or survey.tombstones or any(item.kind == "temp" for item in debris) or
-            any(key.startswith(CLOCKS) for key in survey.gc_keys)):
+    if not (survey.orphans() or survey.tombstones or survey.blob_claims or
+            any(item.kind == "temp" for item in debris) or
+            any(key.startswith((CLOCKS, WHOLE_STORE_SWEEP)) for key in survey.gc_keys)):
         for item in debris:
             _leave(report, item)
         return report  # nothing it could delete: nothing is written either (not even the lease)
@@ -140,39 +157,66 @@ def sweep(
     try:
         fence = _Fence(lease, store)
         _finish_tombstones(store, survey, fence, report)
+        _remove_stray_claims(store, survey, fence, report)
         _collect_orphans(store, survey, grace, clock, fence, sweep_id, report)
         _remove_debris(store, grace, clock(), fence, report)
         _remove_clock_leftovers(store, survey, clock(), seconds, fence)
+        _remove_stale_announcements(store, survey, fence)
     except BaseException as failure:
-        _end_sweep(store)
+        _end_sweep(store, lease.generation)
         # A lease that cannot be handed back is no longer "nothing written": say so.
         if (left := lease.release()) is not None and isinstance(failure, Exception):
             raise StoreError(f"{failure}; besides, {left}") from failure
         raise
-    _end_sweep(store)
+    _end_sweep(store, lease.generation)
     if (left := lease.release()) is not None:
         report.left_alone[GC_LEASE] = left
         report.for_a_person.append(GC_LEASE)
     return report
 
 
-def _end_sweep(store: Store) -> None:
-    """Withdraw a blob store sweep's announcement (best effort: the lease goes back anyway)."""
-    if isinstance(store, SplitStore):
-        try:
+def _end_sweep(store: Store, generation: int) -> None:
+    """Withdraw this sweep's announcement (best effort: the lease goes back anyway, and
+    a later sweep of the store removes what is left, see ``_remove_stale_announcements``)."""
+    try:
+        if isinstance(store, SplitStore):
             store.end_sweep()
-        except StoreError:
-            pass
+        else:
+            _delete_quietly(store, _announcement(generation))
+    except StoreError:
+        pass
+
+
+def _announcement(generation: int) -> str:
+    """Where a sweep of a whole store announces itself: under its lease generation, which
+    no other sweep holds while it runs, so that only it, or a sweep that took the lease
+    over after its lease lapsed, ever removes it. (Not its random id: equal runs of a
+    conformance check must send equal requests.) A sweep withdraws it before it hands
+    its lease back, so a sweep that takes the next lease at the same generation (a lease
+    deleted, not handed back) never has its announcement withdrawn by this one."""
+    return f"{WHOLE_STORE_SWEEP}{generation}.json"
 
 
 class _Fence:
-    """Step 6 of the argument: the lease, and on a blob store its bindings.
+    """Step 6 of the argument: the lease, and the bindings of registries to the store.
 
-    A blob store is swept only while this registry is the only one bound to it. A
+    *A blob store* is swept only while this registry is the only one bound to it. A
     sweep announces itself in the blob store before its first fence, and every fence
     re-reads the bindings: a registry bound since (its publish could adopt an orphan
     whose claim sits in *this* registry, where it never looks) stops the sweep, and a
     publish that binds after the announcement refuses to go on (``SplitStore.bind``).
+
+    *A whole store* is swept only while no registry is bound to it (the survey proved
+    none). A registry's first publish into it as its blob store would record an
+    orphan it adopts in its own registry, where this sweep's claim never looks. So the
+    sweep announces itself in the store (``gc/sweeping/store-<generation>.json``) and
+    then reads the bindings once: a publish that bound before the announcement is seen
+    there (the sweep stops before its first delete); one that binds after it sees the
+    announcement and refuses (``SplitStore.bind``). Once suffices because the
+    announcement is this sweep's alone and stands until it ends: only this sweep, or
+    one that took the lease over after this one's lapsed (when it no longer deletes),
+    removes it. (A blob store's announcement is one per registry, which a stale sweep
+    of the same registry could withdraw under its successor: hence its re-reads.)
     """
 
     def __init__(self, lease: Lease, store: Store) -> None:
@@ -183,6 +227,20 @@ class _Fence:
             # which may already hold a registry bound since the survey)
             self.bound = {str(store.registry_id())}
             store.announce_sweep(lease.owner)
+            return
+        doc = {"store": store.root_uri, "sweep_id": lease.owner, "generation": lease.generation}
+        store.replace(_announcement(lease.generation), json.dumps(doc).encode())
+        self._refuse_bound_since()
+
+    def _refuse_bound_since(self) -> None:
+        """A whole store, after its announcement: no registry bound since the survey."""
+        root = self.store.root_uri
+        if bound := self.store.list(BOUND):
+            raise CollectionRefused(
+                f"a registry bound itself to {root} during this sweep ({bound[0]}): it publishes into this store as "
+                "its blob store, and its manifests name blobs here that this store's own do not, so the sweep "
+                "stopped before deleting anything. gc of it as a whole store refuses from now on; a store used both "
+                "as a registry's blob store and as a store of its own cannot be collected until the two are separated")
 
     def fence(self) -> None:
         self.lease.fence()
@@ -191,6 +249,18 @@ class _Fence:
                 f"another registry bound itself to the blob store {self.store.blobs.root_uri} during this sweep: "
                 "its publishes cannot see this registry's claims, so the sweep stopped before deleting anything "
                 "more. gc refuses this blob store from now on (it is shared)")
+
+
+def _remove_stale_announcements(store: Store, survey: Survey, lease: _Fence) -> None:
+    """Announcements of earlier sweeps of this whole store that were killed (seen by the
+    survey, so older than this sweep's lease, which the store granted only after theirs
+    lapsed: they delete nothing any more). Each one stops registries' publishes into the store."""
+    if isinstance(store, SplitStore):
+        return
+    for key in survey.gc_keys:
+        if key.startswith(WHOLE_STORE_SWEEP) and key != _announcement(lease.generation):
+            lease.fence()
+            _delete_quietly(store, key)
 
 
 def plan(store: Store, grace_seconds: float, now: float) -> GCReport:
@@ -266,14 +336,54 @@ def _finish_tombstones(store: Store, survey: Survey, lease: _Fence, report: GCRe
         if slot_of(ref) in survey.blocked:
             report.left_alone[key] = f"a crashed sweep's claim in {slot_of(ref)}, which gc cannot read (see blocked)"
             continue
+        claims = _claim_keys(store, key)
+        delete = ref.key not in survey.referenced and _still(store, key, raw)
+        if delete and not _claim_the_rest(claims, raw, ref.key, report):
+            continue
         lease.fence()
-        if ref.key not in survey.referenced and _still(store, key, raw):
-            if not _delete_blob(store, ref.key, key, raw, report):
-                continue
-        with phase("gc-release"):
-            if _still(store, key, raw):
-                _delete_quietly(store, key)
+        if delete and not _delete_blob(store, ref.key, claims, raw, report):
+            continue
+        _release(claims, raw)
         report.finished_tombstones.append(key)
+
+
+def _claim_the_rest(claims: list[tuple[Store, str]], raw: bytes, blob: str, report: GCReport) -> bool:
+    """A crashed sweep's claim is finished only once it stands at every record key a
+    publish could use: it may have crashed after its first claim. False (and the claim
+    withdrawn, the blob kept) if a publish recorded the blob at one of them since."""
+    for half, key in claims[1:]:
+        with phase("gc-claim"):
+            try:
+                half.put(key, raw)
+                continue
+            except AlreadyExists:
+                try:
+                    if is_tombstone(half.get(key)):
+                        continue  # the crashed sweep's own, written before it crashed
+                except ObjectNotFound:
+                    pass
+            except StoreError as exc:
+                report.failed[blob] = f"a crashed sweep's claim could not be completed ({exc}); it is kept"
+                _release(claims, raw)
+                return False
+        report.left_alone[blob] = f"kept: a publish recorded it at {key} in {half.root_uri} since"
+        _release(claims, raw)
+        return False
+    return True
+
+
+def _remove_stray_claims(store: Store, survey: Survey, lease: _Fence, report: GCReport) -> None:
+    """Claims in a blob store's records/ whose twin in the registry is gone (a sweep
+    killed while it released them): removed under the lease, where only a crashed
+    sweep of this registry can have left them. Removing a claim only lets publishes go on."""
+    if not isinstance(store, SplitStore):
+        return
+    for key, raw in sorted(survey.blob_claims.items()):
+        if key in survey.tombstones:
+            continue  # finished with its twin
+        lease.fence()
+        _withdraw(store.blobs, key, raw)
+        report.finished_tombstones.append(f"{store.blobs.root_uri}{key}")
 
 
 def _collect_orphans(
@@ -294,15 +404,9 @@ def _collect_orphans(
             continue
         tomb = dump_document(GCTombstone(sweep_id=sweep_id, claimed_at=utc_timestamp(clock()),
                                          generation=lease.generation))
-        with phase("gc-claim"):
-            try:
-                store.put(rkey, tomb)
-            except AlreadyExists:
-                report.lost_race.append(blob)  # a publish recorded it meanwhile
-                continue
-            except StoreError as exc:
-                report.failed[blob] = f"its claim could not be written ({exc}); it is kept"
-                continue
+        claims = _claim_keys(store, rkey)
+        if not _claim(claims, tomb, blob, report):
+            continue
         with phase("gc-reprove"):
             try:
                 named = names_in_current(store, ref)
@@ -310,13 +414,47 @@ def _collect_orphans(
                 named = f"current could not be read again ({exc})"
         if named is not None:
             report.left_alone[blob] = f"kept: {named}"
-            _withdraw(store, rkey, tomb)
+            _release(claims, tomb)
             continue
         lease.fence()
-        if _delete_blob(store, blob, rkey, tomb, report):
-            with phase("gc-release"):
-                _withdraw(store, rkey, tomb)
+        if _delete_blob(store, blob, claims, tomb, report):
+            _release(claims, tomb)
             report.deleted.append(blob)
+
+
+def _claim_keys(store: Store, rkey: str) -> list[tuple[Store, str]]:
+    """Step 4: every record key at which a publish could record the blob, registry first.
+    A registry's blob store can be published into as a whole store too (``--store
+    OBJECTS``), and such a publish records at the blob store's own ``records/``."""
+    if isinstance(store, SplitStore):
+        return [(store.registry, rkey), (store.blobs, rkey)]
+    return [(store, rkey)]
+
+
+def _claim(claims: list[tuple[Store, str]], tomb: bytes, blob: str, report: GCReport) -> bool:
+    """Create the tombstone at each record key in turn; on the first refusal, withdraw
+    what was claimed and keep the blob (a publish recorded it: the race is lost)."""
+    for i, (half, key) in enumerate(claims):
+        with phase("gc-claim"):
+            try:
+                half.put(key, tomb)
+                continue
+            except AlreadyExists:
+                report.lost_race.append(blob)  # a publish recorded it meanwhile
+                taken = claims[:i]
+            except StoreError as exc:
+                report.failed[blob] = f"its claim could not be written ({exc}); it is kept"
+                taken = claims[:i] if i == 0 else claims[:i + 1]  # the first one is left for the next sweep
+        _release(taken, tomb)
+        return False
+    return True
+
+
+def _release(claims: list[tuple[Store, str]], tomb: bytes) -> None:
+    """Remove this sweep's tombstones, in reverse order of claiming (so one killed meanwhile
+    leaves the registry's, which the next sweep's survey finds and finishes)."""
+    for half, key in reversed(claims):
+        _withdraw(half, key, tomb)
 
 
 def _not_pubsafes(store: Store, ref: BlobRef) -> str | None:
@@ -335,7 +473,7 @@ def _not_pubsafes(store: Store, ref: BlobRef) -> str | None:
             "wrote. Inspect it and remove it by hand")
 
 
-def _delete_blob(store: Store, blob: str, rkey: str, claim: bytes, report: GCReport) -> bool:
+def _delete_blob(store: Store, blob: str, claims: list[tuple[Store, str]], claim: bytes, report: GCReport) -> bool:
     """Delete a claimed blob. On a failure, withdraw the claim only if the blob is
     certainly still there and no delete can still land (the store answered no);
     otherwise keep it for the next sweep. True if the blob is gone."""
@@ -352,7 +490,7 @@ def _delete_blob(store: Store, blob: str, rkey: str, claim: bytes, report: GCRep
             failure = exc
     if store.exists(blob):
         report.failed[blob] = f"it could not be deleted ({failure}); it is kept, and can be published again"
-        _withdraw(store, rkey, claim)
+        _release(claims, claim)
     else:
         report.failed[blob] = f"the delete failed ({failure}) yet it is gone; its claim stays for the next sweep"
     return False

@@ -20,6 +20,7 @@ closed at two widths:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 from ._memo import HISTORY_ENTRIES, MANIFESTS
@@ -38,7 +39,7 @@ from .layout import (
     parse_blob_key,
     record_keys,
 )
-from .split import SplitStore
+from .split import BOUND, SplitStore
 from .store import NOT_REGULAR, Debris, Store
 
 __all__ = ["Survey", "survey_store", "block_unreadable", "list_orphans", "slot_of", "names_in_current"]
@@ -55,6 +56,8 @@ class Survey:
         self.blobs: list[BlobRef] = listing.blobs
         self.records: set[str] = listing.records
         self.tombstones: dict[str, bytes] = {}  #: record key -> the tombstone's bytes
+        #: a blob store's records/: record key -> a GC tombstone (blob-side claims of crashed sweeps)
+        self.blob_claims: dict[str, bytes] = {}
         self.referenced: set[str] = set()  #: blob keys some readable manifest names
         self.blocked: dict[str, str] = {}  #: "tenant/surface" -> why nothing of it may be deleted
         self.left_alone: dict[str, str] = {}  #: keys read but belonging to no slot
@@ -76,8 +79,10 @@ class Survey:
 def survey_store(store: Store) -> Survey:
     """Everything that keeps a blob alive; CollectionRefused where nothing can be proved."""
     listing = classify(store.list(""))
-    _refuse_what_is_not_a_whole_store(store, listing)
+    claims = _refuse_what_is_not_a_whole_store(store, listing)
+    _refuse_a_registrys_blob_store_taken_whole(store, listing)
     survey = Survey(listing)
+    survey.blob_claims = claims
     _read_records(store, survey)
     if isinstance(store, SplitStore):
         _refuse_a_shared_blob_store(store)
@@ -96,10 +101,12 @@ def block_unreadable(survey: Survey, debris: Iterable[Debris]) -> None:
                           "remove it by hand")
 
 
-def _refuse_what_is_not_a_whole_store(store: Store, listing: Listing) -> None:
+def _refuse_what_is_not_a_whole_store(store: Store, listing: Listing) -> dict[str, bytes]:
+    """Refuse what is no whole store; a split store's blob-side claims (GC tombstones in
+    its blob store's records/, written by a sweep: see ``gc``), which are no registry."""
     if not (listing.records or listing.currents or listing.histories):
         if not (listing.blobs or listing.other or listing.gc or store.debris()):
-            return  # empty: nothing to collect, and nothing a sweep could harm
+            return {}  # empty: nothing to collect, and nothing a sweep could harm
         if listing.blobs:
             raise CollectionRefused(
                 f"{store.root_uri} holds blobs but no registry (no records/, current/ or history/): this looks like "
@@ -110,14 +117,58 @@ def _refuse_what_is_not_a_whole_store(store: Store, listing: Listing) -> None:
             f"{store.root_uri} is not a pubsafe store (no records/, current/ or history/), so gc deletes nothing "
             "there, temp-looking files included. Check the --store path"
         )
+    if not isinstance(store, SplitStore):
+        return {}
+    records = store.blobs.list(RECORDS)
+    claims = _blob_store_claims(store, records)
+    own = [key for key in records if key not in claims]
+    own += [key for prefix in (CURRENT, HISTORY) for key in store.blobs.list(prefix)[:1]]
+    if own:
+        raise CollectionRefused(
+            f"the blob store {store.blobs.root_uri} holds a registry of its own ({own[0]}): it is a whole store "
+            f"as well as the object store of {store.registry.root_uri}, and its recorded blobs would look like "
+            "orphans here (gc of it by itself refuses too, for this registry's blobs). A store used both ways "
+            "cannot be collected until the two are separated"
+        )
+    return claims
+
+
+def _blob_store_claims(store: SplitStore, keys: list[str]) -> dict[str, bytes]:
+    """The GC tombstones among the blob store's records (usually there are none)."""
+    claims = {}
+    for key in keys:
+        try:
+            raw = store.blobs.get(key)
+        except ObjectNotFound:
+            continue
+        if not is_tombstone(raw):
+            break  # a record: the blob store holds a registry of its own, refused
+        claims[key] = raw
+    return claims
+
+
+def _refuse_a_registrys_blob_store_taken_whole(store: Store, listing: Listing) -> None:
+    """A store that registries publish into as their blob store (``gc/bound/``) holds
+    blobs that only their manifests name, and gc of it as a whole store reads none of
+    them: every such blob would look like an orphan."""
     if isinstance(store, SplitStore):
-        own = [key for prefix in (RECORDS, CURRENT, HISTORY) for key in store.blobs.list(prefix)[:1]]
-        if own:
-            raise CollectionRefused(
-                f"the blob store {store.blobs.root_uri} holds a registry of its own ({own[0]}): it is a whole store, "
-                f"not the object store of {store.registry.root_uri}, and its recorded blobs would look like orphans "
-                "here. Run gc on it by itself (--store, no --blob-store)"
-            )
+        return
+    bindings = [key for key in listing.gc if key.startswith(BOUND)]
+    if not bindings:
+        return
+    roots = []
+    for key in bindings:
+        try:
+            roots.append(str(json.loads(store.get(key)).get("registry", "?")))
+        except (ObjectNotFound, ValueError, AttributeError):
+            roots.append("?")
+    raise CollectionRefused(
+        f"{store.root_uri} is the blob store of {len(bindings)} registr{'y' if len(bindings) == 1 else 'ies'} "
+        f"({', '.join(sorted(roots))}; {bindings[0]}): their manifests name blobs here that this store's own "
+        "manifests do not, so gc of it as a whole store would delete them. Collect it through its registry "
+        f"(--store REGISTRY --blob-store {store.root_uri}); a store used both as a registry's blob store and as a "
+        "store of its own cannot be collected until the two are separated"
+    )
 
 
 def _refuse_a_shared_blob_store(store: SplitStore) -> None:
@@ -252,6 +303,7 @@ def list_orphans(store: Store, now: float) -> list[OrphanInfo]:
     listing = classify(store.list(""))
     if listing.blobs and not (listing.records or listing.currents or listing.histories):
         _refuse_what_is_not_a_whole_store(store, listing)
+    _refuse_a_registrys_blob_store_taken_whole(store, listing)
     locator = Locator.of(store)
     referenced: set[str] = set()
     for key in [*listing.currents, *listing.histories]:

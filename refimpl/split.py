@@ -30,6 +30,9 @@ _REGISTRY = (RECORDS, CURRENT, HISTORY, GC)
 REGISTRY_ID = f"{GC}registry.json"
 BOUND = f"{GC}bound/"
 SWEEPING = f"{GC}sweeping/"
+#: A sweep of a store taken as a whole announces itself here, under its lease generation
+#: (``gc/sweeping/store-<generation>.json``): no registry's publish ever takes it for its own.
+WHOLE_STORE_SWEEP = f"{SWEEPING}store-"
 
 
 class SplitStore(Store):
@@ -107,8 +110,9 @@ class SplitStore(Store):
         while another registry's gc sweeps the blob store (CollectionInProgress).
 
         Why both, in this order: a sweep announces itself in the blob store
-        (``announce_sweep``) before its first delete and re-reads the bindings before
-        every delete (``gc._Fence``). A publish binds, then looks for announcements:
+        (``announce_sweep``; a sweep of the blob store taken as a whole store, at
+        ``WHOLE_STORE_SWEEP``) before its first delete and reads the bindings after that
+        (``gc._Fence``). A publish binds, then looks for announcements:
         if it looks after the announcement it sees it and stops before adopting a
         blob; if before, its binding came before the announcement, so every fence of
         that sweep sees it and the sweep stops deleting. A registry copied from a bound
@@ -130,7 +134,16 @@ class SplitStore(Store):
         self._refuse_while_swept(rid)
 
     def _refuse_while_swept(self, rid: str) -> None:
-        sweeping = [key for key in self.blobs.list(SWEEPING) if key != f"{SWEEPING}{rid}.json"]
+        sweeping = [key for key in self.blobs.list(SWEEPING)
+                    if key != f"{SWEEPING}{rid}.json" or key.startswith(WHOLE_STORE_SWEEP)]
+        whole = [key for key in sweeping if key.startswith(WHOLE_STORE_SWEEP)]
+        if whole:
+            raise CollectionInProgress(
+                f"a gc sweep of {self.blobs.root_uri} as a store of its own is deleting its orphans ({whole[0]}), and "
+                "this registry's publish could adopt one of them; nothing of this publish was written (this registry "
+                f"is now bound to {self.blobs.root_uri}, so gc of it as a whole store refuses from now on). Retry once "
+                f"that sweep finishes; if no gc is running (it crashed), remove {whole[0]}"
+            )
         if sweeping:
             raise CollectionInProgress(
                 f"a gc sweep of another registry is deleting orphans in the blob store {self.blobs.root_uri} "

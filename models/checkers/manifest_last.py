@@ -34,7 +34,8 @@ def check_current_at(key: str, data: bytes, contents: Mapping[str, bytes], root_
     return _check_current(key, data, contents, root_uri, oracle)
 
 
-def _check_current(key: str, data: bytes, contents: Mapping[str, bytes], root_uri: str, oracle: Oracle) -> list[Violation]:
+def _check_current(key: str, data: bytes, contents: Mapping[str, bytes], root_uri: str,
+                   oracle: Oracle) -> list[Violation]:
     try:
         manifest = parse_manifest(data)
     except ValueError as exc:
@@ -48,7 +49,8 @@ def _check_current(key: str, data: bytes, contents: Mapping[str, bytes], root_ur
         ref = parse_blob_key(blob)
         own = f"{tenant}/{surface}/{type_}/"
         if ref is None or not (blob.startswith(own) or blob.startswith(own.strip())):
-            found.append(Violation(G2, f"{key} names {uri!r} for {type_}, which is not a {type_} blob of its own tenant/surface"))
+            found.append(Violation(G2, f"{key} names {uri!r} for {type_}, which is not a {type_} blob of its own "
+                                       "tenant/surface"))
             continue
         if blob not in contents:
             found.append(Violation(G2, f"{key} names {blob} ({type_}), which does not exist", blob))
@@ -77,7 +79,8 @@ def as_keys(mapping: Mapping[str, str], root_uri: str) -> dict[str, str]:
 
 
 def check_failed_publish(
-    slot: tuple[str, str], before: bytes | None, after: bytes | None, complete: dict[str, str], root_uri: str, cause: str
+    slot: tuple[str, str], before: bytes | None, after: bytes | None, complete: dict[str, str], root_uri: str,
+    cause: str
 ) -> Violation | None:
     """After a failed publish, current is byte-identical, or the complete new mapping
     (the failure came after the swap landed: a lost acknowledgement)."""

@@ -67,7 +67,8 @@ def check_history(contents: Mapping[str, bytes], oracle: Oracle) -> list[Violati
             key = history_key(*slot, version)
             data = contents.get(key)
             if data is None:
-                found.append(Violation(G4, f"acknowledged manifest {version[:12]}… of {slot[0]}/{slot[1]} has no history entry", key))
+                found.append(Violation(G4, f"acknowledged manifest {version[:12]}… of {slot[0]}/{slot[1]} has no "
+                                           "history entry", key))
                 continue
             try:
                 manifest = parse_manifest(json.dumps(json.loads(data)["manifest"]).encode())
@@ -101,7 +102,8 @@ def read_history_entry(contents: Mapping[str, bytes], slot: tuple[str, str], ver
         return f"history entry {key} does not parse"
     manifest, previous = parsed
     if manifest.version != version or (manifest.tenant, manifest.surface) != slot:
-        return f"history entry {key} holds another manifest ({manifest.tenant}/{manifest.surface} {manifest.version[:12]}…)"
+        return (f"history entry {key} holds another manifest ({manifest.tenant}/{manifest.surface} "
+                f"{manifest.version[:12]}…)")
     if previous is not None and not isinstance(previous, str):
         return f"history entry {key} names {previous!r} as previous"
     return HistoryLink(manifest.current, previous)

@@ -33,7 +33,8 @@ def _workload(engine: Engine, oracle: Oracle, current: dict[Slot, str], in_fligh
     acme, beta = ("acme", "home"), ("beta", "feed")
     steps: list[tuple[Slot, Callable[[], Any], dict[str, Any]]] = [
         (acme, lambda: engine.publish(*acme, {"model": {"w": 1}}), {"model": {"w": 1}}),
-        (acme, lambda: engine.publish(*acme, {"model": {"w": 2}, "items": [1, 2]}), {"model": {"w": 2}, "items": [1, 2]}),
+        (acme, lambda: engine.publish(*acme, {"model": {"w": 2}, "items": [1, 2]}),
+         {"model": {"w": 2}, "items": [1, 2]}),
         (acme, lambda: engine.rollback(*acme, steps=1), {}),
         (beta, lambda: engine.publish(*beta, {"model": {"w": 3}}), {"model": {"w": 3}}),
         # an orphan (as a crashed publish leaves), swept, then published for real

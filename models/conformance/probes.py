@@ -90,7 +90,8 @@ def _durable_probe(claimed: bool, store: Store) -> ProbeResult:
                 return ProbeResult(capability="durable", claimed=True, honoured=False,
                                    evidence=f"power cut {where} broke {sorted(broken)} on a simulated disk")
     except PubsafeError as exc:
-        return ProbeResult(capability="durable", claimed=True, honoured=False, evidence=f"the probe failed with {exc!r}")
+        return ProbeResult(capability="durable", claimed=True, honoured=False,
+                           evidence=f"the probe failed with {exc!r}")
     return ProbeResult(capability="durable", claimed=True, honoured=True,
                        evidence=f"probed: power cut before each of {calls} OS calls of a publish, rollback and "
                                 "sweep workload on a simulated disk; every acknowledged write survived")

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import functools
 import io
-import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,23 +23,10 @@ from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis.errors import Unsatisfiable
 from hypothesis.reporting import with_reporter
 
-from pubsafe.faults import Event, Interleaving, RunResult, explore_reduced
-from pubsafe.refimpl import MemoryStore
 from pubsafe.refimpl.errors import AlreadyExists, Conflict, ObjectNotFound, StoreError
-from pubsafe.refimpl.store import Store
 
-from ..checkers import GuaranteeViolation, Violation
+from ..checkers import GuaranteeViolation
 from ..checkers.reading import reads_in_flight
-from ..exploration import (
-    COLLIDING_SLOTS,
-    RACES,
-    Race,
-    RaceScenario,
-    StepClock,
-    crash_sweep,
-    name_collisions,
-    serving_violations,
-)
 from ..failures import NOT_JUDGED, failure_in
 from ..guarantees import Guarantee, Status
 from ..machine.publish_machine import PublishMachine, RunSink, replay_program
@@ -50,6 +35,7 @@ from ..verdicts import ContractResult, Counterexample, ProbeResult, Report, Verd
 from .environment import environment, no_local_constants, pubsafe_version
 from .planned import run_machine
 from .probes import PROBE_GUARANTEES, check_contract, probe_capabilities
+from .scenarios import SCENARIOS, Broken, record
 
 __all__ = ["PROFILES", "Profile", "run_conformance", "merge_reports"]
 
@@ -65,9 +51,6 @@ PROFILES = {
     "default": Profile(examples=150, steps=25),
     "thorough": Profile(examples=1000, steps=40),
 }
-
-Broken = dict[Guarantee, Counterexample]
-
 
 def preflight(target: Target) -> None:
     """One write, read and delete before anything is judged.
@@ -152,15 +135,14 @@ def run_conformance(
         phase("store contract")
         contract = check_contract(target.store_factory, target.cleanup)
     undecided = _judge_store(target, probes, contract, broken, replay)
-    scenarios = (("serving", _serving), ("names", _names), ("crashes", _crashes), ("races", _races))
-    for name, scenario in scenarios if fixed else ():
+    for name, title, scenario in SCENARIOS if fixed else ():
         if stops & broken.keys():
             break
-        phase(_PHASES[name])
+        phase(title)
         try:
             scenario(target, sink, broken, replay)
         except GuaranteeViolation as exc:  # the system under test failed where it must not
-            _record(broken, exc.violation, [f"the {name} scenarios (models.exploration)"], replay, [])
+            record(broken, exc.violation, [f"the {name} scenarios (models.exploration)"], replay, [])
         except Exception as exc:  # noqa: BLE001 - a broken checker is reported, not lost
             failure = failure_in(exc, f"the {name} scenarios")
             unknown[name] = str(failure) if failure else f"the {name} scenarios crashed: {type(exc).__name__}: {exc}"
@@ -193,7 +175,7 @@ def _explore(target: Target, chosen: Profile, seed_value: int, sink: RunSink, br
         machine = seed(seed_value)(PublishMachine.bind(target, skip=frozenset(broken), sink=sink))
         output = io.StringIO()
         try:
-            with with_reporter(lambda text, output=output: output.write(f"{text}\n")):
+            with with_reporter(functools.partial(_write_line, output)):
                 run_machine(machine, _settings(chosen))
         except GuaranteeViolation as exc:
             violation = exc.violation
@@ -214,14 +196,15 @@ def _explore(target: Target, chosen: Profile, seed_value: int, sink: RunSink, br
         break
 
 
-_PHASES = {"serving": "serving scenarios", "names": "name collisions", "crashes": "crash sweep",
-           "races": "race interleavings"}
+def _write_line(output: io.StringIO, text: str) -> None:
+    output.write(f"{text}\n")
 
 
 def _program(notes: list[str], reported: str) -> list[str]:
     """The failing program Hypothesis printed (as exception notes or reports), minus noise."""
     lines = "\n".join([*notes, reported]).splitlines()
-    keep, steps = False, []
+    keep = False
+    steps: list[str] = []
     for line in lines:
         if line.startswith("state = "):
             keep, steps = True, []
@@ -250,26 +233,30 @@ def _verdict(guarantee: Guarantee, target: Target, sink: RunSink, broken: Broken
     """What was shown stands (a counterexample, a race observed); what was not shown is
     UNKNOWN when a probe it rests on or the run itself could not decide, else HOLDS."""
     expected = guarantee.expected(guarded=target.guarded)
-    common = {"guarantee": guarantee, "title": guarantee.heading, "expected": expected,
-              "coverage": sink.evidence(guarantee)}
+    coverage = sink.evidence(guarantee)
+
+    def verdict(status: Status, **details: Any) -> Verdict:
+        return Verdict(guarantee=guarantee, title=guarantee.heading, expected=expected, coverage=coverage,
+                       status=status, **details)
+
     if guarantee in broken:
-        return Verdict(**common, status=Status.BREAKS, counterexample=broken[guarantee])
+        return verdict(Status.BREAKS, counterexample=broken[guarantee])
     if guarantee in sink.witnesses:
         text, history = sink.witnesses[guarantee]
         if expected == Status.DOCUMENTED:
-            return Verdict(**common, status=Status.DOCUMENTED, witness=text, witness_timeline=history[-80:])
+            return verdict(Status.DOCUMENTED, witness=text, witness_timeline=history[-80:])
         counterexample = Counterexample(message=text, steps=[text], replay="", timeline=history[-80:])
-        return Verdict(**common, status=Status.BREAKS, witness=text, counterexample=counterexample)
+        return verdict(Status.BREAKS, witness=text, counterexample=counterexample)
     if guarantee in undecided or unknown:
         reasons = ([undecided[guarantee]] if guarantee in undecided else []) + list(unknown.values())
-        return Verdict(**common, status=Status.UNKNOWN, error="; ".join(reasons))
-    if not any(common["coverage"].values()):
-        return Verdict(**common, status=Status.UNKNOWN, error="not exercised: nothing in this run checked it (the run "
-                                                               "stopped early); a HOLDS here would mean nothing")
+        return verdict(Status.UNKNOWN, error="; ".join(reasons))
+    if not any(coverage.values()):
+        return verdict(Status.UNKNOWN, error="not exercised: nothing in this run checked it (the run stopped "
+                                             "early); a HOLDS here would mean nothing")
     if expected == Status.DOCUMENTED:
         # Predicted to break, but never observed: say so rather than claim it holds.
-        return Verdict(**common, status=Status.HOLDS, witness="never observed in this run")
-    return Verdict(**common, status=Status.HOLDS)
+        return verdict(Status.HOLDS, witness="never observed in this run")
+    return verdict(Status.HOLDS)
 
 
 def _judge_store(target: Target, probes: list[ProbeResult], contract: list[ContractResult], broken: Broken,
@@ -317,148 +304,6 @@ def _how_to_judge(evidence: str) -> str:
         return ""
     return ("; to judge it, run the check again once the store answers every request (the racing probes send up to "
             "16 at once: a store that throttles them cannot be judged on what they probe)")
-
-
-def _record(broken: Broken, violation: Violation, steps: list[str], replay: str, history: list[Event]) -> None:
-    if violation.guarantee not in broken:
-        marker = Event("checker", "violation", str(violation.guarantee), result="violation", time=len(history))
-        broken[violation.guarantee] = Counterexample(message=violation.message, steps=steps, replay=replay,
-                                                     timeline=[*history, marker])
-
-
-def _serving(target: Target, sink: RunSink, broken: Broken, replay: str) -> None:
-    sink.serving_scenarios += 1
-    for violation in serving_violations(target.reader_factory):
-        _record(broken, violation, ["serving scenario (models.exploration.serving_violations)"], replay, [])
-
-
-def _names(target: Target, sink: RunSink, broken: Broken, replay: str) -> None:
-    for violation in name_collisions(target.store_factory, target.engine_for, target.reader_factory, target.cleanup):
-        _record(broken, violation, ["names scenario (models.exploration.name_collisions): one publish to each of "
-                                    f"{COLLIDING_SLOTS}"], replay, [])
-
-
-def _crashes(target: Target, sink: RunSink, broken: Broken, replay: str) -> None:
-    for point in crash_sweep(target.store_factory, target.engine_for, target.cleanup, width=target.parallel_runs):
-        sink.crash_points += 1
-        sink.progress(1)
-        steps = [f"publish ['items', 'model'] over an existing manifest with fault plan {point.fault!r}",
-                 "retry the same publish with a fresh engine"]
-        for violation in point.violations:
-            message = f"{point.fault} during a two-type publish: {violation.message}"
-            _record(broken, Violation(violation.guarantee, message, violation.key), steps, replay, point.history)
-
-
-def _races(target: Target, sink: RunSink, broken: Broken, replay: str) -> None:
-    """One interleaving of every class of equivalent ones, for each race scenario
-    (several at once on a remote store: ``Target.parallel_runs``).
-
-    On a remote store the schedules are planned in memory first: the reduction runs
-    each scenario over a MemoryStore, and only the schedules it keeps run on the
-    store (its redundant runs cost 3 of every 4 requests of this phase). Each of them
-    must then follow, operation by operation, the trace it had in memory; if one does
-    not, the store (or the engine on it) behaves otherwise, and the scenario is
-    explored on the store itself, as on a local one.
-    """
-    for scenario in RACES.values():
-        planned = _planned(target, scenario) if target.parallel_runs > 1 else None
-        if planned is None or not _run_planned(target, scenario, planned, sink, broken, replay):
-            _explore_on_store(target, scenario, sink, broken, replay)
-
-
-def _prepared(target: Target, scenario: RaceScenario,
-              store_for: Callable[[StepClock], Store] | None = None) -> Race:
-    """The scenario set up on a fresh store (the target's own, unless ``store_for`` gives one)."""
-    clock = StepClock()
-    store = store_for(clock) if store_for is not None else target.store_factory()
-    return scenario.prepare(store, target.engine_for(clock), clock)
-
-
-def _signature(result: RunResult) -> list[tuple[str, str, str, str]]:
-    return [(e.actor, e.op, e.key, e.result) for e in result.trace]
-
-
-def _planned(target: Target, scenario: RaceScenario) -> list[RunResult] | None:
-    """The runs the reduction keeps, explored over a MemoryStore with the target's
-    engine; None if the engine fails there (only what happens on the store is judged)."""
-    def run(prefix: str, policy):
-        race = _prepared(target, scenario, lambda clock: MemoryStore(clock=clock))
-        return Interleaving(race.store, race.actors).run(prefix, policy)
-
-    try:
-        return list(explore_reduced(run))
-    except Exception:  # noqa: BLE001 - then the scenario is explored on the store, and judged there
-        return None
-
-
-def _run_planned(target: Target, scenario: RaceScenario, planned: list[RunResult], sink: RunSink, broken: Broken,
-                 replay: str) -> bool:
-    """Run the planned schedules on the store and judge them; False (nothing judged,
-    nothing left behind) if one did not follow its planned trace."""
-    def run(plan: RunResult) -> tuple[RunResult, Race]:
-        race = _prepared(target, scenario)
-        try:
-            return Interleaving(race.store, race.actors).run(plan.schedule), race
-        except BaseException:
-            target.cleanup(race.store)
-            raise
-
-    with ThreadPoolExecutor(max_workers=target.parallel_runs, thread_name_prefix="race") as pool:
-        futures = [pool.submit(run, plan) for plan in planned]
-    done, errors = [], []
-    for future in futures:
-        try:
-            done.append(future.result())
-        except BaseException as exc:  # noqa: BLE001 - raised below, once every store is torn down
-            errors.append(exc)
-    if errors or any(_signature(result) != _signature(plan) for (result, _), plan in zip(done, planned, strict=False)):
-        for _, race in done:
-            target.cleanup(race.store)
-        if errors:
-            raise errors[0]
-        return False
-    for result, race in done:
-        _judge_run(target, scenario, result, race, sink, broken, replay)
-    return True
-
-
-def _judge_run(target: Target, scenario: RaceScenario, result: RunResult, race: Race, sink: RunSink, broken: Broken,
-               replay: str) -> None:
-    """Judge one run of a race scenario, then tear its store down."""
-    sink.interleaving(scenario.guarantee)
-    sink.progress(1)
-    history = scenario.history(result.trace)
-    try:
-        violations, witness = race.judge(result, guarded=target.guarded)
-        for violation in violations:
-            _record(broken, violation, [f"exhaustive scenario {scenario.name}, schedule {result.schedule!r}"], replay, history)
-        if witness is not None:
-            sink.witness(scenario.guarantee, witness, history)
-    finally:
-        target.cleanup(race.store)
-
-
-def _explore_on_store(target: Target, scenario: RaceScenario, sink: RunSink, broken: Broken, replay: str) -> None:
-    """The reduction run on the store itself (redundant runs included, then discarded)."""
-    prepared: dict[int, Race] = {}  # id(result) -> its race, until judged or discarded
-    lock = threading.Lock()
-
-    def run(prefix: str, policy):
-        race = _prepared(target, scenario)
-        result = Interleaving(race.store, race.actors).run(prefix, policy)
-        with lock:
-            prepared[id(result)] = race
-        return result
-
-    def discard(result):
-        target.cleanup(prepared.pop(id(result)).store)  # a run the reduction found redundant
-
-    try:
-        for result in explore_reduced(run, width=target.parallel_runs, discard=discard):
-            _judge_run(target, scenario, result, prepared.pop(id(result)), sink, broken, replay)
-    finally:
-        for race in prepared.values():  # runs left unjudged by an error
-            target.cleanup(race.store)
 
 
 def merge_reports(reports: list[Report]) -> Report:

@@ -6,7 +6,22 @@ drawn schedules), ``python -m pubsafe.models.exploration.enumerate`` and the tes
 
 from .crashes import CRASH_KINDS, CrashPoint, backend_cause, backend_point, crash_sweep, untranslated
 from .hostile import COLLIDING_SLOTS, INVALIDATED_SLOTS, LISTED_KEYS, listing_pages, name_collisions, serving_violations
-from .races import GRACE, RACES, TTL, EngineFor, Race, RaceScenario, S, StepClock, T, new_registry, payload, two_sweeps
+from .races import (
+    GRACE,
+    RACES,
+    TTL,
+    EngineFor,
+    Race,
+    RaceScenario,
+    S,
+    StepClock,
+    T,
+    new_registry,
+    payload,
+    two_sweeps,
+    whole_store_publish,
+    whole_store_sweep,
+)
 
 __all__ = [
     "T",
@@ -21,6 +36,8 @@ __all__ = [
     "RACES",
     "two_sweeps",
     "new_registry",
+    "whole_store_sweep",
+    "whole_store_publish",
     "CRASH_KINDS",
     "CrashPoint",
     "crash_sweep",

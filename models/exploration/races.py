@@ -200,6 +200,10 @@ class RaceScenario:
         base = 10 + 2 * seed
         if self.name == "new-registry":
             return self._prepare_new_registry(store, engine, clock, base)
+        if self.name == "whole-store-sweep":
+            return self._prepare_whole_store_sweep(store, engine, clock, base)
+        if self.name == "whole-store-publish":
+            return self._prepare_whole_store_publish(store, engine, clock, base)
         key = current_key(T, S)
         small = self.name == "two-sweeps"  # three actors: one setup publish of one type keeps it affordable
         for n in (base,) if small else (base, base + 1):
@@ -245,21 +249,41 @@ class RaceScenario:
         """Registry ``reg-a`` publishes into the blob store ``objects`` and crashes once,
         leaving an orphan; then registry ``reg-b``'s first publish (A) adopts it while
         ``reg-a``'s sweep (B) collects it."""
-        target_call(Guarantee.G3, "the first publish of reg-a",
-                    lambda: engine(_split(store, _SWEEPER)).publish(T, S, {"model": payload(base)}))
+        return self._across_stores(store, engine, clock, base, _sweeper, _sweeper, _newcomer)
+
+    def _prepare_whole_store_sweep(self, store: Store, engine: EngineFor, clock: StepClock, base: int) -> Race:
+        """``objects`` is a whole store of its own, and a crashed publish into it left an
+        orphan; then registry ``reg-b``'s first publish into ``objects`` as its blob store
+        (A) adopts that orphan while the whole-store sweep of ``objects`` (B) collects it."""
+        return self._across_stores(store, engine, clock, base, _whole, _whole, _newcomer)
+
+    def _prepare_whole_store_publish(self, store: Store, engine: EngineFor, clock: StepClock, base: int) -> Race:
+        """Registry ``reg-a`` publishes into the blob store ``objects`` and crashes once,
+        leaving an orphan; then a publish into ``objects`` as a whole store (A) adopts it
+        while ``reg-a``'s sweep (B) collects it."""
+        return self._across_stores(store, engine, clock, base, _sweeper, _sweeper, _whole)
+
+    def _across_stores(self, store: Store, engine: EngineFor, clock: StepClock, base: int,
+                       setup: Callable[[Store], Store], sweeper: Callable[[Store], Store],
+                       publisher: Callable[[Store], Store]) -> Race:
+        """A publish through ``setup``'s view, then one that crashes there and leaves the
+        orphan that the publish A (through ``publisher``'s view) adopts while the sweep B
+        (through ``sweeper``'s) collects it; judged by every view's current."""
+        target_call(Guarantee.G3, f"the first publish of the {self.name} race",
+                    lambda: engine(setup(store)).publish(T, S, {"model": payload(base)}))
         mine = {"model": payload(base + 100)}
-        try:  # reg-a crashed while publishing what reg-b is about to publish: its blob is an orphan
-            engine(FaultyStore(_split(store, _SWEEPER), "crash@record-write")).publish(T, S, mine)
+        try:  # a crash while publishing what A is about to publish: its blob is an orphan
+            engine(FaultyStore(setup(store), "crash@record-write")).publish(T, S, mine)
         except Crash:
             pass
         clock.advance(2 * GRACE)
 
-        def two_registries(store: Store, **options: Any) -> _TwoRegistries:
-            return _TwoRegistries(store, lambda view: engine(view, **options))
+        def two_views(store: Store, **options: Any) -> _TwoViews:
+            return _TwoViews(store, lambda view: engine(view, **options), publisher, sweeper)
 
-        return Race(self, store, two_registries, {"A": lambda e: e.publish(T, S, mine), "B": lambda e: e.gc(GRACE)},
+        return Race(self, store, two_views, {"A": lambda e: e.publish(T, S, mine), "B": lambda e: e.gc(GRACE)},
                     {}, {"A": ("publish", blob_keys(mine))}, {"A": mine},
-                    views=lambda store: [_split(store, _SWEEPER), _split(store, _NEWCOMER)])
+                    views=lambda store: [sweeper(store), publisher(store)])
 
 
 _OBJECTS, _SWEEPER, _NEWCOMER = "objects", "reg-a", "reg-b"
@@ -271,18 +295,32 @@ def _split(store: Store, registry: str) -> SplitStore:
                       new_registry_id=lambda: f"id-of-{registry}")  # equal runs reach equal states
 
 
-class _TwoRegistries:
-    """The engine of the new-registry race: publishes go through the new registry
-    (``reg-b``), sweeps through the one that was there first (``reg-a``)."""
+def _sweeper(store: Store) -> SplitStore:
+    return _split(store, _SWEEPER)
 
-    def __init__(self, store: Store, engine: Callable[[Store], Any]) -> None:
-        self.store, self.engine = store, engine
+
+def _newcomer(store: Store) -> SplitStore:
+    return _split(store, _NEWCOMER)
+
+
+def _whole(store: Store) -> Store:
+    """The blob store taken as a whole store of its own (``--store OBJECTS``)."""
+    return PrefixedStore(store, _OBJECTS)
+
+
+class _TwoViews:
+    """The engine of a race across stores: publishes go through one view of the race's
+    store, sweeps through another (e.g. a new registry's and the first one's)."""
+
+    def __init__(self, store: Store, engine: Callable[[Store], Any], publisher: Callable[[Store], Store],
+                 sweeper: Callable[[Store], Store]) -> None:
+        self.store, self.engine, self.publisher, self.sweeper = store, engine, publisher, sweeper
 
     def publish(self, *args: Any, **kwargs: Any) -> Any:
-        return self.engine(_split(self.store, _NEWCOMER)).publish(*args, **kwargs)
+        return self.engine(self.publisher(self.store)).publish(*args, **kwargs)
 
     def gc(self, *args: Any, **kwargs: Any) -> Any:
-        return self.engine(_split(self.store, _SWEEPER)).gc(*args, **kwargs)
+        return self.engine(self.sweeper(self.store)).gc(*args, **kwargs)
 
 
 def new_registry() -> RaceScenario:
@@ -291,6 +329,22 @@ def new_registry() -> RaceScenario:
     blob is looked at, the sweep's announcement, the bindings read at every fence)."""
     return RaceScenario("new-registry", Guarantee.R5, "a new registry's first publish adopting an orphan that "
                         "another registry's sweep collects (R5)", "gc")
+
+
+def whole_store_sweep() -> RaceScenario:
+    """A registry's first publish into a blob store that is also a whole store, adopting
+    that store's orphan while the whole-store sweep collects it (R5: the whole-store
+    sweep announces itself and reads the bindings after announcing)."""
+    return RaceScenario("whole-store-sweep", Guarantee.R5, "a registry's first publish into a whole store as its "
+                        "blob store, adopting an orphan that the whole-store sweep collects (R5)", "gc")
+
+
+def whole_store_publish() -> RaceScenario:
+    """A publish into a registry's blob store taken as a whole store, adopting the
+    registry's orphan while the registry's sweep collects it (R5: the sweep claims at
+    both record keys a publish could use)."""
+    return RaceScenario("whole-store-publish", Guarantee.R5, "a publish into a registry's blob store as a whole "
+                        "store, adopting an orphan that the registry's sweep collects (R5)", "gc")
 
 
 def two_sweeps(skew: float) -> RaceScenario:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from pubsafe.models.conformance.contract import CAS_RACES, CREATE_RACES, WRITERS, _races
+from pubsafe.models.conformance.contract.racing import CAS_RACES, CREATE_RACES, WRITERS, _races
 from pubsafe.models.mutants import CheckThenWriteCASStore, CheckThenWritePutStore
 from pubsafe.refimpl.errors import AlreadyExists, Conflict
 

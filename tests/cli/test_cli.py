@@ -424,3 +424,14 @@ def test_a_removal_that_failed_is_looked_at_again_before_it_is_called_left_behin
         else:
             [line] = target.leftovers
             assert "PermissionError: bucket policy forbids DeleteObject; still there: keep/me.json" in line
+
+
+@pytest.mark.parametrize("delay", ["0.5-0.1", "1.2.3-4", "soon", "1-2-3", "0-"])
+def test_blackbox_refuses_a_kill_delay_it_cannot_read_before_running_anything(capsys, tmp_path, delay):
+    """``--kill-delay`` is auto or LO-HI seconds; anything else is a usage error naming
+    the form (once a traceback: ``1.2.3-4`` matched the pattern, then float() failed)."""
+    argv = ["blackbox", "--store", str(tmp_path / "store"), "--publish", "true", "--kill-delay", delay]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"--kill-delay {delay!r} must be auto or LO-HI seconds" in err and "Traceback" not in err
+    assert not (tmp_path / "store").exists()

@@ -67,6 +67,29 @@ def test_a_complete_store_given_as_the_blob_store_is_refused(tmp_path, pub, caps
     assert (tree(pub), tree(other)) == before
 
 
+def test_a_registrys_blob_store_that_also_holds_a_store_of_its_own_is_collected_by_neither(tmp_path, capsys):
+    """A registry's blob store that someone also publishes into as a whole store: gc of
+    it as a whole store once deleted the registry's live blob (its manifests are in the
+    registry, which a whole-store sweep never reads) and exited 0. Both ways refuse now,
+    orphans refuses to call the registry's blobs orphans, and audit says whose they may be."""
+    blobs, registry = tmp_path / "objects", tmp_path / "registry"
+    (tmp_path / "a.json").write_text('{"w": 1}')
+    (tmp_path / "b.json").write_text('{"w": 2}')
+    assert run(capsys, "publish", "--store", str(registry), "--blob-store", str(blobs), *SLOT,
+               f"model={tmp_path / 'a.json'}")[0] == 0
+    assert run(capsys, "publish", "--store", str(blobs), "--tenant", "beta", "--surface", S,
+               f"model={tmp_path / 'b.json'}")[0] == 0
+    before = (tree(blobs), tree(registry))
+    for argv in (["gc", "--store", str(blobs), "--grace", "0s"], ["orphans", "--store", str(blobs)],
+                 ["gc", "--store", str(registry), "--blob-store", str(blobs), "--grace", "0s"]):
+        code, _, err = run(capsys, *argv)
+        assert code == 1 and "cannot be collected until the two are separated" in err, (argv, err)
+        assert (tree(blobs), tree(registry)) == before, argv
+    code, out, _ = run(capsys, "audit", "--store", str(blobs))
+    assert "also the blob store of a registry" in out and "deletes those older" not in out
+    assert run(capsys, "audit", "--store", str(registry), "--blob-store", str(blobs))[0] == 0  # its blob is there
+
+
 def test_a_split_store_is_swept_only_when_no_other_registry_uses_its_blobs(tmp_path, capsys):
     blobs, first, second = tmp_path / "objects", tmp_path / "reg-1", tmp_path / "reg-2"
     code, _, err = run(capsys, "gc", "--store", str(first), "--blob-store", str(blobs), "--grace", "0s")
@@ -152,6 +175,45 @@ def test_a_new_registry_binding_during_a_sweep_stops_it_and_its_publish_waits(tm
     before = (tree(blobs), tree(first), tree(second))
     code, _, err = run(capsys, "gc", "--store", str(first), "--blob-store", str(blobs), "--grace", "0s")
     assert code == 1 and "is shared" in err and (tree(blobs), tree(first), tree(second)) == before
+
+
+def test_a_crashed_sweeps_claims_in_the_blob_store_do_not_block_the_next_gc(tmp_path, capsys):
+    """A registry's sweep claims an orphan in its blob store's records/ too (a publish
+    into the blob store as a whole store records there). A sweep killed after claiming
+    leaves a tombstone there: it is no registry of the blob store's own, audit says who
+    finishes it, a whole-store publish of that version waits, and the next sweep
+    finishes it; so does a stray claim there whose twin in the registry is gone."""
+    from pubsafe.faults import Crash, FaultyStore
+    from pubsafe.refimpl.gc import sweep
+    from pubsafe.refimpl.split import SplitStore
+
+    blobs, registry = tmp_path / "objects", tmp_path / "registry"
+    Engine(open_store(str(registry), blob_store=str(blobs))).publish(T, S, {"model": {"w": 1}})
+    claimed, stray = orphan_in(blobs, T, {"w": 2}), orphan_in(blobs, T, {"w": 3})
+    pair = open_store(str(registry), blob_store=str(blobs))
+    assert isinstance(pair, SplitStore)
+    with pytest.raises(Crash):  # killed after its claims, before it re-read current
+        sweep(SplitStore(pair.blobs, FaultyStore(pair.registry, "crash@gc-reprove")), 0, clock=time.time,
+              lease_seconds=1)
+    os.utime(registry / "gc" / "lease.json", (OLD, OLD))  # its lease lapsed long ago
+    claim = Path("records") / claimed.relative_to(blobs)
+    assert (blobs / claim).read_bytes() == (registry / claim).read_bytes()  # claimed at both record keys
+    stray_claim = blobs / "records" / stray.relative_to(blobs)
+    stray_claim.write_bytes((blobs / claim).read_bytes())  # as if its twin had been released
+    (tmp_path / "w2.json").write_text('{"w": 2}')
+    before = (tree(blobs), tree(registry))
+    code, out, _ = run(capsys, "audit", "--store", str(blobs))
+    assert code == 1 and "--blob-store this store` finishes it" in out
+    code, _, err = run(capsys, "publish", "--store", str(blobs), *SLOT, f"model={tmp_path / 'w2.json'}")
+    assert code == 1 and "is being garbage-collected" in err and "of the registry whose blob store" in err
+    assert (tree(blobs), tree(registry)) == before
+    code, out, err = run(capsys, "gc", "--store", str(registry), "--blob-store", str(blobs), "--grace", "0s")
+    assert code == 0, err
+    assert not claimed.exists() and not stray.exists()
+    assert not [path for path in (blobs / "records").rglob("*") if path.is_file()]
+    assert not (registry / claim).exists() and "deleted 1 orphan" in out
+    assert run(capsys, "audit", "--store", str(registry), "--blob-store", str(blobs))[0] == 0
+    assert run(capsys, "audit", "--store", str(blobs))[0] == 0
 
 
 def test_a_blob_pubsafe_did_not_write_is_never_collected(tmp_path, capsys):

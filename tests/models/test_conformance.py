@@ -81,7 +81,7 @@ def test_an_engine_that_fails_unexpectedly_is_a_counterexample_not_unknown():
 
 
 def test_a_crashing_checker_gives_unknown_not_a_lost_report(monkeypatch):
-    from pubsafe.models.machine import publish_machine as machine
+    from pubsafe.models.machine import state as machine
 
     def broken_checker(*args, **kwargs):
         raise RuntimeError("checker exploded")
@@ -227,7 +227,7 @@ def test_a_remote_store_runs_the_schedules_planned_in_memory_unless_a_run_strays
     redundant runs); if a run on the store does not follow its planned trace, that
     scenario is explored on the store itself. Either way the verdicts and coverage are
     those of exploring on the store."""
-    from pubsafe.models.conformance import run as conformance
+    from pubsafe.models.conformance import scenarios as conformance
 
     explored: list[str] = []
     on_store = conformance._explore_on_store

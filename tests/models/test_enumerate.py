@@ -89,7 +89,7 @@ def test_exploring_state_by_state_finds_what_running_every_interleaving_finds():
 
 
 def test_the_command_runs_what_it_is_asked(capsys):
-    from pubsafe.models.exploration.enumerate import main
+    from pubsafe.models.exploration.enumerate_cli import main
 
     assert main(["--scenario", "cross-type", "--no-crashes"]) == 0
     out = capsys.readouterr().out
@@ -98,17 +98,18 @@ def test_the_command_runs_what_it_is_asked(capsys):
     rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:]}
     assert sorted(rows) == sorted(RACES)
     assert rows["same-type"][1] == "167960" and rows["publish-rollback"][1] == "11440"
-    assert rows["publish-gc"][1] == "10298984"
+    assert rows["publish-gc"][1] == "44359877"
 
 
 def test_a_full_enumeration_too_large_stops_at_its_limit_and_says_so(capsys):
     import pytest
 
-    from pubsafe.models.exploration.enumerate import TooManyStates, _progress, main
+    from pubsafe.models.exploration.enumerate import TooManyStates
+    from pubsafe.models.exploration.enumerate_cli import _progress, main
 
     with pytest.raises(TooManyStates, match="publish-gc: stopped after 400 distinct states"):
         enumerate_race(RACES["publish-gc"], full=True, crashes=False, max_states=400)
-    assert enumerate_race(RACES["publish-gc"], full=True, crashes=False).interleavings == 10298984
+    assert enumerate_race(RACES["publish-gc"], full=True, crashes=False).interleavings == 44359877
     assert enumerate_race(RACES["same-type"], full=True, crashes=False, max_states=500).interleavings == 167960
     assert main(["--full", "--scenario", "publish-gc", "--scenario", "cross-type", "--max-states", "400"]) == 2
     out = capsys.readouterr().out
@@ -123,14 +124,14 @@ def test_a_full_enumeration_too_large_stops_at_its_limit_and_says_so(capsys):
 
 def test_a_full_enumeration_with_a_gc_sweep_shares_states_and_recovers_crashed_sweeps_alike():
     """A sweep's id is in the bytes it writes: counted per run (not random), equal runs
-    reach equal states, so publish-gc (7.7 million interleavings) is searched in a few
+    reach equal states, so publish-gc (44 million interleavings) is searched in a few
     thousand runs. 300 prefixes reaching an explored state by another way, and their crash
     points (a crashed sweep recovered by a fresh one), end alike;
     a GC that deletes without a claim breaks R5 in full as in the reduced enumeration."""
     from pubsafe.models.mutants import UnprotectedGCEngine
 
     counts = enumerate_race(RACES["publish-gc"], full=True, recheck=300, max_states=50_000)  # it needs < 5,000
-    assert (counts.interleavings, counts.crash_points, counts.violations) == (10298984, 90678440, [])
+    assert (counts.interleavings, counts.crash_points, counts.violations) == (44359877, 369457112, [])
     assert counts.rechecked == 300 and counts.runs < 5000
     broken = enumerate_race(RACES["publish-gc"], full=True, engine=UnprotectedGCEngine, recheck=300)
     reduced = enumerate_race(RACES["publish-gc"], engine=UnprotectedGCEngine)

@@ -3,7 +3,7 @@ bytes and etag read apart, torn replaces that only some sizes show, torn bodies 
 come back as client errors, and a probe that cannot decide staying local.
 
 The mutants hold their torn window open until the other side of the race acted in it
-(``models.mutants._Window``), so what these tests see does not depend on the scheduler.
+(``models.mutants.stores._Window``), so what these tests see does not depend on the scheduler.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 from pubsafe.models import Status, run_conformance
-from pubsafe.models.conformance import contract as contract_module
 from pubsafe.models.conformance.contract import CHECKS_BY_NAME, is_torn_body, run_check
+from pubsafe.models.conformance.contract import racing as contract_module
 from pubsafe.models.mutants import (
     IncompleteReadError,
     ReadsBytesThenEtagStore,

@@ -87,3 +87,55 @@ def test_the_rule_catches_a_wrong_import(tmp_path):
     bad.write_text("from pubsafe.models import Report\nfrom ..faults import Crash\n")
     imports = [_layer_of(m) for _, m in _imports(bad, "refimpl", root=tmp_path)]
     assert imports == ["models", "faults"]
+
+
+#: models/ by role: each room imports only the rooms it builds on. The checkers judge
+#: from outcomes and know nothing of who drives the store; the exploration and the
+#: black-box harness run scenarios and call the checkers; the machine draws steps and
+#: uses both; the conformance run puts them all together against a target.
+VOCABULARY = {"guarantees", "verdicts", "failures"}  #: models' root modules every room may use
+ROOMS = {
+    "checkers": {"checkers"},
+    "exploration": {"exploration", "checkers"},
+    "blackbox": {"blackbox", "checkers"},
+    "machine": {"machine", "exploration", "checkers", "target"},
+    "conformance": {"conformance", "machine", "exploration", "checkers", "target"},
+    "mutants": {"mutants", "target"},
+}
+
+
+def _room_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[2] if parts[:2] == ["pubsafe", "models"] and len(parts) > 2 else None
+
+
+@pytest.mark.parametrize("room", list(ROOMS))
+def test_each_room_of_models_imports_only_what_it_builds_on(room):
+    paths = sorted((REPO / "models" / room).rglob("*.py"))
+    assert paths, f"models/{room} is empty"
+    wrong = [f"{path.relative_to(REPO)}:{line} imports {module}"
+             for path in paths for line, module in _imports(path, "models")
+             if (other := _room_of(module)) is not None and other not in ROOMS[room] | VOCABULARY]
+    assert wrong == []
+
+
+def test_every_room_of_models_is_listed():
+    rooms = {p.name for p in (REPO / "models").iterdir() if (p / "__init__.py").exists()}
+    assert rooms == set(ROOMS)
+
+
+def test_the_room_rule_catches_a_checker_that_knows_its_driver(tmp_path):
+    bad = tmp_path / "models" / "checkers" / "probe.py"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("from ..machine import PublishMachine\nfrom ..guarantees import Guarantee\n")
+    rooms = [_room_of(m) for _, m in _imports(bad, "models", root=tmp_path)]
+    assert rooms == ["machine", "guarantees"] and "machine" not in ROOMS["checkers"] | VOCABULARY
+
+
+MAX_LINES = 450  #: a module longer than this holds more than one concept (issue 27)
+
+
+def test_no_module_of_the_checker_or_its_reports_is_longer_than_a_reader_holds_in_mind():
+    long = {str(p.relative_to(REPO)): n for folder in ("models", "reports") for p in (REPO / folder).rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert long == {}

@@ -17,7 +17,7 @@ import pytest
 from pubsafe.faults import Crash, FaultyStore, Interleaving
 from pubsafe.models.checkers.manifest_last import check_currents
 from pubsafe.models.checkers.oracle import Oracle, blob_key, payload_version, read_store, record_key
-from pubsafe.models.exploration import new_registry, two_sweeps
+from pubsafe.models.exploration import new_registry, two_sweeps, whole_store_publish, whole_store_sweep
 from pubsafe.models.exploration.enumerate import enumerate_race
 from pubsafe.refimpl import Engine, MemoryStore, gc
 from pubsafe.refimpl.errors import CollectionInProgress, SweepInProgress
@@ -35,8 +35,8 @@ class _NoLease:
 
     generation = 0
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        pass
+    def __init__(self, *args: object, owner: str, **kwargs: object) -> None:
+        self.owner = owner
 
     def acquire(self) -> float:
         return float("inf")  # granted at once, and every orphan old enough
@@ -158,4 +158,59 @@ def test_each_half_of_the_binding_argument_is_needed(monkeypatch, mutant):
     else:
         monkeypatch.setattr(gc_module._Fence, "__init__", _baseline_read_after_announcing(gc_module._Fence.__init__))
     counts = enumerate_race(new_registry(), crashes=False)  # one interleaving per class finds it
+    assert counts.violations and all("does not exist" in v for v in counts.violations)
+
+
+# -- a store swept as a whole while a registry's first publish uses it as its blob store --
+
+
+def test_a_whole_store_sweep_and_a_registrys_first_publish_into_that_store_never_lose_a_publish():
+    """Every interleaving and crash point: registry reg-b's first publish into the whole
+    store ``objects`` as its blob store adopts an orphan of ``objects`` that gc of
+    ``objects`` as a whole store collects. The publish records it in reg-b, where the
+    sweep's claim never looks; the sweep announces itself in the store and reads the
+    bindings after that (refimpl/gc.py ``_Fence``). On the code before, 38 of the 198
+    crash points and interleavings of the reduced enumeration lost the publish."""
+    counts = enumerate_race(whole_store_sweep(), crashes=True, full=True)
+    assert counts.interleavings > 10**6 and counts.crash_points > 10**7
+    assert counts.violations == []
+
+
+def _announces_nothing(self, lease, store):
+    """A whole-store sweep as before: no announcement, no bindings read after the survey."""
+    self.lease, self.store, self.generation, self.bound = lease, store, lease.generation, None
+
+
+@pytest.mark.parametrize("mutant", ["whole-store sweep never announces", "whole-store sweep never reads the bindings"])
+def test_each_half_of_the_whole_store_argument_is_needed(monkeypatch, mutant):
+    from pubsafe.refimpl import gc as gc_module
+
+    if mutant == "whole-store sweep never announces":
+        monkeypatch.setattr(gc_module._Fence, "__init__", _announces_nothing)
+    else:
+        monkeypatch.setattr(gc_module._Fence, "_refuse_bound_since", lambda self: None)
+    counts = enumerate_race(whole_store_sweep(), crashes=False)  # one interleaving per class finds it
+    assert counts.violations and all("does not exist" in v for v in counts.violations)
+
+
+# -- a registry's sweep while its blob store is published into as a whole store ---------
+
+
+def test_a_registrys_sweep_and_a_whole_store_publish_into_its_blob_store_never_lose_a_publish():
+    """Every interleaving and crash point: a publish into ``objects`` as a whole store
+    (``--store OBJECTS``) adopts an orphan of registry reg-a, whose sweep collects it. The
+    publish records it at ``objects/records/``, which a claim at reg-a's record key never
+    blocks; the sweep claims at both record keys (refimpl/gc.py ``_claim_keys``). On the
+    code before, 68 of the 832 crash points and interleavings of the reduced enumeration
+    lost the publish."""
+    counts = enumerate_race(whole_store_publish(), crashes=True, full=True)
+    assert counts.interleavings > 10**7 and counts.crash_points > 10**8
+    assert counts.violations == []
+
+
+def test_a_sweep_that_claims_only_in_its_registry_loses_a_whole_store_publish(monkeypatch):
+    from pubsafe.refimpl import gc as gc_module
+
+    monkeypatch.setattr(gc_module, "_claim_keys", lambda store, rkey: [(store, rkey)])
+    counts = enumerate_race(whole_store_publish(), crashes=False)  # one interleaving per class finds it
     assert counts.violations and all("does not exist" in v for v in counts.violations)

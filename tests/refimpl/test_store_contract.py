@@ -78,7 +78,7 @@ def test_a_local_read_holds_one_copy_of_the_file_at_a_time(tmp_path):
 def test_a_race_whose_set_up_fails_raises_instead_of_hanging(monkeypatch):
     """A store that fails between races (a remote store timing out) must end the check
     with its error, not leave the racing threads waiting for ever."""
-    from pubsafe.models.conformance import contract
+    from pubsafe.models.conformance.contract import racing as contract
 
     def prepare(trial: int) -> None:
         if trial == 3:
@@ -91,7 +91,7 @@ def test_a_race_whose_set_up_fails_raises_instead_of_hanging(monkeypatch):
 def test_a_racing_write_that_never_returns_is_a_timeout(monkeypatch):
     import threading
 
-    from pubsafe.models.conformance import contract
+    from pubsafe.models.conformance.contract import racing as contract
 
     monkeypatch.setattr(contract, "RACE_TIMEOUT", 0.5)
     release = threading.Event()
