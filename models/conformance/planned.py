@@ -341,7 +341,7 @@ def _replay(machine: type[PublishMachine], examples: list[_Example]) -> str:
         return f"example {index + 1} of {len(examples)} on the store: {difference}"
     for own in sinks:
         assert own is not None
-        _merge(machine.sink, own)
+        machine.sink.absorb(own)
     return ""
 
 
@@ -389,25 +389,4 @@ def _follow(machine: type[PublishMachine], example: _Example, sink: RunSink, sto
     except BaseException as exc:  # noqa: BLE001
         return f"its teardown raised {type(exc).__name__}: {exc}"
     return ""
-
-
-def _merge(into: RunSink, part: RunSink) -> None:
-    """Add one example's coverage to the run's: counts summed, the first witness of each
-    guarantee kept (examples merged in order, as a sequential run meets them)."""
-    for f in dataclasses.fields(RunSink):
-        mine, theirs = getattr(into, f.name), getattr(part, f.name)
-        if f.name == "progress":
-            continue
-        if f.name == "last_history":
-            into.last_history = theirs
-        elif f.name == "witnesses":
-            for guarantee, witness in theirs.items():
-                mine.setdefault(guarantee, witness)
-        elif isinstance(mine, int):
-            setattr(into, f.name, mine + theirs)
-        elif isinstance(mine, dict):
-            for key, n in theirs.items():
-                mine[key] = mine.get(key, 0) + n
-        else:
-            raise TypeError(f"RunSink.{f.name} ({type(mine).__name__}): say how two examples' values combine")
 

@@ -19,6 +19,10 @@ deterministic scheduler), never free threads, so a failure shrinks to the smalle
 program and schedule and replays exactly. A violation is raised as
 ``GuaranteeViolation``; guarantees listed in ``skip`` (already found broken) are not
 checked, so a second run can hunt for the next one.
+
+Preconditions read only the machine, and argument strategies are Hypothesis's own
+mapped by pure functions: ``models.conformance.planned`` replays examples on a remote
+store several at once and relies on both (its docstring says why).
 """
 
 from __future__ import annotations

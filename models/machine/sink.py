@@ -4,6 +4,7 @@ shown as each verdict's evidence."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -60,3 +61,25 @@ class RunSink:
 
     def witness(self, guarantee: Guarantee, text: str, history: list[Event]) -> None:
         self.witnesses.setdefault(guarantee, (text, list(history)))
+
+    def absorb(self, later: RunSink) -> None:
+        """Add a later example's run to this one (the planned replay merges its examples
+        in order, as a sequential run meets them): counts summed, the first witness of
+        each guarantee kept, the last history the later one's. A new field must say here
+        how two runs combine (a count is summed; anything else is refused until it does)."""
+        for f in dataclasses.fields(self):
+            mine, theirs = getattr(self, f.name), getattr(later, f.name)
+            if f.name == "progress":
+                continue
+            if f.name == "last_history":
+                self.last_history = theirs
+            elif f.name == "witnesses":
+                for guarantee, witness in theirs.items():
+                    mine.setdefault(guarantee, witness)
+            elif isinstance(mine, int):
+                setattr(self, f.name, mine + theirs)
+            elif isinstance(mine, dict):
+                for key, n in theirs.items():
+                    mine[key] = mine.get(key, 0) + n
+            else:
+                raise TypeError(f"RunSink.{f.name} ({type(mine).__name__}): say how two runs' values combine")
