@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import http.client
-import http.server
-import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -20,6 +17,7 @@ from pubsafe.refimpl.errors import AlreadyExists, Conflict, StoreError
 from pubsafe.refimpl.layout import current_key
 from pubsafe.refimpl.s3_store import S3Store
 from support import fresh_s3_url as fresh_url
+from support.http_proxy import Rules, proxy_to
 
 pytestmark = pytest.mark.slow
 
@@ -105,94 +103,53 @@ def test_conformance_removes_every_prefix_it_created(s3_endpoint):  # noqa: F811
     assert _prefix_is_empty(url) == ["live/keep.json"]
 
 
-class _RefusesBatchDeletes(http.server.BaseHTTPRequestHandler):
-    """A reverse proxy to moto that answers DeleteObjects (POST ?delete) with 501
-    NotImplemented, as some S3-compatible servers do; everything else passes through
-    (less the headers named in ``strip``).
+def _s3_error(status: int, code: str, message: str) -> tuple[int, bytes, dict[str, str]]:
+    body = (f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code><Message>{message}</Message>"
+            "</Error>").encode()
+    return status, body, {"Content-Type": "application/xml"}
 
-    It speaks HTTP/1.1 so that a client sending ``Expect: 100-continue`` (botocore does
-    for some PUTs) is told to go on: an HTTP/1.0 proxy never answers and the client
-    waits for ever with its body unsent."""
 
-    protocol_version = "HTTP/1.1"
-    upstream = ""
-    refused = 0
-    refuse_batch_deletes = True
-    strip: frozenset[str] = frozenset()
-    _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "expect", "te", "upgrade"})
+def _refuses_batch_deletes(refused: list[str]) -> Rules:
+    """A server that answers DeleteObjects (POST ?delete) with 501 NotImplemented, as
+    some S3-compatible servers do; everything else passes through."""
+    def answer(method: str, path: str) -> tuple[int, bytes, dict[str, str]] | None:
+        if method == "POST" and "delete" in parse_qs(urlsplit(path).query, keep_blank_values=True):
+            refused.append(path)
+            return _s3_error(501, "NotImplemented", "DeleteObjects is not implemented")
+        return None
 
-    def _forward(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if (self.refuse_batch_deletes and self.command == "POST"
-                and "delete" in parse_qs(urlsplit(self.path).query, keep_blank_values=True)):
-            type(self).refused += 1
-            payload = (b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>NotImplemented</Code>"
-                       b"<Message>DeleteObjects is not implemented</Message></Error>")
-            self.send_response(501)
-            self.send_header("Content-Type", "application/xml")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-            return
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in self._HOP_BY_HOP | self.strip}
-        connection = http.client.HTTPConnection(urlsplit(self.upstream).netloc, timeout=30)
-        try:
-            connection.request(self.command, self.path, body=body, headers=headers)
-            answer = connection.getresponse()
-            data = answer.read()
-            self.send_response(answer.status)
-            for name, value in answer.getheaders():
-                if name.lower() not in self._HOP_BY_HOP and name.lower() != "content-length":
-                    self.send_header(name, value)
-            # a HEAD answer has no body but must carry the object's length
-            length = answer.getheader("Content-Length") if self.command == "HEAD" else None
-            self.send_header("Content-Length", length or str(len(data)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
-        finally:
-            connection.close()
-
-    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
-
-    def log_message(self, *args: object) -> None:
-        pass
+    return Rules(answer=answer)
 
 
 @contextlib.contextmanager
-def _through(handler: type[_RefusesBatchDeletes], endpoint: str, monkeypatch):  # type: ignore[no-untyped-def]
-    """S3 requests go through the proxy ``handler`` to ``endpoint`` inside the block;
-    afterwards, to the server itself again (to look at the bucket as it is)."""
-    handler.upstream = endpoint
-    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
-    try:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{proxy.server_address[1]}")
-        yield
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
-        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)
+def _through(rules: Rules, endpoint: str, monkeypatch):  # type: ignore[no-untyped-def]
+    """S3 requests go through a proxy applying ``rules`` (``support.http_proxy``) to
+    ``endpoint`` inside the block; afterwards, to the server itself again (to look at
+    the bucket as it is)."""
+    with proxy_to(endpoint, rules) as proxy:
+        try:
+            monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy)
+            yield
+        finally:
+            monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)
 
 
 def test_a_server_without_batch_deletes_costs_no_report_and_leaves_nothing(s3_endpoint, monkeypatch):  # noqa: F811
-    with _through(_RefusesBatchDeletes, s3_endpoint, monkeypatch):
+    refused: list[str] = []
+    with _through(_refuses_batch_deletes(refused), s3_endpoint, monkeypatch):
         url = fresh_url()
         target = target_from_spec(url)
         probes = probe_capabilities(target.store_factory, target.cleanup)
         contract = check_contract(target.store_factory, target.cleanup)
-    assert _RefusesBatchDeletes.refused > 0  # the batch path was tried and refused...
+    assert refused  # the batch path was tried and refused...
     assert all(p.honoured is not False for p in probes) and all(c.status != "failed" for c in contract)
     assert target.leftovers == []  # ...and single deletes removed everything
     assert _prefix_is_empty(url) == []
 
 
-class _IgnoresConditions(_RefusesBatchDeletes):
-    """A server that ignores conditional writes, as some S3-compatible ones do: the
-    If-None-Match and If-Match headers never reach moto."""
-
-    refuse_batch_deletes = False
-    strip = frozenset({"if-none-match", "if-match"})
+#: A server that ignores conditional writes, as some S3-compatible ones do: the
+#: If-None-Match and If-Match headers never reach moto.
+_IGNORES_CONDITIONS = frozenset({"if-none-match", "if-match"})
 
 
 def test_a_server_ignoring_conditional_writes_is_told_in_s3_terms(s3_endpoint, monkeypatch):  # noqa: F811
@@ -200,7 +157,7 @@ def test_a_server_ignoring_conditional_writes_is_told_in_s3_terms(s3_endpoint, m
     failed sub-probe, and the report's headline and guarded note follow from it."""
     from pubsafe.models.verdicts import Report
 
-    with _through(_IgnoresConditions, s3_endpoint, monkeypatch):
+    with _through(Rules(strip_headers=_IGNORES_CONDITIONS), s3_endpoint, monkeypatch):
         url = fresh_url()
         target = target_from_spec(url)
         probes = {p.capability: p for p in probe_capabilities(target.store_factory, target.cleanup)}
@@ -219,20 +176,9 @@ def test_a_server_ignoring_conditional_writes_is_told_in_s3_terms(s3_endpoint, m
     assert _prefix_is_empty(url) == []
 
 
-class _ReadOnly(_RefusesBatchDeletes):
+def _read_only(method: str, path: str) -> tuple[int, bytes, dict[str, str]] | None:
     """Credentials that may read but not write: every PUT, POST and DELETE gets 403."""
-
-    def _refuse(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        payload = (b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code>"
-                   b"<Message>Access Denied</Message></Error>")
-        self.send_response(403)
-        self.send_header("Content-Type", "application/xml")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_PUT = do_POST = do_DELETE = _refuse
+    return _s3_error(403, "AccessDenied", "Access Denied") if method in ("PUT", "POST", "DELETE") else None
 
 
 def test_a_store_that_refuses_every_write_is_unavailable_not_judged(s3_endpoint, monkeypatch, tmp_path, capsys):  # noqa: F811
@@ -240,7 +186,7 @@ def test_a_store_that_refuses_every_write_is_unavailable_not_judged(s3_endpoint,
     a store we cannot check (exit 3), and no report is written."""
     from pubsafe.cli import main
 
-    with _through(_ReadOnly, s3_endpoint, monkeypatch):
+    with _through(Rules(answer=_read_only), s3_endpoint, monkeypatch):
         code = main(["check", "--store", fresh_url(), "--profile", "quick", "--report", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert code == 3, err
