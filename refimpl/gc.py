@@ -183,7 +183,7 @@ def _end_sweep(store: Store, generation: int) -> None:
             store.end_sweep()
         else:
             _delete_quietly(store, _announcement(generation))
-    except StoreError:
+    except (StoreError, IntegrityError):  # the registry's id turned unreadable mid-sweep: a person removes it
         pass
 
 
@@ -383,7 +383,7 @@ def _remove_stray_claims(store: Store, survey: Survey, lease: _Fence, report: GC
             continue  # finished with its twin
         lease.fence()
         _withdraw(store.blobs, key, raw)
-        report.finished_tombstones.append(f"{store.blobs.root_uri}{key}")
+        report.finished_tombstones.append(store.blobs.uri(key))
 
 
 def _collect_orphans(

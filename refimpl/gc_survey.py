@@ -194,7 +194,7 @@ def _refuse_a_shared_blob_store(store: SplitStore) -> None:
             f"{len(others)} other registr{'y' if len(others) == 1 else 'ies'} "
             f"({', '.join(users[i] for i in others)}) publish into it too, and gc sees only this one's records and "
             "manifests. It deletes nothing there. (If one of them no longer exists, moved or deleted, remove its "
-            f"binding, {store.blobs.root_uri}gc/bound/<id>.json, by hand)"
+            f"binding, {store.blobs.uri(f'{BOUND}<id>.json')}, by hand)"
         )
 
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 import builtins
 import json
 import os
+import re
 from collections.abc import Callable
 
-from .errors import AlreadyExists, CollectionInProgress, Conflict, ObjectNotFound
+from .errors import AlreadyExists, CollectionInProgress, Conflict, IntegrityError, ObjectNotFound
 from .layout import CURRENT, GC, HISTORY, RECORDS
 from .store import ANY, Capabilities, Debris, Expect, ObjectInfo, Store, StoredObject
 
@@ -33,6 +34,8 @@ SWEEPING = f"{GC}sweeping/"
 #: A sweep of a store taken as a whole announces itself here, under its lease generation
 #: (``gc/sweeping/store-<generation>.json``): no registry's publish ever takes it for its own.
 WHOLE_STORE_SWEEP = f"{SWEEPING}store-"
+#: What a registry id may be: it names keys (``gc/bound/<id>.json``), so no separators.
+_REGISTRY_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 class SplitStore(Store):
@@ -82,12 +85,33 @@ class SplitStore(Store):
     # -- which registries publish into the blob store (for GC) -----------------
 
     def registry_id(self) -> str | None:
+        """This registry's id; None before its first publish. An id that does not read
+        is an IntegrityError, never a stand-in: a publish that went on without its
+        binding would leave blobs no binding attributes to it (see ``bind``)."""
         try:
-            return str(json.loads(self.registry.get(REGISTRY_ID))["registry_id"])
+            raw = self.registry.get(REGISTRY_ID)
         except ObjectNotFound:
             return None
+        try:
+            rid = json.loads(raw)["registry_id"]
         except (ValueError, KeyError, TypeError):
-            return "unreadable"  # never matches a binding: gc refuses, and says the registry is unknown
+            rid = None
+        if isinstance(rid, str) and _REGISTRY_ID.fullmatch(rid):
+            return rid
+        raise IntegrityError(self._unreadable_id(raw))
+
+    def _unreadable_id(self, raw: bytes) -> str:
+        mine = sorted(self.blobs.uri(f"{BOUND}{rid}.json") for rid, root in self.bound_registries().items()
+                      if root == self.registry.root_uri)
+        restore = (f"the id is in the name of the blob store's binding for this registry ({', '.join(mine)}): "
+                   'write {"registry_id": "<that id>"} back' if mine else
+                   "no binding in the blob store names this registry: remove the file and publish again (a new id "
+                   "is made and bound)")
+        return (f"{self.registry.uri(REGISTRY_ID)} does not hold a registry id pubsafe can read ({raw[:60]!r}), so "
+                f"pubsafe cannot tell the blob store {self.blobs.root_uri} that this registry publishes into it: a "
+                "publish would leave blobs there that gc of that store as a whole store takes for orphans, and gc of "
+                "this pair cannot tell its blobs from others'. Nothing was written or deleted. To restore it, "
+                f"{restore}")
 
     def bound_ids(self) -> set[str]:
         """The ids of the registries bound here: one listing, no reads (a sweep's fence)."""
@@ -119,15 +143,15 @@ class SplitStore(Store):
         one (same id, another root) gets an id of its own here, so the blob store shows
         two users and gc refuses it as shared.
         """
-        rid = self.registry_id()
+        rid = self.registry_id()  # unreadable: IntegrityError, before anything is written
         if rid is None:
             try:
                 self.registry.put(REGISTRY_ID, json.dumps({"registry_id": self.new_registry_id()}).encode())
             except AlreadyExists:
                 pass  # a concurrent publish made it first: use theirs
             rid = self.registry_id()
-        if rid in (None, "unreadable"):
-            return  # gc will refuse this pair and say why; publishing is unaffected
+            if rid is None:
+                raise ObjectNotFound(f"{self.registry.uri(REGISTRY_ID)} vanished as it was written: publish again")
         if not self._bound_here(rid):
             rid = self._new_id(rid)
             self._bound_here(rid)
@@ -176,7 +200,7 @@ class SplitStore(Store):
         except Conflict:
             pass  # a concurrent publish of this registry replaced it first: use theirs
         rid = self.registry_id()
-        return rid if rid not in (None, "unreadable", copied) else json.loads(fresh)["registry_id"]
+        return rid if rid not in (None, copied) else str(json.loads(fresh)["registry_id"])
 
     def announce_sweep(self, sweep_id: str) -> None:
         """Say in the blob store that this registry's gc sweeps it (see ``bind``)."""

@@ -150,6 +150,10 @@ class Store(ABC):
     #: ``read`` (how get_object reads the bytes and their etag).
     wire_terms: dict[str, str] = {}
 
+    def uri(self, key: str) -> str:
+        """Where ``key`` lives, for messages that send a person to it."""
+        return f"{self.root_uri.rstrip('/')}/{key}"
+
     @abstractmethod
     def get_object(self, key: str) -> StoredObject:
         """The bytes under ``key`` and their etag, read together.

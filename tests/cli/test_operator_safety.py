@@ -90,6 +90,49 @@ def test_a_registrys_blob_store_that_also_holds_a_store_of_its_own_is_collected_
     assert run(capsys, "audit", "--store", str(registry), "--blob-store", str(blobs))[0] == 0  # its blob is there
 
 
+UNREADABLE_IDS = [b"{not json", b"", b"\xff\xfe", b"{}", b'{"registry_id": ""}', b'{"registry_id": 7}',
+                  b'{"registry_id": "../../x"}', b'{"registry_id": "a/b"}', '{"registry_id": "r\u00e9g"}'.encode(),
+                  b'{"registry_id": "' + b"f" * 200 + b'"}', b'["registry_id"]']
+
+
+@pytest.mark.parametrize("raw", UNREADABLE_IDS, ids=range(len(UNREADABLE_IDS)))
+def test_a_registry_whose_id_does_not_read_publishes_nothing_until_it_is_restored(tmp_path, capsys, raw):
+    """A registry's gc/registry.json that does not read once made its publish skip the
+    binding and go on: the blob store, also published into as a whole store, was then
+    collected as a whole store and the registry's live blob deleted (exit 0). Now the
+    publish is refused before anything is written, gc of the pair refuses too, and the
+    message says how to restore the id (from the binding that names the registry)."""
+    blobs, registry = tmp_path / "objects", tmp_path / "registry"
+    (tmp_path / "a.json").write_text('{"w": 1}')
+    (tmp_path / "b.json").write_text('{"w": 2}')
+    (registry / "gc").mkdir(parents=True)
+    (registry / "gc" / "registry.json").write_bytes(raw)  # before the first publish: never bound
+    publish = ["publish", "--store", str(registry), "--blob-store", str(blobs), *SLOT, f"model={tmp_path / 'a.json'}"]
+    before = tree(registry)
+    code, _, err = run(capsys, *publish)
+    assert code == 1 and "does not hold a registry id pubsafe can read" in err, err
+    assert "remove the file and publish again" in err and "Nothing was written" in err
+    assert tree(registry) == before and not blobs.exists()
+    (registry / "gc" / "registry.json").unlink()  # what the message says to do
+    assert run(capsys, *publish)[0] == 0
+    rid = json.loads((registry / "gc" / "registry.json").read_text())["registry_id"]
+    assert run(capsys, "publish", "--store", str(blobs), "--tenant", "beta", "--surface", S,
+               f"model={tmp_path / 'b.json'}")[0] == 0
+    (registry / "gc" / "registry.json").write_bytes(raw)  # after it was bound
+    before = (tree(blobs), tree(registry))
+    for argv in (publish, ["gc", "--store", str(registry), "--blob-store", str(blobs), "--grace", "0s"],
+                 ["gc", "--store", str(blobs), "--grace", "0s"]):
+        code, _, err = run(capsys, *argv)
+        assert code == 1, (argv, err)
+        assert (tree(blobs), tree(registry)) == before, argv
+    assert "does not hold a registry id" in err or "cannot be collected" in err
+    code, _, err = run(capsys, *publish)
+    assert f'bound/{rid}.json' in err and 'write {"registry_id": "<that id>"} back' in err, err
+    (registry / "gc" / "registry.json").write_text(json.dumps({"registry_id": rid}))  # restored as it says
+    assert run(capsys, *publish)[0] == 0
+    assert run(capsys, "audit", "--store", str(registry), "--blob-store", str(blobs))[0] == 0
+
+
 def test_a_split_store_is_swept_only_when_no_other_registry_uses_its_blobs(tmp_path, capsys):
     blobs, first, second = tmp_path / "objects", tmp_path / "reg-1", tmp_path / "reg-2"
     code, _, err = run(capsys, "gc", "--store", str(first), "--blob-store", str(blobs), "--grace", "0s")
