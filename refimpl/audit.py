@@ -22,7 +22,9 @@ from .gc import why_gc_cannot_run
 from .gc_lease import MAX_LEASE_SECONDS, MIN_LEASE_SECONDS
 from .history import read_entry
 from .layout import (
+    CURRENT,
     GC_LEASE,
+    HISTORY,
     RECORDS,
     Listing,
     Locator,
@@ -69,12 +71,9 @@ def audit_store(store: Store, now: float | None = None, dialect: Dialect | None 
     orphans = [ref.key for ref in listing.blobs
                if not any(k in listing.records for k in record_keys(ref)) and ref.key not in referenced]
     advice = gc_advice(store, dialect)
-    bindings = [] if isinstance(store, SplitStore) else [key for key in listing.gc if key.startswith(BOUND)]
-    if orphans and bindings:  # another registry's manifests may name them: not this store's orphans to judge
-        found.add("R4", orphans[0], f"{len(orphans)} blob(s) that no manifest of this store names; this store is "
-                                    f"also the blob store of a registry ({bindings[0]}), whose manifests may name "
-                                    "them: audit it through that registry (--store REGISTRY --blob-store this "
-                                    "store); `pubsafe gc` refuses this store", "notice")
+    if orphans and (others := _other_users(store, listing)):  # their manifests may name them: not orphans to judge
+        found.add("R4", orphans[0], f"{len(orphans)} blob(s) that no manifest of this store names; {others}",
+                  "notice")
     elif orphans:
         found.add("R4", orphans[0], f"{len(orphans)} orphan blob(s) from crashed publishes; `pubsafe orphans` lists "
                                     f"them; {advice}", "notice")
@@ -269,6 +268,32 @@ def _lease(store: Store, listing: Listing, now: float | None, found: _Findings) 
         when = "" if age is None else f", last renewed {max(age, 0):.0f}s ago by this host's clock"
         found.add("R4", GC_LEASE, f"{who} holds the lease ({lasts:g}s{when}); every other gc refuses until it "
                                   "releases it or it lapses", "notice")
+
+
+def _other_users(store: Store, listing: Listing) -> str | None:
+    """Who else may name this store's blobs in manifests this audit does not read, said
+    as what to do instead of gc: a registry bound to a whole store; for a registry's blob
+    store, other registries bound to it or a store of its own (a blob store someone also
+    publishes into with ``--store OBJECTS``). gc refuses each of these."""
+    if not isinstance(store, SplitStore):
+        bindings = [key for key in listing.gc if key.startswith(BOUND)]
+        return (f"this store is also the blob store of a registry ({bindings[0]}), whose manifests may name them: "
+                "audit it through that registry (--store REGISTRY --blob-store this store); `pubsafe gc` refuses "
+                "this store") if bindings else None
+    try:
+        mine = store.registry_id()
+    except IntegrityError:
+        mine = None
+    others = sorted(root for rid, root in store.bound_registries().items() if rid != mine)
+    if others:
+        return (f"the blob store {store.blobs.root_uri} is shared with {len(others)} other registr"
+                f"{'y' if len(others) == 1 else 'ies'} ({', '.join(others)}), whose manifests may name them: audit "
+                "each through its registry; `pubsafe gc` refuses this blob store")
+    own = [key for prefix in (CURRENT, HISTORY) for key in store.blobs.list(prefix)[:1]]
+    if own:
+        return (f"the blob store {store.blobs.root_uri} also holds a store of its own ({own[0]}), whose manifests "
+                f"may name them: audit it by itself (--store {store.blobs.root_uri}); `pubsafe gc` refuses this pair")
+    return None
 
 
 def gc_advice(store: Store, dialect: Dialect) -> str:
