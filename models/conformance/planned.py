@@ -228,6 +228,15 @@ def _plain(value: Any) -> bool:
     return False
 
 
+def _named(exc: BaseException) -> str:
+    """An exception as the run's ``why`` names it: with what a group (Hypothesis's
+    FlakyFailure) holds, so a run that went sequential says what the plan met."""
+    inner = getattr(exc, "exceptions", ())
+    held = f" ({'; '.join(_named(e) for e in inner)})" if inner else ""
+    text = str(exc).splitlines()[0][:200] if str(exc) and not inner else ""
+    return f"{type(exc).__name__}{f': {text}' if text else ''}{held}"
+
+
 def _plan(machine: type[PublishMachine], settings: Settings) -> list[_Example]:
     """Every example Hypothesis runs on the stand-in, recorded; _Unplannable if the run
     cannot be planned, if it breaks there, or if the recording does not add up."""
@@ -287,7 +296,7 @@ def _plan(machine: type[PublishMachine], settings: Settings) -> list[_Example]:
     except _Unplannable:
         raise
     except Exception as exc:  # noqa: BLE001 - a break found here is found again, sequentially, on the store
-        raise _Unplannable(f"the plan found {type(exc).__name__}") from None
+        raise _Unplannable(f"the plan found {_named(exc)}") from None
     for number, example in enumerate(examples, 1):
         status = getattr(getattr(example.data, "status", None), "name", "")
         if status not in ("VALID", "INVALID", "OVERRUN") or getattr(example.data, "target_observations", None):

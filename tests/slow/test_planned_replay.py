@@ -90,7 +90,7 @@ def test_an_engine_breaking_on_a_bucket_is_found_and_shrunk_as_one_sequential_ru
         stop_on=EVERY)
     assert any(v.status == Status.BREAKS and v.counterexample.steps for v in sequential.verdicts)
     _judged_alike(sequential, replayed)
-    assert run.sequential and run.why == "the plan found GuaranteeViolation", run
+    assert run.sequential and run.why.startswith("the plan found GuaranteeViolation: "), run
 
 
 def _drops_history(method: str, path: str):
