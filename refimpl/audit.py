@@ -22,6 +22,7 @@ from .gc import why_gc_cannot_run
 from .gc_lease import MAX_LEASE_SECONDS, MIN_LEASE_SECONDS
 from .history import read_entry
 from .layout import (
+    BOUND,
     CURRENT,
     GC_LEASE,
     HISTORY,
@@ -36,7 +37,7 @@ from .layout import (
     parse_blob_key,
     record_keys,
 )
-from .split import BOUND, SplitStore
+from .split import SplitStore, binding_problem
 from .store import NOT_REGULAR, Debris, Store
 from .validate import ArtifactValidator
 
@@ -71,7 +72,7 @@ def audit_store(store: Store, now: float | None = None, dialect: Dialect | None 
     orphans = [ref.key for ref in listing.blobs
                if not any(k in listing.records for k in record_keys(ref)) and ref.key not in referenced]
     advice = gc_advice(store, dialect)
-    if orphans and (others := _other_users(store, listing)):  # their manifests may name them: not orphans to judge
+    if orphans and (others := _other_users(store, listing, debris)):  # they may name them: no orphans to judge
         found.add("R4", orphans[0], f"{len(orphans)} blob(s) that no manifest of this store names; {others}",
                   "notice")
     elif orphans:
@@ -234,6 +235,10 @@ def _debris(debris: Iterable[Debris], found: _Findings, advice: str) -> None:
                                       "could wait for ever), so the commands that need this key refuse: remove it "
                                       "by hand" + (", then restore current with `pubsafe rollback --to VERSION`"
                                                    if item.key.startswith("current/") else ""))
+        elif item.kind == "dir":
+            found.add("G2", item.key, "a directory where pubsafe keeps only files (a binding, lease or "
+                                      "announcement of gc may hide behind it), so gc refuses: remove it by hand, "
+                                      "restoring the file it replaced")
         elif item.kind == "temp":
             temps.append(item)
     if temps:
@@ -270,12 +275,14 @@ def _lease(store: Store, listing: Listing, now: float | None, found: _Findings) 
                                   "releases it or it lapses", "notice")
 
 
-def _other_users(store: Store, listing: Listing) -> str | None:
+def _other_users(store: Store, listing: Listing, debris: list[Debris]) -> str | None:
     """Who else may name this store's blobs in manifests this audit does not read, said
     as what to do instead of gc: a registry bound to a whole store; for a registry's blob
     store, other registries bound to it or a store of its own (a blob store someone also
     publishes into with ``--store OBJECTS``). gc refuses each of these."""
     if not isinstance(store, SplitStore):
+        if (problem := binding_problem(listing.gc, debris)) is not None:
+            return f"`pubsafe gc` refuses this store: {problem}"
         bindings = [key for key in listing.gc if key.startswith(BOUND)]
         return (f"this store is also the blob store of a registry ({bindings[0]}), whose manifests may name them: "
                 "audit it through that registry (--store REGISTRY --blob-store this store); `pubsafe gc` refuses "

@@ -93,10 +93,18 @@ from .errors import (
     StoreError,
 )
 from .gc_lease import CLOCKS, LEASE_SECONDS, Lease, new_sweep_id, validated_lease
-from .gc_survey import Survey, block_unreadable, list_orphans, names_in_current, slot_of, survey_store
-from .layout import GC_LEASE, RECORDS, BlobRef, parse_blob_key
+from .gc_survey import (
+    Survey,
+    block_unreadable,
+    list_orphans,
+    names_in_current,
+    refuse_hidden_bindings,
+    slot_of,
+    survey_store,
+)
+from .layout import BOUND, GC_LEASE, RECORDS, BlobRef, parse_blob_key
 from .phases import phase
-from .split import BOUND, WHOLE_STORE_SWEEP, SplitStore
+from .split import WHOLE_STORE_SWEEP, SplitStore
 from .store import NOT_REGULAR, Debris, Store
 
 __all__ = ["list_orphans", "sweep", "plan", "LEASE_SECONDS", "validated_grace", "why_gc_cannot_run"]
@@ -143,6 +151,7 @@ def sweep(
     # tombstone finished since no longer holds the bytes read (see _still).
     survey = survey_store(store)
     debris = store.debris()
+    refuse_hidden_bindings(store, survey.gc_keys, debris)
     block_unreadable(survey, debris)
     report = GCReport(blocked_slots=dict(survey.blocked), left_alone=dict(survey.left_alone))
     if not (survey.orphans() or survey.tombstones or survey.blob_claims or
@@ -274,6 +283,7 @@ def plan(store: Store, grace_seconds: float, now: float) -> GCReport:
         raise CollectionRefused(why)
     survey = survey_store(store)
     debris = store.debris()
+    refuse_hidden_bindings(store, survey.gc_keys, debris)
     block_unreadable(survey, debris)
     report = GCReport(dry_run=True, blocked_slots=dict(survey.blocked), left_alone=dict(survey.left_alone))
     for key in sorted(survey.tombstones):
@@ -543,6 +553,8 @@ def _leave(report: GCReport, item: Debris) -> None:
 def _why_left(item: Debris) -> str:
     if item.kind == "link":
         return "a symbolic link inside the store; pubsafe never follows or removes links: remove it by hand"
+    if item.kind == "dir":
+        return "a directory where pubsafe keeps only files; gc never removes one: remove it by hand"
     return (f"{NOT_REGULAR.get(item.kind, 'an entry')}, not a regular file; pubsafe never reads, follows or removes "
             "one: remove it by hand")
 

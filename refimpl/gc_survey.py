@@ -28,6 +28,7 @@ from .dialects import RECSYS_PIPELINES, parse_any_record
 from .documents import OrphanInfo, is_tombstone
 from .errors import CollectionRefused, IntegrityError, InvalidKey, ObjectNotFound
 from .layout import (
+    BOUND,
     CURRENT,
     HISTORY,
     RECORDS,
@@ -39,7 +40,7 @@ from .layout import (
     parse_blob_key,
     record_keys,
 )
-from .split import BOUND, SplitStore
+from .split import SplitStore, binding_problem
 from .store import NOT_REGULAR, Debris, Store
 
 __all__ = ["Survey", "survey_store", "block_unreadable", "list_orphans", "slot_of", "names_in_current"]
@@ -88,6 +89,14 @@ def survey_store(store: Store) -> Survey:
         _refuse_a_shared_blob_store(store)
     _read_manifests(store, listing, survey)
     return survey
+
+
+def refuse_hidden_bindings(store: Store, gc_keys: list[str], debris: list[Debris]) -> None:
+    """A whole store where a binding may hide (a link or directory at ``gc/bound/…``, a
+    file named ``gc/bound``): a registry may publish into it unseen, so nothing is
+    deleted. (A blob store's are checked with its bindings: ``SplitStore.bindings``.)"""
+    if not isinstance(store, SplitStore) and (problem := binding_problem(gc_keys, debris)) is not None:
+        raise CollectionRefused(f"{store.root_uri}: {problem}")
 
 
 def block_unreadable(survey: Survey, debris: Iterable[Debris]) -> None:
@@ -173,7 +182,9 @@ def _refuse_a_registrys_blob_store_taken_whole(store: Store, listing: Listing) -
 
 def _refuse_a_shared_blob_store(store: SplitStore) -> None:
     registry_id = store.registry_id()
-    users = store.bound_registries()
+    users, problem = store.bindings()
+    if problem is not None:
+        raise CollectionRefused(f"the blob store {store.blobs.root_uri}: {problem}")
     if registry_id is None or registry_id not in users:
         raise CollectionRefused(
             f"no pubsafe publish has bound {store.registry.root_uri} to the blob store {store.blobs.root_uri}, so gc "
@@ -304,6 +315,7 @@ def list_orphans(store: Store, now: float) -> list[OrphanInfo]:
     if listing.blobs and not (listing.records or listing.currents or listing.histories):
         _refuse_what_is_not_a_whole_store(store, listing)
     _refuse_a_registrys_blob_store_taken_whole(store, listing)
+    refuse_hidden_bindings(store, listing.gc, store.debris())
     locator = Locator.of(store)
     referenced: set[str] = set()
     for key in [*listing.currents, *listing.histories]:

@@ -39,6 +39,8 @@ __all__ = [
     "HISTORY",
     "GC",
     "GC_LEASE",
+    "BOUND",
+    "SWEEPING",
 ]
 
 RECORDS = "records/"
@@ -46,6 +48,10 @@ CURRENT = "current/"
 HISTORY = "history/"
 GC = "gc/"
 GC_LEASE = "gc/lease.json"
+#: gc's two folders: a blob store's bindings (``<registry id>.json``, see split.py) and
+#: the announcements of sweeps in progress. Everything else in gc/ is a file.
+BOUND = f"{GC}bound/"
+SWEEPING = f"{GC}sweeping/"
 _VERSION = re.compile(r"[0-9a-f]{64}")
 _SLASHES = re.compile(r"/{2,}")
 

@@ -46,6 +46,7 @@ from .errors import (
     StoreError,
     UnsafeStoreState,
 )
+from .layout import BOUND, GC, SWEEPING
 from .osio import UNSUPPORTED, NotRegularFile, OSOps, RealOS
 from .store import (
     ABSENT,
@@ -66,6 +67,7 @@ __all__ = ["LocalStore", "TEMP_PREFIX"]
 TEMP_PREFIX = ".tmp-"
 #: Temp files of interrupted writes: pubsafe's, and recsys-pipelines' (``.<name>.tmp-<digits>``).
 _TEMP = re.compile(r"\.tmp-[0-9a-f]{32}|\..+\.tmp-[0-9]{1,10}")
+_GC_FOLDERS = (BOUND.rstrip("/"), SWEEPING.rstrip("/"))  #: the only directories inside gc/
 
 
 class LocalStore(Store):
@@ -307,6 +309,8 @@ class LocalStore(Store):
                     if kind == "file" and _TEMP.fullmatch(entry_name):
                         odd.append((key, "temp"))
                 elif kind == "dir":
+                    if key.startswith(GC) and key not in _GC_FOLDERS:
+                        odd.append((key, "dir"))  # e.g. a binding replaced by a directory: not simply absent
                     if key.startswith(prefix) or prefix.startswith(key + "/"):
                         stack.append((os.path.join(directory, entry_name), key))
                 elif kind == "file" and key.startswith(prefix):

@@ -19,23 +19,44 @@ import builtins
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from .errors import AlreadyExists, CollectionInProgress, Conflict, IntegrityError, ObjectNotFound
-from .layout import CURRENT, GC, HISTORY, RECORDS
-from .store import ANY, Capabilities, Debris, Expect, ObjectInfo, Store, StoredObject
+from .layout import BOUND, CURRENT, GC, HISTORY, RECORDS, SWEEPING
+from .store import ANY, NOT_REGULAR, Capabilities, Debris, Expect, ObjectInfo, Store, StoredObject
 
 __all__ = ["SplitStore"]
 
 _REGISTRY = (RECORDS, CURRENT, HISTORY, GC)
 REGISTRY_ID = f"{GC}registry.json"
-BOUND = f"{GC}bound/"
-SWEEPING = f"{GC}sweeping/"
 #: A sweep of a store taken as a whole announces itself here, under its lease generation
 #: (``gc/sweeping/store-<generation>.json``): no registry's publish ever takes it for its own.
 WHOLE_STORE_SWEEP = f"{SWEEPING}store-"
 #: What a registry id may be: it names keys (``gc/bound/<id>.json``), so no separators.
 _REGISTRY_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+_DEBRIS_WORDS = {"link": "a symbolic link", "dir": "a directory", "temp": "a temp file", **NOT_REGULAR}
+
+
+def binding_problem(keys: Iterable[str], debris: Iterable[Debris]) -> str | None:
+    """What stands where a blob store's bindings belong but is none (a file named
+    ``gc/bound``, a file below a binding; a link, directory, special or temp file
+    there), in words; None if every binding can be read. gc reads the bindings to
+    learn every registry that publishes into a store, so it refuses while one hides."""
+    folder = BOUND[:-1]
+    odd = [f"{key} is a file" for key in keys
+           if key == folder or key.startswith(BOUND) and "/" in key[len(BOUND):]]  # gc/bound, gc/bound/x.json/y
+    odd += [f"{item.key} is {_DEBRIS_WORDS.get(item.kind, 'an entry that is no file')}" for item in debris
+            if item.key == folder or item.key.startswith(BOUND)]
+    if not odd:
+        return None
+    return (f"{odd[0]}{f' (and {len(odd) - 1} more)' if len(odd) > 1 else ''}, where only bindings belong "
+            f"({BOUND}<registry id>.json, regular files): a registry's binding may hide behind it, so gc cannot "
+            "tell which registries publish into this store, and blobs only their manifests name would look like "
+            "orphans. gc deletes nothing. Restore each binding as a regular file (its registry's id is in that "
+            f"registry's {REGISTRY_ID}; it holds {{\"registry\": \"<registry root>\"}}), or remove what stands "
+            "there by hand if no registry publishes into this store")
 
 
 class SplitStore(Store):
@@ -119,14 +140,22 @@ class SplitStore(Store):
 
     def bound_registries(self) -> dict[str, str]:
         """registry id -> the root it had when it was bound, for every registry bound here."""
+        return self.bindings()[0]
+
+    def bindings(self) -> tuple[dict[str, str], str | None]:
+        """The registries bound here (id -> root), and what stands where bindings
+        belong but is none (``binding_problem``): one listing, a read per binding."""
+        keys = self.blobs.list(BOUND[:-1])  # "gc/bound" itself too: a file there hides every binding
         found = {}
-        for key in self.blobs.list(BOUND):
+        for key in keys:
+            if not key.startswith(BOUND) or "/" in key[len(BOUND):]:
+                continue
             rid = key[len(BOUND):].removesuffix(".json")
             try:
                 found[rid] = str(json.loads(self.blobs.get(key)).get("registry", "?"))
             except (ObjectNotFound, ValueError, AttributeError):
                 found[rid] = "?"
-        return found
+        return found, binding_problem(keys, self.blobs.debris())
 
     def bind(self) -> None:
         """Record that this registry publishes into this blob store (idempotent,

@@ -97,9 +97,11 @@ class Debris(NamedTuple):
     """Something in the store that is not an object: never read, reported by audit.
 
     kind: ``temp`` (an interrupted write's temporary file; GC removes it after the
-    grace period), ``link`` (a symbolic link), or one of ``NOT_REGULAR`` (a named
-    pipe, socket or device, which a read could wait on for ever); only a person
-    should remove a link or a special file.
+    grace period), ``link`` (a symbolic link), ``dir`` (a directory where pubsafe
+    keeps only files: inside ``gc/``, so that a binding replaced by a directory is not
+    simply absent), or one of ``NOT_REGULAR`` (a named pipe, socket or device, which a
+    read could wait on for ever); only a person should remove a link, a directory or a
+    special file.
     """
 
     key: str

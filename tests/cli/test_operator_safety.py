@@ -92,6 +92,87 @@ def test_a_registrys_blob_store_that_also_holds_a_store_of_its_own_is_collected_
     assert "also holds a store of its own" in out and "deletes those older" not in out, out
 
 
+def _hide(binding: Path, how: str) -> None:
+    """Put something other than a readable binding where ``binding`` was (outside tester, F10)."""
+    saved = binding.read_bytes()
+    if how == "gc/bound is a file":
+        shutil.move(binding.parent, binding.parent.with_name("bound.saved"))
+        binding.parent.write_bytes(saved)
+        return
+    binding.unlink()
+    if how == "a directory":
+        binding.mkdir()
+    elif how == "a directory with a file in it":
+        binding.mkdir()
+        (binding / "x.json").write_bytes(saved)
+    elif how == "a symbolic link":
+        (binding.parent.parent / "elsewhere.json").write_bytes(saved)
+        binding.symlink_to(binding.parent.parent / "elsewhere.json")
+    elif how == "a named pipe":
+        os.mkfifo(binding)
+    else:
+        (binding.parent / STALE_TEMP).write_bytes(saved)  # "renamed" to a temp file's name
+
+
+HIDDEN = ["a directory", "a directory with a file in it", "a symbolic link", "gc/bound is a file", "a named pipe",
+          "a temp file"]
+
+
+@pytest.mark.parametrize("how", HIDDEN)
+def test_gc_of_a_store_whose_binding_is_replaced_by_something_else_deletes_nothing(tmp_path, capsys, how):
+    """A registry's blob store that is also a store of its own, its binding replaced by a
+    directory (a restore tool, a stray mkdir -p), a link, a file named gc/bound...: gc of
+    it as a whole store saw no binding and deleted the registry's live blob (exit 0, or
+    4 for a link). A binding that cannot be read now refuses gc whole, and audit says so."""
+    blobs, registry = tmp_path / "objects", tmp_path / "registry"
+    (tmp_path / "a.json").write_text('{"w": 1}')
+    (tmp_path / "b.json").write_text('{"w": 2}')
+    assert run(capsys, "publish", "--store", str(registry), "--blob-store", str(blobs), *SLOT,
+               f"model={tmp_path / 'a.json'}")[0] == 0
+    assert run(capsys, "publish", "--store", str(blobs), "--tenant", "beta", "--surface", S,
+               f"model={tmp_path / 'b.json'}")[0] == 0
+    for blob in blobs.glob(f"{T}/{S}/model/*.json"):
+        os.utime(blob, (OLD, OLD))
+    [binding] = (blobs / "gc" / "bound").iterdir()
+    _hide(binding, how)
+    before = (tree(blobs), tree(registry))
+    for argv in (["gc", "--store", str(blobs), "--grace", "0s"], ["gc", "--store", str(blobs), "--dry-run"],
+                 ["orphans", "--store", str(blobs)]):
+        code, _, err = run(capsys, *argv)
+        assert code == 1 and ("where only bindings belong" in err or how.endswith("in it")), (argv, err)
+        assert "cannot be collected" in err or "gc deletes nothing" in err, (argv, err)
+        assert (tree(blobs), tree(registry)) == before, argv
+    code, out, _ = run(capsys, "audit", "--store", str(blobs))
+    orphan_notes = [line for line in out.splitlines() if "no manifest of this store names" in line]
+    assert orphan_notes and "refuses this store" in orphan_notes[0], out
+
+
+@pytest.mark.parametrize("how", HIDDEN)
+def test_gc_of_a_registry_whose_blob_store_hides_another_registrys_binding_deletes_nothing(tmp_path, capsys, how):
+    """The same on the split side: a second registry's binding hidden, the first
+    registry's gc took the blob store for its own and deleted the second's live blob."""
+    blobs, first, second = tmp_path / "objects", tmp_path / "reg-1", tmp_path / "reg-2"
+    (tmp_path / "a.json").write_text('{"w": 1}')
+    (tmp_path / "b.json").write_text('{"w": 2}')
+    assert run(capsys, "publish", "--store", str(first), "--blob-store", str(blobs), *SLOT,
+               f"model={tmp_path / 'a.json'}")[0] == 0
+    mine = {p.name for p in (blobs / "gc" / "bound").iterdir()}
+    assert run(capsys, "publish", "--store", str(second), "--blob-store", str(blobs), "--tenant", "beta",
+               "--surface", S, f"model={tmp_path / 'b.json'}")[0] == 0
+    for blob in blobs.glob("*/*/model/*.json"):
+        os.utime(blob, (OLD, OLD))
+    [theirs] = [p for p in (blobs / "gc" / "bound").iterdir() if p.name not in mine]
+    if how == "gc/bound is a file":
+        pytest.skip("the first registry's binding goes with the folder: refused as never bound, tested elsewhere")
+    _hide(theirs, how)
+    before = (tree(blobs), tree(first), tree(second))
+    for argv in (["gc", "--store", str(first), "--blob-store", str(blobs), "--grace", "0s"],
+                 ["gc", "--store", str(first), "--blob-store", str(blobs), "--dry-run"]):
+        code, _, err = run(capsys, *argv)
+        assert code == 1 and "where only bindings belong" in err, (argv, err)
+        assert (tree(blobs), tree(first), tree(second)) == before, argv
+
+
 UNREADABLE_IDS = [b"{not json", b"", b"\xff\xfe", b"{}", b'{"registry_id": ""}', b'{"registry_id": 7}',
                   b'{"registry_id": "../../x"}', b'{"registry_id": "a/b"}', '{"registry_id": "r\u00e9g"}'.encode(),
                   b'{"registry_id": "' + b"f" * 200 + b'"}', b'["registry_id"]']
