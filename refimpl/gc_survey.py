@@ -40,7 +40,7 @@ from .layout import (
     parse_blob_key,
     record_keys,
 )
-from .split import SplitStore, binding_problem
+from .split import REGISTRY_ID, SplitStore, binding_problem
 from .store import NOT_REGULAR, Debris, Store
 
 __all__ = ["Survey", "survey_store", "block_unreadable", "list_orphans", "slot_of", "names_in_current"]
@@ -171,6 +171,12 @@ def _refuse_a_registrys_blob_store_taken_whole(store: Store, listing: Listing) -
             roots.append(str(json.loads(store.get(key)).get("registry", "?")))
         except (ObjectNotFound, ValueError, AttributeError):
             roots.append("?")
+    if set(roots) == {store.root_uri}:
+        raise CollectionRefused(
+            f"{store.uri(bindings[0])} binds {store.root_uri} to itself: a publish once named this store as its own "
+            "blob store (--store S --blob-store S, refused since), so its blobs are named by its own records and "
+            f"manifests. gc deletes nothing while a binding stands; remove {', '.join(bindings)} (and "
+            f"{REGISTRY_ID}) by hand, then run gc again")
     raise CollectionRefused(
         f"{store.root_uri} is the blob store of {len(bindings)} registr{'y' if len(bindings) == 1 else 'ies'} "
         f"({', '.join(sorted(roots))}; {bindings[0]}): their manifests name blobs here that this store's own "

@@ -21,8 +21,9 @@ import os
 import re
 from collections.abc import Callable, Iterable
 
-from .errors import AlreadyExists, CollectionInProgress, Conflict, IntegrityError, ObjectNotFound
+from .errors import AlreadyExists, CollectionInProgress, Conflict, IntegrityError, InvalidInput, ObjectNotFound
 from .layout import BOUND, CURRENT, GC, HISTORY, RECORDS, SWEEPING
+from .local import LocalStore
 from .store import ANY, NOT_REGULAR, Capabilities, Debris, Expect, ObjectInfo, Store, StoredObject
 
 __all__ = ["SplitStore"]
@@ -59,9 +60,32 @@ def binding_problem(keys: Iterable[str], debris: Iterable[Debris]) -> str | None
             "there by hand if no registry publishes into this store")
 
 
+def _place(store: Store) -> str:
+    """Where a store's keys live, for comparing two roots: a local directory with its
+    links resolved (two spellings of one directory are one place), else its URI."""
+    where = os.path.realpath(store.root) if isinstance(store, LocalStore) else store.root_uri
+    return where.rstrip("/") + "/"
+
+
+def _refuse_overlap(blobs: Store, registry: Store) -> None:
+    """A blob store at, inside or around its registry: a blob's key and a record's can
+    name one file (a record written over the artifact it records), and gc would take
+    one half for the other. Refused before anything is opened for writing."""
+    a, b = _place(blobs), _place(registry)
+    if a.startswith(b) or b.startswith(a):
+        where = "are the same place" if a == b else "are nested (one lies inside the other)"
+        raise InvalidInput(
+            f"the blob store {blobs.root_uri} and the registry {registry.root_uri} {where}: blobs "
+            "(<tenant>/<surface>/<type>/<version>.json) and the registry's records/, current/, history/ and gc/ would "
+            "share keys, so a record could be written over the artifact it records. Nothing was written. Give two "
+            "separate roots, e.g. siblings: --store ./registry --blob-store ./objects"
+        )
+
+
 class SplitStore(Store):
     def __init__(self, blobs: Store, registry: Store, *,
                  new_registry_id: Callable[[], str] = lambda: os.urandom(16).hex()) -> None:
+        _refuse_overlap(blobs, registry)
         self.blobs, self.registry = blobs, registry
         self.new_registry_id = new_registry_id  #: random; a model checker counts instead, so equal runs stay equal
         self.root_uri = blobs.root_uri  # manifests name blobs: their URIs are under the blob root

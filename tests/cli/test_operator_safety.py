@@ -173,6 +173,54 @@ def test_gc_of_a_registry_whose_blob_store_hides_another_registrys_binding_delet
         assert (tree(blobs), tree(first), tree(second)) == before, argv
 
 
+OVERLAPS = {  # (--store, --blob-store), relative to a folder holding the store S
+    "the same path": ("S", "S"), "a trailing slash": ("S", "S/"), "./": ("S", "./S"),
+    "an absolute path": ("S", "{root}/S"), "a file URL": ("S", "file://{root}/S"), "a link to it": ("S", "Slink"),
+    "its records": ("S", "S/records"), "its current": ("S", "S/current"), "its gc folder": ("S", "./S/gc"),
+    "a tenant of its records": ("S", "S/records/acme"), "a new folder inside it": ("S", "./S/objects"),
+    "the registry inside the blob store": ("./S/registry", "S"),
+}
+
+
+@pytest.mark.parametrize("case", OVERLAPS)
+def test_a_blob_store_at_inside_or_around_its_registry_is_refused_before_anything_is_written(tmp_path, capsys, case,
+                                                                                              monkeypatch):
+    """--blob-store naming the registry's own records/ once made publish exit 0 with the
+    record written over the artifact's bytes (stored nowhere); the store itself bound it
+    to itself for good (outside tester, F11, F13)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.json").write_text('{"w": [1, 2]}')
+    assert run(capsys, "publish", "--store", "./S", *SLOT, "model=m.json")[0] == 0  # S exists, with a store in it
+    (tmp_path / "Slink").symlink_to(tmp_path / "S")
+    registry, blobs = (spec.format(root=tmp_path) for spec in OVERLAPS[case])
+    before = tree(tmp_path)
+    for argv in (["publish", *SLOT, "model=m.json"], ["gc", "--grace", "0s"], ["audit"], ["current", *SLOT],
+                 ["rollback", *SLOT, "--steps", "1"]):
+        code, _, err = run(capsys, argv[0], "--store", registry, "--blob-store", blobs, *argv[1:])
+        assert code == 2, (argv, err)
+        assert tree(tmp_path) == before, argv
+        if "does not exist" in err and argv[0] != "publish":
+            continue  # a read-only command refuses a folder that is not there yet, before it compares roots
+        assert "Nothing was written" in err, (argv, err)
+        assert ("are the same place" in err) == (case in ("the same path", "a trailing slash", "./", "an absolute path",
+                                                         "a file URL", "a link to it")), err
+
+
+def test_a_store_a_publish_once_bound_to_itself_says_how_to_undo_it(tmp_path, capsys):
+    store = tmp_path / "S"
+    Engine(open_store(str(store))).publish(T, S, {"model": {"w": 1}})
+    (store / "gc" / "bound").mkdir(parents=True)
+    (store / "gc" / "bound" / "abc.json").write_text(json.dumps({"registry": LocalStore(str(store)).root_uri}))
+    orphan_in(store, T, {"w": 2})
+    before = tree(store)
+    code, _, err = run(capsys, "gc", "--store", str(store), "--grace", "0s")
+    assert code == 1 and "to itself" in err and "remove gc/bound/abc.json" in err, err
+    assert tree(store) == before
+    (store / "gc" / "bound" / "abc.json").unlink()  # as it says
+    code, out, _ = run(capsys, "gc", "--store", str(store), "--grace", "0s")
+    assert code == 0 and "deleted 1 orphan" in out
+
+
 UNREADABLE_IDS = [b"{not json", b"", b"\xff\xfe", b"{}", b'{"registry_id": ""}', b'{"registry_id": 7}',
                   b'{"registry_id": "../../x"}', b'{"registry_id": "a/b"}', '{"registry_id": "r\u00e9g"}'.encode(),
                   b'{"registry_id": "' + b"f" * 200 + b'"}', b'["registry_id"]']
