@@ -36,15 +36,23 @@ EVERY = frozenset(g.value for g in Guarantee)
 
 
 def _both_ways(make_target, profile: Profile = SMALL, **options):
-    """(report, how the machine ran): sequentially, then planned and replayed."""
+    """(report, how the machine ran): sequentially, then planned and replayed.
+
+    A planned run whose plan met a failure Hypothesis could not repeat (FlakyFailure:
+    something else in this process, once, as CI saw in 1 of ~3 full runs) went
+    sequential, as it must; it is run once more, and that run is the one judged.
+    Whatever the plan itself does wrong repeats, so the second run still shows it."""
     runs = []
     for run_machine in (lambda machine, settings: sequentially(machine, settings=settings), planned.run_machine):
-        target = make_target()
-        assert target.parallel_runs == 8
-        planned.RUNS.clear()
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(conformance_run, "run_machine", run_machine)
-            report = run_conformance(target, profile, fixed=False, **{"seed_value": 3} | options)
+        for _attempt in range(2):
+            target = make_target()
+            assert target.parallel_runs == 8
+            planned.RUNS.clear()
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(conformance_run, "run_machine", run_machine)
+                report = run_conformance(target, profile, fixed=False, **{"seed_value": 3} | options)
+            if not any(run.why.startswith("the plan found FlakyFailure") for run in planned.RUNS):
+                break
         runs.append((report, list(planned.RUNS)))
     return runs
 
