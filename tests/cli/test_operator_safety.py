@@ -48,6 +48,19 @@ def orphan_in(root: Path, tenant: str, payload: object) -> Path:
     return path
 
 
+def used_both_ways(tmp_path: Path, capsys) -> tuple[Path, Path]:
+    """(blobs, registry): a registry's blob store that someone also publishes into as a
+    whole store (a model each, acme/home through the registry and beta/home into it)."""
+    blobs, registry = tmp_path / "objects", tmp_path / "registry"
+    (tmp_path / "a.json").write_text('{"w": 1}')
+    (tmp_path / "b.json").write_text('{"w": 2}')
+    assert run(capsys, "publish", "--store", str(registry), "--blob-store", str(blobs), *SLOT,
+               f"model={tmp_path / 'a.json'}")[0] == 0
+    assert run(capsys, "publish", "--store", str(blobs), "--tenant", "beta", "--surface", S,
+               f"model={tmp_path / 'b.json'}")[0] == 0
+    return blobs, registry
+
+
 @pytest.fixture
 def pub(tmp_path: Path) -> Path:
     root = tmp_path / "pub"
@@ -72,13 +85,7 @@ def test_a_registrys_blob_store_that_also_holds_a_store_of_its_own_is_collected_
     it as a whole store once deleted the registry's live blob (its manifests are in the
     registry, which a whole-store sweep never reads) and exited 0. Both ways refuse now,
     orphans refuses to call the registry's blobs orphans, and audit says whose they may be."""
-    blobs, registry = tmp_path / "objects", tmp_path / "registry"
-    (tmp_path / "a.json").write_text('{"w": 1}')
-    (tmp_path / "b.json").write_text('{"w": 2}')
-    assert run(capsys, "publish", "--store", str(registry), "--blob-store", str(blobs), *SLOT,
-               f"model={tmp_path / 'a.json'}")[0] == 0
-    assert run(capsys, "publish", "--store", str(blobs), "--tenant", "beta", "--surface", S,
-               f"model={tmp_path / 'b.json'}")[0] == 0
+    blobs, registry = used_both_ways(tmp_path, capsys)
     before = (tree(blobs), tree(registry))
     for argv in (["gc", "--store", str(blobs), "--grace", "0s"], ["orphans", "--store", str(blobs)],
                  ["gc", "--store", str(registry), "--blob-store", str(blobs), "--grace", "0s"]):
@@ -124,13 +131,7 @@ def test_gc_of_a_store_whose_binding_is_replaced_by_something_else_deletes_nothi
     directory (a restore tool, a stray mkdir -p), a link, a file named gc/bound...: gc of
     it as a whole store saw no binding and deleted the registry's live blob (exit 0, or
     4 for a link). A binding that cannot be read now refuses gc whole, and audit says so."""
-    blobs, registry = tmp_path / "objects", tmp_path / "registry"
-    (tmp_path / "a.json").write_text('{"w": 1}')
-    (tmp_path / "b.json").write_text('{"w": 2}')
-    assert run(capsys, "publish", "--store", str(registry), "--blob-store", str(blobs), *SLOT,
-               f"model={tmp_path / 'a.json'}")[0] == 0
-    assert run(capsys, "publish", "--store", str(blobs), "--tenant", "beta", "--surface", S,
-               f"model={tmp_path / 'b.json'}")[0] == 0
+    blobs, registry = used_both_ways(tmp_path, capsys)
     for blob in blobs.glob(f"{T}/{S}/model/*.json"):
         os.utime(blob, (OLD, OLD))
     [binding] = (blobs / "gc" / "bound").iterdir()
