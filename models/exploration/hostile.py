@@ -37,7 +37,8 @@ from .races import TTL, EngineFor, StepClock, get_or_none, target_call
 
 #: Slots whose names differ only in case, in Unicode normalisation, or by a prefix.
 COLLIDING_SLOTS = [("acme", "home"), ("ACME", "home"), ("Acme", "home"), ("caf\u00e9", "home"),
-                   ("cafe\u0301", "home"), ("acme", "home-2"), ("acme", "hom"), ("acme-2", "home")]
+                   ("cafe\u0301", "home"), ("acme", "home-2"), ("acme", "hom"), ("acme-2", "home"),
+                   ("%61cme", "home"), ("a+b", "home"), ("a b", "home")]  # a key sent unquoted: %XX and + decoded
 
 
 def name_collisions(make_store: Callable[[], Store], engine_for: Callable[[StepClock], EngineFor],
