@@ -130,7 +130,7 @@ def test_a_server_ignoring_conditional_headers_is_told_in_azure_terms(azure_endp
     NOT HONOURED, said in Azure's words, and the report's headline follows. (Four racing
     trials instead of 64 and 96: the sequential sub-probes already catch it, and every
     request here crosses a proxy written in Python.)"""
-    from pubsafe.models.conformance import contract
+    from pubsafe.models.conformance.contract import racing as contract
     from pubsafe.models.conformance.probes import _probe
 
     monkeypatch.setattr(contract, "CREATE_RACES", 4)

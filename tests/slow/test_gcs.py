@@ -120,7 +120,7 @@ def test_pubsafe_check_on_the_emulator_names_exactly_what_it_does_not_honour(gcs
 def test_a_server_ignoring_generation_preconditions_is_told_in_gcs_terms(gcs_endpoint, monkeypatch):
     """ifGenerationMatch never reaches the emulator (a query parameter, dropped by a proxy):
     both conditional capabilities are NOT HONOURED, in GCS's words, small objects too."""
-    from pubsafe.models.conformance import contract
+    from pubsafe.models.conformance.contract import racing as contract
     from pubsafe.models.conformance.probes import _probe
 
     monkeypatch.setattr(contract, "CREATE_RACES", 4)  # the sequential sub-probes already catch it
