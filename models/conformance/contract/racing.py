@@ -111,7 +111,10 @@ def create_only_has_one_winner(store: Store) -> str | None:
     results = _races(CREATE_RACES, lambda trial: None, lambda trial, i: store.put(keys[trial], f"writer-{i}".encode()),
                      AlreadyExists)
     for trial, winners in enumerate(results):
-        if len(winners) != 1:
+        if not winners:
+            return (f"none of {WRITERS} writers racing a create-only put (If-None-Match: *) on one new key "
+                    f"succeeded (trial {trial + 1} of {CREATE_RACES}): the store refused a create it should take")
+        if len(winners) > 1:
             return (f"{len(winners)} of {WRITERS} writers racing a create-only put (If-None-Match: *) on one key "
                     f"all succeeded (trial {trial + 1} of {CREATE_RACES}): the check and the write are not atomic")
         if store.get(keys[trial]) != f"writer-{winners[0]}".encode():
@@ -133,7 +136,11 @@ def compare_and_swap_has_one_winner(store: Store) -> str | None:
     results = _races(CAS_RACES, prepare, lambda trial, i: store.replace(keys[trial], f"w{i}".encode(),
                                                                         expect=bases[trial]), Conflict)
     for trial, winners in enumerate(results):
-        if len(winners) != 1:
+        if not winners:
+            return (f"none of {WRITERS} writers racing a compare-and-swap (If-Match) on the current etag succeeded "
+                    f"(trial {trial + 1} of {CAS_RACES}): the store refused the etag it had just returned (compared "
+                    "against a stale or cached one?)")
+        if len(winners) > 1:
             return (f"{len(winners)} of {WRITERS} writers racing a compare-and-swap (If-Match) on one etag all "
                     f"succeeded (trial {trial + 1} of {CAS_RACES}): the comparison and the write are not atomic")
     return None
