@@ -361,11 +361,21 @@ def _reread(events: list[Event], text: str, group: list[Verdict]) -> Explanation
 
 
 def _listing(events: list[Event], text: str, group: list[Verdict]) -> Explanation | None:
+    """What the listing did, in the checker's words (listing_fault): stopped at a page,
+    left keys out otherwise, or returned keys that are not under the prefix."""
     found = re.search(r"listing fault: (list\('[^']*'\)) is not every key under the prefix", text)
-    if found:
-        return Explanation("listing-page", f"{found.group(1)} returned the first page of keys only: what the "
+    if not found:
+        return None
+    listing = found.group(1)
+    if "it stops at a page" in text:
+        return Explanation("listing-page", f"{listing} returned the first page of keys only: what the store lists "
+                           "is not what it holds, and gc deletes by what it lists.")
+    if "do not start with the prefix" in text and "it leaves out" not in text:
+        return Explanation("listing-not-a-prefix", f"{listing} returned keys that do not start with the prefix "
+                           "(a substring match, or keys in another spelling than they were written): what the "
                            "store lists is not what it holds, and gc deletes by what it lists.")
-    return None
+    return Explanation("listing-omits", f"{listing} left out keys that exist when read by key (or named some twice): "
+                       "what the store lists is not what it holds, and gc deletes by what it lists.")
 
 
 def _rollback_unvalidated(events: list[Event], text: str, group: list[Verdict]) -> Explanation | None:

@@ -127,6 +127,16 @@ FIXES: dict[str, Fix] = {
         "follow the listing's continuation (S3 NextContinuationToken, Azure's marker, GCS's pageToken) until the "
         "backend says there is no more: list() is every key under the prefix, and gc deletes by what it lists.",
         ("listing-stops-at-a-page",)),
+    "listing-not-a-prefix": Fix(
+        "a listing returned keys outside its prefix",
+        "list(prefix) is every key that starts with prefix as a plain string, spelled as it was written: no "
+        "substring or pattern match, no percent-encoding or other rewriting of the keys returned.",
+        ()),
+    "listing-omits": Fix(
+        "a listing left out keys that exist",
+        "list every key under the prefix, whatever characters it holds (non-ASCII, spaces, '+', '%'), each once, "
+        "from the backend itself (no cache, no filter): gc deletes by what it lists.",
+        ()),
     "rollback-unvalidated": Fix(
         "a rollback went to a manifest whose blobs are gone",
         "validate every blob a rollback target names (it exists, hashes to its version, is recorded) before the "
