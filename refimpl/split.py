@@ -60,7 +60,7 @@ def binding_problem(keys: Iterable[str], debris: Iterable[Debris]) -> str | None
             "there by hand if no registry publishes into this store")
 
 
-def _place(store: Store) -> str:
+def _where(store: Store) -> str:
     """Where a store's keys live, for comparing two roots: a local directory with its
     links resolved (two spellings of one directory are one place), else its URI."""
     where = os.path.realpath(store.root) if isinstance(store, LocalStore) else store.root_uri
@@ -71,7 +71,7 @@ def _refuse_overlap(blobs: Store, registry: Store) -> None:
     """A blob store at, inside or around its registry: a blob's key and a record's can
     name one file (a record written over the artifact it records), and gc would take
     one half for the other. Refused before anything is opened for writing."""
-    a, b = _place(blobs), _place(registry)
+    a, b = _where(blobs), _where(registry)
     if a.startswith(b) or b.startswith(a):
         where = "are the same place" if a == b else "are nested (one lies inside the other)"
         raise InvalidInput(
